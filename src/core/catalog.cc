@@ -1,0 +1,341 @@
+#include "core/catalog.h"
+
+#include <algorithm>
+#include <set>
+
+namespace concierge::core {
+
+namespace {
+
+Status Invalid(std::string_view field, std::string_view what) {
+  return Status::InvalidArgument(std::string(field) + ": " + std::string(what));
+}
+
+Status CheckText(std::string_view field, std::string_view value, std::size_t max_bytes,
+                 bool required) {
+  if (required && value.empty()) return Invalid(field, "is required");
+  if (value.size() > max_bytes) {
+    return Invalid(field, "is " + std::to_string(value.size()) + " bytes, the limit is " +
+                              std::to_string(max_bytes));
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) return Invalid(field, "must not contain control characters");
+  }
+  return Status::Ok();
+}
+
+Status ValidateRegister(const RegisterService& cmd) {
+  const ServiceDefinition& s = cmd.service;
+  if (auto st = CheckText("Name", s.name, Limits::kMaxNameBytes, true); !st.ok()) return st;
+  if (auto st = CheckText("ID", s.id, Limits::kMaxIdBytes, true); !st.ok()) return st;
+  if (s.id.find('/') != std::string::npos) return Invalid("ID", "must not contain '/'");
+  if (auto st = CheckText("Address", s.address, Limits::kMaxAddressBytes, false); !st.ok()) {
+    return st;
+  }
+  if (s.tags.size() > Limits::kMaxTags) {
+    return Invalid("Tags", "has " + std::to_string(s.tags.size()) + " tags, the limit is " +
+                               std::to_string(Limits::kMaxTags));
+  }
+  for (const std::string& tag : s.tags) {
+    if (auto st = CheckText("Tags", tag, Limits::kMaxTagBytes, true); !st.ok()) return st;
+  }
+  if (s.meta.size() > Limits::kMaxMetaPairs) {
+    return Invalid("Meta", "has " + std::to_string(s.meta.size()) + " keys, the limit is " +
+                               std::to_string(Limits::kMaxMetaPairs));
+  }
+  for (std::size_t i = 0; i < s.meta.size(); ++i) {
+    const auto& [key, value] = s.meta[i];
+    if (auto st = CheckText("Meta key", key, Limits::kMaxMetaKeyBytes, true); !st.ok()) return st;
+    if (value.size() > Limits::kMaxMetaValueBytes) {
+      return Invalid("Meta[" + key + "]", "value is longer than " +
+                                              std::to_string(Limits::kMaxMetaValueBytes) +
+                                              " bytes");
+    }
+    if (i > 0 && !(s.meta[i - 1].first < key)) {
+      return Invalid("Meta", "keys must be unique (\"" + key + "\" repeats)");
+    }
+  }
+  if (s.weights.passing < 1 || s.weights.warning < 0) {
+    return Invalid("Weights", "Passing must be at least 1 and Warning at least 0");
+  }
+  if (cmd.checks.size() > Limits::kMaxChecksPerService) {
+    return Invalid("Checks", "has " + std::to_string(cmd.checks.size()) +
+                                 " checks, the limit is " +
+                                 std::to_string(Limits::kMaxChecksPerService));
+  }
+  std::set<std::string_view> ids;
+  for (const CheckDefinition& c : cmd.checks) {
+    if (auto st = CheckText("CheckID", c.id, Limits::kMaxIdBytes, true); !st.ok()) return st;
+    if (c.id.find('/') != std::string::npos) return Invalid("CheckID", "must not contain '/'");
+    if (!ids.insert(c.id).second) return Invalid("CheckID", "\"" + c.id + "\" is used twice");
+    if (c.ttl < Limits::kMinTtl) {
+      return Invalid("Check.TTL", "must be at least " + FormatDuration(Limits::kMinTtl) +
+                                      ", got " + FormatDuration(c.ttl));
+    }
+    if (c.deregister_critical_after < Duration::zero()) {
+      return Invalid("Check.DeregisterCriticalServiceAfter", "must not be negative");
+    }
+    if (c.initial_output.size() > Limits::kMaxOutputBytes) {
+      return Invalid("Check.Output", "is longer than " +
+                                         std::to_string(Limits::kMaxOutputBytes) + " bytes");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Catalog::Validate(const Command& command) const {
+  return std::visit(
+      [this](const auto& cmd) -> Status {
+        using T = std::decay_t<decltype(cmd)>;
+        if constexpr (std::is_same_v<T, RegisterService>) {
+          if (auto st = ValidateRegister(cmd); !st.ok()) return st;
+          // A check ID may belong to one service only.
+          for (const CheckDefinition& c : cmd.checks) {
+            const std::string* owner = FindCheckOwner(c.id);
+            if (owner != nullptr && *owner != cmd.service.id) {
+              return Status::Conflict("CheckID: \"" + c.id + "\" already belongs to service \"" +
+                                      *owner + "\"");
+            }
+          }
+          return Status::Ok();
+        } else if constexpr (std::is_same_v<T, DeregisterService>) {
+          if (FindInstance(cmd.service_id) == nullptr) {
+            return Status::NotFound("unknown service ID \"" + cmd.service_id + "\"");
+          }
+          return Status::Ok();
+        } else if constexpr (std::is_same_v<T, UpdateCheck>) {
+          if (FindCheckOwner(cmd.check_id) == nullptr) {
+            return Status::NotFound("unknown check ID \"" + cmd.check_id + "\"");
+          }
+          if (cmd.output.size() > Limits::kMaxOutputBytes) {
+            return Invalid("Output", "is longer than " + std::to_string(Limits::kMaxOutputBytes) +
+                                         " bytes");
+          }
+          return Status::Ok();
+        } else {
+          return Status::Ok();  // a reap of a gone service is a no-op
+        }
+      },
+      command);
+}
+
+Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
+  if (auto st = Validate(command); !st.ok()) return st;
+  return std::visit(
+      [&](const auto& cmd) -> Result<std::vector<Event>> {
+        using T = std::decay_t<decltype(cmd)>;
+        if constexpr (std::is_same_v<T, RegisterService>) {
+          return ApplyRegister(cmd, index);
+        } else if constexpr (std::is_same_v<T, DeregisterService>) {
+          return ApplyDeregister(cmd.service_id, index, "deregistered by request");
+        } else if constexpr (std::is_same_v<T, UpdateCheck>) {
+          return ApplyUpdateCheck(cmd, index);
+        } else {
+          return ApplyReap(cmd, index);
+        }
+      },
+      command);
+}
+
+void Catalog::Touch(const std::string& name, Index index) {
+  services_[name].index = index;
+  index_ = index;
+}
+
+bool Catalog::CountTags(ServiceGroup& group, const std::vector<std::string>& tags, int delta) {
+  bool changed = false;
+  for (const std::string& tag : tags) {
+    if (delta > 0) {
+      changed |= group.tags[tag]++ == 0;
+    } else if (auto it = group.tags.find(tag); it != group.tags.end() && --it->second == 0) {
+      group.tags.erase(it);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, Index index) {
+  std::vector<Event> events;
+  const ServiceDefinition& def = cmd.service;
+  auto old_it = instances_.find(def.id);
+  std::shared_ptr<const Instance> old = old_it == instances_.end() ? nullptr : old_it->second;
+
+  // Same ID under another name: the old registration goes first, as a deregistration.
+  if (old && old->service.name != def.name) {
+    auto removed = ApplyDeregister(def.id, index, "re-registered under another name");
+    events = std::move(removed.value());
+    old = nullptr;
+  }
+
+  auto inst = std::make_shared<Instance>();
+  inst->service = def;
+  inst->create_index = old ? old->create_index : index;
+  inst->modify_index = index;
+  for (const CheckDefinition& cd : cmd.checks) {
+    const Check* prev = old ? old->FindCheck(cd.id) : nullptr;
+    if (prev && prev->definition == cd) {
+      inst->checks.push_back(*prev);  // unchanged check keeps its status
+      continue;
+    }
+    Check c;
+    c.definition = cd;
+    c.status = cd.initial_status;
+    c.output = cd.initial_output;
+    c.status_since = cmd.at;
+    c.create_index = index;
+    c.modify_index = index;
+    if (prev && prev->status == cd.initial_status) c.status_since = prev->status_since;
+    inst->checks.push_back(std::move(c));
+  }
+
+  if (old && old->service == inst->service && old->checks.size() == inst->checks.size() &&
+      std::equal(old->checks.begin(), old->checks.end(), inst->checks.begin(),
+                 [](const Check& a, const Check& b) {
+                   return a.definition == b.definition && a.status == b.status &&
+                          a.output == b.output;
+                 })) {
+    return events;  // identical re-registration: nothing changed
+  }
+
+  ServiceGroup& group = services_[def.name];
+  bool new_name = group.instances.empty();
+
+  // Checks that the new registration dropped.
+  if (old) {
+    for (const Check& c : old->checks) {
+      if (inst->FindCheck(c.id()) == nullptr) {
+        check_owner_.erase(c.id());
+        events.push_back({Event::Kind::kCheckRemoved, def.name, def.id, c.id(), c.status,
+                          c.status, "check removed by re-registration"});
+      }
+    }
+  }
+  for (const Check& c : inst->checks) {
+    const Check* prev = old ? old->FindCheck(c.id()) : nullptr;
+    if (prev == nullptr) {
+      check_owner_[c.id()] = def.id;
+      events.push_back({Event::Kind::kCheckAdded, def.name, def.id, c.id(), c.status, c.status,
+                        "registered"});
+    } else if (prev->status != c.status) {
+      events.push_back({Event::Kind::kCheckStatusChanged, def.name, def.id, c.id(), prev->status,
+                        c.status, "re-registered with a new check definition"});
+    } else if (!(prev->definition == c.definition)) {
+      // Same status, new definition (e.g. another TTL): the tracker must take the new TTL.
+      events.push_back({Event::Kind::kCheckRemoved, def.name, def.id, c.id(), prev->status,
+                        prev->status, "check redefined"});
+      events.push_back({Event::Kind::kCheckAdded, def.name, def.id, c.id(), c.status, c.status,
+                        "check redefined"});
+    }
+  }
+
+  bool tags_changed = CountTags(group, def.tags, +1);
+  if (old) tags_changed |= CountTags(group, old->service.tags, -1);
+  group.instances[def.id] = inst;
+  instances_[def.id] = inst;
+  Touch(def.name, index);
+  if (new_name || tags_changed) services_index_ = index;
+  events.insert(events.begin(),
+                {old ? Event::Kind::kServiceUpdated : Event::Kind::kServiceRegistered, def.name,
+                 def.id, "", HealthStatus::kPassing, HealthStatus::kPassing,
+                 old ? "re-registered" : "registered"});
+  return events;
+}
+
+Result<std::vector<Event>> Catalog::ApplyDeregister(const std::string& id, Index index,
+                                                    std::string reason) {
+  auto it = instances_.find(id);
+  std::shared_ptr<const Instance> inst = it->second;
+  const std::string& name = inst->service.name;
+  std::vector<Event> events;
+  events.push_back({Event::Kind::kServiceDeregistered, name, id, "", HealthStatus::kPassing,
+                    HealthStatus::kPassing, reason});
+  for (const Check& c : inst->checks) {
+    check_owner_.erase(c.id());
+    events.push_back({Event::Kind::kCheckRemoved, name, id, c.id(), c.status, c.status, reason});
+  }
+  instances_.erase(it);
+  auto group = services_.find(name);
+  bool tags_changed = CountTags(group->second, inst->service.tags, -1);
+  group->second.instances.erase(id);
+  index_ = index;
+  if (group->second.instances.empty()) {
+    services_.erase(group);
+    services_index_ = index;
+  } else {
+    group->second.index = index;
+    if (tags_changed) services_index_ = index;
+  }
+  return events;
+}
+
+Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Index index) {
+  const std::string& service_id = check_owner_.at(cmd.check_id);
+  std::shared_ptr<const Instance>& slot = instances_.at(service_id);
+  const Check* current = slot->FindCheck(cmd.check_id);
+  if (current->status == cmd.status && current->output == cmd.output) return std::vector<Event>{};
+
+  auto inst = std::make_shared<Instance>(*slot);
+  inst->modify_index = index;
+  std::vector<Event> events;
+  for (Check& c : inst->checks) {
+    if (c.id() != cmd.check_id) continue;
+    if (c.status != cmd.status) {
+      events.push_back({Event::Kind::kCheckStatusChanged, inst->service.name, service_id,
+                        c.id(), c.status, cmd.status, cmd.output});
+      c.status = cmd.status;
+      c.status_since = cmd.at;
+    }
+    c.output = cmd.output;
+    c.modify_index = index;
+  }
+  slot = inst;
+  services_.at(inst->service.name).instances.at(service_id) = inst;
+  Touch(inst->service.name, index);
+  return events;
+}
+
+Result<std::vector<Event>> Catalog::ApplyReap(const ReapService& cmd, Index index) {
+  const Instance* inst = FindInstance(cmd.service_id);
+  if (inst == nullptr) return std::vector<Event>{};
+  std::optional<Time> due = ReapDeadline(*inst);
+  if (!due || cmd.at < *due) return std::vector<Event>{};
+  return ApplyDeregister(cmd.service_id, index,
+                         "critical for longer than DeregisterCriticalServiceAfter");
+}
+
+std::optional<Time> Catalog::ReapDeadline(const Instance& instance) {
+  std::optional<Time> earliest;
+  for (const Check& c : instance.checks) {
+    if (c.status != HealthStatus::kCritical || c.definition.deregister_critical_after <= Duration::zero()) {
+      continue;
+    }
+    Time due = c.status_since + c.definition.deregister_critical_after;
+    if (!earliest || due < *earliest) earliest = due;
+  }
+  return earliest;
+}
+
+const Instance* Catalog::FindInstance(std::string_view service_id) const {
+  auto it = instances_.find(std::string(service_id));
+  return it == instances_.end() ? nullptr : it->second.get();
+}
+
+std::shared_ptr<const Instance> Catalog::FindInstancePtr(std::string_view service_id) const {
+  auto it = instances_.find(std::string(service_id));
+  return it == instances_.end() ? nullptr : it->second;
+}
+
+const ServiceGroup* Catalog::FindService(std::string_view name) const {
+  auto it = services_.find(name);
+  return it == services_.end() ? nullptr : &it->second;
+}
+
+const std::string* Catalog::FindCheckOwner(std::string_view check_id) const {
+  auto it = check_owner_.find(std::string(check_id));
+  return it == check_owner_.end() ? nullptr : &it->second;
+}
+
+}  // namespace concierge::core

@@ -1,0 +1,93 @@
+// The catalog and health state machine: commands in, events out. Pure and deterministic:
+// no I/O, no clock, no threads. The server owns one Catalog and applies commands to it in
+// log order; replicas that apply the same commands hold the same state.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/command.h"
+#include "core/model.h"
+#include "core/status.h"
+
+namespace concierge::core {
+
+// What one applied command changed; the server turns these into heartbeat-table updates,
+// expiry and reap timers, watcher wake-ups and log lines.
+struct Event {
+  enum class Kind {
+    kServiceRegistered,    // new instance
+    kServiceUpdated,       // re-registered with changes
+    kServiceDeregistered,  // removed (by request or reaped)
+    kCheckAdded,           // a check to track (TTL heartbeats)
+    kCheckRemoved,
+    kCheckStatusChanged,
+  };
+  Kind kind;
+  std::string service_name;
+  std::string service_id;
+  std::string check_id;  // check events only
+  HealthStatus old_status = HealthStatus::kPassing;
+  HealthStatus new_status = HealthStatus::kPassing;
+  std::string reason;  // human-readable cause, for logs
+};
+
+// All instances of one service name, sorted by instance ID.
+struct ServiceGroup {
+  Index index = 0;  // last change to any instance of this name
+  std::map<std::string, std::shared_ptr<const Instance>, std::less<>> instances;
+  // Each tag with the number of instances carrying it, so the tag set is known in O(tags).
+  std::map<std::string, std::uint32_t, std::less<>> tags;
+};
+
+class Catalog {
+ public:
+  // Validates and applies `command` as log entry `index` (strictly increasing). On error
+  // the state is unchanged and the status says what was wrong.
+  Result<std::vector<Event>> Apply(const Command& command, Index index);
+
+  // Checks a command without applying it, so that a server can answer a bad request
+  // before proposing it to the log.
+  Status Validate(const Command& command) const;
+
+  const Instance* FindInstance(std::string_view service_id) const;
+  std::shared_ptr<const Instance> FindInstancePtr(std::string_view service_id) const;
+  const ServiceGroup* FindService(std::string_view name) const;
+  // The service ID a check belongs to, or null.
+  const std::string* FindCheckOwner(std::string_view check_id) const;
+
+  const std::map<std::string, ServiceGroup, std::less<>>& services() const { return services_; }
+  std::size_t instance_count() const { return instances_.size(); }
+
+  // Last index that changed anything.
+  Index index() const { return index_; }
+  // Last index that changed the set of service names or their tags (/v1/catalog/services);
+  // also the index of a service name that does not exist.
+  Index services_index() const { return services_index_; }
+
+  // When the instance becomes due for reaping, if ever: the earliest time at which one of its
+  // critical checks has been critical for its DeregisterCriticalServiceAfter.
+  static std::optional<Time> ReapDeadline(const Instance& instance);
+
+ private:
+  Result<std::vector<Event>> ApplyRegister(const RegisterService& cmd, Index index);
+  Result<std::vector<Event>> ApplyDeregister(const std::string& id, Index index,
+                                             std::string reason);
+  Result<std::vector<Event>> ApplyUpdateCheck(const UpdateCheck& cmd, Index index);
+  Result<std::vector<Event>> ApplyReap(const ReapService& cmd, Index index);
+  void Touch(const std::string& name, Index index);
+  // Count `tags` into (delta +1) or out of (delta -1) the group; true if the set changed.
+  static bool CountTags(ServiceGroup& group, const std::vector<std::string>& tags, int delta);
+
+  std::unordered_map<std::string, std::shared_ptr<const Instance>> instances_;
+  std::unordered_map<std::string, std::string> check_owner_;  // check ID -> service ID
+  std::map<std::string, ServiceGroup, std::less<>> services_;
+  Index index_ = 0;
+  Index services_index_ = 0;
+};
+
+}  // namespace concierge::core

@@ -1,0 +1,228 @@
+#include "core/codec.h"
+
+namespace concierge::core {
+
+namespace {
+
+enum class Type : std::uint8_t { kRegister = 1, kDeregister = 2, kUpdateCheck = 3, kReap = 4 };
+
+void PutTime(Encoder& e, Time t) { e.Signed(t.time_since_epoch().count()); }
+bool GetTime(Decoder& d, Time* t) {
+  std::int64_t ns = 0;
+  if (!d.Signed(&ns)) return false;
+  *t = Time(Duration(ns));
+  return true;
+}
+bool GetDuration(Decoder& d, Duration* out) {
+  std::int64_t ns = 0;
+  if (!d.Signed(&ns)) return false;
+  *out = Duration(ns);
+  return true;
+}
+bool GetStatus(Decoder& d, HealthStatus* s) {
+  std::uint8_t v = 0;
+  if (!d.U8(&v) || v > 2) return false;
+  *s = static_cast<HealthStatus>(v);
+  return true;
+}
+template <typename Int>
+bool GetInt(Decoder& d, Int* out) {
+  std::int64_t v = 0;
+  if (!d.Signed(&v)) return false;
+  *out = static_cast<Int>(v);
+  return static_cast<std::int64_t>(*out) == v;
+}
+// Bounds every count read from the wire, so a corrupt length cannot ask for huge memory.
+bool GetCount(Decoder& d, std::size_t limit, std::size_t* n) {
+  std::uint64_t v = 0;
+  if (!d.Varint(&v) || v > limit) return false;
+  *n = static_cast<std::size_t>(v);
+  return true;
+}
+
+void PutRegister(Encoder& e, const RegisterService& c) {
+  const ServiceDefinition& s = c.service;
+  e.Bytes(s.id);
+  e.Bytes(s.name);
+  e.Varint(s.tags.size());
+  for (const auto& t : s.tags) e.Bytes(t);
+  e.Bytes(s.address);
+  e.Varint(s.port);
+  e.Varint(s.meta.size());
+  for (const auto& [k, v] : s.meta) {
+    e.Bytes(k);
+    e.Bytes(v);
+  }
+  e.Signed(s.weights.passing);
+  e.Signed(s.weights.warning);
+  e.U8(s.enable_tag_override ? 1 : 0);
+  e.Varint(c.checks.size());
+  for (const CheckDefinition& ch : c.checks) {
+    e.Bytes(ch.id);
+    e.Bytes(ch.name);
+    e.Bytes(ch.notes);
+    e.Signed(ch.ttl.count());
+    e.Signed(ch.deregister_critical_after.count());
+    e.U8(static_cast<std::uint8_t>(ch.initial_status));
+    e.Bytes(ch.initial_output);
+  }
+  PutTime(e, c.at);
+}
+
+bool GetRegister(Decoder& d, RegisterService* c) {
+  ServiceDefinition& s = c->service;
+  std::size_t n = 0;
+  if (!d.Bytes(&s.id) || !d.Bytes(&s.name) || !GetCount(d, Limits::kMaxTags, &n)) return false;
+  s.tags.resize(n);
+  for (auto& t : s.tags) {
+    if (!d.Bytes(&t)) return false;
+  }
+  std::uint64_t port = 0;
+  if (!d.Bytes(&s.address) || !d.Varint(&port) || port > 65535) return false;
+  s.port = static_cast<std::uint16_t>(port);
+  if (!GetCount(d, Limits::kMaxMetaPairs, &n)) return false;
+  s.meta.resize(n);
+  for (auto& [k, v] : s.meta) {
+    if (!d.Bytes(&k) || !d.Bytes(&v)) return false;
+  }
+  std::uint8_t flag = 0;
+  if (!GetInt(d, &s.weights.passing) || !GetInt(d, &s.weights.warning) || !d.U8(&flag) ||
+      flag > 1) {
+    return false;
+  }
+  s.enable_tag_override = flag == 1;
+  if (!GetCount(d, Limits::kMaxChecksPerService, &n)) return false;
+  c->checks.resize(n);
+  for (CheckDefinition& ch : c->checks) {
+    if (!d.Bytes(&ch.id) || !d.Bytes(&ch.name) || !d.Bytes(&ch.notes) ||
+        !GetDuration(d, &ch.ttl) || !GetDuration(d, &ch.deregister_critical_after) ||
+        !GetStatus(d, &ch.initial_status) || !d.Bytes(&ch.initial_output)) {
+      return false;
+    }
+  }
+  return GetTime(d, &c->at);
+}
+
+}  // namespace
+
+void Encoder::Varint(std::uint64_t v) {
+  while (v >= 0x80) {
+    out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out_.push_back(static_cast<char>(v));
+}
+
+bool Decoder::U8(std::uint8_t* v) {
+  if (in_.empty()) return false;
+  *v = static_cast<std::uint8_t>(in_.front());
+  in_.remove_prefix(1);
+  return true;
+}
+
+bool Decoder::Varint(std::uint64_t* v) {
+  std::uint64_t result = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (in_.empty()) return false;
+    auto byte = static_cast<std::uint8_t>(in_.front());
+    in_.remove_prefix(1);
+    if (shift == 63 && byte > 1) return false;
+    result |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Decoder::Signed(std::int64_t* v) {
+  std::uint64_t u = 0;
+  if (!Varint(&u)) return false;
+  *v = static_cast<std::int64_t>((u >> 1) ^ (~(u & 1) + 1));
+  return true;
+}
+
+bool Decoder::Bytes(std::string* s) {
+  std::uint64_t n = 0;
+  if (!Varint(&n) || n > in_.size()) return false;
+  s->assign(in_.substr(0, static_cast<std::size_t>(n)));
+  in_.remove_prefix(static_cast<std::size_t>(n));
+  return true;
+}
+
+std::string EncodeCommand(const Command& command) {
+  Encoder e;
+  e.U8(kCommandFormatVersion);
+  std::visit(
+      [&e](const auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, RegisterService>) {
+          e.U8(static_cast<std::uint8_t>(Type::kRegister));
+          PutRegister(e, c);
+        } else if constexpr (std::is_same_v<T, DeregisterService>) {
+          e.U8(static_cast<std::uint8_t>(Type::kDeregister));
+          e.Bytes(c.service_id);
+          PutTime(e, c.at);
+        } else if constexpr (std::is_same_v<T, UpdateCheck>) {
+          e.U8(static_cast<std::uint8_t>(Type::kUpdateCheck));
+          e.Bytes(c.check_id);
+          e.U8(static_cast<std::uint8_t>(c.status));
+          e.Bytes(c.output);
+          PutTime(e, c.at);
+        } else {
+          e.U8(static_cast<std::uint8_t>(Type::kReap));
+          e.Bytes(c.service_id);
+          PutTime(e, c.at);
+        }
+      },
+      command);
+  return e.Take();
+}
+
+Result<Command> DecodeCommand(std::string_view bytes) {
+  Decoder d(bytes);
+  std::uint8_t version = 0;
+  std::uint8_t type = 0;
+  if (!d.U8(&version)) return Status::InvalidArgument("command: empty");
+  if (version != kCommandFormatVersion) {
+    return Status::InvalidArgument("command: unknown format version " + std::to_string(version));
+  }
+  if (!d.U8(&type)) return Status::InvalidArgument("command: truncated");
+  Command out;
+  bool ok = false;
+  switch (static_cast<Type>(type)) {
+    case Type::kRegister: {
+      RegisterService c;
+      ok = GetRegister(d, &c);
+      out = std::move(c);
+      break;
+    }
+    case Type::kDeregister: {
+      DeregisterService c;
+      ok = d.Bytes(&c.service_id) && GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kUpdateCheck: {
+      UpdateCheck c;
+      ok = d.Bytes(&c.check_id) && GetStatus(d, &c.status) && d.Bytes(&c.output) &&
+           GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kReap: {
+      ReapService c;
+      ok = d.Bytes(&c.service_id) && GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    default:
+      return Status::InvalidArgument("command: unknown type " + std::to_string(type));
+  }
+  if (!ok) return Status::InvalidArgument("command: truncated or malformed");
+  if (!d.done()) return Status::InvalidArgument("command: trailing bytes");
+  return out;
+}
+
+}  // namespace concierge::core

@@ -1,0 +1,49 @@
+// Every change to the catalog is a Command: a plain value that can be logged, replicated
+// and replayed. Each carries the time it was decided at, so applying it never reads a clock.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/model.h"
+
+namespace concierge::core {
+
+// Register a service instance, or replace it if the ID exists. Checks whose definition did
+// not change keep their status.
+struct RegisterService {
+  ServiceDefinition service;
+  std::vector<CheckDefinition> checks;
+  Time at{};
+  bool operator==(const RegisterService&) const = default;
+};
+
+struct DeregisterService {
+  std::string service_id;
+  Time at{};
+  bool operator==(const DeregisterService&) const = default;
+};
+
+// Set a check's status and output (a heartbeat that changes status, warn/fail, or a TTL
+// expiry decided by the leader).
+struct UpdateCheck {
+  std::string check_id;
+  HealthStatus status = HealthStatus::kPassing;
+  std::string output;
+  Time at{};
+  bool operator==(const UpdateCheck&) const = default;
+};
+
+// Deregister a service if, at `at`, one of its checks has been critical for at least its
+// DeregisterCriticalServiceAfter. Conditional, so a reap proposed just before the instance
+// recovered is a no-op.
+struct ReapService {
+  std::string service_id;
+  Time at{};
+  bool operator==(const ReapService&) const = default;
+};
+
+using Command = std::variant<RegisterService, DeregisterService, UpdateCheck, ReapService>;
+
+}  // namespace concierge::core

@@ -1,0 +1,223 @@
+#include "server/registry.h"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+namespace concierge::server {
+
+using core::Event;
+using core::HealthStatus;
+
+Registry::Registry(const Clock& clock, RegistryOptions options, WatchHub* hub)
+    : clock_(clock), options_(options), hub_(hub) {}
+
+Registry::~Registry() = default;
+
+core::Command Registry::Prepare(core::Command command) const {
+  core::Time now = clock_.Now();
+  std::visit([now](auto& c) { c.at = now; }, command);
+  if (auto* reg = std::get_if<core::RegisterService>(&command)) {
+    for (core::CheckDefinition& check : reg->checks) {
+      if (check.deregister_critical_after == core::Duration::zero()) {
+        check.deregister_critical_after = options_.deregister_critical_after;
+      }
+    }
+  }
+  return command;
+}
+
+Result<core::Index> Registry::Apply(const core::Command& command) {
+  auto events = catalog_.Apply(command, last_applied_ + 1);
+  if (!events.ok()) return events.status();
+  ++last_applied_;
+  std::vector<std::string> changed_names;
+  std::vector<std::string> changed_ids;
+  auto add = [](std::vector<std::string>& v, const std::string& s) {
+    if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+  };
+  for (const Event& e : *events) {
+    HandleEvent(e);
+    add(changed_names, e.service_name);
+    add(changed_ids, e.service_id);
+  }
+  bool names_changed = catalog_.services_index() > services_index_.load();
+  for (const std::string& name : changed_names) Publish(name);
+  for (const std::string& id : changed_ids) {
+    if (auto inst = catalog_.FindInstancePtr(id)) {
+      instances_.Put(id, std::move(inst));
+    } else {
+      instances_.Erase(id);
+    }
+  }
+  index_.store(std::max<core::Index>(1, catalog_.index()));
+  services_index_.store(std::max<core::Index>(1, catalog_.services_index()));
+  instance_count_.store(catalog_.instance_count());
+  if (hub_ != nullptr) {
+    for (const std::string& name : changed_names) hub_->Notify(name);
+    if (names_changed) hub_->Notify(WatchHub::kCatalogKey);
+  }
+  // Follow-ups run after this command's effects are visible, in order.
+  std::vector<core::Command> follow_ups;
+  follow_ups.swap(follow_ups_);
+  for (core::Command& c : follow_ups) Run(std::move(c));
+  return std::max<core::Index>(1, catalog_.index());
+}
+
+void Registry::Run(core::Command command) {
+  auto result = Apply(Prepare(std::move(command)));
+  if (!result.ok()) spdlog::debug("internal command refused: {}", result.status().message());
+}
+
+void Registry::HandleEvent(const Event& e) {
+  switch (e.kind) {
+    case Event::Kind::kServiceRegistered:
+    case Event::Kind::kServiceUpdated:
+      spdlog::info("service {} ({}): {}", e.service_id, e.service_name, e.reason);
+      return;
+    case Event::Kind::kServiceDeregistered:
+      spdlog::info("service {} ({}): deregistered: {}", e.service_id, e.service_name, e.reason);
+      return;
+    case Event::Kind::kCheckAdded: {
+      const core::Instance* inst = catalog_.FindInstance(e.service_id);
+      const core::Check* check = inst->FindCheck(e.check_id);
+      core::Time now = clock_.Steady();
+      std::uint32_t s = heartbeats_.Add(e.check_id, check->definition.ttl, check->status, now);
+      if (check->status == HealthStatus::kCritical) {
+        ScheduleReap(e.service_id);
+      } else {
+        Arm(s, now + check->definition.ttl);
+      }
+      return;
+    }
+    case Event::Kind::kCheckRemoved:
+      heartbeats_.Remove(e.check_id);
+      return;
+    case Event::Kind::kCheckStatusChanged: {
+      spdlog::info("check {} of service {} ({}): {} -> {}: {}", e.check_id, e.service_id,
+                   e.service_name, core::ToString(e.old_status), core::ToString(e.new_status),
+                   e.reason.empty() ? "no output" : e.reason);
+      std::optional<std::uint32_t> s = heartbeats_.Find(e.check_id);
+      if (!s) return;
+      HeartbeatTable::Slot& slot = heartbeats_.at(*s);
+      slot.status.store(static_cast<std::uint8_t>(e.new_status), std::memory_order_seq_cst);
+      std::int64_t last = slot.last_seen.load(std::memory_order_seq_cst);
+      if (e.new_status != HealthStatus::kCritical) {
+        Arm(*s, core::Time(core::Duration(last)) + slot.ttl);
+        return;
+      }
+      ScheduleReap(e.service_id);
+      // A heartbeat that arrived after the expiry was decided, but read the status before
+      // it turned critical, did not ask for a transition back: do it for it.
+      if (slot.expiring_last_seen && *slot.expiring_last_seen != last) {
+        follow_ups_.push_back(
+            core::UpdateCheck{e.check_id, HealthStatus::kPassing, "heartbeat received", {}});
+      }
+      slot.expiring_last_seen.reset();
+      return;
+    }
+  }
+}
+
+void Registry::Arm(std::uint32_t s, core::Time deadline) {
+  HeartbeatTable::Slot& slot = heartbeats_.at(s);
+  // One live entry per slot: an earlier one re-arms itself lazily when it fires.
+  if (slot.armed && *slot.armed <= deadline) return;
+  slot.armed = deadline;
+  expiry_.Schedule(deadline, s, slot.generation);
+}
+
+void Registry::ScheduleReap(const std::string& service_id) {
+  const core::Instance* inst = catalog_.FindInstance(service_id);
+  if (inst == nullptr) return;
+  if (std::optional<core::Time> due = core::Catalog::ReapDeadline(*inst)) {
+    reaps_.emplace(*due, service_id);
+  }
+}
+
+void Registry::RunTimers() {
+  core::Time now = clock_.Steady();
+  while (std::optional<core::ExpiryQueue::Entry> e = expiry_.PopDue(now)) {
+    HeartbeatTable::Slot& slot = heartbeats_.at(e->key);
+    if (slot.generation != e->generation || slot.armed != e->deadline) continue;  // stale
+    slot.armed.reset();
+    auto status = static_cast<HealthStatus>(slot.status.load(std::memory_order_seq_cst));
+    if (status == HealthStatus::kCritical) continue;  // re-armed when it passes again
+    std::int64_t last = slot.last_seen.load(std::memory_order_seq_cst);
+    core::Time last_seen{core::Duration(last)};
+    if (!core::TtlExpired(last_seen, slot.ttl, now)) {
+      Arm(e->key, last_seen + slot.ttl);
+      continue;
+    }
+    slot.expiring_last_seen = last;
+    Run(core::UpdateCheck{slot.check_id, HealthStatus::kCritical,
+                          "TTL expired: no heartbeat for " + core::FormatDuration(now - last_seen),
+                          {}});
+  }
+  core::Time wall = clock_.Now();
+  while (!reaps_.empty() && reaps_.top().first <= wall) {
+    std::string id = reaps_.top().second;
+    reaps_.pop();
+    Run(core::ReapService{std::move(id), {}});
+  }
+}
+
+std::optional<core::Duration> Registry::NextTimer() const {
+  std::optional<core::Duration> next;
+  if (auto d = expiry_.next_deadline()) next = *d - clock_.Steady();
+  if (!reaps_.empty()) {
+    core::Duration r = reaps_.top().first - clock_.Now();
+    if (!next || r < *next) next = r;
+  }
+  if (next && *next < core::Duration::zero()) next = core::Duration::zero();
+  return next;
+}
+
+void Registry::Publish(const std::string& name) {
+  const core::ServiceGroup* group = catalog_.FindService(name);
+  if (group == nullptr) {
+    views_.Erase(name);
+    tags_.Erase(name);
+  } else {
+    auto view = std::make_shared<ServiceView>();
+    view->name = name;
+    view->index = group->index;
+    view->instances.reserve(group->instances.size());
+    for (const auto& [id, inst] : group->instances) view->instances.push_back(inst);
+    views_.Put(name, std::move(view));
+    auto tags = std::make_shared<std::vector<std::string>>();
+    for (const auto& [tag, count] : group->tags) tags->push_back(tag);
+    tags_.Put(name, std::move(tags));
+  }
+}
+
+std::shared_ptr<const ServiceView> Registry::Service(std::string_view name) const {
+  return views_.Get(name).value_or(nullptr);
+}
+
+std::shared_ptr<const core::Instance> Registry::Instance(std::string_view service_id) const {
+  return instances_.Get(service_id).value_or(nullptr);
+}
+
+core::Index Registry::ServiceIndex(std::string_view name) const {
+  core::Index index = 0;
+  views_.With(name, [&](const auto& view) { index = view->index; });
+  return index != 0 ? index : services_index();
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> Registry::ServiceNames() const {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  tags_.ForEach([&](std::string_view name, const auto& tags) { out.emplace_back(name, *tags); });
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::shared_ptr<const core::Instance>> Registry::Instances() const {
+  std::vector<std::shared_ptr<const core::Instance>> out;
+  instances_.ForEach([&](std::string_view, const auto& inst) { out.push_back(inst); });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a->service.id < b->service.id; });
+  return out;
+}
+
+}  // namespace concierge::server

@@ -1,0 +1,115 @@
+// The registry as the server runs it: the core catalog, the heartbeat table, TTL expiry and
+// reap timers, and the read views that I/O threads answer from.
+//
+// Threading: every method marked "state thread" runs on the one thread that owns the
+// catalog (StateLoop's, or a test's). Methods marked "any thread" are lock-free reads of
+// published, immutable views, or the heartbeat fast path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/catalog.h"
+#include "core/expiry_queue.h"
+#include "server/clock.h"
+#include "server/concurrent_map.h"
+#include "server/epoch.h"
+#include "server/heartbeat_table.h"
+#include "server/watch_hub.h"
+
+namespace concierge::server {
+
+// What readers see of one service name: its index and its instances, sorted by ID.
+struct ServiceView {
+  std::string name;
+  core::Index index = 0;
+  std::vector<std::shared_ptr<const core::Instance>> instances;
+};
+
+struct RegistryOptions {
+  // Applied to checks registered without DeregisterCriticalServiceAfter; 0 = never.
+  core::Duration deregister_critical_after{0};
+};
+
+class Registry {
+ public:
+  Registry(const Clock& clock, RegistryOptions options, WatchHub* hub);
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // --- State thread ---
+
+  // Fills in what the agent decides for a command: its time, and the default
+  // DeregisterCriticalServiceAfter.
+  core::Command Prepare(core::Command command) const;
+  // Applies a command as the next log entry, then updates timers and views and wakes
+  // watchers. Returns the index readers will see, or why the command was refused.
+  Result<core::Index> Apply(const core::Command& command);
+  // Expires checks whose TTL has passed and reaps services past their grace period.
+  void RunTimers();
+  // Time until RunTimers has work, or nullopt if nothing is scheduled.
+  std::optional<core::Duration> NextTimer() const;
+  // Frees memory that readers no longer reference. Cheap; call after each batch.
+  void Collect() { epoch_.Collect(); }
+  const core::Catalog& catalog() const { return catalog_; }
+
+  // --- Any thread ---
+
+  // A heartbeat (TTL "pass"): records it and returns the check's status, or nullopt if no
+  // TTL check has this ID. A non-passing status means the caller must submit the transition.
+  std::optional<core::HealthStatus> Heartbeat(std::string_view check_id) {
+    return heartbeats_.Beat(check_id, clock_.Steady());
+  }
+  std::shared_ptr<const ServiceView> Service(std::string_view name) const;
+  std::shared_ptr<const core::Instance> Instance(std::string_view service_id) const;
+  // Every service name with its tags, sorted by name.
+  std::vector<std::pair<std::string, std::vector<std::string>>> ServiceNames() const;
+  // Every instance, sorted by ID.
+  std::vector<std::shared_ptr<const core::Instance>> Instances() const;
+  // The index a blocking query on `name` compares with: the service's, or for a name that
+  // does not exist, the index of the last change to the set of names.
+  core::Index ServiceIndex(std::string_view name) const;
+  core::Index services_index() const { return services_index_.load(); }
+  core::Index index() const { return index_.load(); }
+  std::size_t instance_count() const { return instance_count_.load(); }
+  std::size_t tracked_checks() const { return heartbeats_.size(); }
+
+ private:
+  void HandleEvent(const core::Event& event);
+  void Arm(std::uint32_t slot, core::Time deadline);
+  void ScheduleReap(const std::string& service_id);
+  void Publish(const std::string& name);
+  void Run(core::Command command);
+
+  const Clock& clock_;
+  RegistryOptions options_;
+  WatchHub* hub_;
+  core::Catalog catalog_;
+  core::Index last_applied_ = 0;
+
+  EpochDomain epoch_;  // before the maps that retire into it
+  HeartbeatTable heartbeats_{epoch_};
+  ConcurrentMap<std::shared_ptr<const ServiceView>> views_{epoch_};
+  ConcurrentMap<std::shared_ptr<const core::Instance>> instances_{epoch_};
+  ConcurrentMap<std::shared_ptr<const std::vector<std::string>>> tags_{epoch_};
+  std::atomic<core::Index> index_{1};
+  std::atomic<core::Index> services_index_{1};
+  std::atomic<std::size_t> instance_count_{0};
+
+  // TTL deadlines (steady time), one live entry per heartbeat slot.
+  core::ExpiryQueue expiry_;
+  // Reap deadlines (wall time) by service ID; stale entries are harmless (reaps are
+  // conditional in the core).
+  using Reap = std::pair<core::Time, std::string>;
+  std::priority_queue<Reap, std::vector<Reap>, std::greater<>> reaps_;
+  // Commands decided while applying another (e.g. a heartbeat that raced an expiry).
+  std::vector<core::Command> follow_ups_;
+};
+
+}  // namespace concierge::server

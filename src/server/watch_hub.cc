@@ -1,0 +1,59 @@
+#include "server/watch_hub.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace concierge::server {
+
+namespace asio = boost::asio;
+
+struct WatchHub::Waiter {
+  explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
+  asio::steady_timer timer;  // touched only on its own executor (one I/O thread)
+  std::string key;
+  WaiterList::iterator self;
+  bool parked = false;  // guarded by the hub's mutex
+};
+
+asio::awaitable<void> WatchHub::Wait(std::string key, const std::function<bool()>& passed,
+                                     std::chrono::steady_clock::time_point deadline) {
+  auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+  waiter->timer.expires_at(deadline);
+  {
+    std::lock_guard lock(mu_);
+    if (passed()) co_return;
+    WaiterList& list = waiters_[key];
+    waiter->self = list.insert(list.end(), waiter);
+    waiter->key = std::move(key);
+    waiter->parked = true;
+  }
+  parked_.fetch_add(1, std::memory_order_relaxed);
+  boost::system::error_code ec;
+  co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  parked_.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  if (waiter->parked) {  // timed out: nobody took it off the list
+    auto it = waiters_.find(waiter->key);
+    it->second.erase(waiter->self);
+    if (it->second.empty()) waiters_.erase(it);
+  }
+}
+
+void WatchHub::Notify(std::string_view key) {
+  WaiterList woken;
+  {
+    std::lock_guard lock(mu_);
+    auto it = waiters_.find(std::string(key));
+    if (it == waiters_.end()) return;
+    woken.swap(it->second);
+    waiters_.erase(it);
+    for (auto& w : woken) w->parked = false;
+  }
+  for (auto& w : woken) {
+    asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+  }
+}
+
+}  // namespace concierge::server

@@ -1,0 +1,45 @@
+// Parked blocking queries (Consul's ?index=&wait=), keyed by what they watch: a service name,
+// or kCatalogKey for the list of services. Waiters are coroutines on the I/O threads, not
+// threads; the state thread wakes exactly the waiters of what changed (DESIGN.md decision 7).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace concierge::server {
+
+class WatchHub {
+ public:
+  static constexpr std::string_view kCatalogKey = "";
+
+  // Suspends the calling coroutine until Notify(key) or `deadline`. Returns at once if
+  // `passed()` is already true; `passed` is evaluated under the hub's lock, and the state
+  // thread publishes before it notifies, so no wake-up is lost in between.
+  boost::asio::awaitable<void> Wait(std::string key, const std::function<bool()>& passed,
+                                    std::chrono::steady_clock::time_point deadline);
+
+  // Any thread: wakes every waiter of `key`.
+  void Notify(std::string_view key);
+
+  std::size_t parked() const { return parked_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Waiter;
+  using WaiterList = std::list<std::shared_ptr<Waiter>>;
+
+  std::mutex mu_;
+  std::unordered_map<std::string, WaiterList> waiters_;
+  std::atomic<std::size_t> parked_{0};
+};
+
+}  // namespace concierge::server
