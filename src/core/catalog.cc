@@ -169,6 +169,8 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
     events = std::move(removed.value());
     old = nullptr;
   }
+  // This registration's own events follow those of the deregistration.
+  const auto own_events = static_cast<std::ptrdiff_t>(events.size());
 
   auto inst = std::make_shared<Instance>();
   inst->service = def;
@@ -219,15 +221,18 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
       check_owner_[c.id()] = def.id;
       events.push_back({Event::Kind::kCheckAdded, def.name, def.id, c.id(), c.status, c.status,
                         "registered"});
-    } else if (prev->status != c.status) {
-      events.push_back({Event::Kind::kCheckStatusChanged, def.name, def.id, c.id(), prev->status,
-                        c.status, "re-registered with a new check definition"});
-    } else if (!(prev->definition == c.definition)) {
-      // Same status, new definition (e.g. another TTL): the tracker must take the new TTL.
+      continue;
+    }
+    if (!(prev->definition == c.definition)) {
+      // A new definition (e.g. another TTL): the tracker must start over with it.
       events.push_back({Event::Kind::kCheckRemoved, def.name, def.id, c.id(), prev->status,
                         prev->status, "check redefined"});
       events.push_back({Event::Kind::kCheckAdded, def.name, def.id, c.id(), c.status, c.status,
                         "check redefined"});
+    }
+    if (prev->status != c.status) {
+      events.push_back({Event::Kind::kCheckStatusChanged, def.name, def.id, c.id(), prev->status,
+                        c.status, "re-registered with a new check definition"});
     }
   }
 
@@ -237,7 +242,7 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
   instances_[def.id] = inst;
   Touch(def.name, index);
   if (new_name || tags_changed) services_index_ = index;
-  events.insert(events.begin(),
+  events.insert(events.begin() + own_events,
                 {old ? Event::Kind::kServiceUpdated : Event::Kind::kServiceRegistered, def.name,
                  def.id, "", HealthStatus::kPassing, HealthStatus::kPassing,
                  old ? "re-registered" : "registered"});
