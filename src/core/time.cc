@@ -67,14 +67,12 @@ Result<Duration> ParseDuration(std::string_view text) {
 }
 
 std::string FormatDuration(Duration d) {
-  std::int64_t ns = d.count();
-  if (ns == 0) return "0s";
-  std::string out;
-  if (ns < 0) {
-    out = "-";
-    ns = -ns;
-  }
-  auto trim = [](std::int64_t whole, std::int64_t frac, int width) {
+  if (d == Duration::zero()) return "0s";
+  std::string out = d < Duration::zero() ? "-" : "";
+  // Unsigned, so that the magnitude of Duration::min() is representable.
+  std::uint64_t ns = static_cast<std::uint64_t>(d.count());
+  if (d < Duration::zero()) ns = 0 - ns;
+  auto trim = [](std::uint64_t whole, std::uint64_t frac, int width) {
     std::string s = std::to_string(whole);
     if (frac != 0) {
       std::string f = std::to_string(frac);
@@ -87,9 +85,9 @@ std::string FormatDuration(Duration d) {
   if (ns < 1'000) return out + std::to_string(ns) + "ns";
   if (ns < 1'000'000) return out + trim(ns / 1'000, ns % 1'000, 3) + "us";
   if (ns < 1'000'000'000) return out + trim(ns / 1'000'000, ns % 1'000'000, 6) + "ms";
-  std::int64_t hours = ns / 3'600'000'000'000;
+  std::uint64_t hours = ns / 3'600'000'000'000;
   ns %= 3'600'000'000'000;
-  std::int64_t minutes = ns / 60'000'000'000;
+  std::uint64_t minutes = ns / 60'000'000'000;
   ns %= 60'000'000'000;
   if (hours > 0) out += std::to_string(hours) + "h";
   if (hours > 0 || minutes > 0) out += std::to_string(minutes) + "m";
