@@ -1,0 +1,577 @@
+#include "core/catalog.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace concierge::core {
+
+// Readable event kinds in failure messages.
+void PrintTo(Event::Kind kind, std::ostream* os) {
+  static const char* const kNames[] = {"ServiceRegistered", "ServiceUpdated", "ServiceDeregistered",
+                                       "CheckAdded",        "CheckRemoved",   "CheckStatusChanged"};
+  *os << kNames[static_cast<int>(kind)];
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using Kind = Event::Kind;
+
+const Time kT0 = Time(std::chrono::seconds(1'700'000'000));
+
+CheckDefinition Ttl(std::string id, Duration ttl = 10s,
+                    HealthStatus initial = HealthStatus::kCritical,
+                    Duration deregister_after = Duration::zero()) {
+  CheckDefinition c;
+  c.id = std::move(id);
+  c.name = "TTL " + c.id;
+  c.ttl = ttl;
+  c.initial_status = initial;
+  c.deregister_critical_after = deregister_after;
+  return c;
+}
+
+RegisterService Reg(std::string id, std::string name, std::vector<CheckDefinition> checks = {},
+                    std::vector<std::string> tags = {}, Time at = kT0) {
+  RegisterService r;
+  r.service.id = std::move(id);
+  r.service.name = std::move(name);
+  r.service.tags = std::move(tags);
+  r.service.address = "10.0.0.1";
+  r.service.port = 8080;
+  r.checks = std::move(checks);
+  r.at = at;
+  return r;
+}
+
+UpdateCheck Update(std::string check_id, HealthStatus status, std::string output = "",
+                   Time at = kT0) {
+  return UpdateCheck{std::move(check_id), status, std::move(output), at};
+}
+
+std::vector<Kind> Kinds(const std::vector<Event>& events) {
+  std::vector<Kind> out;
+  for (const Event& e : events) out.push_back(e.kind);
+  return out;
+}
+
+// Applies `command` as the next index and expects it to succeed.
+class CatalogTest : public ::testing::Test {
+ protected:
+  std::vector<Event> Ok(const Command& command) {
+    auto result = catalog_.Apply(command, ++next_);
+    EXPECT_TRUE(result.ok()) << result.status().message();
+    return result.ok() ? result.value() : std::vector<Event>{};
+  }
+  Status Err(const Command& command) {
+    Index before = catalog_.index();
+    auto result = catalog_.Apply(command, next_ + 1);
+    EXPECT_FALSE(result.ok());
+    EXPECT_EQ(catalog_.index(), before);
+    EXPECT_EQ(catalog_.Validate(command).code(), result.status().code());
+    return result.status();
+  }
+  const Check& CheckOf(const std::string& service_id, const std::string& check_id) {
+    const Instance* inst = catalog_.FindInstance(service_id);
+    EXPECT_NE(inst, nullptr);
+    const Check* c = inst->FindCheck(check_id);
+    EXPECT_NE(c, nullptr);
+    return *c;
+  }
+
+  Catalog catalog_;
+  Index next_ = 0;
+};
+
+TEST_F(CatalogTest, RegisterCreatesInstanceChecksAndEvents) {
+  auto reg = Reg("web-1", "web", {Ttl("c1", 10s, HealthStatus::kPassing)}, {"v1"});
+  reg.checks[0].initial_output = "starting";
+  auto events = Ok(reg);
+  EXPECT_THAT(Kinds(events), ElementsAre(Kind::kServiceRegistered, Kind::kCheckAdded));
+  EXPECT_EQ(events[0].service_name, "web");
+  EXPECT_EQ(events[0].service_id, "web-1");
+  EXPECT_EQ(events[1].check_id, "c1");
+  EXPECT_EQ(events[1].new_status, HealthStatus::kPassing);
+
+  const Instance* inst = catalog_.FindInstance("web-1");
+  ASSERT_NE(inst, nullptr);
+  EXPECT_EQ(inst->service, reg.service);
+  EXPECT_EQ(inst->create_index, 1u);
+  EXPECT_EQ(inst->modify_index, 1u);
+  const Check& c = CheckOf("web-1", "c1");
+  EXPECT_EQ(c.status, HealthStatus::kPassing);
+  EXPECT_EQ(c.output, "starting");
+  EXPECT_EQ(c.status_since, kT0);
+  EXPECT_EQ(c.create_index, 1u);
+  EXPECT_EQ(*catalog_.FindCheckOwner("c1"), "web-1");
+  EXPECT_EQ(catalog_.FindInstancePtr("web-1").get(), inst);
+
+  EXPECT_EQ(catalog_.index(), 1u);
+  EXPECT_EQ(catalog_.services_index(), 1u);
+  EXPECT_EQ(catalog_.instance_count(), 1u);
+  const ServiceGroup* group = catalog_.FindService("web");
+  ASSERT_NE(group, nullptr);
+  EXPECT_EQ(group->index, 1u);
+  EXPECT_EQ(group->instances.size(), 1u);
+  EXPECT_EQ(group->tags.at("v1"), 1u);
+}
+
+TEST_F(CatalogTest, InitialStatusDefaultsToCritical) {
+  Ok(Reg("web-1", "web", {Ttl("c1")}));
+  EXPECT_EQ(CheckOf("web-1", "c1").status, HealthStatus::kCritical);
+  EXPECT_EQ(catalog_.FindInstance("web-1")->AggregateStatus(), HealthStatus::kCritical);
+}
+
+TEST_F(CatalogTest, AggregateStatusIsTheWorstCheck) {
+  Ok(Reg("web-1", "web"));
+  EXPECT_EQ(catalog_.FindInstance("web-1")->AggregateStatus(), HealthStatus::kPassing);
+  Ok(Reg("web-1", "web",
+         {Ttl("a", 10s, HealthStatus::kPassing), Ttl("b", 10s, HealthStatus::kWarning)}));
+  EXPECT_EQ(catalog_.FindInstance("web-1")->AggregateStatus(), HealthStatus::kWarning);
+}
+
+TEST_F(CatalogTest, IdenticalReRegistrationChangesNothing) {
+  auto reg = Reg("web-1", "web", {Ttl("c1")}, {"v1"});
+  Ok(reg);
+  Ok(Update("c1", HealthStatus::kPassing, "ok", kT0 + 1s));
+  reg.at = kT0 + 2s;
+  EXPECT_TRUE(Ok(reg).empty());
+  EXPECT_EQ(catalog_.index(), 2u);
+  EXPECT_EQ(catalog_.services_index(), 1u);
+  EXPECT_EQ(catalog_.FindService("web")->index, 2u);
+  EXPECT_EQ(catalog_.FindInstance("web-1")->modify_index, 2u);
+  // The unchanged check keeps the status it reached, not its initial one.
+  const Check& c = CheckOf("web-1", "c1");
+  EXPECT_EQ(c.status, HealthStatus::kPassing);
+  EXPECT_EQ(c.output, "ok");
+  EXPECT_EQ(c.status_since, kT0 + 1s);
+}
+
+TEST_F(CatalogTest, ReRegistrationWithChangedServiceBumpsIndexes) {
+  auto reg = Reg("web-1", "web", {Ttl("c1", 10s, HealthStatus::kPassing)});
+  Ok(reg);
+  reg.service.port = 9090;
+  auto events = Ok(reg);
+  EXPECT_THAT(Kinds(events), ElementsAre(Kind::kServiceUpdated));
+  const Instance* inst = catalog_.FindInstance("web-1");
+  EXPECT_EQ(inst->service.port, 9090);
+  EXPECT_EQ(inst->create_index, 1u);
+  EXPECT_EQ(inst->modify_index, 2u);
+  EXPECT_EQ(CheckOf("web-1", "c1").modify_index, 1u);
+  EXPECT_EQ(catalog_.index(), 2u);
+  EXPECT_EQ(catalog_.FindService("web")->index, 2u);
+  // Same name, same tags: the list of services did not change.
+  EXPECT_EQ(catalog_.services_index(), 1u);
+}
+
+TEST_F(CatalogTest, ReRegistrationKeepsStatusOnlyOfUnchangedChecks) {
+  Ok(Reg("web-1", "web", {Ttl("a"), Ttl("b")}));
+  Ok(Update("a", HealthStatus::kPassing, "a ok", kT0 + 1s));
+  Ok(Update("b", HealthStatus::kPassing, "b ok", kT0 + 1s));
+
+  auto events = Ok(Reg("web-1", "web", {Ttl("a"), Ttl("b", 30s)}, {}, kT0 + 5s));
+  // The redefined check is removed and added again, so that a tracker takes its new TTL.
+  ASSERT_THAT(Kinds(events), ElementsAre(Kind::kServiceUpdated, Kind::kCheckRemoved,
+                                         Kind::kCheckAdded, Kind::kCheckStatusChanged));
+  for (std::size_t i = 1; i < events.size(); ++i) EXPECT_EQ(events[i].check_id, "b");
+  EXPECT_EQ(events[3].old_status, HealthStatus::kPassing);
+  EXPECT_EQ(events[3].new_status, HealthStatus::kCritical);
+
+  const Check& a = CheckOf("web-1", "a");
+  EXPECT_EQ(a.status, HealthStatus::kPassing);
+  EXPECT_EQ(a.output, "a ok");
+  EXPECT_EQ(a.status_since, kT0 + 1s);
+  EXPECT_EQ(a.modify_index, 2u);
+  const Check& b = CheckOf("web-1", "b");
+  EXPECT_EQ(b.definition.ttl, 30s);
+  EXPECT_EQ(b.status, HealthStatus::kCritical);
+  EXPECT_EQ(b.output, "");
+  EXPECT_EQ(b.status_since, kT0 + 5s);
+  EXPECT_EQ(b.create_index, 4u);
+  EXPECT_EQ(b.modify_index, 4u);
+}
+
+TEST_F(CatalogTest, RedefinedCheckWithSameStatusIsReAddedAndKeepsStatusSince) {
+  Ok(Reg("web-1", "web", {Ttl("c1")}));
+  auto events = Ok(Reg("web-1", "web", {Ttl("c1", 20s)}, {}, kT0 + 5s));
+  EXPECT_THAT(Kinds(events),
+              ElementsAre(Kind::kServiceUpdated, Kind::kCheckRemoved, Kind::kCheckAdded));
+  const Check& c = CheckOf("web-1", "c1");
+  EXPECT_EQ(c.definition.ttl, 20s);
+  // Still critical since the first registration: redefining does not restart the grace.
+  EXPECT_EQ(c.status_since, kT0);
+}
+
+TEST_F(CatalogTest, ReRegistrationThatDropsACheckRemovesIt) {
+  Ok(Reg("web-1", "web", {Ttl("a"), Ttl("b")}));
+  auto events = Ok(Reg("web-1", "web", {Ttl("a")}));
+  EXPECT_THAT(Kinds(events), ElementsAre(Kind::kServiceUpdated, Kind::kCheckRemoved));
+  EXPECT_EQ(events[1].check_id, "b");
+  EXPECT_EQ(catalog_.FindCheckOwner("b"), nullptr);
+  EXPECT_EQ(catalog_.FindInstance("web-1")->FindCheck("b"), nullptr);
+  // The dropped check ID is free for another service.
+  Ok(Reg("api-1", "api", {Ttl("b")}));
+  EXPECT_EQ(*catalog_.FindCheckOwner("b"), "api-1");
+}
+
+TEST_F(CatalogTest, ReRegistrationUnderAnotherNameMovesTheInstance) {
+  Ok(Reg("x-1", "old", {Ttl("c1")}, {"t"}));
+  auto events = Ok(Reg("x-1", "new", {Ttl("c1")}, {"t"}));
+  // The old registration goes first, as a deregistration of the old name.
+  ASSERT_THAT(Kinds(events), ElementsAre(Kind::kServiceDeregistered, Kind::kCheckRemoved,
+                                         Kind::kServiceRegistered, Kind::kCheckAdded));
+  EXPECT_EQ(events[0].service_name, "old");
+  EXPECT_EQ(events[1].service_name, "old");
+  EXPECT_EQ(events[2].service_name, "new");
+  EXPECT_EQ(events[3].service_name, "new");
+  EXPECT_EQ(catalog_.FindService("old"), nullptr);
+  ASSERT_NE(catalog_.FindService("new"), nullptr);
+  EXPECT_EQ(catalog_.FindService("new")->index, 2u);
+  EXPECT_EQ(catalog_.FindInstance("x-1")->service.name, "new");
+  EXPECT_EQ(catalog_.FindInstance("x-1")->create_index, 2u);
+  EXPECT_EQ(*catalog_.FindCheckOwner("c1"), "x-1");
+  EXPECT_EQ(catalog_.services_index(), 2u);
+  EXPECT_EQ(catalog_.instance_count(), 1u);
+}
+
+TEST_F(CatalogTest, DeregisterRemovesInstanceAndChecks) {
+  Ok(Reg("web-1", "web", {Ttl("c1")}, {"v1"}));
+  Ok(Reg("web-2", "web", {}, {"v1"}));
+  auto events = Ok(DeregisterService{"web-1", kT0});
+  EXPECT_THAT(Kinds(events), ElementsAre(Kind::kServiceDeregistered, Kind::kCheckRemoved));
+  EXPECT_EQ(events[1].check_id, "c1");
+  EXPECT_EQ(catalog_.FindInstance("web-1"), nullptr);
+  EXPECT_EQ(catalog_.FindCheckOwner("c1"), nullptr);
+  EXPECT_EQ(catalog_.index(), 3u);
+  EXPECT_EQ(catalog_.FindService("web")->index, 3u);
+  // web-2 still carries the tag: the list of services did not change.
+  EXPECT_EQ(catalog_.services_index(), 1u);
+
+  Ok(DeregisterService{"web-2", kT0});
+  EXPECT_EQ(catalog_.FindService("web"), nullptr);
+  EXPECT_EQ(catalog_.services_index(), 4u);
+  EXPECT_EQ(catalog_.instance_count(), 0u);
+}
+
+TEST_F(CatalogTest, DeregisterUnknownIsNotFound) {
+  Ok(Reg("web-1", "web"));
+  Status st = Err(DeregisterService{"nope", kT0});
+  EXPECT_EQ(st.code(), Status::Code::kNotFound);
+  EXPECT_EQ(st.message(), "unknown service ID \"nope\"");
+}
+
+TEST_F(CatalogTest, UpdateUnknownCheckIsNotFound) {
+  Ok(Reg("web-1", "web", {Ttl("c1")}));
+  Status st = Err(Update("c2", HealthStatus::kPassing));
+  EXPECT_EQ(st.code(), Status::Code::kNotFound);
+  EXPECT_EQ(st.message(), "unknown check ID \"c2\"");
+}
+
+TEST_F(CatalogTest, CheckStatusChangeEmitsEventAndBumpsIndexes) {
+  Ok(Reg("web-1", "web", {Ttl("c1")}));
+  Ok(Reg("api-1", "api"));
+  auto events = Ok(Update("c1", HealthStatus::kPassing, "all good", kT0 + 3s));
+  ASSERT_THAT(Kinds(events), ElementsAre(Kind::kCheckStatusChanged));
+  EXPECT_EQ(events[0].service_name, "web");
+  EXPECT_EQ(events[0].service_id, "web-1");
+  EXPECT_EQ(events[0].check_id, "c1");
+  EXPECT_EQ(events[0].old_status, HealthStatus::kCritical);
+  EXPECT_EQ(events[0].new_status, HealthStatus::kPassing);
+  EXPECT_EQ(events[0].reason, "all good");
+
+  const Check& c = CheckOf("web-1", "c1");
+  EXPECT_EQ(c.status, HealthStatus::kPassing);
+  EXPECT_EQ(c.output, "all good");
+  EXPECT_EQ(c.status_since, kT0 + 3s);
+  EXPECT_EQ(c.create_index, 1u);
+  EXPECT_EQ(c.modify_index, 3u);
+  EXPECT_EQ(catalog_.FindInstance("web-1")->modify_index, 3u);
+  EXPECT_EQ(catalog_.FindInstance("web-1")->create_index, 1u);
+  EXPECT_EQ(catalog_.index(), 3u);
+  EXPECT_EQ(catalog_.FindService("web")->index, 3u);
+  // Per-service indexes: api did not change, nor did the list of services.
+  EXPECT_EQ(catalog_.FindService("api")->index, 2u);
+  EXPECT_EQ(catalog_.services_index(), 2u);
+
+  events = Ok(Update("c1", HealthStatus::kWarning, "slow", kT0 + 4s));
+  ASSERT_THAT(Kinds(events), ElementsAre(Kind::kCheckStatusChanged));
+  EXPECT_EQ(events[0].old_status, HealthStatus::kPassing);
+  EXPECT_EQ(events[0].new_status, HealthStatus::kWarning);
+}
+
+TEST_F(CatalogTest, UnchangedUpdateIsANoOp) {
+  Ok(Reg("web-1", "web", {Ttl("c1")}));
+  Ok(Update("c1", HealthStatus::kPassing, "ok", kT0 + 1s));
+  EXPECT_TRUE(Ok(Update("c1", HealthStatus::kPassing, "ok", kT0 + 2s)).empty());
+  EXPECT_EQ(catalog_.index(), 2u);
+  EXPECT_EQ(CheckOf("web-1", "c1").status_since, kT0 + 1s);
+  EXPECT_EQ(CheckOf("web-1", "c1").modify_index, 2u);
+}
+
+TEST_F(CatalogTest, OutputOnlyChangeBumpsIndexWithoutStatusEvent) {
+  Ok(Reg("web-1", "web", {Ttl("c1")}));
+  Ok(Update("c1", HealthStatus::kPassing, "ok", kT0 + 1s));
+  EXPECT_TRUE(Ok(Update("c1", HealthStatus::kPassing, "still ok", kT0 + 2s)).empty());
+  const Check& c = CheckOf("web-1", "c1");
+  EXPECT_EQ(c.output, "still ok");
+  EXPECT_EQ(c.status_since, kT0 + 1s);
+  EXPECT_EQ(c.modify_index, 3u);
+  EXPECT_EQ(catalog_.FindInstance("web-1")->modify_index, 3u);
+  EXPECT_EQ(catalog_.FindService("web")->index, 3u);
+  EXPECT_EQ(catalog_.index(), 3u);
+  EXPECT_EQ(catalog_.services_index(), 1u);
+}
+
+TEST_F(CatalogTest, UpdateReplacesTheInstanceRecord) {
+  Ok(Reg("web-1", "web", {Ttl("c1")}));
+  std::shared_ptr<const Instance> before = catalog_.FindInstancePtr("web-1");
+  Ok(Update("c1", HealthStatus::kPassing));
+  // Readers holding the old record see it unchanged.
+  EXPECT_EQ(before->checks[0].status, HealthStatus::kCritical);
+  EXPECT_NE(catalog_.FindInstancePtr("web-1"), before);
+  EXPECT_EQ(catalog_.FindService("web")->instances.at("web-1"), catalog_.FindInstancePtr("web-1"));
+}
+
+TEST_F(CatalogTest, ServicesIndexBumpsOnlyWhenNamesOrTagsChange) {
+  Ok(Reg("web-1", "web", {}, {"a"}));
+  EXPECT_EQ(catalog_.services_index(), 1u);
+  Ok(Reg("web-2", "web", {}, {"a"}));  // same tag set
+  EXPECT_EQ(catalog_.services_index(), 1u);
+  Ok(Reg("web-3", "web", {}, {"b"}));  // new tag
+  EXPECT_EQ(catalog_.services_index(), 3u);
+  Ok(Reg("web-1", "web", {}, {"b"}));  // "a" still on web-2
+  EXPECT_EQ(catalog_.services_index(), 3u);
+  Ok(Reg("web-2", "web", {}, {"b"}));  // last "a" gone
+  EXPECT_EQ(catalog_.services_index(), 5u);
+  EXPECT_THAT(catalog_.FindService("web")->tags,
+              ElementsAre(std::pair<const std::string, std::uint32_t>("b", 3)));
+  Ok(Reg("api-1", "api"));  // new name
+  EXPECT_EQ(catalog_.services_index(), 6u);
+  Ok(Reg("web-1", "web", {}, {"b"}, kT0 + 1s));  // identical
+  EXPECT_EQ(catalog_.services_index(), 6u);
+  Ok(DeregisterService{"web-3", kT0});  // "b" still on web-1 and web-2
+  EXPECT_EQ(catalog_.services_index(), 6u);
+  Ok(DeregisterService{"api-1", kT0});  // name gone
+  EXPECT_EQ(catalog_.services_index(), 9u);
+  EXPECT_EQ(catalog_.index(), 9u);
+  EXPECT_EQ(catalog_.FindService("web")->index, 8u);
+}
+
+TEST_F(CatalogTest, ReapAtExactlyTheGraceDeadline) {
+  Ok(Reg("web-1", "web", {Ttl("c1", 10s, HealthStatus::kPassing, 1min)}));
+  Ok(Update("c1", HealthStatus::kCritical, "expired", kT0 + 10s));
+  const Time due = kT0 + 10s + 1min;
+  EXPECT_EQ(Catalog::ReapDeadline(*catalog_.FindInstance("web-1")), due);
+
+  EXPECT_TRUE(Ok(ReapService{"web-1", due - 1ns}).empty());
+  EXPECT_NE(catalog_.FindInstance("web-1"), nullptr);
+  EXPECT_EQ(catalog_.index(), 2u);
+
+  auto events = Ok(ReapService{"web-1", due});
+  EXPECT_THAT(Kinds(events), ElementsAre(Kind::kServiceDeregistered, Kind::kCheckRemoved));
+  EXPECT_THAT(events[0].reason, HasSubstr("DeregisterCriticalServiceAfter"));
+  EXPECT_EQ(catalog_.FindInstance("web-1"), nullptr);
+  EXPECT_EQ(catalog_.FindService("web"), nullptr);
+  EXPECT_EQ(catalog_.index(), 4u);
+}
+
+TEST_F(CatalogTest, ReapOfRecoveredServiceIsANoOp) {
+  Ok(Reg("web-1", "web", {Ttl("c1", 10s, HealthStatus::kCritical, 1min)}));
+  Ok(Update("c1", HealthStatus::kPassing, "", kT0 + 30s));
+  EXPECT_EQ(Catalog::ReapDeadline(*catalog_.FindInstance("web-1")), std::nullopt);
+  EXPECT_TRUE(Ok(ReapService{"web-1", kT0 + 2min}).empty());
+  EXPECT_NE(catalog_.FindInstance("web-1"), nullptr);
+  EXPECT_EQ(catalog_.index(), 2u);
+}
+
+TEST_F(CatalogTest, ReapOfGoneServiceIsANoOp) {
+  EXPECT_TRUE(catalog_.Validate(ReapService{"ghost", kT0}).ok());
+  EXPECT_TRUE(Ok(ReapService{"ghost", kT0}).empty());
+  EXPECT_EQ(catalog_.index(), 0u);
+}
+
+TEST_F(CatalogTest, ReapDeadlineIsTheEarliestCriticalCheck) {
+  Ok(Reg(
+      "web-1", "web",
+      {Ttl("never", 10s, HealthStatus::kCritical), Ttl("late", 10s, HealthStatus::kCritical, 5min),
+       Ttl("early", 10s, HealthStatus::kPassing, 1min)}));
+  EXPECT_EQ(Catalog::ReapDeadline(*catalog_.FindInstance("web-1")), kT0 + 5min);
+  Ok(Update("early", HealthStatus::kCritical, "", kT0 + 1min));
+  EXPECT_EQ(Catalog::ReapDeadline(*catalog_.FindInstance("web-1")), kT0 + 2min);
+  Ok(Update("early", HealthStatus::kWarning, "", kT0 + 90s));
+  EXPECT_EQ(Catalog::ReapDeadline(*catalog_.FindInstance("web-1")), kT0 + 5min);
+}
+
+TEST_F(CatalogTest, CheckIdOwnedByAnotherServiceIsAConflict) {
+  Ok(Reg("web-1", "web", {Ttl("shared")}));
+  Status st = Err(Reg("web-2", "web", {Ttl("shared")}));
+  EXPECT_EQ(st.code(), Status::Code::kConflict);
+  EXPECT_EQ(st.message(), "CheckID: \"shared\" already belongs to service \"web-1\"");
+  EXPECT_EQ(catalog_.FindInstance("web-2"), nullptr);
+}
+
+TEST_F(CatalogTest, DuplicateCheckIdsAreInvalid) {
+  Status st = Err(Reg("web-1", "web", {Ttl("c1"), Ttl("c1", 20s)}));
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(st.message(), "CheckID: \"c1\" is used twice");
+}
+
+TEST_F(CatalogTest, FailedApplyLeavesStateUnchanged) {
+  Ok(Reg("web-1", "web", {Ttl("c1")}, {"a"}));
+  auto bad = Reg("web-1", "other", {Ttl("c1")}, {"b"});
+  bad.service.weights.passing = 0;
+  Err(bad);
+  EXPECT_EQ(catalog_.FindInstance("web-1")->service.name, "web");
+  EXPECT_EQ(catalog_.FindService("other"), nullptr);
+  EXPECT_EQ(catalog_.services_index(), 1u);
+}
+
+std::string Bytes(std::size_t n) { return std::string(n, 'x'); }
+
+struct InvalidCase {
+  const char* label;
+  void (*mutate)(RegisterService&);
+  const char* message;
+};
+
+class CatalogValidationTest : public ::testing::TestWithParam<InvalidCase> {};
+
+TEST_P(CatalogValidationTest, RejectsWithMessage) {
+  Catalog catalog;
+  auto reg = Reg("web-1", "web", {Ttl("c1")});
+  GetParam().mutate(reg);
+  Status st = catalog.Validate(reg);
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(st.message(), GetParam().message);
+  EXPECT_FALSE(catalog.Apply(reg, 1).ok());
+  EXPECT_EQ(catalog.instance_count(), 0u);
+}
+
+const InvalidCase kInvalidCases[] = {
+    {"NameMissing", [](RegisterService& r) { r.service.name = ""; }, "Name: is required"},
+    {"NameTooLong", [](RegisterService& r) { r.service.name = Bytes(257); },
+     "Name: is 257 bytes, the limit is 256"},
+    {"NameControl", [](RegisterService& r) { r.service.name = "we\nb"; },
+     "Name: must not contain control characters"},
+    {"NameDel", [](RegisterService& r) { r.service.name = "web\x7f"; },
+     "Name: must not contain control characters"},
+    {"IdMissing", [](RegisterService& r) { r.service.id = ""; }, "ID: is required"},
+    {"IdTooLong", [](RegisterService& r) { r.service.id = Bytes(257); },
+     "ID: is 257 bytes, the limit is 256"},
+    {"IdSlash", [](RegisterService& r) { r.service.id = "a/b"; }, "ID: must not contain '/'"},
+    {"AddressTooLong", [](RegisterService& r) { r.service.address = Bytes(257); },
+     "Address: is 257 bytes, the limit is 256"},
+    {"TooManyTags", [](RegisterService& r) { r.service.tags.assign(65, "t"); },
+     "Tags: has 65 tags, the limit is 64"},
+    {"EmptyTag",
+     [](RegisterService& r) {
+       r.service.tags = {"a", ""};
+     },
+     "Tags: is required"},
+    {"TagTooLong", [](RegisterService& r) { r.service.tags = {Bytes(257)}; },
+     "Tags: is 257 bytes, the limit is 256"},
+    {"TooManyMeta",
+     [](RegisterService& r) {
+       for (int i = 0; i < 65; ++i) r.service.meta.emplace_back("k" + std::to_string(100 + i), "");
+     },
+     "Meta: has 65 keys, the limit is 64"},
+    {"MetaKeyEmpty",
+     [](RegisterService& r) {
+       r.service.meta = {{"", "v"}};
+     },
+     "Meta key: is required"},
+    {"MetaKeyTooLong",
+     [](RegisterService& r) {
+       r.service.meta = {{Bytes(129), "v"}};
+     },
+     "Meta key: is 129 bytes, the limit is 128"},
+    {"MetaValueTooLong",
+     [](RegisterService& r) {
+       r.service.meta = {{"k", Bytes(513)}};
+     },
+     "Meta[k]: value is longer than 512 bytes"},
+    {"MetaKeyRepeats",
+     [](RegisterService& r) {
+       r.service.meta = {{"a", "1"}, {"a", "2"}};
+     },
+     "Meta: keys must be unique (\"a\" repeats)"},
+    {"MetaUnsorted",
+     [](RegisterService& r) {
+       r.service.meta = {{"b", "1"}, {"a", "2"}};
+     },
+     "Meta: keys must be unique (\"a\" repeats)"},
+    {"WeightPassingZero", [](RegisterService& r) { r.service.weights.passing = 0; },
+     "Weights: Passing must be at least 1 and Warning at least 0"},
+    {"WeightWarningNegative", [](RegisterService& r) { r.service.weights.warning = -1; },
+     "Weights: Passing must be at least 1 and Warning at least 0"},
+    {"TooManyChecks",
+     [](RegisterService& r) {
+       r.checks.clear();
+       for (int i = 0; i < 33; ++i) r.checks.push_back(Ttl("c" + std::to_string(i)));
+     },
+     "Checks: has 33 checks, the limit is 32"},
+    {"CheckIdMissing", [](RegisterService& r) { r.checks[0].id = ""; }, "CheckID: is required"},
+    {"CheckIdTooLong", [](RegisterService& r) { r.checks[0].id = Bytes(257); },
+     "CheckID: is 257 bytes, the limit is 256"},
+    {"CheckIdSlash", [](RegisterService& r) { r.checks[0].id = "service/web"; },
+     "CheckID: must not contain '/'"},
+    {"TtlZero", [](RegisterService& r) { r.checks[0].ttl = Duration::zero(); },
+     "Check.TTL: must be at least 10ms, got 0s"},
+    {"TtlBelowMinimum", [](RegisterService& r) { r.checks[0].ttl = 10ms - 1ns; },
+     "Check.TTL: must be at least 10ms, got 9.999999ms"},
+    {"DeregisterAfterNegative",
+     [](RegisterService& r) { r.checks[0].deregister_critical_after = -1s; },
+     "Check.DeregisterCriticalServiceAfter: must not be negative"},
+    {"OutputTooLong", [](RegisterService& r) { r.checks[0].initial_output = Bytes(4097); },
+     "Check.Output: is longer than 4096 bytes"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Limits, CatalogValidationTest, ::testing::ValuesIn(kInvalidCases),
+                         [](const auto& info) { return std::string(info.param.label); });
+
+TEST(CatalogLimitsTest, ValuesAtEveryLimitAreAccepted) {
+  auto reg = Reg(Bytes(Limits::kMaxIdBytes), Bytes(Limits::kMaxNameBytes));
+  reg.service.address = Bytes(Limits::kMaxAddressBytes);
+  for (std::size_t i = 0; i < Limits::kMaxTags; ++i)
+    reg.service.tags.push_back(Bytes(Limits::kMaxTagBytes));
+  for (std::size_t i = 0; i < Limits::kMaxMetaPairs; ++i) {
+    reg.service.meta.emplace_back(std::to_string(100 + i) + Bytes(Limits::kMaxMetaKeyBytes - 3),
+                                  Bytes(Limits::kMaxMetaValueBytes));
+  }
+  reg.service.weights = {1, 0};
+  for (std::size_t i = 0; i < Limits::kMaxChecksPerService; ++i) {
+    reg.checks.push_back(Ttl(std::to_string(i), Limits::kMinTtl));
+  }
+  reg.checks[0].id = Bytes(Limits::kMaxIdBytes);
+  reg.checks[0].initial_output = Bytes(Limits::kMaxOutputBytes);
+  Catalog catalog;
+  EXPECT_TRUE(catalog.Validate(reg).ok()) << catalog.Validate(reg).message();
+  EXPECT_TRUE(catalog.Apply(reg, 1).ok());
+}
+
+TEST(CatalogLimitsTest, UpdateOutputLimit) {
+  Catalog catalog;
+  ASSERT_TRUE(catalog.Apply(Reg("web-1", "web", {Ttl("c1")}), 1).ok());
+  EXPECT_TRUE(catalog.Validate(Update("c1", HealthStatus::kPassing, Bytes(4096))).ok());
+  Status st = catalog.Validate(Update("c1", HealthStatus::kPassing, Bytes(4097)));
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(st.message(), "Output: is longer than 4096 bytes");
+}
+
+TEST(HealthStatusTest, ToStringAndParseRoundTrip) {
+  for (HealthStatus s : {HealthStatus::kPassing, HealthStatus::kWarning, HealthStatus::kCritical}) {
+    EXPECT_EQ(ParseHealthStatus(ToString(s)), s);
+  }
+  EXPECT_EQ(ToString(HealthStatus::kWarning), "warning");
+  EXPECT_EQ(ParseHealthStatus("Passing"), std::nullopt);
+  EXPECT_EQ(ParseHealthStatus(""), std::nullopt);
+}
+
+}  // namespace
+}  // namespace concierge::core
