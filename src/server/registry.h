@@ -91,7 +91,9 @@ class Registry {
   RegistryOptions options_;
   WatchHub* hub_;
   core::Catalog catalog_;
-  core::Index last_applied_ = 0;
+  // Index 1 is the empty registry's (replies never carry 0), so the first command applies as
+  // 2 and a blocking query that started from the empty registry sees it.
+  core::Index last_applied_ = 1;
 
   EpochDomain epoch_;  // before the maps that retire into it
   HeartbeatTable heartbeats_{epoch_};
