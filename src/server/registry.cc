@@ -41,6 +41,13 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
     add(changed_names, e.service_name);
     add(changed_ids, e.service_id);
   }
+  // A check update that changed only the output has no event, but changed its instance.
+  const auto* update = std::get_if<core::UpdateCheck>(&command);
+  if (update != nullptr && events->empty() && catalog_.index() == last_applied_) {
+    const std::string& id = *catalog_.FindCheckOwner(update->check_id);
+    add(changed_ids, id);
+    add(changed_names, catalog_.FindInstance(id)->service.name);
+  }
   bool names_changed = catalog_.services_index() > services_index_.load();
   for (const std::string& name : changed_names) Publish(name);
   for (const std::string& id : changed_ids) {
