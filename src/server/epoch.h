@@ -24,17 +24,22 @@ class EpochDomain {
   ~EpochDomain() { FreeAll(); }
 
   // RAII read section. Cheap: one sequentially consistent store in and one release store out.
+  // Sections nest: an inner one leaves the thread in the outer one's (older) epoch.
   class ReadGuard {
    public:
-    explicit ReadGuard(EpochDomain& d) : slot_(d.ReaderSlot()) {
-      slot_.store(d.epoch_.load(), std::memory_order_seq_cst);
+    explicit ReadGuard(EpochDomain& d)
+        : slot_(d.ReaderSlot()), outer_(slot_.load(std::memory_order_relaxed) != 0) {
+      if (!outer_) slot_.store(d.epoch_.load(), std::memory_order_seq_cst);
     }
-    ~ReadGuard() { slot_.store(0, std::memory_order_release); }
+    ~ReadGuard() {
+      if (!outer_) slot_.store(0, std::memory_order_release);
+    }
     ReadGuard(const ReadGuard&) = delete;
     ReadGuard& operator=(const ReadGuard&) = delete;
 
    private:
     std::atomic<std::uint64_t>& slot_;
+    const bool outer_;  // already inside a section of this domain
   };
 
   // Writer: `free` runs once no reader can still hold what was unlinked before this call.
