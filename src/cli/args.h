@@ -1,0 +1,18 @@
+// Command line spelling: Consul writes long flags with one dash (-http-addr); CLI11 2.1.2
+// accepts only two (--http-addr), so both spellings are turned into the second first.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace concierge::cli {
+
+// Returns `args` with every one-dash long flag spelled with two dashes: "-name" and
+// "-name=web" become "--name" and "--name=web". Left alone: args[0] (the program), single
+// letters ("-h"), anything already two-dashed, anything not shaped like a flag name ("-5",
+// "-1m", "- x"), and everything after a "--". A value that itself looks like a one-dash
+// flag must be attached with '=' ("-note=-x"), as the rewrite does not know which flags
+// take values.
+std::vector<std::string> RewriteLongFlags(std::vector<std::string> args);
+
+}  // namespace concierge::cli

@@ -1,0 +1,418 @@
+#include "cli/commands.h"
+
+#include <pthread.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "cli/instances.h"
+#include "cli/service_body.h"
+#include "cli/table.h"
+#include "cli/targets.h"
+#include "cli/watch.h"
+#include "client/http_client.h"
+
+namespace concierge::cli {
+namespace {
+
+using client::HttpClient;
+using client::Response;
+using namespace std::chrono_literals;
+
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+// "2026-11-26T00:33:45Z", for watch lines.
+std::string Now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return out;
+}
+
+int Fail(const std::string& message) {
+  std::cerr << "Error: " << message << "\n";
+  return kExitFailed;
+}
+
+int Usage(const std::string& message) {
+  std::cerr << message << "\nRun with --help for more information.\n";
+  return kExitUsage;
+}
+
+std::string AgentRefused(const Response& response) {
+  std::string body = OneLine(response.body, 2000);
+  return "agent answered " + std::to_string(response.status) + (body.empty() ? "" : ": " + body);
+}
+
+bool Is2xx(const Response& response) { return response.status >= 200 && response.status < 300; }
+
+// Sends one request and turns transport failures and non-2xx answers into an exit status.
+std::optional<Response> Call(HttpClient& client, std::string_view method, const std::string& target,
+                             std::string_view body, int& exit_code) {
+  Result<Response> result = client.Send(method, target, body);
+  if (!result.ok()) {
+    exit_code = Fail(result.status().message());
+    return std::nullopt;
+  }
+  if (!Is2xx(*result)) {
+    exit_code = Fail(AgentRefused(*result));
+    return std::nullopt;
+  }
+  return std::move(result).value();
+}
+
+std::string JsonString(const rapidjson::Value& object, const char* key) {
+  auto it = object.FindMember(key);
+  if (it == object.MemberEnd() || !it->value.IsString()) return {};
+  return it->value.GetString();
+}
+
+// Blocks SIGINT and SIGTERM for the process and waits for them on a thread of its own, so
+// that a stop can cancel a blocking query cleanly instead of killing the process mid-line.
+class StopSignal {
+ public:
+  explicit StopSignal(std::function<void()> on_stop) : on_stop_(std::move(on_stop)) {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, &old_mask_);
+    thread_ = std::thread([this] {
+      int signal = 0;
+      sigwait(&signals_, &signal);
+      std::lock_guard lock(mutex_);
+      if (closing_) return;
+      stopped_ = true;
+      on_stop_();
+      wake_.notify_all();
+    });
+  }
+
+  ~StopSignal() {
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+    }
+    // Wakes sigwait if no signal came.
+    pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+
+  StopSignal(const StopSignal&) = delete;
+  StopSignal& operator=(const StopSignal&) = delete;
+
+  bool stopped() {
+    std::lock_guard lock(mutex_);
+    return stopped_;
+  }
+
+  // Sleeps for `d` or until stopped; returns false if stopped.
+  bool SleepFor(std::chrono::milliseconds d) {
+    std::unique_lock lock(mutex_);
+    return !wake_.wait_for(lock, d, [this] { return stopped_; });
+  }
+
+ private:
+  std::function<void()> on_stop_;
+  sigset_t signals_;
+  sigset_t old_mask_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopped_ = false;
+  bool closing_ = false;
+  std::thread thread_;
+};
+
+struct RegisterArgs {
+  std::string file;
+  ServiceFlags flags;
+};
+
+int Register(HttpClient& client, const RegisterArgs& args, bool flags_given) {
+  std::string body;
+  std::string id;
+  if (!args.file.empty()) {
+    if (flags_given) return Usage("services register: give a JSON file or flags, not both");
+    std::ifstream in(args.file, std::ios::binary);
+    std::stringstream contents;
+    contents << in.rdbuf();
+    if (!in) return Fail("cannot read " + args.file);
+    body = contents.str();
+    rapidjson::Document doc;
+    doc.Parse(body.data(), body.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      std::string why = doc.HasParseError()
+                            ? std::string("invalid JSON at offset ") +
+                                  std::to_string(doc.GetErrorOffset()) + ": " +
+                                  rapidjson::GetParseError_En(doc.GetParseError())
+                            : "expected a JSON object like {\"Name\": \"web\", \"Port\": 8080}";
+      return Fail(args.file + ": " + why);
+    }
+    id = JsonString(doc, "ID");
+    if (id.empty()) id = JsonString(doc, "Name");
+  } else {
+    Result<std::string> built = BuildServiceBody(args.flags);
+    if (!built.ok()) return Usage(built.status().message());
+    body = std::move(built).value();
+    id = args.flags.id.empty() ? args.flags.name : args.flags.id;
+  }
+
+  int exit_code = 0;
+  if (!Call(client, "PUT", "/v1/agent/service/register", body, exit_code)) return exit_code;
+  std::cout << "Registered service: " << id << "\n";
+  if (args.file.empty() && !args.flags.ttl.empty()) {
+    std::cout << "Send heartbeats within " << args.flags.ttl
+              << " with: concierge heartbeat service:" << id << "\n";
+  }
+  return 0;
+}
+
+int Deregister(HttpClient& client, const std::string& id) {
+  int exit_code = 0;
+  if (!Call(client, "PUT", DeregisterTarget(id), {}, exit_code)) return exit_code;
+  std::cout << "Deregistered service: " << id << "\n";
+  return 0;
+}
+
+std::string JoinTags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const std::string& tag : tags) out += (out.empty() ? "" : ",") + tag;
+  return out;
+}
+
+int ListServices(HttpClient& client) {
+  int exit_code = 0;
+  std::optional<Response> response = Call(client, "GET", "/v1/agent/services", {}, exit_code);
+  if (!response) return exit_code;
+  Result<std::vector<Instance>> instances = ParseAgentServices(response->body);
+  if (!instances.ok()) return Fail(instances.status().message());
+  std::vector<std::vector<std::string>> rows;
+  for (const Instance& i : *instances) {
+    rows.push_back({i.id, i.service, i.Endpoint(), JoinTags(i.tags)});
+  }
+  std::cout << FormatTable({"ID", "Name", "Address:Port", "Tags"}, rows);
+  return 0;
+}
+
+int Health(HttpClient& client, const std::string& service, bool passing,
+           const std::vector<std::string>& tags) {
+  int exit_code = 0;
+  std::optional<Response> response =
+      Call(client, "GET", HealthTarget(service, passing, tags), {}, exit_code);
+  if (!response) return exit_code;
+  Result<std::vector<Instance>> instances = ParseHealthService(response->body);
+  if (!instances.ok()) return Fail(instances.status().message());
+  std::vector<std::vector<std::string>> rows;
+  for (const Instance& i : *instances) {
+    rows.push_back({i.id, i.Endpoint(), i.status, OneLine(i.output, 60)});
+  }
+  std::cout << FormatTable({"ID", "Address:Port", "Status", "Output"}, rows);
+  return 0;
+}
+
+int Heartbeat(HttpClient& client, const std::string& check_id, const std::string& status,
+              const std::string& note) {
+  int exit_code = 0;
+  if (!Call(client, "PUT", HeartbeatTarget(check_id, status, note), {}, exit_code)) {
+    return exit_code;
+  }
+  std::cout << "Check " << check_id << ": " << status << "\n";
+  return 0;
+}
+
+// Blocking queries in a loop (Consul's documented client behaviour), printing what changed.
+int Watch(HttpClient& client, const std::string& service, bool passing,
+          const std::vector<std::string>& tags) {
+  // The agent holds a query up to wait (5m) plus wait/16 of jitter.
+  constexpr std::chrono::milliseconds kQueryTimeout = 5min + 5min / 16 + 30s;
+  // At most one query per this interval, in case an agent answers at once every time.
+  constexpr std::chrono::milliseconds kMinInterval = 50ms;
+  constexpr std::chrono::milliseconds kMaxBackoff = 30s;
+
+  StopSignal stop([&client] { client.Shutdown(); });
+  std::optional<std::vector<Instance>> previous;
+  std::uint64_t index = 0;
+  std::chrono::milliseconds backoff = 1s;
+  bool failing = false;
+  while (!stop.stopped()) {
+    auto started = std::chrono::steady_clock::now();
+    Result<Response> result =
+        client.Get(HealthTarget(service, passing, tags, index), kQueryTimeout);
+    if (stop.stopped()) break;
+
+    std::string error;
+    if (!result.ok()) {
+      error = result.status().message();
+    } else if (result->status >= 500) {
+      error = AgentRefused(*result);
+    } else if (!Is2xx(*result)) {
+      return Fail(AgentRefused(*result));
+    }
+    if (!error.empty()) {
+      if (!failing) std::cout << Now() << " " << error << " (retrying)" << std::endl;
+      failing = true;
+      if (!stop.SleepFor(backoff)) break;
+      backoff = std::min(backoff * 2, kMaxBackoff);
+      continue;
+    }
+    if (failing)
+      std::cout << Now() << " agent " << client.address().ToString() << " is back" << std::endl;
+    failing = false;
+    backoff = 1s;
+
+    std::optional<std::uint64_t> received = ParseIndex(result->Header("X-Consul-Index"));
+    if (!received) {
+      return Fail("the answer has no numeric X-Consul-Index header; is " +
+                  client.address().ToString() + " a Concierge or Consul agent?");
+    }
+    Result<std::vector<Instance>> instances = ParseHealthService(result->body);
+    if (!instances.ok()) return Fail(instances.status().message());
+
+    if (!previous && instances->empty())
+      std::cout << Now() << " no instances of " << service << std::endl;
+    for (const std::string& line :
+         DescribeChanges(previous.value_or(std::vector<Instance>{}), *instances)) {
+      std::cout << Now() << " " << line << std::endl;
+    }
+    previous = std::move(instances).value();
+    index = NextIndex(index, *received);
+
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (elapsed < kMinInterval && !stop.SleepFor(kMinInterval - elapsed)) break;
+  }
+  return 0;
+}
+
+// -http-addr on every command that talks to an agent.
+void AddHttpAddr(CLI::App* command, std::string& address) {
+  command->add_option("--http-addr", address, "Agent HTTP address as host:port, no scheme")
+      ->envname("CONCIERGE_HTTP_ADDR")
+      ->capture_default_str();
+}
+
+}  // namespace
+
+int RunCommand(const std::vector<std::string>& args) {
+  CLI::App app{"Concierge: a service registry that speaks Consul's HTTP API.", "concierge"};
+  app.require_subcommand(1);
+  std::string address = "127.0.0.1:8500";
+
+  app.add_subcommand("agent", "Run an agent (the registry server) in the foreground");
+  CLI::App* version = app.add_subcommand("version", "Print the version");
+
+  CLI::App* services = app.add_subcommand("services", "Register, deregister and list services");
+  services->require_subcommand(1);
+
+  RegisterArgs reg;
+  CLI::App* register_cmd = services->add_subcommand(
+      "register", "Register a service from a Consul-style JSON file, or from flags");
+  register_cmd->add_option("file", reg.file, "Service definition (JSON), sent as is")
+      ->check(CLI::ExistingFile);
+  // Each flag that builds the body; giving one together with a file is an error.
+  std::vector<CLI::Option*> body_flags = {
+      register_cmd->add_option("--name", reg.flags.name, "Service name"),
+      register_cmd->add_option("--id", reg.flags.id, "Instance ID (default: the name)"),
+      register_cmd->add_option("--address", reg.flags.address,
+                               "Instance address (default: the address it registers from)"),
+      register_cmd->add_option("--port", reg.flags.port, "Instance port"),
+      register_cmd->add_option("--tag", reg.flags.tags, "A tag (repeatable)")
+          ->allow_extra_args(false),
+      register_cmd->add_option("--meta", reg.flags.meta, "Metadata as key=value (repeatable)")
+          ->allow_extra_args(false),
+      register_cmd->add_option(
+          "--ttl", reg.flags.ttl,
+          "Add a TTL check: heartbeats are due within this duration, e.g. 10s"),
+      register_cmd->add_option("--deregister-critical-after", reg.flags.deregister_critical_after,
+                               "Deregister after the check has been critical this long, e.g. 1m"),
+  };
+  AddHttpAddr(register_cmd, address);
+
+  std::string service_id;
+  CLI::App* deregister_cmd =
+      services->add_subcommand("deregister", "Deregister a service instance");
+  deregister_cmd->add_option("id", service_id, "Instance ID")->required();
+  AddHttpAddr(deregister_cmd, address);
+
+  CLI::App* list_cmd = services->add_subcommand("list", "List the agent's services");
+  AddHttpAddr(list_cmd, address);
+
+  std::string service;
+  bool passing = false;
+  std::vector<std::string> tags;
+  CLI::App* health_cmd =
+      app.add_subcommand("health", "Show the instances of a service and their health");
+  health_cmd->add_option("service", service, "Service name")->required();
+  health_cmd->add_flag("--passing", passing, "Only instances whose checks all pass");
+  health_cmd->add_option("--tag", tags, "Only instances with this tag (repeatable)")
+      ->allow_extra_args(false);
+  AddHttpAddr(health_cmd, address);
+
+  std::string check_id;
+  std::string note;
+  std::string status = "passing";
+  CLI::App* heartbeat_cmd = app.add_subcommand("heartbeat", "Report a TTL check's status");
+  heartbeat_cmd->add_option("check-id", check_id, "Check ID, e.g. service:web-1")->required();
+  heartbeat_cmd->add_option("--note", note, "Text stored as the check's output");
+  heartbeat_cmd->add_option("--status", status, "passing, warning or critical")
+      ->check(CLI::IsMember({"passing", "warning", "critical"}))
+      ->capture_default_str();
+  AddHttpAddr(heartbeat_cmd, address);
+
+  CLI::App* watch_cmd =
+      app.add_subcommand("watch", "Print each change to a service's instances until stopped");
+  watch_cmd->add_option("service", service, "Service name")->required();
+  watch_cmd->add_flag("--passing", passing, "Only instances whose checks all pass");
+  watch_cmd->add_option("--tag", tags, "Only instances with this tag (repeatable)")
+      ->allow_extra_args(false);
+  AddHttpAddr(watch_cmd, address);
+
+  app.set_version_flag("--version", "concierge " CONCIERGE_VERSION);
+
+  std::vector<const char*> argv;
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  if (version->parsed()) {
+    std::cout << "concierge " CONCIERGE_VERSION "\n";
+    return 0;
+  }
+
+  Result<HttpClient> client = HttpClient::Open(address);
+  if (!client.ok()) return Usage("--http-addr: " + client.status().message());
+
+  if (register_cmd->parsed()) {
+    bool flags_given = std::any_of(body_flags.begin(), body_flags.end(),
+                                   [](const CLI::Option* o) { return o->count() > 0; });
+    return Register(*client, reg, flags_given);
+  }
+  if (deregister_cmd->parsed()) return Deregister(*client, service_id);
+  if (list_cmd->parsed()) return ListServices(*client);
+  if (health_cmd->parsed()) return Health(*client, service, passing, tags);
+  if (heartbeat_cmd->parsed()) return Heartbeat(*client, check_id, status, note);
+  if (watch_cmd->parsed()) return Watch(*client, service, passing, tags);
+  return Usage("agent: run as the first argument, e.g. concierge agent -dev");
+}
+
+}  // namespace concierge::cli

@@ -1,0 +1,95 @@
+#include "cli/watch.h"
+
+#include <charconv>
+#include <map>
+#include <utility>
+
+namespace concierge::cli {
+namespace {
+
+std::string Tags(const std::vector<std::string>& tags) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    if (i > 0) out += ',';
+    out += tags[i];
+  }
+  return out + "]";
+}
+
+std::string StatusLine(const Instance& instance) {
+  std::string line = instance.status;
+  std::string output = OneLine(instance.output, 120);
+  if (!output.empty()) line += ": " + output;
+  return line;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> ParseIndex(const std::string* header) {
+  if (header == nullptr) return std::nullopt;
+  std::uint64_t value = 0;
+  const char* end = header->data() + header->size();
+  auto [ptr, ec] = std::from_chars(header->data(), end, value);
+  if (ec != std::errc() || ptr != end || header->empty()) return std::nullopt;
+  return value;
+}
+
+std::uint64_t NextIndex(std::uint64_t previous, std::uint64_t received) {
+  if (received < previous) return 0;
+  return received == 0 ? 1 : received;
+}
+
+std::vector<std::string> DescribeChanges(const std::vector<Instance>& before,
+                                         const std::vector<Instance>& after) {
+  // Keyed by (ID, node) so the lines come out in ID order.
+  using Key = std::pair<std::string, std::string>;
+  std::map<Key, const Instance*> old_by_key;
+  std::map<Key, const Instance*> new_by_key;
+  for (const Instance& i : before) old_by_key[{i.id, i.node}] = &i;
+  for (const Instance& i : after) new_by_key[{i.id, i.node}] = &i;
+
+  std::map<Key, std::vector<std::string>> lines;
+  for (const auto& [key, old] : old_by_key) {
+    if (!new_by_key.contains(key)) lines[key].push_back("- " + old->id + " " + old->Endpoint());
+  }
+  for (const auto& [key, now] : new_by_key) {
+    auto it = old_by_key.find(key);
+    if (it == old_by_key.end()) {
+      lines[key].push_back("+ " + now->id + " " + now->Endpoint() + " " + StatusLine(*now));
+      continue;
+    }
+    const Instance& old = *it->second;
+    if (old.Endpoint() != now->Endpoint()) {
+      lines[key].push_back("~ " + now->id + " " + old.Endpoint() + " -> " + now->Endpoint());
+    }
+    if (old.tags != now->tags) {
+      lines[key].push_back("~ " + now->id + " tags " + Tags(old.tags) + " -> " + Tags(now->tags));
+    }
+    if (old.status != now->status) {
+      lines[key].push_back("~ " + now->id + " " + old.status + " -> " + StatusLine(*now));
+    }
+  }
+  std::vector<std::string> out;
+  for (auto& [key, key_lines] : lines) {
+    for (std::string& line : key_lines) out.push_back(std::move(line));
+  }
+  return out;
+}
+
+std::string OneLine(std::string_view text, std::size_t max_chars) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  if (out.size() > max_chars && max_chars >= 3) out = out.substr(0, max_chars - 3) + "...";
+  return out;
+}
+
+}  // namespace concierge::cli

@@ -1,0 +1,40 @@
+#include "cli/args.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace concierge::cli {
+namespace {
+
+using Args = std::vector<std::string>;
+
+TEST(RewriteLongFlagsTest, OneDashLongFlagsGetTwoDashes) {
+  EXPECT_EQ(RewriteLongFlags({"concierge", "services", "register", "-name", "web", "-port", "80"}),
+            (Args{"concierge", "services", "register", "--name", "web", "--port", "80"}));
+  EXPECT_EQ(RewriteLongFlags({"concierge", "health", "-http-addr", "h:1", "-passing"}),
+            (Args{"concierge", "health", "--http-addr", "h:1", "--passing"}));
+}
+
+TEST(RewriteLongFlagsTest, KeepsTheValueAfterEquals) {
+  EXPECT_EQ(RewriteLongFlags({"c", "-meta=zone=a", "-note=-x is down"}),
+            (Args{"c", "--meta=zone=a", "--note=-x is down"}));
+}
+
+TEST(RewriteLongFlagsTest, LeavesShortFlagsTwoDashFlagsAndValuesAlone) {
+  EXPECT_EQ(RewriteLongFlags({"c", "-h", "--name", "web", "-5", "-1m", "-", "web 1", "-a b"}),
+            (Args{"c", "-h", "--name", "web", "-5", "-1m", "-", "web 1", "-a b"}));
+}
+
+TEST(RewriteLongFlagsTest, LeavesTheProgramNameAlone) {
+  EXPECT_EQ(RewriteLongFlags({"-weird-name", "-x"}), (Args{"-weird-name", "-x"}));
+}
+
+TEST(RewriteLongFlagsTest, StopsAtDoubleDash) {
+  EXPECT_EQ(RewriteLongFlags({"c", "agent", "-dev", "--", "-name", "-x"}),
+            (Args{"c", "agent", "--dev", "--", "-name", "-x"}));
+}
+
+}  // namespace
+}  // namespace concierge::cli
