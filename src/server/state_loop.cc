@@ -28,17 +28,18 @@ void StateLoop::Stop() {
 
 asio::awaitable<Result<core::Index>> StateLoop::Submit(core::Command command) {
   // Result has no default state, which co_spawn's completion needs; carry it in an optional.
-  std::optional<Result<core::Index>> result = co_await asio::co_spawn(
-      ctx_,
-      [this, command = std::move(command)]() mutable
-      -> asio::awaitable<std::optional<Result<core::Index>>> {
-        Result<core::Index> r = registry_.Apply(registry_.Prepare(std::move(command)));
-        ArmTimer();
-        registry_.Collect();
-        co_return r;
-      },
-      asio::use_awaitable);
+  // g++ 12 destroys some temporaries passed to coroutines twice (GCC PR 100611): coroutines
+  // here take only named values, never temporaries or lambda captures.
+  std::optional<Result<core::Index>> result =
+      co_await asio::co_spawn(ctx_, ApplyHere(std::move(command)), asio::use_awaitable);
   co_return std::move(*result);
+}
+
+asio::awaitable<std::optional<Result<core::Index>>> StateLoop::ApplyHere(core::Command command) {
+  Result<core::Index> r = registry_.Apply(registry_.Prepare(std::move(command)));
+  ArmTimer();
+  registry_.Collect();
+  co_return r;
 }
 
 void StateLoop::ArmTimer() {

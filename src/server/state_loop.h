@@ -38,6 +38,7 @@ class StateLoop {
 
  private:
   void ArmTimer();
+  boost::asio::awaitable<std::optional<Result<core::Index>>> ApplyHere(core::Command command);
 
   Registry& registry_;
   boost::asio::io_context ctx_{1};

@@ -1,0 +1,293 @@
+// `concierge agent`: wires the registry, its state thread and the HTTP API, and runs them in
+// the foreground until SIGINT or SIGTERM. SIGHUP reloads the log level and the services
+// defined in the config file.
+#include "cli/agent.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "http/consul_api.h"
+#include "http/server.h"
+#include "server/registry.h"
+#include "server/state_loop.h"
+#include "server/watch_hub.h"
+
+namespace concierge::cli {
+
+namespace {
+
+struct AgentConfig {
+  std::string http_addr = "127.0.0.1:8500";
+  std::string data_dir = "data";
+  std::string node;
+  std::string datacenter = "dc1";
+  std::string log_level = "info";
+  std::string deregister_critical_after = "1h";
+  std::string config_file;
+  int workers = 0;
+  bool dev = false;
+  std::vector<core::RegisterService> services;  // from the config file
+};
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "concierge";
+  return buf;
+}
+
+Status ReadConfigFile(const std::string& path, AgentConfig* config,
+                      const std::set<std::string>& given_on_command_line) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("cannot read config file " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  rapidjson::Document doc;
+  std::string body = text.str();
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError()) {
+    return Status::InvalidArgument(
+        path + ": not valid JSON: " + rapidjson::GetParseError_En(doc.GetParseError()) +
+        " (at byte " + std::to_string(doc.GetErrorOffset()) + ")");
+  }
+  if (!doc.IsObject()) return Status::InvalidArgument(path + ": expected a JSON object");
+  std::vector<core::RegisterService> services;
+  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+    std::string key = it->name.GetString();
+    const auto& v = it->value;
+    auto string_field = [&](std::string* out) -> Status {
+      if (!v.IsString()) return Status::InvalidArgument(path + ": " + key + ": expected a string");
+      if (!given_on_command_line.contains(key)) *out = v.GetString();
+      return Status::Ok();
+    };
+    Status st;
+    if (key == "http_addr") {
+      st = string_field(&config->http_addr);
+    } else if (key == "data_dir") {
+      st = string_field(&config->data_dir);
+    } else if (key == "node_name") {
+      st = string_field(&config->node);
+    } else if (key == "datacenter") {
+      st = string_field(&config->datacenter);
+    } else if (key == "log_level") {
+      st = string_field(&config->log_level);
+    } else if (key == "deregister_critical_after") {
+      st = string_field(&config->deregister_critical_after);
+    } else if (key == "workers") {
+      if (!v.IsInt() || v.GetInt() < 0) {
+        st = Status::InvalidArgument(path + ": workers: expected a non-negative integer");
+      } else if (!given_on_command_line.contains(key)) {
+        config->workers = v.GetInt();
+      }
+    } else if (key == "services") {
+      if (!v.IsArray()) return Status::InvalidArgument(path + ": services: expected an array");
+      for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+        rapidjson::StringBuffer buf;
+        rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+        v[i].Accept(w);
+        auto reg = http::DecodeServiceRegistration({buf.GetString(), buf.GetSize()});
+        if (!reg.ok()) {
+          return Status::InvalidArgument(path + ": services[" + std::to_string(i) +
+                                         "]: " + reg.status().message());
+        }
+        services.push_back(std::move(*reg));
+      }
+    } else {
+      return Status::InvalidArgument(
+          path + ": unknown key \"" + key +
+          "\" (known: http_addr, data_dir, node_name, datacenter, log_level, "
+          "deregister_critical_after, workers, services)");
+    }
+    if (!st.ok()) return st;
+  }
+  config->services = std::move(services);
+  return Status::Ok();
+}
+
+Result<std::pair<std::string, std::uint16_t>> SplitHostPort(const std::string& addr) {
+  std::size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument("-http-addr: expected host:port like 127.0.0.1:8500, got \"" +
+                                   addr + "\"");
+  }
+  std::string host = addr.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  int port = -1;
+  try {
+    std::size_t used = 0;
+    port = std::stoi(addr.substr(colon + 1), &used);
+    if (used != addr.size() - colon - 1) port = -1;
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    return Status::InvalidArgument("-http-addr: port must be 0..65535, got \"" + addr + "\"");
+  }
+  return std::pair{host, static_cast<std::uint16_t>(port)};
+}
+
+Status SetLogLevel(const std::string& name) {
+  auto level = spdlog::level::from_str(name);
+  if (level == spdlog::level::off && name != "off") {
+    return Status::InvalidArgument(
+        "-log-level: expected trace, debug, info, warn or error, got \"" + name + "\"");
+  }
+  spdlog::set_level(level);
+  return Status::Ok();
+}
+
+// Registers the services of the config file; deregisters those that a reload removed.
+void ApplyConfigServices(server::Registry& registry,
+                         const std::vector<core::RegisterService>& services,
+                         const std::string& default_address, std::set<std::string>* owned) {
+  std::set<std::string> now;
+  for (core::RegisterService reg : services) {
+    if (reg.service.address.empty()) reg.service.address = default_address;
+    now.insert(reg.service.id);
+    auto r = registry.Apply(registry.Prepare(std::move(reg)));
+    if (!r.ok()) spdlog::error("config: service not registered: {}", r.status().message());
+  }
+  for (const std::string& id : *owned) {
+    if (!now.contains(id) && registry.catalog().FindInstance(id) != nullptr) {
+      auto r = registry.Apply(registry.Prepare(core::DeregisterService{id, {}}));
+      if (!r.ok()) spdlog::error("config: {}", r.status().message());
+    }
+  }
+  *owned = std::move(now);
+}
+
+}  // namespace
+
+int RunAgent(int argc, char** argv) {
+  AgentConfig config;
+  CLI::App app{"Runs a Concierge agent (registry server) in the foreground.", "concierge agent"};
+  app.add_option("--http-addr", config.http_addr, "HTTP API address, host:port (port 0 picks one)");
+  app.add_option("--data-dir", config.data_dir, "Data directory (durable storage comes with Raft)");
+  app.add_option("--node", config.node, "Node name (default: the host name)");
+  app.add_option("--datacenter", config.datacenter, "Datacenter name");
+  app.add_option("--log-level", config.log_level, "trace, debug, info, warn or error");
+  app.add_option(
+      "--deregister-critical-after", config.deregister_critical_after,
+      "Deregister instances critical this long when their check does not say; 0 = never");
+  app.add_option("--config-file", config.config_file,
+                 "JSON config file (see docs/configuration.md)");
+  app.add_option("--workers", config.workers, "HTTP I/O threads (0 = one per core)");
+  app.add_flag("--dev", config.dev, "Development mode: in memory, nothing written to disk");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  auto logger = spdlog::stderr_color_mt("concierge");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  std::set<std::string> from_flags;
+  for (const char* name : {"http-addr", "data-dir", "node", "datacenter", "log-level",
+                           "deregister-critical-after", "workers"}) {
+    if (app.count(std::string("--") + name) > 0) {
+      std::string key = name;
+      std::replace(key.begin(), key.end(), '-', '_');
+      from_flags.insert(key == "node" ? "node_name" : key);
+    }
+  }
+  auto fail = [](const Status& st) {
+    spdlog::error("{}", st.message());
+    return 1;
+  };
+  if (!config.config_file.empty()) {
+    if (auto st = ReadConfigFile(config.config_file, &config, from_flags); !st.ok())
+      return fail(st);
+  }
+  if (auto st = SetLogLevel(config.log_level); !st.ok()) return fail(st);
+  auto addr = SplitHostPort(config.http_addr);
+  if (!addr.ok()) return fail(addr.status());
+  auto grace = core::ParseDuration(config.deregister_critical_after);
+  if (!grace.ok()) {
+    return fail(Status::InvalidArgument("-deregister-critical-after: " + grace.status().message()));
+  }
+  if (config.node.empty()) config.node = Hostname();
+
+  server::RealClock clock;
+  server::WatchHub hub;
+  server::Registry registry(clock, server::RegistryOptions{*grace}, &hub);
+  server::StateLoop state(registry);
+
+  http::ApiOptions api_options;
+  const std::string node_address =
+      addr->first == "0.0.0.0" || addr->first == "::" ? "127.0.0.1" : addr->first;
+  api_options.node = {std::to_string(std::hash<std::string>{}(config.node)), config.node,
+                      node_address, config.datacenter};
+  api_options.version = CONCIERGE_VERSION;
+  http::ConsulApi api(registry, state, hub, api_options);
+  http::ServerOptions server_options;
+  server_options.host = addr->first;
+  server_options.port = addr->second;
+  server_options.workers = config.workers;
+  http::Server http_server(server_options, [&api](http::Request& req) { return api.Handle(req); });
+  if (auto st = http_server.Listen(); !st.ok()) return fail(st);
+  api.set_http_address(node_address + ":" + std::to_string(http_server.port()));
+
+  std::set<std::string> config_services;
+  state.Post(
+      [&] { ApplyConfigServices(registry, config.services, node_address, &config_services); });
+  state.Start();
+  http_server.Start();
+  spdlog::info("concierge agent {}: node {}, datacenter {}, {}", CONCIERGE_VERSION, config.node,
+               config.datacenter,
+               config.dev
+                   ? "dev mode (in memory)"
+                   : "in memory (durable storage in " + config.data_dir + " arrives with Raft)");
+  spdlog::info("HTTP API listening on http://{}:{}", addr->first, http_server.port());
+
+  boost::asio::io_context signals_ctx(1);
+  boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig != SIGHUP) {
+          spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+          return;  // run() returns: nothing more is waiting
+        }
+        spdlog::info("received SIGHUP, reloading {}",
+                     config.config_file.empty() ? "(no config file)" : config.config_file);
+        if (!config.config_file.empty()) {
+          AgentConfig fresh = config;
+          if (auto st = ReadConfigFile(config.config_file, &fresh, from_flags); !st.ok()) {
+            spdlog::error("reload failed, keeping the running config: {}", st.message());
+          } else if (auto lv = SetLogLevel(fresh.log_level); !lv.ok()) {
+            spdlog::error("reload failed: {}", lv.message());
+          } else {
+            state.Post([&registry, services = fresh.services, node_address, &config_services] {
+              ApplyConfigServices(registry, services, node_address, &config_services);
+            });
+          }
+        }
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+  signals_ctx.run();
+
+  http_server.Stop();
+  state.Stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace concierge::cli

@@ -1,0 +1,391 @@
+#include "http/consul_api.h"
+
+#include <charconv>
+#include <random>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace concierge::http {
+
+namespace asio = boost::asio;
+using core::HealthStatus;
+
+namespace {
+
+// Consul endpoints that exist but that Concierge does not serve: 501 with a message, never
+// a 404 that a client could take for "empty".
+constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
+    {"kv/", "the KV store is not supported"},
+    {"session/", "sessions are not supported"},
+    {"acl/", "ACLs are not supported yet"},
+    {"event/", "user events are not supported"},
+    {"txn", "transactions are not supported"},
+    {"connect/", "Connect (service mesh) is not supported"},
+    {"query", "prepared queries are not supported"},
+    {"snapshot", "snapshots are not supported yet"},
+    {"operator/", "operator endpoints are not supported yet"},
+    {"coordinate/", "network coordinates are not supported"},
+    {"config", "configuration entries are not supported"},
+    {"namespace", "namespaces are not supported"},
+    {"partition", "admin partitions are not supported"},
+    {"peering", "cluster peering is not supported"},
+    {"internal/", "Consul's internal UI endpoints are not supported"},
+    {"agent/check/register", "standalone checks are not supported; register checks with a service"},
+    {"agent/check/deregister", "standalone checks are not supported; deregister the service"},
+    {"agent/join", "joining is not supported yet"},
+    {"agent/leave", "leaving is not supported yet"},
+    {"agent/maintenance", "maintenance mode is not supported yet"},
+    {"agent/service/maintenance", "maintenance mode is not supported yet"},
+    {"agent/token", "ACL tokens are not supported yet"},
+    {"catalog/register", "use PUT /v1/agent/service/register"},
+    {"catalog/deregister", "use PUT /v1/agent/service/deregister/:id"},
+};
+
+int HttpStatus(const Status& st) {
+  switch (st.code()) {
+    case Status::Code::kOk:
+      return 200;
+    case Status::Code::kInvalidArgument:
+      return 400;
+    case Status::Code::kNotFound:
+      return 404;
+    case Status::Code::kConflict:
+      return 409;
+    case Status::Code::kUnavailable:
+      return 503;
+    case Status::Code::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+Response FromStatus(const Status& st) { return Response::Error(HttpStatus(st), st.message()); }
+
+// "?passing", "?passing=true", "?passing=1" filter; "?passing=false" or "=0" does not.
+bool Truthy(std::optional<std::string_view> v) {
+  return v && *v != "false" && *v != "0";
+}
+
+bool HasTags(const core::Instance& inst, const std::vector<std::string_view>& tags) {
+  for (std::string_view want : tags) {
+    bool found = false;
+    for (const std::string& t : inst.service.tags) found |= t == want;
+    if (!found) return false;
+  }
+  return true;
+}
+
+bool AllPassing(const core::Instance& inst) {
+  return inst.AggregateStatus() == HealthStatus::kPassing;
+}
+
+// "/a/b/rest" after `prefix`: the rest if the path has the prefix and a non-empty rest.
+std::optional<std::string_view> Param(std::string_view path, std::string_view prefix) {
+  if (!path.starts_with(prefix) || path.size() == prefix.size()) return std::nullopt;
+  return path.substr(prefix.size());
+}
+
+}  // namespace
+
+ConsulApi::ConsulApi(server::Registry& registry, server::StateLoop& state, server::WatchHub& hub,
+                     ApiOptions options)
+    : registry_(registry), state_(state), hub_(hub), options_(std::move(options)) {}
+
+Response ConsulApi::WithIndex(Response r, core::Index index) {
+  r.headers.emplace_back("X-Consul-Index", std::to_string(std::max<core::Index>(1, index)));
+  r.headers.emplace_back("X-Consul-KnownLeader", "true");
+  r.headers.emplace_back("X-Consul-LastContact", "0");
+  return r;
+}
+
+asio::awaitable<Response> ConsulApi::Handle(Request& req) {
+  std::string_view path = req.path;
+  if (!path.starts_with("/v1/")) {
+    co_return Response::Error(404, "no such endpoint: " + req.path);
+  }
+  std::string_view rest = path.substr(4);
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  const bool put = req.method == "PUT" || req.method == "POST";
+  auto method_not_allowed = [&](std::string_view allowed) {
+    Response r = Response::Error(405, "method " + req.method + " is not allowed on " + req.path +
+                                          "; use " + std::string(allowed));
+    r.headers.emplace_back("Allow", std::string(allowed));
+    return r;
+  };
+
+  // Heartbeats first: the hot path.
+  for (auto [prefix, status] : {std::pair{"agent/check/pass/", HealthStatus::kPassing},
+                                {"agent/check/warn/", HealthStatus::kWarning},
+                                {"agent/check/fail/", HealthStatus::kCritical}}) {
+    if (auto id = Param(rest, prefix)) {
+      if (!get && !put) co_return method_not_allowed("PUT");
+      co_return co_await CheckStatus(req, *id, status);
+    }
+  }
+  if (auto id = Param(rest, "agent/check/update/")) {
+    if (!put) co_return method_not_allowed("PUT");
+    co_return co_await CheckUpdate(req, *id);
+  }
+  if (rest == "agent/service/register") {
+    if (!put) co_return method_not_allowed("PUT");
+    co_return co_await Register(req);
+  }
+  if (auto id = Param(rest, "agent/service/deregister/")) {
+    if (!get && !put) co_return method_not_allowed("PUT");
+    co_return co_await Deregister(*id);
+  }
+  for (const auto& [prefix, message] : kUnsupported) {
+    if (rest.starts_with(prefix)) {
+      co_return Response::Error(501, std::string(message) + " (" + req.method + " " + req.path + ")");
+    }
+  }
+  if (!get) co_return method_not_allowed("GET");
+  if (req.Has("filter")) {
+    co_return Response::Error(501, "the filter query parameter is not supported; use ?tag= and ?passing");
+  }
+  if (rest == "agent/services") co_return AgentServices(req);
+  if (auto id = Param(rest, "agent/service/")) co_return AgentService(*id);
+  if (rest == "agent/checks") co_return AgentChecks();
+  if (rest == "agent/self") co_return AgentSelf();
+  if (auto name = Param(rest, "health/service/")) co_return co_await HealthService(req, *name);
+  if (auto name = Param(rest, "health/checks/")) co_return co_await HealthChecks(req, *name);
+  if (auto state = Param(rest, "health/state/")) co_return HealthState(*state);
+  if (rest == "catalog/services") co_return co_await CatalogServices(req);
+  if (auto name = Param(rest, "catalog/service/")) co_return co_await CatalogService(req, *name);
+  if (rest == "catalog/nodes") {
+    co_return WithIndex(Response::Json(EncodeCatalogNodes(options_.node)), registry_.index());
+  }
+  if (rest == "catalog/datacenters") {
+    co_return WithIndex(Response::Json("[" + EncodeString(options_.node.datacenter) + "]"),
+                        registry_.index());
+  }
+  if (rest == "status/leader") {
+    co_return WithIndex(Response::Json(EncodeString(options_.http_address)), registry_.index());
+  }
+  if (rest == "status/peers") {
+    co_return WithIndex(Response::Json("[" + EncodeString(options_.http_address) + "]"),
+                        registry_.index());
+  }
+  co_return Response::Error(404, "no such endpoint: " + req.path);
+}
+
+asio::awaitable<Response> ConsulApi::Submit(core::Command command) {
+  Result<core::Index> result = co_await state_.Submit(std::move(command));
+  if (!result.ok()) co_return FromStatus(result.status());
+  co_return WithIndex(Response::Json(""), *result);
+}
+
+asio::awaitable<Response> ConsulApi::Register(Request& req) {
+  auto cmd = DecodeServiceRegistration(req.body);
+  if (!cmd.ok()) co_return FromStatus(cmd.status());
+  // The HTTP API talks to servers, not per-host agents: an instance without an address is
+  // at the address it registered from (DESIGN.md "Identity and indexes").
+  if (cmd->service.address.empty()) cmd->service.address = req.remote_address;
+  core::Command command = std::move(*cmd);
+  co_return co_await Submit(std::move(command));
+}
+
+asio::awaitable<Response> ConsulApi::Deregister(std::string_view id) {
+  core::Command command = core::DeregisterService{std::string(id), {}};
+  co_return co_await Submit(std::move(command));
+}
+
+asio::awaitable<Response> ConsulApi::CheckStatus(Request& req, std::string_view id,
+                                                 HealthStatus status) {
+  // Any TTL update counts as a heartbeat, as in Consul.
+  std::optional<HealthStatus> current = registry_.Heartbeat(id);
+  if (!current) {
+    co_return Response::Error(404, "unknown check ID \"" + std::string(id) +
+                                       "\": register the service with a TTL check first");
+  }
+  std::string_view note = req.Query("note").value_or("");
+  if (*current == status && note.empty()) {
+    co_return WithIndex(Response::Json(""), registry_.index());
+  }
+  core::Command command = core::UpdateCheck{std::string(id), status, std::string(note), {}};
+  co_return co_await Submit(std::move(command));
+}
+
+asio::awaitable<Response> ConsulApi::CheckUpdate(Request& req, std::string_view id) {
+  auto update = DecodeCheckUpdate(req.body);
+  if (!update.ok()) co_return FromStatus(update.status());
+  if (!registry_.Heartbeat(id)) {
+    co_return Response::Error(404, "unknown check ID \"" + std::string(id) + "\"");
+  }
+  core::Command command =
+      core::UpdateCheck{std::string(id), update->status, std::move(update->output), {}};
+  co_return co_await Submit(std::move(command));
+}
+
+asio::awaitable<std::optional<Response>> ConsulApi::Block(
+    const Request& req, std::string key, const std::function<core::Index()>& current) {
+  std::optional<std::string_view> index_text = req.Query("index");
+  if (!index_text) co_return std::nullopt;
+  core::Index index = 0;
+  auto [p, ec] = std::from_chars(index_text->data(), index_text->data() + index_text->size(), index);
+  if (ec != std::errc() || p != index_text->data() + index_text->size()) {
+    co_return Response::Error(400, "index: expected a non-negative integer, got \"" +
+                                       std::string(*index_text) + "\"");
+  }
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(options_.default_wait);
+  if (auto wait_text = req.Query("wait")) {
+    auto d = core::ParseDuration(*wait_text);
+    if (!d.ok()) co_return Response::Error(400, "wait: " + d.status().message());
+    wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(*d), options_.max_wait);
+  }
+  // Consul adds up to wait/16 of jitter so that many watchers do not return at once.
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  auto jitter = std::chrono::milliseconds(
+      wait.count() >= 16 ? std::uniform_int_distribution<std::int64_t>(0, wait.count() / 16)(rng)
+                         : 0);
+  auto deadline = std::chrono::steady_clock::now() + wait + jitter;
+  std::function<bool()> passed = [&] { return current() > index; };
+  co_await hub_.Wait(std::move(key), passed, deadline);
+  co_return std::nullopt;
+}
+
+asio::awaitable<Response> ConsulApi::HealthService(Request& req, std::string_view name) {
+  std::string key(name);
+  std::function<core::Index()> current = [&] { return registry_.ServiceIndex(key); };
+  if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
+  core::Index index = current();
+  auto view = registry_.Service(key);
+  std::vector<InstancePtr> out;
+  if (view) {
+    bool passing = Truthy(req.Query("passing"));
+    std::vector<std::string_view> tags = req.QueryAll("tag");
+    for (const auto& inst : view->instances) {
+      if (passing && !AllPassing(*inst)) continue;
+      if (!HasTags(*inst, tags)) continue;
+      out.push_back(inst);
+    }
+  }
+  co_return WithIndex(Response::Json(EncodeHealthService(out, options_.node)), index);
+}
+
+asio::awaitable<Response> ConsulApi::HealthChecks(Request& req, std::string_view name) {
+  std::string key(name);
+  std::function<core::Index()> current = [&] { return registry_.ServiceIndex(key); };
+  if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
+  core::Index index = current();
+  auto view = registry_.Service(key);
+  std::vector<const core::Check*> checks;
+  std::vector<const core::Instance*> owners;
+  if (view) {
+    for (const auto& inst : view->instances) {
+      for (const core::Check& c : inst->checks) {
+        checks.push_back(&c);
+        owners.push_back(inst.get());
+      }
+    }
+  }
+  co_return WithIndex(Response::Json(EncodeHealthChecks(checks, owners, options_.node)), index);
+}
+
+Response ConsulApi::HealthState(std::string_view state) {
+  std::optional<HealthStatus> want;
+  if (state != "any") {
+    want = core::ParseHealthStatus(state);
+    if (!want) {
+      return Response::Error(400, "state: expected \"any\", \"passing\", \"warning\" or "
+                                  "\"critical\", got \"" + std::string(state) + "\"");
+    }
+  }
+  core::Index index = registry_.index();
+  auto instances = registry_.Instances();
+  std::vector<const core::Check*> checks;
+  std::vector<const core::Instance*> owners;
+  for (const auto& inst : instances) {
+    for (const core::Check& c : inst->checks) {
+      if (want && c.status != *want) continue;
+      checks.push_back(&c);
+      owners.push_back(inst.get());
+    }
+  }
+  return WithIndex(Response::Json(EncodeHealthChecks(checks, owners, options_.node)), index);
+}
+
+asio::awaitable<Response> ConsulApi::CatalogService(Request& req, std::string_view name) {
+  std::string key(name);
+  std::function<core::Index()> current = [&] { return registry_.ServiceIndex(key); };
+  if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
+  core::Index index = current();
+  auto view = registry_.Service(key);
+  std::vector<InstancePtr> out;
+  if (view) {
+    std::vector<std::string_view> tags = req.QueryAll("tag");
+    for (const auto& inst : view->instances) {
+      if (HasTags(*inst, tags)) out.push_back(inst);
+    }
+  }
+  co_return WithIndex(Response::Json(EncodeCatalogService(out, options_.node)), index);
+}
+
+asio::awaitable<Response> ConsulApi::CatalogServices(Request& req) {
+  std::function<core::Index()> current = [&] { return registry_.services_index(); };
+  std::string key(server::WatchHub::kCatalogKey);
+  if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
+  core::Index index = current();
+  co_return WithIndex(Response::Json(EncodeCatalogServices(registry_.ServiceNames())), index);
+}
+
+Response ConsulApi::AgentServices(const Request&) {
+  core::Index index = registry_.index();
+  return WithIndex(Response::Json(EncodeAgentServices(registry_.Instances(), options_.node)),
+                   index);
+}
+
+Response ConsulApi::AgentService(std::string_view id) {
+  auto inst = registry_.Instance(id);
+  if (!inst) {
+    return WithIndex(Response::Error(404, "unknown service ID \"" + std::string(id) + "\""),
+                     registry_.index());
+  }
+  return WithIndex(Response::Json(EncodeAgentService(*inst, options_.node)), inst->modify_index);
+}
+
+Response ConsulApi::AgentChecks() {
+  core::Index index = registry_.index();
+  return WithIndex(Response::Json(EncodeAgentChecks(registry_.Instances(), options_.node)), index);
+}
+
+Response ConsulApi::AgentSelf() {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  auto field = [&](const char* k, const std::string& v) {
+    w.Key(k);
+    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+  };
+  w.StartObject();
+  w.Key("Config");
+  w.StartObject();
+  field("Datacenter", options_.node.datacenter);
+  field("NodeName", options_.node.name);
+  field("NodeID", options_.node.id);
+  w.Key("Server");
+  w.Bool(true);
+  field("Version", options_.version);
+  w.EndObject();
+  w.Key("Member");
+  w.StartObject();
+  field("Name", options_.node.name);
+  field("Addr", options_.node.address);
+  w.Key("Status");
+  w.Int(1);
+  w.EndObject();
+  w.Key("Stats");
+  w.StartObject();
+  w.Key("registry");
+  w.StartObject();
+  field("instances", std::to_string(registry_.instance_count()));
+  field("ttl_checks", std::to_string(registry_.tracked_checks()));
+  field("blocking_queries", std::to_string(hub_.parked()));
+  field("index", std::to_string(registry_.index()));
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+  return WithIndex(Response::Json({buf.GetString(), buf.GetSize()}), registry_.index());
+}
+
+}  // namespace concierge::http

@@ -1,0 +1,64 @@
+// Consul's HTTP API over the registry (see docs/consul-compat.md for what is covered).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "http/consul_json.h"
+#include "http/message.h"
+#include "server/registry.h"
+#include "server/state_loop.h"
+#include "server/watch_hub.h"
+
+namespace concierge::http {
+
+struct ApiOptions {
+  NodeInfo node;
+  std::string version;
+  std::chrono::milliseconds default_wait{std::chrono::minutes(5)};
+  std::chrono::milliseconds max_wait{std::chrono::minutes(10)};
+  std::string http_address;  // host:port the agent serves on, for /v1/status/leader
+};
+
+class ConsulApi {
+ public:
+  ConsulApi(server::Registry& registry, server::StateLoop& state, server::WatchHub& hub,
+            ApiOptions options);
+
+  // The address /v1/status/leader reports; known once the server has bound its port.
+  void set_http_address(std::string address) { options_.http_address = std::move(address); }
+
+  // Routes one request. Never throws for bad input: answers 4xx with a message.
+  boost::asio::awaitable<Response> Handle(Request& req);
+
+ private:
+  using Awaitable = boost::asio::awaitable<Response>;
+
+  Awaitable Register(Request& req);
+  Awaitable Deregister(std::string_view id);
+  Awaitable CheckStatus(Request& req, std::string_view id, core::HealthStatus status);
+  Awaitable CheckUpdate(Request& req, std::string_view id);
+  Awaitable HealthService(Request& req, std::string_view name);
+  Awaitable HealthChecks(Request& req, std::string_view name);
+  Awaitable CatalogService(Request& req, std::string_view name);
+  Awaitable CatalogServices(Request& req);
+  Response AgentServices(const Request& req);
+  Response AgentService(std::string_view id);
+  Response AgentChecks();
+  Response AgentSelf();
+  Response HealthState(std::string_view state);
+
+  // Parks a blocking query (?index=N&wait=D) on `key` until `current()` exceeds N or the
+  // wait ends. Returns an error response for a malformed index or wait.
+  boost::asio::awaitable<std::optional<Response>> Block(
+      const Request& req, std::string key, const std::function<core::Index()>& current);
+  // Adds X-Consul-Index and the leader headers.
+  static Response WithIndex(Response r, core::Index index);
+  Awaitable Submit(core::Command command);
+
+  server::Registry& registry_;
+  server::StateLoop& state_;
+  server::WatchHub& hub_;
+  ApiOptions options_;
+};
+
+}  // namespace concierge::http

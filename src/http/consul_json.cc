@@ -1,0 +1,481 @@
+#include "http/consul_json.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace concierge::http {
+
+namespace {
+
+using rapidjson::Value;
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// "DeregisterCriticalServiceAfter", "deregister_critical_service_after" and
+// "deregisterCriticalServiceAfter" all normalise to "deregistercriticalserviceafter".
+std::string NormalKey(std::string_view key) {
+  std::string out;
+  out.reserve(key.size());
+  for (char c : key) {
+    if (c != '_' && c != '-') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+const Value* Field(const Value& object, std::string_view normal_name) {
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
+    std::string_view key(it->name.GetString(), it->name.GetStringLength());
+    if (NormalKey(key) == normal_name) return it->value.IsNull() ? nullptr : &it->value;
+  }
+  return nullptr;
+}
+
+std::string TypeName(const Value& v) {
+  if (v.IsString()) return "a string";
+  if (v.IsNumber()) return "a number";
+  if (v.IsBool()) return "a boolean";
+  if (v.IsArray()) return "an array";
+  if (v.IsObject()) return "an object";
+  return "null";
+}
+
+Status WrongType(std::string_view field, std::string_view expected, const Value& got) {
+  return Status::InvalidArgument(std::string(field) + ": expected " + std::string(expected) +
+                                 ", got " + TypeName(got));
+}
+
+Status GetString(const Value& obj, std::string_view normal, std::string_view field,
+                 std::string* out) {
+  const Value* v = Field(obj, normal);
+  if (v == nullptr) return Status::Ok();
+  if (!v->IsString()) return WrongType(field, "a string", *v);
+  out->assign(v->GetString(), v->GetStringLength());
+  return Status::Ok();
+}
+
+Status GetInt(const Value& obj, std::string_view normal, std::string_view field, std::int64_t lo,
+              std::int64_t hi, std::int64_t* out) {
+  const Value* v = Field(obj, normal);
+  if (v == nullptr) return Status::Ok();
+  std::int64_t n = 0;
+  if (v->IsInt64()) {
+    n = v->GetInt64();
+  } else if (v->IsString()) {
+    // Some clients send numbers as strings ("8080").
+    std::string s(v->GetString(), v->GetStringLength());
+    char* end = nullptr;
+    errno = 0;
+    long long parsed = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || errno != 0) {
+      return Status::InvalidArgument(std::string(field) + ": expected an integer, got \"" + s +
+                                     "\"");
+    }
+    n = parsed;
+  } else {
+    return WrongType(field, "an integer", *v);
+  }
+  if (n < lo || n > hi) {
+    return Status::InvalidArgument(std::string(field) + ": expected an integer from " +
+                                   std::to_string(lo) + " to " + std::to_string(hi) + ", got " +
+                                   std::to_string(n));
+  }
+  *out = n;
+  return Status::Ok();
+}
+
+Status GetBool(const Value& obj, std::string_view normal, std::string_view field, bool* out) {
+  const Value* v = Field(obj, normal);
+  if (v == nullptr) return Status::Ok();
+  if (!v->IsBool()) return WrongType(field, "true or false", *v);
+  *out = v->GetBool();
+  return Status::Ok();
+}
+
+// A Go duration: a string ("10s") or a number of nanoseconds, as Go's JSON has it.
+Status GetDuration(const Value& obj, std::string_view normal, std::string_view field,
+                   core::Duration* out) {
+  const Value* v = Field(obj, normal);
+  if (v == nullptr) return Status::Ok();
+  if (v->IsInt64()) {
+    *out = core::Duration(v->GetInt64());
+  } else if (v->IsString()) {
+    auto d = core::ParseDuration(std::string_view(v->GetString(), v->GetStringLength()));
+    if (!d.ok()) return Status::InvalidArgument(std::string(field) + ": " + d.status().message());
+    *out = *d;
+  } else {
+    return WrongType(field, "a duration like \"10s\"", *v);
+  }
+  if (*out < core::Duration::zero()) {
+    return Status::InvalidArgument(std::string(field) + ": must not be negative");
+  }
+  return Status::Ok();
+}
+
+Status GetStatus(const Value& obj, std::string_view field, core::HealthStatus* out) {
+  std::string s;
+  if (auto st = GetString(obj, "status", field, &s); !st.ok() || s.empty()) return st;
+  auto status = core::ParseHealthStatus(s);
+  if (!status) {
+    return Status::InvalidArgument(std::string(field) +
+                                   ": expected \"passing\", \"warning\" or \"critical\", got \"" +
+                                   s + "\"");
+  }
+  *out = *status;
+  return Status::Ok();
+}
+
+Result<rapidjson::Document> ParseObject(std::string_view body) {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError()) {
+    return Status::InvalidArgument(
+        std::string("request body is not valid JSON: ") +
+        rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +
+        std::to_string(doc.GetErrorOffset()) + ")");
+  }
+  if (!doc.IsObject()) return WrongType("request body", "a JSON object", doc);
+  return doc;
+}
+
+constexpr std::string_view kActiveCheckKeys[] = {"http", "tcp", "grpc", "args", "script",
+                                                 "dockercontainerid", "h2ping", "udp"};
+
+Result<core::CheckDefinition> DecodeCheck(const Value& v, std::string_view field) {
+  if (!v.IsObject()) return WrongType(field, "an object", v);
+  core::CheckDefinition c;
+  std::string f(field);
+  for (std::string_view key : kActiveCheckKeys) {
+    if (Field(v, key) != nullptr) {
+      return Status::InvalidArgument(f +
+                                     ": only TTL checks are supported; HTTP, TCP, gRPC and "
+                                     "script checks are not implemented yet");
+    }
+  }
+  if (auto st = GetString(v, "checkid", f + ".CheckID", &c.id); !st.ok()) return st;
+  if (c.id.empty()) {
+    if (auto st = GetString(v, "id", f + ".ID", &c.id); !st.ok()) return st;
+  }
+  if (auto st = GetString(v, "name", f + ".Name", &c.name); !st.ok()) return st;
+  if (auto st = GetString(v, "notes", f + ".Notes", &c.notes); !st.ok()) return st;
+  if (auto st = GetString(v, "output", f + ".Output", &c.initial_output); !st.ok()) return st;
+  if (auto st = GetDuration(v, "ttl", f + ".TTL", &c.ttl); !st.ok()) return st;
+  if (c.ttl == core::Duration::zero()) {
+    return Status::InvalidArgument(f + ".TTL: is required (a duration like \"10s\")");
+  }
+  if (auto st = GetDuration(v, "deregistercriticalserviceafter",
+                            f + ".DeregisterCriticalServiceAfter", &c.deregister_critical_after);
+      !st.ok()) {
+    return st;
+  }
+  if (auto st = GetStatus(v, f + ".Status", &c.initial_status); !st.ok()) return st;
+  return c;
+}
+
+void WriteString(Writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+void Key(Writer& w, std::string_view k) {
+  w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+}
+void StringField(Writer& w, std::string_view k, std::string_view v) {
+  Key(w, k);
+  WriteString(w, v);
+}
+void IntField(Writer& w, std::string_view k, std::int64_t v) {
+  Key(w, k);
+  w.Int64(v);
+}
+void Tags(Writer& w, std::string_view k, const std::vector<std::string>& tags) {
+  Key(w, k);
+  w.StartArray();
+  for (const auto& t : tags) WriteString(w, t);
+  w.EndArray();
+}
+void Meta(Writer& w, std::string_view k, const std::vector<std::pair<std::string, std::string>>& m) {
+  Key(w, k);
+  w.StartObject();
+  for (const auto& [mk, mv] : m) StringField(w, mk, mv);
+  w.EndObject();
+}
+void Weights(Writer& w, const core::Weights& weights) {
+  Key(w, "Weights");
+  w.StartObject();
+  IntField(w, "Passing", weights.passing);
+  IntField(w, "Warning", weights.warning);
+  w.EndObject();
+}
+
+void WriteAgentService(Writer& w, const core::Instance& inst, const NodeInfo& node) {
+  const core::ServiceDefinition& s = inst.service;
+  w.StartObject();
+  StringField(w, "ID", s.id);
+  StringField(w, "Service", s.name);
+  Tags(w, "Tags", s.tags);
+  Meta(w, "Meta", s.meta);
+  IntField(w, "Port", s.port);
+  StringField(w, "Address", s.address);
+  Weights(w, s.weights);
+  Key(w, "EnableTagOverride");
+  w.Bool(s.enable_tag_override);
+  StringField(w, "Datacenter", node.datacenter);
+  IntField(w, "CreateIndex", static_cast<std::int64_t>(inst.create_index));
+  IntField(w, "ModifyIndex", static_cast<std::int64_t>(inst.modify_index));
+  w.EndObject();
+}
+
+void WriteCheck(Writer& w, const core::Check& c, const core::Instance& owner,
+                const NodeInfo& node) {
+  w.StartObject();
+  StringField(w, "Node", node.name);
+  StringField(w, "CheckID", c.id());
+  StringField(w, "Name", c.definition.name.empty() ? "Service '" + owner.service.name + "' check"
+                                                   : c.definition.name);
+  StringField(w, "Status", core::ToString(c.status));
+  StringField(w, "Notes", c.definition.notes);
+  StringField(w, "Output", c.output);
+  StringField(w, "ServiceID", owner.service.id);
+  StringField(w, "ServiceName", owner.service.name);
+  Tags(w, "ServiceTags", owner.service.tags);
+  StringField(w, "Type", "ttl");
+  Key(w, "Definition");
+  w.StartObject();
+  StringField(w, "TTL", core::FormatDuration(c.definition.ttl));
+  StringField(w, "DeregisterCriticalServiceAfter",
+              core::FormatDuration(c.definition.deregister_critical_after));
+  w.EndObject();
+  StringField(w, "StatusSince", core::FormatTime(c.status_since));
+  IntField(w, "CreateIndex", static_cast<std::int64_t>(c.create_index));
+  IntField(w, "ModifyIndex", static_cast<std::int64_t>(c.modify_index));
+  w.EndObject();
+}
+
+void WriteNode(Writer& w, const NodeInfo& node) {
+  w.StartObject();
+  StringField(w, "ID", node.id);
+  StringField(w, "Node", node.name);
+  StringField(w, "Address", node.address);
+  StringField(w, "Datacenter", node.datacenter);
+  Key(w, "TaggedAddresses");
+  w.StartObject();
+  StringField(w, "lan", node.address);
+  StringField(w, "wan", node.address);
+  w.EndObject();
+  Key(w, "Meta");
+  w.StartObject();
+  w.EndObject();
+  IntField(w, "CreateIndex", 1);
+  IntField(w, "ModifyIndex", 1);
+  w.EndObject();
+}
+
+template <typename F>
+std::string Build(F&& f) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  f(w);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+}  // namespace
+
+Result<core::RegisterService> DecodeServiceRegistration(std::string_view body) {
+  auto doc = ParseObject(body);
+  if (!doc.ok()) return doc.status();
+  const Value& v = *doc;
+  core::RegisterService cmd;
+  core::ServiceDefinition& s = cmd.service;
+  if (auto st = GetString(v, "name", "Name", &s.name); !st.ok()) return st;
+  if (s.name.empty()) return Status::InvalidArgument("Name: is required");
+  if (auto st = GetString(v, "id", "ID", &s.id); !st.ok()) return st;
+  if (s.id.empty()) s.id = s.name;
+  if (auto st = GetString(v, "address", "Address", &s.address); !st.ok()) return st;
+  std::int64_t port = 0;
+  if (auto st = GetInt(v, "port", "Port", 0, 65535, &port); !st.ok()) return st;
+  s.port = static_cast<std::uint16_t>(port);
+  if (const Value* tags = Field(v, "tags")) {
+    if (!tags->IsArray()) return WrongType("Tags", "an array of strings", *tags);
+    for (const Value& t : tags->GetArray()) {
+      if (!t.IsString()) return WrongType("Tags", "an array of strings", t);
+      s.tags.emplace_back(t.GetString(), t.GetStringLength());
+    }
+  }
+  if (const Value* meta = Field(v, "meta")) {
+    if (!meta->IsObject()) return WrongType("Meta", "an object of strings", *meta);
+    for (auto it = meta->MemberBegin(); it != meta->MemberEnd(); ++it) {
+      std::string key(it->name.GetString(), it->name.GetStringLength());
+      if (!it->value.IsString()) return WrongType("Meta[" + key + "]", "a string", it->value);
+      s.meta.emplace_back(std::move(key),
+                          std::string(it->value.GetString(), it->value.GetStringLength()));
+    }
+    std::sort(s.meta.begin(), s.meta.end());
+  }
+  if (const Value* weights = Field(v, "weights")) {
+    if (!weights->IsObject()) return WrongType("Weights", "an object", *weights);
+    std::int64_t passing = 1;
+    std::int64_t warning = 1;
+    if (auto st = GetInt(*weights, "passing", "Weights.Passing", 1, 1 << 20, &passing); !st.ok()) {
+      return st;
+    }
+    if (auto st = GetInt(*weights, "warning", "Weights.Warning", 0, 1 << 20, &warning); !st.ok()) {
+      return st;
+    }
+    s.weights = {static_cast<std::int32_t>(passing), static_cast<std::int32_t>(warning)};
+  }
+  if (auto st = GetBool(v, "enabletagoverride", "EnableTagOverride", &s.enable_tag_override);
+      !st.ok()) {
+    return st;
+  }
+  if (const Value* check = Field(v, "check")) {
+    auto c = DecodeCheck(*check, "Check");
+    if (!c.ok()) return c.status();
+    if (c->id.empty()) c->id = "service:" + s.id;
+    cmd.checks.push_back(std::move(*c));
+  }
+  if (const Value* checks = Field(v, "checks")) {
+    if (!checks->IsArray()) return WrongType("Checks", "an array of checks", *checks);
+    std::size_t n = 0;
+    for (const Value& cv : checks->GetArray()) {
+      ++n;
+      auto c = DecodeCheck(cv, "Checks[" + std::to_string(n - 1) + "]");
+      if (!c.ok()) return c.status();
+      if (c->id.empty()) c->id = "service:" + s.id + ":" + std::to_string(cmd.checks.size() + 1);
+      cmd.checks.push_back(std::move(*c));
+    }
+  }
+  return cmd;
+}
+
+Result<CheckUpdate> DecodeCheckUpdate(std::string_view body) {
+  auto doc = ParseObject(body);
+  if (!doc.ok()) return doc.status();
+  CheckUpdate u{core::HealthStatus::kPassing, ""};
+  std::string status;
+  if (auto st = GetString(*doc, "status", "Status", &status); !st.ok()) return st;
+  if (status.empty()) return Status::InvalidArgument("Status: is required");
+  if (auto st = GetStatus(*doc, "Status", &u.status); !st.ok()) return st;
+  if (auto st = GetString(*doc, "output", "Output", &u.output); !st.ok()) return st;
+  return u;
+}
+
+std::string EncodeAgentServices(const std::vector<InstancePtr>& instances, const NodeInfo& node) {
+  return Build([&](Writer& w) {
+    w.StartObject();
+    for (const auto& inst : instances) {
+      Key(w, inst->service.id);
+      WriteAgentService(w, *inst, node);
+    }
+    w.EndObject();
+  });
+}
+
+std::string EncodeAgentService(const core::Instance& instance, const NodeInfo& node) {
+  return Build([&](Writer& w) { WriteAgentService(w, instance, node); });
+}
+
+std::string EncodeAgentChecks(const std::vector<InstancePtr>& instances, const NodeInfo& node) {
+  return Build([&](Writer& w) {
+    w.StartObject();
+    for (const auto& inst : instances) {
+      for (const core::Check& c : inst->checks) {
+        Key(w, c.id());
+        WriteCheck(w, c, *inst, node);
+      }
+    }
+    w.EndObject();
+  });
+}
+
+std::string EncodeHealthService(const std::vector<InstancePtr>& instances, const NodeInfo& node) {
+  return Build([&](Writer& w) {
+    w.StartArray();
+    for (const auto& inst : instances) {
+      w.StartObject();
+      Key(w, "Node");
+      WriteNode(w, node);
+      Key(w, "Service");
+      WriteAgentService(w, *inst, node);
+      Key(w, "Checks");
+      w.StartArray();
+      for (const core::Check& c : inst->checks) WriteCheck(w, c, *inst, node);
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndArray();
+  });
+}
+
+std::string EncodeHealthChecks(const std::vector<const core::Check*>& checks,
+                               const std::vector<const core::Instance*>& owners,
+                               const NodeInfo& node) {
+  return Build([&](Writer& w) {
+    w.StartArray();
+    for (std::size_t i = 0; i < checks.size(); ++i) WriteCheck(w, *checks[i], *owners[i], node);
+    w.EndArray();
+  });
+}
+
+std::string EncodeCatalogService(const std::vector<InstancePtr>& instances, const NodeInfo& node) {
+  return Build([&](Writer& w) {
+    w.StartArray();
+    for (const auto& inst : instances) {
+      const core::ServiceDefinition& s = inst->service;
+      w.StartObject();
+      StringField(w, "ID", node.id);
+      StringField(w, "Node", node.name);
+      StringField(w, "Address", node.address);
+      StringField(w, "Datacenter", node.datacenter);
+      Key(w, "TaggedAddresses");
+      w.StartObject();
+      StringField(w, "lan", node.address);
+      StringField(w, "wan", node.address);
+      w.EndObject();
+      Key(w, "NodeMeta");
+      w.StartObject();
+      w.EndObject();
+      StringField(w, "ServiceID", s.id);
+      StringField(w, "ServiceName", s.name);
+      StringField(w, "ServiceAddress", s.address);
+      Tags(w, "ServiceTags", s.tags);
+      Meta(w, "ServiceMeta", s.meta);
+      IntField(w, "ServicePort", s.port);
+      Key(w, "ServiceWeights");
+      w.StartObject();
+      IntField(w, "Passing", s.weights.passing);
+      IntField(w, "Warning", s.weights.warning);
+      w.EndObject();
+      Key(w, "ServiceEnableTagOverride");
+      w.Bool(s.enable_tag_override);
+      IntField(w, "CreateIndex", static_cast<std::int64_t>(inst->create_index));
+      IntField(w, "ModifyIndex", static_cast<std::int64_t>(inst->modify_index));
+      w.EndObject();
+    }
+    w.EndArray();
+  });
+}
+
+std::string EncodeCatalogServices(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& services) {
+  return Build([&](Writer& w) {
+    w.StartObject();
+    for (const auto& [name, tags] : services) Tags(w, name, tags);
+    w.EndObject();
+  });
+}
+
+std::string EncodeCatalogNodes(const NodeInfo& node) {
+  return Build([&](Writer& w) {
+    w.StartArray();
+    WriteNode(w, node);
+    w.EndArray();
+  });
+}
+
+std::string EncodeString(std::string_view s) {
+  return Build([&](Writer& w) { WriteString(w, s); });
+}
+
+}  // namespace concierge::http

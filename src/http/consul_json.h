@@ -1,0 +1,59 @@
+// Consul's JSON shapes: decoding request bodies (keys matched case-insensitively with
+// underscores ignored, Meta keys kept exactly) and encoding replies (PascalCase keys).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/command.h"
+#include "core/model.h"
+#include "core/status.h"
+
+namespace concierge::http {
+
+// The agent's own node, as replies show it.
+struct NodeInfo {
+  std::string id;
+  std::string name;
+  std::string address;
+  std::string datacenter;
+};
+
+// PUT /v1/agent/service/register. `ID` defaults to `Name`; check IDs default to
+// "service:<ID>" (one Check) or "service:<ID>:<n>" (Checks). Errors name the field.
+Result<core::RegisterService> DecodeServiceRegistration(std::string_view body);
+
+// PUT /v1/agent/check/update/:id: {"Status": "passing", "Output": "..."}.
+struct CheckUpdate {
+  core::HealthStatus status;
+  std::string output;
+};
+Result<CheckUpdate> DecodeCheckUpdate(std::string_view body);
+
+using InstancePtr = std::shared_ptr<const core::Instance>;
+
+// {"<ID>": AgentService, ...} for /v1/agent/services.
+std::string EncodeAgentServices(const std::vector<InstancePtr>& instances, const NodeInfo& node);
+// One AgentService, for /v1/agent/service/:id.
+std::string EncodeAgentService(const core::Instance& instance, const NodeInfo& node);
+// {"<CheckID>": HealthCheck, ...} for /v1/agent/checks.
+std::string EncodeAgentChecks(const std::vector<InstancePtr>& instances, const NodeInfo& node);
+// [{Node, Service, Checks}] for /v1/health/service/:name.
+std::string EncodeHealthService(const std::vector<InstancePtr>& instances, const NodeInfo& node);
+// [HealthCheck] for /v1/health/checks/:name and /v1/health/state/:state.
+std::string EncodeHealthChecks(const std::vector<const core::Check*>& checks,
+                               const std::vector<const core::Instance*>& owners,
+                               const NodeInfo& node);
+// [CatalogService] for /v1/catalog/service/:name.
+std::string EncodeCatalogService(const std::vector<InstancePtr>& instances, const NodeInfo& node);
+// {"name": [tags]} for /v1/catalog/services.
+std::string EncodeCatalogServices(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& services);
+// [Node] for /v1/catalog/nodes.
+std::string EncodeCatalogNodes(const NodeInfo& node);
+// A JSON string literal.
+std::string EncodeString(std::string_view s);
+
+}  // namespace concierge::http

@@ -1,0 +1,46 @@
+// HTTP requests and responses as handlers see them: plain values, independent of Beast, so
+// that handlers and their tests do not instantiate Beast's parser (DEPENDENCY-NOTES.md).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace concierge::http {
+
+struct Request {
+  std::string method;  // "GET", "PUT", ...
+  std::string path;    // percent-decoded, without the query
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote_address;  // the client's IP, without port
+
+  // The first value of a query parameter, or nullopt. "?passing" gives "".
+  std::optional<std::string_view> Query(std::string_view name) const;
+  std::vector<std::string_view> QueryAll(std::string_view name) const;
+  bool Has(std::string_view name) const { return Query(name).has_value(); }
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static Response Json(std::string body) { return {200, "application/json", std::move(body), {}}; }
+  // A one-line error message in plain text, as Consul answers errors.
+  static Response Error(int status, std::string message) {
+    message += '\n';
+    return {status, "text/plain; charset=utf-8", std::move(message), {}};
+  }
+};
+
+// Percent-decoding for paths and query strings ('+' is a space in queries only).
+std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);
+// Splits "a=1&b&c=%20" into decoded pairs; nullopt on a malformed escape.
+std::optional<std::vector<std::pair<std::string, std::string>>> ParseQuery(std::string_view q);
+
+}  // namespace concierge::http
