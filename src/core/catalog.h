@@ -44,6 +44,8 @@ struct ServiceGroup {
   std::map<std::string, std::uint32_t, std::less<>> tags;
 };
 
+inline constexpr std::uint8_t kSnapshotFormatVersion = 1;
+
 class Catalog {
  public:
   // Validates and applies `command` as log entry `index` (strictly increasing). On error
@@ -68,6 +70,12 @@ class Catalog {
   // Last index that changed the set of service names or their tags (/v1/catalog/services);
   // also the index of a service name that does not exist.
   Index services_index() const { return services_index_; }
+
+  // The whole catalog as bytes, for Raft snapshots and backups. The encoding starts with a
+  // format version (kSnapshotFormatVersion) so that a newer server reads an older snapshot.
+  std::string EncodeSnapshot() const;
+  // Rejects unknown versions and malformed or inconsistent input.
+  static Result<Catalog> DecodeSnapshot(std::string_view bytes);
 
   // When the instance becomes due for reaping, if ever: the earliest time at which one of its
   // critical checks has been critical for its DeregisterCriticalServiceAfter.

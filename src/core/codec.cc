@@ -6,6 +6,90 @@ namespace {
 
 enum class Type : std::uint8_t { kRegister = 1, kDeregister = 2, kUpdateCheck = 3, kReap = 4 };
 
+template <typename Int>
+bool GetInt(Decoder& d, Int* out) {
+  std::int64_t v = 0;
+  if (!d.Signed(&v)) return false;
+  *out = static_cast<Int>(v);
+  return static_cast<std::int64_t>(*out) == v;
+}
+
+void PutRegister(Encoder& e, const RegisterService& c) {
+  PutService(e, c.service);
+  e.Varint(c.checks.size());
+  for (const CheckDefinition& ch : c.checks) PutCheckDefinition(e, ch);
+  PutTime(e, c.at);
+}
+
+bool GetRegister(Decoder& d, RegisterService* c) {
+  std::size_t n = 0;
+  if (!GetService(d, &c->service) || !GetCount(d, Limits::kMaxChecksPerService, &n)) return false;
+  c->checks.resize(n);
+  for (CheckDefinition& ch : c->checks) {
+    if (!GetCheckDefinition(d, &ch)) return false;
+  }
+  return GetTime(d, &c->at);
+}
+
+}  // namespace
+
+void PutService(Encoder& e, const ServiceDefinition& s) {
+  e.Bytes(s.id);
+  e.Bytes(s.name);
+  e.Varint(s.tags.size());
+  for (const auto& t : s.tags) e.Bytes(t);
+  e.Bytes(s.address);
+  e.Varint(s.port);
+  e.Varint(s.meta.size());
+  for (const auto& [k, v] : s.meta) {
+    e.Bytes(k);
+    e.Bytes(v);
+  }
+  e.Signed(s.weights.passing);
+  e.Signed(s.weights.warning);
+  e.U8(s.enable_tag_override ? 1 : 0);
+}
+
+bool GetService(Decoder& d, ServiceDefinition* s) {
+  std::size_t n = 0;
+  if (!d.Bytes(&s->id) || !d.Bytes(&s->name) || !GetCount(d, Limits::kMaxTags, &n)) return false;
+  s->tags.resize(n);
+  for (auto& t : s->tags) {
+    if (!d.Bytes(&t)) return false;
+  }
+  std::uint64_t port = 0;
+  if (!d.Bytes(&s->address) || !d.Varint(&port) || port > 65535) return false;
+  s->port = static_cast<std::uint16_t>(port);
+  if (!GetCount(d, Limits::kMaxMetaPairs, &n)) return false;
+  s->meta.resize(n);
+  for (auto& [k, v] : s->meta) {
+    if (!d.Bytes(&k) || !d.Bytes(&v)) return false;
+  }
+  std::uint8_t flag = 0;
+  if (!GetInt(d, &s->weights.passing) || !GetInt(d, &s->weights.warning) || !d.U8(&flag) ||
+      flag > 1) {
+    return false;
+  }
+  s->enable_tag_override = flag == 1;
+  return true;
+}
+
+void PutCheckDefinition(Encoder& e, const CheckDefinition& ch) {
+  e.Bytes(ch.id);
+  e.Bytes(ch.name);
+  e.Bytes(ch.notes);
+  e.Signed(ch.ttl.count());
+  e.Signed(ch.deregister_critical_after.count());
+  e.U8(static_cast<std::uint8_t>(ch.initial_status));
+  e.Bytes(ch.initial_output);
+}
+
+bool GetCheckDefinition(Decoder& d, CheckDefinition* ch) {
+  return d.Bytes(&ch->id) && d.Bytes(&ch->name) && d.Bytes(&ch->notes) &&
+         GetDuration(d, &ch->ttl) && GetDuration(d, &ch->deregister_critical_after) &&
+         GetStatus(d, &ch->initial_status) && d.Bytes(&ch->initial_output);
+}
+
 void PutTime(Encoder& e, Time t) { e.Signed(t.time_since_epoch().count()); }
 bool GetTime(Decoder& d, Time* t) {
   std::int64_t ns = 0;
@@ -25,85 +109,12 @@ bool GetStatus(Decoder& d, HealthStatus* s) {
   *s = static_cast<HealthStatus>(v);
   return true;
 }
-template <typename Int>
-bool GetInt(Decoder& d, Int* out) {
-  std::int64_t v = 0;
-  if (!d.Signed(&v)) return false;
-  *out = static_cast<Int>(v);
-  return static_cast<std::int64_t>(*out) == v;
-}
-// Bounds every count read from the wire, so a corrupt length cannot ask for huge memory.
 bool GetCount(Decoder& d, std::size_t limit, std::size_t* n) {
   std::uint64_t v = 0;
   if (!d.Varint(&v) || v > limit) return false;
   *n = static_cast<std::size_t>(v);
   return true;
 }
-
-void PutRegister(Encoder& e, const RegisterService& c) {
-  const ServiceDefinition& s = c.service;
-  e.Bytes(s.id);
-  e.Bytes(s.name);
-  e.Varint(s.tags.size());
-  for (const auto& t : s.tags) e.Bytes(t);
-  e.Bytes(s.address);
-  e.Varint(s.port);
-  e.Varint(s.meta.size());
-  for (const auto& [k, v] : s.meta) {
-    e.Bytes(k);
-    e.Bytes(v);
-  }
-  e.Signed(s.weights.passing);
-  e.Signed(s.weights.warning);
-  e.U8(s.enable_tag_override ? 1 : 0);
-  e.Varint(c.checks.size());
-  for (const CheckDefinition& ch : c.checks) {
-    e.Bytes(ch.id);
-    e.Bytes(ch.name);
-    e.Bytes(ch.notes);
-    e.Signed(ch.ttl.count());
-    e.Signed(ch.deregister_critical_after.count());
-    e.U8(static_cast<std::uint8_t>(ch.initial_status));
-    e.Bytes(ch.initial_output);
-  }
-  PutTime(e, c.at);
-}
-
-bool GetRegister(Decoder& d, RegisterService* c) {
-  ServiceDefinition& s = c->service;
-  std::size_t n = 0;
-  if (!d.Bytes(&s.id) || !d.Bytes(&s.name) || !GetCount(d, Limits::kMaxTags, &n)) return false;
-  s.tags.resize(n);
-  for (auto& t : s.tags) {
-    if (!d.Bytes(&t)) return false;
-  }
-  std::uint64_t port = 0;
-  if (!d.Bytes(&s.address) || !d.Varint(&port) || port > 65535) return false;
-  s.port = static_cast<std::uint16_t>(port);
-  if (!GetCount(d, Limits::kMaxMetaPairs, &n)) return false;
-  s.meta.resize(n);
-  for (auto& [k, v] : s.meta) {
-    if (!d.Bytes(&k) || !d.Bytes(&v)) return false;
-  }
-  std::uint8_t flag = 0;
-  if (!GetInt(d, &s.weights.passing) || !GetInt(d, &s.weights.warning) || !d.U8(&flag) ||
-      flag > 1) {
-    return false;
-  }
-  s.enable_tag_override = flag == 1;
-  if (!GetCount(d, Limits::kMaxChecksPerService, &n)) return false;
-  c->checks.resize(n);
-  for (CheckDefinition& ch : c->checks) {
-    if (!d.Bytes(&ch.id) || !d.Bytes(&ch.name) || !d.Bytes(&ch.notes) ||
-        !GetDuration(d, &ch.ttl) || !GetDuration(d, &ch.deregister_critical_after) ||
-        !GetStatus(d, &ch.initial_status) || !d.Bytes(&ch.initial_output)) {
-      return false;
-    }
-  }
-  return GetTime(d, &c->at);
-}
-
-}  // namespace
 
 void Encoder::Varint(std::uint64_t v) {
   while (v >= 0x80) {

@@ -41,9 +41,22 @@ class Decoder {
   bool Signed(std::int64_t* v);
   bool Bytes(std::string* s);
   bool done() const { return in_.empty(); }
+  std::size_t remaining() const { return in_.size(); }
 
  private:
   std::string_view in_;
 };
+
+// Shared by the command and snapshot encodings. Every Get* returns false on malformed input.
+void PutService(Encoder& e, const ServiceDefinition& s);
+bool GetService(Decoder& d, ServiceDefinition* s);
+void PutCheckDefinition(Encoder& e, const CheckDefinition& c);
+bool GetCheckDefinition(Decoder& d, CheckDefinition* c);
+void PutTime(Encoder& e, Time t);
+bool GetTime(Decoder& d, Time* t);
+bool GetDuration(Decoder& d, Duration* out);
+bool GetStatus(Decoder& d, HealthStatus* s);
+// A count read from the wire, bounded so that a corrupt length cannot ask for huge memory.
+bool GetCount(Decoder& d, std::size_t limit, std::size_t* n);
 
 }  // namespace concierge::core

@@ -66,6 +66,11 @@ class HeartbeatTable {
     return index_.Get(check_id);
   }
   Slot& at(std::uint32_t s) { return chunks_[s / kChunkSlots][s % kChunkSlots]; }
+  // State thread: f(slot index, slot) for every tracked check.
+  template <typename F>
+  void ForEach(F&& f) {
+    index_.ForEach([&](std::string_view, std::uint32_t s) { f(s, at(s)); });
+  }
   std::size_t size() const { return index_.size(); }
 
  private:

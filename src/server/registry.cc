@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/codec.h"
+
 namespace concierge::server {
 
 using core::Event;
@@ -72,8 +74,86 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
 }
 
 void Registry::Run(core::Command command) {
+  if (!leader_) return;
+  if (proposer_) {
+    proposer_(Prepare(std::move(command)));
+    return;
+  }
   auto result = Apply(Prepare(std::move(command)));
   if (!result.ok()) spdlog::debug("internal command refused: {}", result.status().message());
+}
+
+void Registry::SetLeader(bool leader) {
+  if (leader == leader_) return;
+  leader_ = leader;
+  if (!leader) return;
+  core::Time now = clock_.Steady();
+  heartbeats_.ForEach([&](std::uint32_t s, HeartbeatTable::Slot& slot) {
+    slot.last_seen.store(now.time_since_epoch().count(), std::memory_order_seq_cst);
+    slot.expiring_last_seen.reset();
+    if (static_cast<HealthStatus>(slot.status.load()) != HealthStatus::kCritical) {
+      Arm(s, now + slot.ttl);
+    }
+  });
+}
+
+std::string Registry::Snapshot() const {
+  core::Encoder e;
+  e.Varint(last_applied_);
+  std::string out = e.Take();
+  out += catalog_.EncodeSnapshot();
+  return out;
+}
+
+Status Registry::Restore(std::string_view snapshot) {
+  core::Decoder d(snapshot);
+  core::Index last_applied = 0;
+  if (!d.Varint(&last_applied)) return Status::InvalidArgument("snapshot: truncated");
+  std::size_t header = snapshot.size() - d.remaining();
+  auto catalog = core::Catalog::DecodeSnapshot(snapshot.substr(header));
+  if (!catalog.ok()) return catalog.status();
+
+  std::vector<std::string> names;
+  for (const auto& [name, group] : catalog_.services()) names.push_back(name);
+  for (const auto& [name, group] : catalog->services()) names.push_back(name);
+  std::vector<std::string> ids;
+  for (const auto& inst : Instances()) ids.push_back(inst->service.id);
+  for (const auto& [name, group] : catalog->services()) {
+    for (const auto& [id, inst] : group.instances) ids.push_back(id);
+  }
+  // Stop tracking every check of the old state, then track those of the new one.
+  for (const auto& inst : Instances()) {
+    for (const core::Check& c : inst->checks) heartbeats_.Remove(c.id());
+  }
+  catalog_ = std::move(*catalog);
+  last_applied_ = last_applied;
+  reaps_ = {};
+  core::Time now = clock_.Steady();
+  for (const auto& [name, group] : catalog_.services()) {
+    for (const auto& [id, inst] : group.instances) {
+      for (const core::Check& c : inst->checks) {
+        std::uint32_t s = heartbeats_.Add(c.id(), c.definition.ttl, c.status, now);
+        if (c.status != HealthStatus::kCritical) Arm(s, now + c.definition.ttl);
+      }
+      ScheduleReap(id);
+    }
+  }
+  for (const std::string& name : names) Publish(name);
+  for (const std::string& id : ids) {
+    if (auto inst = catalog_.FindInstancePtr(id)) {
+      instances_.Put(id, std::move(inst));
+    } else {
+      instances_.Erase(id);
+    }
+  }
+  index_.store(std::max<core::Index>(1, catalog_.index()));
+  services_index_.store(std::max<core::Index>(1, catalog_.services_index()));
+  instance_count_.store(catalog_.instance_count());
+  if (hub_ != nullptr) {
+    for (const std::string& name : names) hub_->Notify(name);
+    hub_->Notify(WatchHub::kCatalogKey);
+  }
+  return Status::Ok();
 }
 
 void Registry::HandleEvent(const Event& e) {
@@ -143,6 +223,7 @@ void Registry::ScheduleReap(const std::string& service_id) {
 }
 
 void Registry::RunTimers() {
+  if (!leader_) return;
   core::Time now = clock_.Steady();
   while (std::optional<core::ExpiryQueue::Entry> e = expiry_.PopDue(now)) {
     HeartbeatTable::Slot& slot = heartbeats_.at(e->key);
@@ -171,6 +252,7 @@ void Registry::RunTimers() {
 
 std::optional<core::Duration> Registry::NextTimer() const {
   std::optional<core::Duration> next;
+  if (!leader_) return next;
   if (auto d = expiry_.next_deadline()) next = *d - clock_.Steady();
   if (!reaps_.empty()) {
     core::Duration r = reaps_.top().first - clock_.Now();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -55,6 +56,20 @@ class Registry {
   void RunTimers();
   // Time until RunTimers has work, or nullopt if nothing is scheduled.
   std::optional<core::Duration> NextTimer() const;
+  // Where the registry's own commands (TTL expiries, reaps, follow-ups) go: by default
+  // straight to Apply; with Raft, to the log, so that they replicate like any write.
+  using Proposer = std::function<void(core::Command)>;
+  void set_proposer(Proposer proposer) { proposer_ = std::move(proposer); }
+  // Only the leader decides expiries and reaps. A new leader does not know the old one's
+  // last-seen times, so every TTL restarts from its election (DESIGN.md decision 3).
+  void SetLeader(bool leader);
+  bool leader() const { return leader_; }
+  // The whole state as bytes (Raft snapshots, backups), and back. Restore replaces
+  // everything, republishes every view and wakes every watcher.
+  std::string Snapshot() const;
+  Status Restore(std::string_view snapshot);
+  core::Index last_applied() const { return last_applied_; }
+
   // Frees memory that readers no longer reference. Cheap; call after each batch.
   void Collect() { epoch_.Collect(); }
   const core::Catalog& catalog() const { return catalog_; }
@@ -112,6 +127,8 @@ class Registry {
   std::priority_queue<Reap, std::vector<Reap>, std::greater<>> reaps_;
   // Commands decided while applying another (e.g. a heartbeat that raced an expiry).
   std::vector<core::Command> follow_ups_;
+  Proposer proposer_;
+  bool leader_ = true;
 };
 
 }  // namespace concierge::server

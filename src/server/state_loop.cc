@@ -1,60 +1,117 @@
 #include "server/state_loop.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
+#include <cstdio>
+#include <cstdlib>
+
 #include <boost/asio/use_awaitable.hpp>
 
 namespace concierge::server {
 
-namespace asio = boost::asio;
+namespace {
 
-StateLoop::StateLoop(Registry& registry)
-    : registry_(registry), work_(ctx_.get_executor()), timer_(ctx_) {}
+void Check(int rc, const char* what) {
+  if (rc != 0) {
+    std::fprintf(stderr, "concierge: %s: %s\n", what, uv_strerror(rc));
+    std::abort();
+  }
+}
 
-StateLoop::~StateLoop() { Stop(); }
+}  // namespace
+
+StateLoop::StateLoop(Registry& registry) : registry_(registry), direct_(registry), log_(&direct_) {
+  Check(uv_loop_init(&loop_), "uv_loop_init");
+  Check(uv_async_init(&loop_, &wake_, [](uv_async_t* a) { static_cast<StateLoop*>(a->data)->Drain(); }),
+        "uv_async_init");
+  wake_.data = this;
+  Check(uv_timer_init(&loop_, &timer_), "uv_timer_init");
+  timer_.data = this;
+}
+
+StateLoop::~StateLoop() {
+  Stop();
+  // Never started, or stopped: close what is still open and let the loop finish.
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&wake_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+}
+
+void StateLoop::set_log(CommandLog* log) { log_ = log; }
 
 void StateLoop::Start() {
-  thread_ = std::thread([this] { ctx_.run(); });
+  thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
 }
 
 void StateLoop::Stop() {
   if (!thread_.joinable()) return;
-  asio::post(ctx_, [this] {
-    timer_.cancel();
-    work_.reset();
+  Post([this] {
+    stopping_ = true;
+    log_->Close([this] {
+      uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    });
   });
   thread_.join();
 }
 
-asio::awaitable<Result<core::Index>> StateLoop::Submit(core::Command command) {
-  // Result has no default state, which co_spawn's completion needs; carry it in an optional.
-  // g++ 12 destroys some temporaries passed to coroutines twice (GCC PR 100611): coroutines
-  // here take only named values, never temporaries or lambda captures.
-  std::optional<Result<core::Index>> result =
-      co_await asio::co_spawn(ctx_, ApplyHere(std::move(command)), asio::use_awaitable);
-  co_return std::move(*result);
+void StateLoop::Post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(fn));
+  }
+  uv_async_send(&wake_);
 }
 
-asio::awaitable<std::optional<Result<core::Index>>> StateLoop::ApplyHere(core::Command command) {
-  Result<core::Index> r = registry_.Apply(registry_.Prepare(std::move(command)));
+void StateLoop::Drain() {
+  std::vector<std::function<void()>> jobs;
+  {
+    std::lock_guard lock(mu_);
+    jobs.swap(jobs_);
+  }
+  for (auto& job : jobs) job();
+  if (stopping_) return;
   ArmTimer();
   registry_.Collect();
-  co_return r;
+}
+
+boost::asio::awaitable<Result<core::Index>> StateLoop::Submit(core::Command command) {
+  co_return co_await AsyncSubmit(std::move(command), boost::asio::use_awaitable);
+}
+
+void StateLoop::SubmitHere(core::Command command, CommandLog::Done done) {
+  if (stopping_) {
+    done(Status::Unavailable("the agent is shutting down"));
+    return;
+  }
+  command = registry_.Prepare(std::move(command));
+  if (Status st = registry_.catalog().Validate(command); !st.ok()) {
+    done(st);
+    return;
+  }
+  log_->Append(std::move(command), std::move(done));
 }
 
 void StateLoop::ArmTimer() {
+  if (stopping_) return;
   std::optional<core::Duration> next = registry_.NextTimer();
   if (!next) {
-    timer_.cancel();
+    uv_timer_stop(&timer_);
     return;
   }
-  timer_.expires_after(*next);
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;  // cancelled: re-armed elsewhere, or stopping
-    registry_.RunTimers();
-    registry_.Collect();
-    ArmTimer();
-  });
+  // libuv timers count whole milliseconds: round up so that the deadline has passed.
+  auto ms = static_cast<std::uint64_t>((next->count() + 999'999) / 1'000'000);
+  uv_timer_start(
+      &timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<StateLoop*>(t->data);
+        uv_update_time(t->loop);
+        self->registry_.RunTimers();
+        self->registry_.Collect();
+        self->ArmTimer();
+      },
+      ms, 0);
 }
 
 }  // namespace concierge::server

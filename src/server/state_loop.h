@@ -1,16 +1,25 @@
-// The state thread: the one thread that applies commands to the Registry and runs its
-// timers. I/O threads hand it commands with Submit and await the result; nothing else of
-// theirs waits for it (DESIGN.md "Threads").
+// The state thread: the one thread that owns the Registry, orders commands through the
+// CommandLog and runs the registry's timers. It is a libuv loop, because libraft runs all of
+// its callbacks on one (DEPENDENCY-NOTES.md). I/O threads hand it commands with Submit and
+// await the result; nothing else of theirs waits for it (DESIGN.md "Threads").
 #pragma once
 
-#include <thread>
+#include <uv.h>
 
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/post.hpp>
 
 #include "core/command.h"
+#include "server/command_log.h"
 #include "server/registry.h"
 
 namespace concierge::server {
@@ -22,29 +31,59 @@ class StateLoop {
   StateLoop(const StateLoop&) = delete;
   StateLoop& operator=(const StateLoop&) = delete;
 
+  // The loop, for a CommandLog that needs it (Raft). Use only before Start or on the loop.
+  uv_loop_t* loop() { return &loop_; }
+  // Replaces the default DirectLog. Before Start only; the log must outlive the loop.
+  void set_log(CommandLog* log);
+
   void Start();
-  // Stops the thread after the commands already queued have run.
+  // Runs the jobs already queued, closes the log, and joins the thread.
   void Stop();
 
-  // From a coroutine on any thread: prepares and applies `command` on the state thread and
-  // resumes the caller on its own executor with the index or the error.
+  // From a coroutine on any thread: prepares, validates and appends `command`, and resumes
+  // the caller on its own executor with the index or the error.
   boost::asio::awaitable<Result<core::Index>> Submit(core::Command command);
 
-  // Runs `fn` on the state thread (e.g. registering services from the config at start).
-  template <typename F>
-  void Post(F&& fn) {
-    boost::asio::post(ctx_, std::forward<F>(fn));
-  }
+  // Runs `fn` on the state thread. Any thread.
+  void Post(std::function<void()> fn);
+  // State thread: re-arms the registry's timer after something changed its schedule.
+  void ArmTimer();
 
  private:
-  void ArmTimer();
-  boost::asio::awaitable<std::optional<Result<core::Index>>> ApplyHere(core::Command command);
+  template <typename Token>
+  auto AsyncSubmit(core::Command command, Token&& token);
+  void SubmitHere(core::Command command, CommandLog::Done done);
+  void Drain();
 
   Registry& registry_;
-  boost::asio::io_context ctx_{1};
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  boost::asio::steady_timer timer_;
+  DirectLog direct_;
+  CommandLog* log_;
+  uv_loop_t loop_{};
+  uv_async_t wake_{};
+  uv_timer_t timer_{};
   std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::function<void()>> jobs_;
+  bool stopping_ = false;
 };
+
+template <typename Token>
+auto StateLoop::AsyncSubmit(core::Command command, Token&& token) {
+  return boost::asio::async_initiate<Token, void(Result<core::Index>)>(
+      [this](auto handler, core::Command cmd) {
+        // The handler resumes the caller; it is move-only, so it travels in a shared_ptr, and
+        // a work guard keeps the caller's executor alive until then.
+        auto ex = boost::asio::get_associated_executor(handler);
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        auto work = std::make_shared<boost::asio::executor_work_guard<decltype(ex)>>(ex);
+        Post([this, h, work, cmd = std::move(cmd)]() mutable {
+          SubmitHere(std::move(cmd), [h, work](Result<core::Index> r) {
+            boost::asio::post(work->get_executor(),
+                              [h, work, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+          });
+        });
+      },
+      token, std::move(command));
+}
 
 }  // namespace concierge::server

@@ -1,0 +1,102 @@
+// Catalog snapshots: every instance with its checks' runtime state, and the indexes.
+#include "core/catalog.h"
+#include "core/codec.h"
+
+namespace concierge::core {
+
+namespace {
+
+// Generous bounds for counts read from a snapshot, against corrupt lengths.
+constexpr std::size_t kMaxGroups = 1u << 26;
+constexpr std::size_t kMaxInstancesPerGroup = 1u << 26;
+
+void PutCheck(Encoder& e, const Check& c) {
+  PutCheckDefinition(e, c.definition);
+  e.U8(static_cast<std::uint8_t>(c.status));
+  e.Bytes(c.output);
+  PutTime(e, c.status_since);
+  e.Varint(c.create_index);
+  e.Varint(c.modify_index);
+}
+
+bool GetCheck(Decoder& d, Check* c) {
+  return GetCheckDefinition(d, &c->definition) && GetStatus(d, &c->status) &&
+         d.Bytes(&c->output) && GetTime(d, &c->status_since) && d.Varint(&c->create_index) &&
+         d.Varint(&c->modify_index);
+}
+
+}  // namespace
+
+std::string Catalog::EncodeSnapshot() const {
+  Encoder e;
+  e.U8(kSnapshotFormatVersion);
+  e.Varint(index_);
+  e.Varint(services_index_);
+  e.Varint(services_.size());
+  for (const auto& [name, group] : services_) {
+    e.Bytes(name);
+    e.Varint(group.index);
+    e.Varint(group.instances.size());
+    for (const auto& [id, inst] : group.instances) {
+      PutService(e, inst->service);
+      e.Varint(inst->create_index);
+      e.Varint(inst->modify_index);
+      e.Varint(inst->checks.size());
+      for (const Check& c : inst->checks) PutCheck(e, c);
+    }
+  }
+  return e.Take();
+}
+
+Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
+  auto bad = [](const std::string& what) {
+    return Status::InvalidArgument("snapshot: " + what);
+  };
+  Decoder d(bytes);
+  std::uint8_t version = 0;
+  if (!d.U8(&version)) return bad("empty");
+  if (version != kSnapshotFormatVersion) {
+    return bad("unknown format version " + std::to_string(version));
+  }
+  Catalog c;
+  std::size_t groups = 0;
+  if (!d.Varint(&c.index_) || !d.Varint(&c.services_index_) || !GetCount(d, kMaxGroups, &groups)) {
+    return bad("truncated header");
+  }
+  for (std::size_t g = 0; g < groups; ++g) {
+    std::string name;
+    ServiceGroup group;
+    std::size_t n = 0;
+    if (!d.Bytes(&name) || !d.Varint(&group.index) || !GetCount(d, kMaxInstancesPerGroup, &n)) {
+      return bad("truncated service group");
+    }
+    if (n == 0 || c.services_.contains(name)) return bad("inconsistent service group " + name);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto inst = std::make_shared<Instance>();
+      std::size_t checks = 0;
+      if (!GetService(d, &inst->service) || !d.Varint(&inst->create_index) ||
+          !d.Varint(&inst->modify_index) ||
+          !GetCount(d, Limits::kMaxChecksPerService, &checks)) {
+        return bad("truncated instance");
+      }
+      inst->checks.resize(checks);
+      for (Check& check : inst->checks) {
+        if (!GetCheck(d, &check)) return bad("truncated check");
+        if (!c.check_owner_.emplace(check.id(), inst->service.id).second) {
+          return bad("check ID " + check.id() + " appears twice");
+        }
+      }
+      const std::string& id = inst->service.id;
+      if (inst->service.name != name || !c.instances_.emplace(id, inst).second) {
+        return bad("inconsistent instance " + id);
+      }
+      CountTags(group, inst->service.tags, +1);
+      group.instances.emplace(id, std::move(inst));
+    }
+    c.services_.emplace(std::move(name), std::move(group));
+  }
+  if (!d.done()) return bad("trailing bytes");
+  return c;
+}
+
+}  // namespace concierge::core
