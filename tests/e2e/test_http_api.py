@@ -493,7 +493,7 @@ class BlockingQueryTest(ApiTestCase):
         self.assertGreaterEqual(elapsed, 0.9)
         self.assertLess(elapsed, 1 + 1 / 16 + 2.0)
 
-    # Server bug: Block() wakes only when current > index, so a client index above the
+    # server bug: Block() wakes only when current > index, so a client index above the
     # current one parks for the whole wait (CONSUL-COMPAT.md: "reply at once").
     @unittest.expectedFailure
     def test_index_greater_than_current_returns_at_once(self):
@@ -638,7 +638,7 @@ class RobustnessTest(ApiTestCase):
             self.assertTrue(read_http_reply(s).startswith(b"HTTP/1.1 200"))
         self.assertEqual(self.agent.get("/v1/agent/service/" + name).status, 200)
 
-    # Server bug: a request with "Expect: 100-continue" gets no "100 Continue", so a client
+    # server bug: a request with "Expect: 100-continue" gets no "100 Continue", so a client
     # that waits for it (curl does for large bodies) stalls until its own timeout (curl: 1s)
     # before sending the body. Go's net/http, which Consul uses, answers 100 by itself.
     @unittest.expectedFailure
