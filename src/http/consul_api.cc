@@ -240,7 +240,10 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
       wait.count() >= 16 ? std::uniform_int_distribution<std::int64_t>(0, wait.count() / 16)(rng)
                          : 0);
   auto deadline = std::chrono::steady_clock::now() + wait + jitter;
-  std::function<bool()> passed = [&] { return current() > index; };
+  // Wake when the index moves past the client's; a client index ahead of ours (it talked to
+  // an agent before a restart or restore) answers at once so that the client resets, as
+  // Prometheus and the Go client do on a smaller index. Compared as WithIndex reports it.
+  std::function<bool()> passed = [&] { return std::max<core::Index>(1, current()) != index; };
   co_await hub_.Wait(std::move(key), passed, deadline);
   co_return std::nullopt;
 }

@@ -493,9 +493,6 @@ class BlockingQueryTest(ApiTestCase):
         self.assertGreaterEqual(elapsed, 0.9)
         self.assertLess(elapsed, 1 + 1 / 16 + 2.0)
 
-    # server bug: Block() wakes only when current > index, so a client index above the
-    # current one parks for the whole wait (CONSUL-COMPAT.md: "reply at once").
-    @unittest.expectedFailure
     def test_index_greater_than_current_returns_at_once(self):
         name = unique("blk")
         self.agent.register({"Name": name})
