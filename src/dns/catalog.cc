@@ -1,0 +1,32 @@
+#include "dns/catalog.h"
+
+#include <algorithm>
+
+namespace concierge::dns {
+
+std::span<const std::shared_ptr<const core::Instance>> RegistryCatalog::Service(
+    std::string_view name) {
+  held_ = registry_.Service(name);
+  if (held_ == nullptr) {
+    core::Index at = registry_.services_index();
+    if (at != folded_at_) {
+      folded_.clear();
+      for (auto& [registered, tags] : registry_.ServiceNames()) {
+        std::string lower = registered;
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; });
+        if (lower != registered) folded_.emplace_back(std::move(lower), registered);
+      }
+      std::sort(folded_.begin(), folded_.end());
+      folded_at_ = at;
+    }
+    auto it =
+        std::lower_bound(folded_.begin(), folded_.end(), name,
+                         [](const auto& entry, std::string_view key) { return entry.first < key; });
+    if (it != folded_.end() && it->first == name) held_ = registry_.Service(it->second);
+  }
+  if (held_ == nullptr) return {};
+  return held_->instances;
+}
+
+}  // namespace concierge::dns

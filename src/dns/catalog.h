@@ -1,0 +1,33 @@
+// The answerer's view of the running registry: lock-free reads of the published per-service
+// views, with service names matched regardless of case.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "dns/answer.h"
+#include "server/registry.h"
+
+namespace concierge::dns {
+
+// One per thread (it keeps the last view it returned alive, and a small cache).
+class RegistryCatalog final : public CatalogView {
+ public:
+  explicit RegistryCatalog(const server::Registry& registry) : registry_(registry) {}
+
+  std::span<const std::shared_ptr<const core::Instance>> Service(std::string_view name) override;
+
+ private:
+  const server::Registry& registry_;
+  std::shared_ptr<const server::ServiceView> held_;
+  // Registered names that are not all lower case, by their lower-case form, sorted; rebuilt
+  // when the set of names changes (services_index), so that lookups never allocate.
+  std::vector<std::pair<std::string, std::string>> folded_;
+  core::Index folded_at_ = 0;
+};
+
+}  // namespace concierge::dns
