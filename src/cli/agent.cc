@@ -20,6 +20,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli/dns_agent.h"
 #include "http/consul_api.h"
 #include "http/server.h"
 #include "server/registry.h"
@@ -188,6 +189,8 @@ int RunAgent(int argc, char** argv) {
                  "JSON config file (see docs/configuration.md)");
   app.add_option("--workers", config.workers, "HTTP I/O threads (0 = one per core)");
   app.add_flag("--dev", config.dev, "Development mode: in memory, nothing written to disk");
+  DnsFlags dns_flags;
+  AddDnsFlags(app, &dns_flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -243,6 +246,10 @@ int RunAgent(int argc, char** argv) {
   http::Server http_server(server_options, [&api](http::Request& req) { return api.Handle(req); });
   if (auto st = http_server.Listen(); !st.ok()) return fail(st);
   api.set_http_address(node_address + ":" + std::to_string(http_server.port()));
+  // DNS (docs/dns.md) on the HTTP API's host; stopped by its destructor, before the registry's.
+  auto dns_server = StartDns(dns_flags, addr->first, {config.node, node_address, config.datacenter},
+                             config.workers, registry);
+  if (!dns_server.ok()) return fail(dns_server.status());
 
   std::set<std::string> config_services;
   state.Post(

@@ -1,0 +1,39 @@
+// The agent's DNS flags and server start-up, kept out of agent.cc so that wiring DNS in is
+// two short blocks there.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "dns/server.h"
+#include "server/registry.h"
+
+namespace concierge::cli {
+
+struct DnsFlags {
+  int port = 8600;  // 0 picks a free port, -1 disables DNS
+  std::string domain = "consul.";
+  std::string ttl = "0s";
+  bool refuse_outside = true;
+  const CLI::Option* port_option = nullptr;  // to tell the default port from a chosen one
+};
+
+// -dns-port, -domain, -dns-ttl, -dns-refuse-outside.
+void AddDnsFlags(CLI::App& app, DnsFlags* flags);
+
+struct DnsNode {
+  std::string name;
+  std::string address;  // an IP address
+  std::string datacenter;
+};
+
+// Starts the DNS server on `host` unless -dns-port is -1 (then returns null), and logs the
+// address it listens on. When the default port is taken (another agent on this host), DNS is
+// left off with a warning; a port given with -dns-port must be free.
+Result<std::unique_ptr<dns::Server>> StartDns(const DnsFlags& flags, const std::string& host,
+                                              const DnsNode& node, int workers,
+                                              const server::Registry& registry);
+
+}  // namespace concierge::cli
