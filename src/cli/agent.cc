@@ -9,12 +9,18 @@
 #include <rapidjson/writer.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <thread>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -23,6 +29,7 @@
 #include "cli/dns_agent.h"
 #include "http/consul_api.h"
 #include "http/server.h"
+#include "raft/raft_log.h"
 #include "server/registry.h"
 #include "server/state_loop.h"
 #include "server/watch_hub.h"
@@ -40,6 +47,7 @@ struct AgentConfig {
   std::string deregister_critical_after = "1h";
   std::string config_file;
   int workers = 0;
+  int server_port = 8300;
   bool dev = false;
   std::vector<core::RegisterService> services;  // from the config file
 };
@@ -93,6 +101,12 @@ Status ReadConfigFile(const std::string& path, AgentConfig* config,
       } else if (!given_on_command_line.contains(key)) {
         config->workers = v.GetInt();
       }
+    } else if (key == "server_port") {
+      if (!v.IsInt() || v.GetInt() < 0 || v.GetInt() > 65535) {
+        st = Status::InvalidArgument(path + ": server_port: expected a port number");
+      } else if (!given_on_command_line.contains(key)) {
+        config->server_port = v.GetInt();
+      }
     } else if (key == "services") {
       if (!v.IsArray()) return Status::InvalidArgument(path + ": services: expected an array");
       for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
@@ -110,7 +124,7 @@ Status ReadConfigFile(const std::string& path, AgentConfig* config,
       return Status::InvalidArgument(
           path + ": unknown key \"" + key +
           "\" (known: http_addr, data_dir, node_name, datacenter, log_level, "
-          "deregister_critical_after, workers, services)");
+          "deregister_critical_after, workers, server_port, services)");
     }
     if (!st.ok()) return st;
   }
@@ -152,25 +166,63 @@ Status SetLogLevel(const std::string& name) {
   return Status::Ok();
 }
 
-// Registers the services of the config file; deregisters those that a reload removed.
-void ApplyConfigServices(server::Registry& registry,
+// Registers the services of the config file and deregisters those that a reload removed.
+// Writes go through the state thread like any other; while Raft elects a leader (a few
+// milliseconds after start) they are retried.
+void ApplyConfigServices(server::StateLoop& state, const server::Registry& registry,
                          const std::vector<core::RegisterService>& services,
                          const std::string& default_address, std::set<std::string>* owned) {
+  auto submit = [&state](core::Command command) {
+    for (int attempt = 0;; ++attempt) {
+      Result<core::Index> r = state.SubmitAndWait(command);
+      if (r.ok() || r.status().code() != Status::Code::kUnavailable || attempt == 100) {
+        return r;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  };
   std::set<std::string> now;
   for (core::RegisterService reg : services) {
     if (reg.service.address.empty()) reg.service.address = default_address;
     now.insert(reg.service.id);
-    auto r = registry.Apply(registry.Prepare(std::move(reg)));
-    if (!r.ok()) spdlog::error("config: service not registered: {}", r.status().message());
+    std::string id = reg.service.id;
+    if (auto r = submit(std::move(reg)); !r.ok()) {
+      spdlog::error("config: service {} not registered: {}", id, r.status().message());
+    }
   }
   for (const std::string& id : *owned) {
-    if (!now.contains(id) && registry.catalog().FindInstance(id) != nullptr) {
-      auto r = registry.Apply(registry.Prepare(core::DeregisterService{id, {}}));
-      if (!r.ok()) spdlog::error("config: {}", r.status().message());
+    if (!now.contains(id) && registry.Instance(id) != nullptr) {
+      if (auto r = submit(core::DeregisterService{id, {}}); !r.ok()) {
+        spdlog::error("config: service {} not deregistered: {}", id, r.status().message());
+      }
     }
   }
   *owned = std::move(now);
 }
+
+// Holds an exclusive lock on the data directory, so that two agents never share one.
+class DataDirLock {
+ public:
+  Status Acquire(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::Unavailable("cannot create data directory " + dir + ": " + ec.message());
+    std::string path = dir + "/LOCK";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return Status::Unavailable("cannot open " + path + ": " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      return Status::Unavailable("data directory " + dir +
+                                 " is in use by another agent (pass -data-dir to use another)");
+    }
+    return Status::Ok();
+  }
+  ~DataDirLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace
 
@@ -188,6 +240,8 @@ int RunAgent(int argc, char** argv) {
   app.add_option("--config-file", config.config_file,
                  "JSON config file (see docs/configuration.md)");
   app.add_option("--workers", config.workers, "HTTP I/O threads (0 = one per core)");
+  app.add_option("--server-port", config.server_port,
+                 "Raft port between servers, on the -http-addr host (0 picks one)");
   app.add_flag("--dev", config.dev, "Development mode: in memory, nothing written to disk");
   DnsFlags dns_flags;
   AddDnsFlags(app, &dns_flags);
@@ -203,7 +257,7 @@ int RunAgent(int argc, char** argv) {
 
   std::set<std::string> from_flags;
   for (const char* name : {"http-addr", "data-dir", "node", "datacenter", "log-level",
-                           "deregister-critical-after", "workers"}) {
+                           "deregister-critical-after", "workers", "server-port"}) {
     if (app.count(std::string("--") + name) > 0) {
       std::string key = name;
       std::replace(key.begin(), key.end(), '-', '_');
@@ -232,12 +286,30 @@ int RunAgent(int argc, char** argv) {
   server::Registry registry(clock, server::RegistryOptions{*grace}, &hub);
   server::StateLoop state(registry);
 
+  // Durable by default: a single-voter Raft log in the data directory. -dev keeps everything
+  // in memory.
+  DataDirLock lock;
+  std::unique_ptr<raft::RaftLog> raft_log;
+  if (!config.dev) {
+    if (auto st = lock.Acquire(config.data_dir); !st.ok()) return fail(st);
+    raft::RaftOptions raft_options;
+    raft_options.dir = config.data_dir + "/raft";
+    raft_options.id = 1;
+    raft_options.address = addr->first + ":" + std::to_string(config.server_port);
+    raft_options.bootstrap = {{raft_options.id, raft_options.address}};
+    raft_log = std::make_unique<raft::RaftLog>(state.loop(), registry, raft_options);
+    if (auto st = raft_log->Start(); !st.ok()) return fail(st);
+    raft_log->set_after_apply([&state] { state.ArmTimer(); });
+    state.set_log(raft_log.get());
+  }
+
   http::ApiOptions api_options;
   const std::string node_address =
       addr->first == "0.0.0.0" || addr->first == "::" ? "127.0.0.1" : addr->first;
   api_options.node = {std::to_string(std::hash<std::string>{}(config.node)), config.node,
                       node_address, config.datacenter};
   api_options.version = CONCIERGE_VERSION;
+  if (raft_log) api_options.cluster = [log = raft_log.get()] { return log->Cluster(); };
   http::ConsulApi api(registry, state, hub, api_options);
   http::ServerOptions server_options;
   server_options.host = addr->first;
@@ -251,16 +323,15 @@ int RunAgent(int argc, char** argv) {
                              config.workers, registry);
   if (!dns_server.ok()) return fail(dns_server.status());
 
-  std::set<std::string> config_services;
-  state.Post(
-      [&] { ApplyConfigServices(registry, config.services, node_address, &config_services); });
   state.Start();
   http_server.Start();
+  std::set<std::string> config_services;
+  ApplyConfigServices(state, registry, config.services, node_address, &config_services);
   spdlog::info("concierge agent {}: node {}, datacenter {}, {}", CONCIERGE_VERSION, config.node,
                config.datacenter,
-               config.dev
-                   ? "dev mode (in memory)"
-                   : "in memory (durable storage in " + config.data_dir + " arrives with Raft)");
+               config.dev ? "dev mode (in memory, nothing written to disk)"
+                          : "data in " + config.data_dir + ", Raft on " + addr->first + ":" +
+                                std::to_string(config.server_port));
   spdlog::info("HTTP API listening on http://{}:{}", addr->first, http_server.port());
 
   boost::asio::io_context signals_ctx(1);
@@ -281,9 +352,7 @@ int RunAgent(int argc, char** argv) {
           } else if (auto lv = SetLogLevel(fresh.log_level); !lv.ok()) {
             spdlog::error("reload failed: {}", lv.message());
           } else {
-            state.Post([&registry, services = fresh.services, node_address, &config_services] {
-              ApplyConfigServices(registry, services, node_address, &config_services);
-            });
+            ApplyConfigServices(state, registry, fresh.services, node_address, &config_services);
           }
         }
         signals.async_wait(on_signal);

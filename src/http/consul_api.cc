@@ -92,9 +92,14 @@ ConsulApi::ConsulApi(server::Registry& registry, server::StateLoop& state, serve
                      ApiOptions options)
     : registry_(registry), state_(state), hub_(hub), options_(std::move(options)) {}
 
-Response ConsulApi::WithIndex(Response r, core::Index index) {
+server::ClusterInfo ConsulApi::Cluster() const {
+  if (options_.cluster) return options_.cluster();
+  return {true, options_.http_address, {options_.http_address}};
+}
+
+Response ConsulApi::WithIndex(Response r, core::Index index) const {
   r.headers.emplace_back("X-Consul-Index", std::to_string(std::max<core::Index>(1, index)));
-  r.headers.emplace_back("X-Consul-KnownLeader", "true");
+  r.headers.emplace_back("X-Consul-KnownLeader", Cluster().known_leader ? "true" : "false");
   r.headers.emplace_back("X-Consul-LastContact", "0");
   return r;
 }
@@ -161,11 +166,16 @@ asio::awaitable<Response> ConsulApi::Handle(Request& req) {
                         registry_.index());
   }
   if (rest == "status/leader") {
-    co_return WithIndex(Response::Json(EncodeString(options_.http_address)), registry_.index());
+    // Consul answers "" while there is no leader.
+    co_return WithIndex(Response::Json(EncodeString(Cluster().leader)), registry_.index());
   }
   if (rest == "status/peers") {
-    co_return WithIndex(Response::Json("[" + EncodeString(options_.http_address) + "]"),
-                        registry_.index());
+    std::string body = "[";
+    for (const std::string& voter : Cluster().voters) {
+      if (body.size() > 1) body += ',';
+      body += EncodeString(voter);
+    }
+    co_return WithIndex(Response::Json(body + "]"), registry_.index());
   }
   co_return Response::Error(404, "no such endpoint: " + req.path);
 }

@@ -5,6 +5,7 @@
 
 #include "http/consul_json.h"
 #include "http/message.h"
+#include "server/command_log.h"
 #include "server/registry.h"
 #include "server/state_loop.h"
 #include "server/watch_hub.h"
@@ -16,7 +17,10 @@ struct ApiOptions {
   std::string version;
   std::chrono::milliseconds default_wait{std::chrono::minutes(5)};
   std::chrono::milliseconds max_wait{std::chrono::minutes(10)};
-  std::string http_address;  // host:port the agent serves on, for /v1/status/leader
+  // The cluster as Raft sees it (leader, voters); any thread. Unset: a single in-memory
+  // node that is its own leader at http_address.
+  std::function<server::ClusterInfo()> cluster;
+  std::string http_address;
 };
 
 class ConsulApi {
@@ -52,7 +56,8 @@ class ConsulApi {
   boost::asio::awaitable<std::optional<Response>> Block(
       const Request& req, std::string key, const std::function<core::Index()>& current);
   // Adds X-Consul-Index and the leader headers.
-  static Response WithIndex(Response r, core::Index index);
+  Response WithIndex(Response r, core::Index index) const;
+  server::ClusterInfo Cluster() const;
   Awaitable Submit(core::Command command);
 
   server::Registry& registry_;

@@ -3,12 +3,21 @@
 #pragma once
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "core/command.h"
 #include "core/status.h"
 #include "server/registry.h"
 
 namespace concierge::server {
+
+// What the HTTP API shows of the cluster.
+struct ClusterInfo {
+  bool known_leader = false;
+  std::string leader;               // the leader's server address, if known
+  std::vector<std::string> voters;  // server addresses of the voters
+};
 
 class CommandLog {
  public:

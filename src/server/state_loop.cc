@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 
 #include <boost/asio/use_awaitable.hpp>
 
@@ -78,6 +79,15 @@ void StateLoop::Drain() {
 
 boost::asio::awaitable<Result<core::Index>> StateLoop::Submit(core::Command command) {
   co_return co_await AsyncSubmit(std::move(command), boost::asio::use_awaitable);
+}
+
+Result<core::Index> StateLoop::SubmitAndWait(core::Command command) {
+  std::promise<Result<core::Index>> promise;
+  auto future = promise.get_future();
+  Post([this, &promise, cmd = std::move(command)]() mutable {
+    SubmitHere(std::move(cmd), [&promise](Result<core::Index> r) { promise.set_value(std::move(r)); });
+  });
+  return future.get();
 }
 
 void StateLoop::SubmitHere(core::Command command, CommandLog::Done done) {

@@ -44,6 +44,9 @@ class StateLoop {
   // the caller on its own executor with the index or the error.
   boost::asio::awaitable<Result<core::Index>> Submit(core::Command command);
 
+  // Blocking form of Submit, for threads that are not event loops (start-up, signals).
+  Result<core::Index> SubmitAndWait(core::Command command);
+
   // Runs `fn` on the state thread. Any thread.
   void Post(std::function<void()> fn);
   // State thread: re-arms the registry's timer after something changed its schedule.

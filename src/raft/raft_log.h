@@ -1,0 +1,93 @@
+// The Raft log under the registry: libraft 0.15 on libuv (raft_uv for the log and
+// snapshots on disk, raft_uv_tcp between servers). Commands are appended on the leader,
+// applied on every server in log order, and acknowledged only once committed, which on a
+// single voter means written and synced to disk.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include <raft.h>
+#include <raft/uv.h>
+}
+
+#include "core/status.h"
+#include "server/command_log.h"
+#include "server/registry.h"
+
+namespace concierge::raft {
+
+struct Peer {
+  raft_id id;
+  std::string address;  // host:port of its Raft transport
+};
+
+struct RaftOptions {
+  std::string dir;  // the log and snapshots; created if missing
+  raft_id id = 1;
+  std::string address = "127.0.0.1:8300";
+  // The initial configuration, used only if the directory holds none yet. Every server of a
+  // new cluster must be given the same one.
+  std::vector<Peer> bootstrap;
+  // Take a snapshot every this many entries, keeping this many after it for followers that
+  // lag. Snapshots are what bound the log on disk and the restart time.
+  unsigned snapshot_threshold = 16384;
+  unsigned snapshot_trailing = 4096;
+};
+
+class RaftLog final : public server::CommandLog {
+ public:
+  RaftLog(uv_loop_t* loop, server::Registry& registry, RaftOptions options);
+  ~RaftLog() override;
+  RaftLog(const RaftLog&) = delete;
+  RaftLog& operator=(const RaftLog&) = delete;
+
+  // Opens the directory, bootstraps if it is new, replays the log and starts Raft. Call
+  // before the loop runs. The error says what was wrong with the directory or address.
+  Status Start();
+  // Runs after every apply on the state thread (to re-arm the registry's timers).
+  void set_after_apply(std::function<void()> fn) { after_apply_ = std::move(fn); }
+
+  void Append(core::Command command, Done done) override;
+  void Close(std::function<void()> done) override;
+
+  // Any thread.
+  server::ClusterInfo Cluster() const;
+  // Asks for a snapshot at the next opportunity (tests, backups).
+  raft_index last_applied() const { return last_applied_.load(); }
+
+ private:
+  struct ApplyRequest;
+  static int FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result);
+  static int FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs);
+  static int FsmRestore(raft_fsm* fsm, raft_buffer* buf);
+  void WatchLeadership();
+
+  uv_loop_t* loop_;
+  server::Registry& registry_;
+  RaftOptions options_;
+  raft_io io_{};
+  raft_uv_transport transport_{};
+  raft_fsm fsm_{};
+  struct raft raft_{};
+  uv_timer_t watch_{};
+  bool started_ = false;
+  bool leader_ready_ = false;  // leader, and its barrier has applied the whole log
+  struct raft_barrier barrier_{};
+  std::optional<Result<core::Index>> last_result_;
+  std::function<void()> after_apply_;
+  std::function<void()> close_done_;
+  std::atomic<raft_index> last_applied_{0};
+
+  mutable std::mutex status_mu_;
+  server::ClusterInfo status_;
+};
+
+}  // namespace concierge::raft
