@@ -47,19 +47,67 @@ bool ParseHex(std::string_view text, std::uint8_t* out) {
   return true;
 }
 
-// Remembers the addresses written so far, so an address appears once per RRset.
 bool FirstTime(Scratch& scratch, bool v6, const std::uint8_t* ip) {
-  std::array<std::uint8_t, 17> key{};
+  Scratch::AddressKey key{};
   key[0] = v6 ? 6 : 4;
   std::memcpy(key.data() + 1, ip, v6 ? 16 : 4);
-  if (std::find(scratch.seen.begin(), scratch.seen.end(), key) != scratch.seen.end()) {
-    return false;
+  return scratch.FirstTime(key);
+}
+
+// Dotted-quad IPv4 without inet_pton's overhead; false for anything else.
+bool ParseIpv4(std::string_view text, std::uint8_t (&out)[4]) {
+  std::size_t i = 0;
+  for (int part = 0; part < 4; ++part) {
+    if (part > 0) {
+      if (i >= text.size() || text[i] != '.') return false;
+      ++i;
+    }
+    unsigned value = 0;
+    std::size_t digits = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && digits < 3) {
+      value = value * 10 + static_cast<unsigned>(text[i] - '0');
+      ++i;
+      ++digits;
+    }
+    // No leading zeros ("01"), as inet_pton.
+    if (digits == 0 || value > 255 || (digits > 1 && text[i - digits] == '0')) return false;
+    out[part] = static_cast<std::uint8_t>(value);
   }
-  scratch.seen.push_back(key);
-  return true;
+  return i == text.size();
 }
 
 }  // namespace
+
+void Scratch::ClearSeen(std::size_t expected) {
+  std::size_t want = 16;
+  while (want < 2 * expected) want *= 2;
+  if (seen_.size() < want) {
+    seen_.assign(want, AddressKey{});
+    seen_generation_.assign(want, 0);
+    generation_ = 0;
+  }
+  if (++generation_ == 0) {  // wrapped: forget every old stamp
+    std::fill(seen_generation_.begin(), seen_generation_.end(), 0);
+    generation_ = 1;
+  }
+}
+
+bool Scratch::FirstTime(const AddressKey& key) {
+  std::uint64_t lo, hi;
+  std::memcpy(&lo, key.data(), 8);
+  std::memcpy(&hi, key.data() + 8, 8);
+  std::uint64_t h = (lo ^ (hi * 0x9E3779B97F4A7C15ull) ^ key[16]) * 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 31;
+  std::size_t mask = seen_.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    if (seen_generation_[i] != generation_) {
+      seen_generation_[i] = generation_;
+      seen_[i] = key;
+      return true;
+    }
+    if (seen_[i] == key) return false;
+  }
+}
 
 std::uint64_t Scratch::Random() {
   // xorshift64*: fast and good enough to spread load.
@@ -116,6 +164,10 @@ Result<std::unique_ptr<Answerer>> Answerer::Create(AnswerOptions options) {
 Answerer::Address Answerer::ParseAddress(std::string_view text) {
   Address a;
   if (text.empty()) return a;
+  if (ParseIpv4(text, a.v4)) {
+    a.kind = Address::Kind::kV4;
+    return a;
+  }
   char buf[64];
   if (text.size() < sizeof buf) {
     std::memcpy(buf, text.data(), text.size());
@@ -328,11 +380,13 @@ Rcode Answerer::ServiceLookup(const Query& q, std::size_t parts, Writer& w, Cata
   auto& picked = scratch.picked;
   // Shuffled per query, lazily: only as many as are written.
   auto next = [&](std::size_t i) {
-    std::size_t j = i + static_cast<std::size_t>(scratch.Random() % (picked.size() - i));
+    // Lemire's multiply-shift instead of a division: uniform enough for spreading load.
+    auto range = static_cast<std::uint64_t>(picked.size() - i);
+    std::size_t j = i + static_cast<std::size_t>(((scratch.Random() >> 32) * range) >> 32);
     std::swap(picked[i], picked[j]);
     return picked[i];
   };
-  scratch.seen.clear();
+  scratch.ClearSeen(picked.size());
   std::uint32_t ttl = options_.ttl;
   if (q.type == rrtype::kSrv) {
     std::size_t written = 0;

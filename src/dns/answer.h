@@ -48,7 +48,17 @@ struct Scratch {
   std::uint32_t serial = 1;  // the SOA serial; the server sets it from the clock
   std::uint64_t rng;
   std::vector<const core::Instance*> picked;
-  std::vector<std::array<std::uint8_t, 17>> seen;  // family + address, for de-duplication
+
+  // A set of addresses (family + bytes), so that each appears once per answer: open
+  // addressing, emptied in O(1) by moving to the next generation.
+  using AddressKey = std::array<std::uint8_t, 17>;
+  void ClearSeen(std::size_t expected);
+  bool FirstTime(const AddressKey& key);  // false if already in the set
+
+ private:
+  std::vector<AddressKey> seen_;
+  std::vector<std::uint32_t> seen_generation_;
+  std::uint32_t generation_ = 0;
 };
 
 class Answerer {

@@ -217,6 +217,9 @@ bool Writer::NameAtEquals(std::size_t offset, std::span<const std::uint8_t> suff
 }
 
 bool Writer::PutName(const Name& name, bool compress) {
+  if (compress && &name == question_ && name.labels() > 0) {
+    return Put16(static_cast<std::uint16_t>(0xC000 | kHeaderSize));
+  }
   std::size_t n = name.labels();
   // The longest suffix already in the message, if any.
   std::size_t match_at = n;
@@ -254,6 +257,7 @@ bool Writer::Question(const Name& name, std::uint16_t type, std::uint16_t qclass
     return false;
   }
   qdcount_ = 1;
+  question_ = &name;
   return true;
 }
 

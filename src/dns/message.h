@@ -133,7 +133,8 @@ class Writer {
 
   // Keeps `bytes` of the limit free for a later AddOpt.
   void Reserve(std::size_t bytes) { reserved_ = bytes; }
-  // The question section (at most one question, before any record); optional.
+  // The question section (at most one question, before any record); optional. `name` must
+  // outlive the writer.
   bool Question(const Name& name, std::uint16_t type, std::uint16_t qclass);
 
   bool AddA(Section s, const Name& owner, std::uint32_t ttl, const std::uint8_t (&ip)[4]);
@@ -190,6 +191,8 @@ class Writer {
   };
   std::array<Entry, kMaxCompression> compression_{};
   std::size_t compression_size_ = 0;
+  // The question's name object: owners passed as this same object point at offset 12 at once.
+  const Name* question_ = nullptr;
 };
 
 }  // namespace concierge::dns
