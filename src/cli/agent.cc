@@ -23,12 +23,16 @@
 #include <thread>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <set>
 #include <sstream>
 
 #include "cli/dns_agent.h"
 #include "http/consul_api.h"
 #include "http/server.h"
+#include "cluster/cluster_api.h"
+#include "cluster/joiner.h"
+#include "cluster/members.h"
 #include "raft/raft_log.h"
 #include "server/registry.h"
 #include "server/state_loop.h"
@@ -48,6 +52,8 @@ struct AgentConfig {
   std::string config_file;
   int workers = 0;
   int server_port = 8300;
+  int bootstrap_expect = 1;
+  std::vector<std::string> join;
   bool dev = false;
   std::vector<core::RegisterService> services;  // from the config file
 };
@@ -242,13 +248,18 @@ int RunAgent(int argc, char** argv) {
   app.add_option("--workers", config.workers, "HTTP I/O threads (0 = one per core)");
   app.add_option("--server-port", config.server_port,
                  "Raft port between servers, on the -http-addr host (0 picks one)");
+  app.add_option("--bootstrap-expect", config.bootstrap_expect,
+                 "Servers to wait for before forming a new cluster (1 = a single server)")
+      ->check(CLI::Range(1, 7));
+  app.add_option("--join", config.join, "HTTP address of a cluster member (repeatable)");
   app.add_flag("--dev", config.dev, "Development mode: in memory, nothing written to disk");
   DnsFlags dns_flags;
   AddDnsFlags(app, &dns_flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;  // bad flags exit 2, as every other command does
   }
 
   auto logger = spdlog::stderr_color_mt("concierge");
@@ -288,28 +299,57 @@ int RunAgent(int argc, char** argv) {
 
   // Durable by default: a single-voter Raft log in the data directory. -dev keeps everything
   // in memory.
+  const std::string node_address =
+      addr->first == "0.0.0.0" || addr->first == "::" ? "127.0.0.1" : addr->first;
+  const bool clustered = config.bootstrap_expect > 1 || !config.join.empty();
+  if (config.dev && clustered) {
+    return fail(Status::InvalidArgument("-dev runs in memory on one server; drop -join and "
+                                        "-bootstrap-expect, or drop -dev"));
+  }
+  if (clustered && (config.server_port == 0 || addr->second == 0)) {
+    return fail(Status::InvalidArgument(
+        "a cluster needs fixed ports: give -http-addr and -server-port real port numbers"));
+  }
   DataDirLock lock;
   std::unique_ptr<raft::RaftLog> raft_log;
+  raft::RaftOptions raft_options;
+  bool raft_has_data = false;
   if (!config.dev) {
     if (auto st = lock.Acquire(config.data_dir); !st.ok()) return fail(st);
-    raft::RaftOptions raft_options;
     raft_options.dir = config.data_dir + "/raft";
-    raft_options.id = 1;
-    raft_options.address = addr->first + ":" + std::to_string(config.server_port);
-    raft_options.bootstrap = {{raft_options.id, raft_options.address}};
+    raft_options.address = node_address + ":" + std::to_string(config.server_port);
+    raft_options.id = cluster::RaftId(raft_options.address);
+    raft_has_data = std::filesystem::exists(raft_options.dir + "/metadata1") ||
+                    std::filesystem::exists(raft_options.dir + "/metadata2");
     raft_log = std::make_unique<raft::RaftLog>(state.loop(), registry, raft_options);
-    if (auto st = raft_log->Start(); !st.ok()) return fail(st);
     raft_log->set_after_apply([&state] { state.ArmTimer(); });
     state.set_log(raft_log.get());
+    if (!clustered || raft_has_data) {
+      // A single server bootstraps itself; a server with a log just restarts.
+      if (!raft_has_data) raft_options.bootstrap = {{raft_options.id, raft_options.address}};
+      raft::RaftOptions start_options = raft_options;
+      if (auto st = raft_log->Start(start_options); !st.ok()) return fail(st);
+    }
   }
 
   http::ApiOptions api_options;
-  const std::string node_address =
-      addr->first == "0.0.0.0" || addr->first == "::" ? "127.0.0.1" : addr->first;
   api_options.node = {std::to_string(std::hash<std::string>{}(config.node)), config.node,
                       node_address, config.datacenter};
   api_options.version = CONCIERGE_VERSION;
   if (raft_log) api_options.cluster = [log = raft_log.get()] { return log->Cluster(); };
+  std::unique_ptr<cluster::Members> members;
+  std::unique_ptr<cluster::ClusterApi> cluster_api;
+  const std::string members_path = config.data_dir + "/members.json";
+  if (raft_log) {
+    members = std::make_unique<cluster::Members>(cluster::Member{
+        config.node, raft_options.address, node_address + ":" + std::to_string(addr->second)});
+    members->Load(members_path);  // absent on a new server
+    cluster_api =
+        std::make_unique<cluster::ClusterApi>(*members, *raft_log, state, members_path);
+    api_options.intercept = [c = cluster_api.get()](http::Request& req) {
+      return c->Intercept(req);
+    };
+  }
   http::ConsulApi api(registry, state, hub, api_options);
   http::ServerOptions server_options;
   server_options.host = addr->first;
@@ -323,10 +363,37 @@ int RunAgent(int argc, char** argv) {
                              config.workers, registry);
   if (!dns_server.ok()) return fail(dns_server.status());
 
+  // Signals are caught from here on, so a SIGTERM right after start still stops cleanly.
+  boost::asio::io_context signals_ctx(1);
+  boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
+
   state.Start();
-  http_server.Start();
   std::set<std::string> config_services;
-  ApplyConfigServices(state, registry, config.services, node_address, &config_services);
+  std::unique_ptr<cluster::Joiner> joiner;
+  std::thread config_thread;
+  if (clustered) {
+    if (members) members->Save(members_path);
+    cluster::JoinOptions join_options{config.join, config.bootstrap_expect, members_path};
+    joiner = std::make_unique<cluster::Joiner>(
+        *members, *raft_log, join_options, [&](std::vector<raft::Peer> bootstrap) {
+          raft::RaftOptions start_options = raft_options;
+          start_options.bootstrap = std::move(bootstrap);
+          state.Post([&raft_log, start_options] {
+            if (auto st = raft_log->Start(start_options); !st.ok()) {
+              spdlog::error("cluster: cannot start Raft: {}", st.message());
+            }
+          });
+        });
+    joiner->Start(raft_has_data);
+    // The services of the config file wait for the cluster to have a leader.
+    config_thread = std::thread([&] {
+      ApplyConfigServices(state, registry, config.services, node_address, &config_services);
+    });
+  } else {
+    // Registered before the API answers, so a client never sees the agent without them.
+    ApplyConfigServices(state, registry, config.services, node_address, &config_services);
+  }
+  http_server.Start();
   spdlog::info("concierge agent {}: node {}, datacenter {}, {}", CONCIERGE_VERSION, config.node,
                config.datacenter,
                config.dev ? "dev mode (in memory, nothing written to disk)"
@@ -334,8 +401,6 @@ int RunAgent(int argc, char** argv) {
                                 std::to_string(config.server_port));
   spdlog::info("HTTP API listening on http://{}:{}", addr->first, http_server.port());
 
-  boost::asio::io_context signals_ctx(1);
-  boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
@@ -360,6 +425,14 @@ int RunAgent(int argc, char** argv) {
   signals.async_wait(on_signal);
   signals_ctx.run();
 
+  if (config_thread.joinable()) config_thread.join();
+  if (joiner) joiner->Stop();
+  if (raft_log) {
+    // A leader hands over before it goes, so the others need not wait for an election.
+    std::promise<void> handed_over;
+    state.Post([&] { raft_log->TransferLeadership([&](Status) { handed_over.set_value(); }); });
+    handed_over.get_future().wait_for(std::chrono::seconds(3));
+  }
   http_server.Stop();
   state.Stop();
   spdlog::info("stopped");

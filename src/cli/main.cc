@@ -1,4 +1,5 @@
 // The `concierge` binary: `agent` runs the server, every other command talks to one.
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -7,6 +8,8 @@
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+  // A peer that goes away mid-write must cost an error on that socket, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args =
       concierge::cli::RewriteLongFlags(std::vector<std::string>(argv, argv + argc));
   // The agent parses its own flags, so it gets everything after its name untouched by the

@@ -109,6 +109,10 @@ asio::awaitable<Response> ConsulApi::Handle(Request& req) {
   if (!path.starts_with("/v1/")) {
     co_return Response::Error(404, "no such endpoint: " + req.path);
   }
+  if (options_.intercept) {
+    std::optional<Response> answer = co_await options_.intercept(req);
+    if (answer) co_return std::move(*answer);
+  }
   std::string_view rest = path.substr(4);
   const bool get = req.method == "GET" || req.method == "HEAD";
   const bool put = req.method == "PUT" || req.method == "POST";

@@ -20,6 +20,9 @@ struct ApiOptions {
   // The cluster as Raft sees it (leader, voters); any thread. Unset: a single in-memory
   // node that is its own leader at http_address.
   std::function<server::ClusterInfo()> cluster;
+  // Runs before routing: answers cluster endpoints and forwards what the leader must answer.
+  // nullopt means "answer it here".
+  std::function<boost::asio::awaitable<std::optional<Response>>(Request&)> intercept;
   std::string http_address;
 };
 

@@ -1,10 +1,26 @@
 #include "http/message.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace concierge::http {
 
 std::optional<std::string_view> Request::Query(std::string_view name) const {
   for (const auto& [k, v] : query) {
     if (k == name) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> Request::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() &&
+        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return std::string_view(v);
+    }
   }
   return std::nullopt;
 }

@@ -12,6 +12,7 @@ namespace concierge::http {
 
 struct Request {
   std::string method;  // "GET", "PUT", ...
+  std::string target;  // as received: path and query, still encoded
   std::string path;    // percent-decoded, without the query
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;
@@ -22,6 +23,8 @@ struct Request {
   std::optional<std::string_view> Query(std::string_view name) const;
   std::vector<std::string_view> QueryAll(std::string_view name) const;
   bool Has(std::string_view name) const { return Query(name).has_value(); }
+  // The first header of that name (case-insensitive), or nullopt.
+  std::optional<std::string_view> Header(std::string_view name) const;
 };
 
 struct Response {

@@ -30,6 +30,7 @@ Request ToRequest(bhttp::request<bhttp::string_body>& msg, const std::string& re
     *error = Response::Error(400, "malformed percent-encoding in the request URL");
     return req;
   }
+  req.target = std::string(target);
   req.path = std::move(*path);
   req.query = std::move(*query);
   for (const auto& field : msg) {

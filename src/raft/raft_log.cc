@@ -38,7 +38,9 @@ RaftLog::RaftLog(uv_loop_t* loop, server::Registry& registry, RaftOptions option
 
 RaftLog::~RaftLog() = default;
 
-Status RaftLog::Start() {
+Status RaftLog::Start(const RaftOptions& options) {
+  if (started_) return Status::Ok();
+  options_ = options;
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
   if (ec) {
@@ -89,6 +91,7 @@ Status RaftLog::Start() {
                                options_.address + "): " + RaftError(rv, &raft_));
   }
   started_ = true;
+  started_flag_ = true;
   uv_timer_init(loop_, &watch_);
   watch_.data = this;
   uv_timer_start(
@@ -98,6 +101,7 @@ Status RaftLog::Start() {
 
 void RaftLog::WatchLeadership() {
   bool leader = raft_state(&raft_) == RAFT_LEADER;
+  leader_flag_ = leader;
   {
     raft_id id = 0;
     const char* address = nullptr;
@@ -238,6 +242,101 @@ int RaftLog::FsmRestore(raft_fsm* fsm, raft_buffer* buf) {
   return 0;
 }
 
+namespace {
+
+struct Change {
+  struct raft_change req{};
+  RaftLog::StatusDone done;
+  std::function<void()> then;  // a second step (assign the role after adding)
+};
+
+}  // namespace
+
+void RaftLog::AddVoter(raft_id id, const std::string& address, StatusDone done) {
+  if (!LeaderNow()) {
+    done(Status::Unavailable("no cluster leader: only the leader can add a server"));
+    return;
+  }
+  auto* change = new Change;
+  change->req.data = change;
+  change->done = std::move(done);
+  change->then = [this, id, change] {
+    // Step two: promote the new (spare) server to voter.
+    change->then = nullptr;
+    int rv = raft_assign(&raft_, &change->req, id, RAFT_VOTER, [](struct raft_change* req, int status) {
+      auto* c = static_cast<Change*>(req->data);
+      c->done(status == 0 ? Status::Ok()
+                          : Status::Unavailable("cannot make the server a voter: " + RaftError(status)));
+      delete c;
+    });
+    if (rv != 0) {
+      change->done(Status::Unavailable("cannot make the server a voter: " + RaftError(rv, &raft_)));
+      delete change;
+    }
+  };
+  int rv = raft_add(&raft_, &change->req, id, address.c_str(), [](struct raft_change* req, int status) {
+    auto* c = static_cast<Change*>(req->data);
+    if (status != 0) {
+      c->done(Status::Unavailable("cannot add the server: " + RaftError(status)));
+      delete c;
+      return;
+    }
+    c->then();
+  });
+  if (rv == RAFT_DUPLICATEID || rv == RAFT_DUPLICATEADDRESS) {
+    // Already known (a retried join): make sure it votes.
+    change->then();
+  } else if (rv != 0) {
+    change->done(Status::Unavailable("cannot add the server: " + RaftError(rv, &raft_)));
+    delete change;
+  }
+}
+
+void RaftLog::RemoveServer(raft_id id, StatusDone done) {
+  if (!LeaderNow()) {
+    done(Status::Unavailable("no cluster leader: only the leader can remove a server"));
+    return;
+  }
+  auto* change = new Change;
+  change->req.data = change;
+  change->done = std::move(done);
+  int rv = raft_remove(&raft_, &change->req, id, [](struct raft_change* req, int status) {
+    auto* c = static_cast<Change*>(req->data);
+    c->done(status == 0 ? Status::Ok()
+                        : Status::Unavailable("cannot remove the server: " + RaftError(status)));
+    delete c;
+  });
+  if (rv != 0) {
+    change->done(rv == RAFT_BADID ? Status::NotFound("no server with that ID in the configuration")
+                                  : Status::Unavailable("cannot remove the server: " +
+                                                        RaftError(rv, &raft_)));
+    delete change;
+  }
+}
+
+void RaftLog::TransferLeadership(StatusDone done) {
+  if (!LeaderNow() || raft_.configuration.n < 2) {
+    done(Status::Ok());
+    return;
+  }
+  struct Transfer {
+    struct raft_transfer req{};
+    StatusDone done;
+  };
+  auto* t = new Transfer;
+  t->req.data = t;
+  t->done = std::move(done);
+  int rv = raft_transfer(&raft_, &t->req, 0, [](struct raft_transfer* req) {
+    auto* t = static_cast<Transfer*>(req->data);
+    t->done(Status::Ok());
+    delete t;
+  });
+  if (rv != 0) {
+    t->done(Status::Unavailable("cannot transfer leadership: " + RaftError(rv, &raft_)));
+    delete t;
+  }
+}
+
 void RaftLog::Close(std::function<void()> done) {
   if (!started_) {
     done();
@@ -252,6 +351,8 @@ void RaftLog::Close(std::function<void()> done) {
     raft_uv_tcp_close(&self->transport_);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->watch_), nullptr);
     self->started_ = false;
+    self->started_flag_ = false;
+    self->leader_flag_ = false;
     self->close_done_();
   });
 }

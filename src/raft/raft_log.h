@@ -44,14 +44,16 @@ struct RaftOptions {
 
 class RaftLog final : public server::CommandLog {
  public:
+  // `options` gives the directory and identity; Start gives the initial configuration.
   RaftLog(uv_loop_t* loop, server::Registry& registry, RaftOptions options);
   ~RaftLog() override;
   RaftLog(const RaftLog&) = delete;
   RaftLog& operator=(const RaftLog&) = delete;
 
-  // Opens the directory, bootstraps if it is new, replays the log and starts Raft. Call
-  // before the loop runs. The error says what was wrong with the directory or address.
-  Status Start();
+  // Opens the directory, bootstraps it with `options.bootstrap` if it holds no log yet,
+  // replays the log and starts Raft. Call before the loop runs, or on the loop. The error
+  // says what was wrong with the directory or address.
+  Status Start(const RaftOptions& options);
   // Runs after every apply on the state thread (to re-arm the registry's timers).
   void set_after_apply(std::function<void()> fn) { after_apply_ = std::move(fn); }
 
@@ -60,6 +62,16 @@ class RaftLog final : public server::CommandLog {
 
   // Any thread.
   server::ClusterInfo Cluster() const;
+  bool started() const { return started_flag_.load(); }
+
+  // State thread, on the leader: membership changes and leadership transfer. `done` runs on
+  // the state thread once the change is committed, or with why it failed.
+  using StatusDone = std::function<void(Status)>;
+  void AddVoter(raft_id id, const std::string& address, StatusDone done);
+  void RemoveServer(raft_id id, StatusDone done);
+  void TransferLeadership(StatusDone done);
+  // Any thread: this server leads (as of the last check, every 20 ms or on a change).
+  bool is_leader() const { return leader_flag_.load(); }
   // Asks for a snapshot at the next opportunity (tests, backups).
   raft_index last_applied() const { return last_applied_.load(); }
 
@@ -79,6 +91,9 @@ class RaftLog final : public server::CommandLog {
   struct raft raft_{};
   uv_timer_t watch_{};
   bool started_ = false;
+  std::atomic<bool> started_flag_{false};
+  std::atomic<bool> leader_flag_{false};
+  bool LeaderNow() { return started_ && raft_state(&raft_) == RAFT_LEADER; }
   bool leader_ready_ = false;  // leader, and its barrier has applied the whole log
   struct raft_barrier barrier_{};
   std::optional<Result<core::Index>> last_result_;

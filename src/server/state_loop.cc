@@ -81,6 +81,10 @@ boost::asio::awaitable<Result<core::Index>> StateLoop::Submit(core::Command comm
   co_return co_await AsyncSubmit(std::move(command), boost::asio::use_awaitable);
 }
 
+boost::asio::awaitable<Status> StateLoop::Call(Operation fn) {
+  co_return co_await AsyncCall(std::move(fn), boost::asio::use_awaitable);
+}
+
 Result<core::Index> StateLoop::SubmitAndWait(core::Command command) {
   std::promise<Result<core::Index>> promise;
   auto future = promise.get_future();

@@ -44,6 +44,11 @@ class StateLoop {
   // the caller on its own executor with the index or the error.
   boost::asio::awaitable<Result<core::Index>> Submit(core::Command command);
 
+  // From a coroutine: runs `fn(done)` on the state thread and resumes the caller with the
+  // Status that `fn` passes to `done` (which may be called later, from a callback).
+  using Operation = std::function<void(std::function<void(Status)>)>;
+  boost::asio::awaitable<Status> Call(Operation fn);
+
   // Blocking form of Submit, for threads that are not event loops (start-up, signals).
   Result<core::Index> SubmitAndWait(core::Command command);
 
@@ -55,6 +60,8 @@ class StateLoop {
  private:
   template <typename Token>
   auto AsyncSubmit(core::Command command, Token&& token);
+  template <typename Token>
+  auto AsyncCall(Operation fn, Token&& token);
   void SubmitHere(core::Command command, CommandLog::Done done);
   void Drain();
 
@@ -69,6 +76,23 @@ class StateLoop {
   std::vector<std::function<void()>> jobs_;
   bool stopping_ = false;
 };
+
+template <typename Token>
+auto StateLoop::AsyncCall(Operation fn, Token&& token) {
+  return boost::asio::async_initiate<Token, void(Status)>(
+      [this](auto handler, Operation op) {
+        auto ex = boost::asio::get_associated_executor(handler);
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        auto work = std::make_shared<boost::asio::executor_work_guard<decltype(ex)>>(ex);
+        Post([h, work, op = std::move(op)] {
+          op([h, work](Status st) {
+            boost::asio::post(work->get_executor(),
+                              [h, work, st = std::move(st)]() mutable { (*h)(std::move(st)); });
+          });
+        });
+      },
+      token, std::move(fn));
+}
 
 template <typename Token>
 auto StateLoop::AsyncSubmit(core::Command command, Token&& token) {

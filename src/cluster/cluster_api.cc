@@ -1,0 +1,212 @@
+#include "cluster/cluster_api.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include "http/forward.h"
+
+namespace concierge::cluster {
+
+namespace asio = boost::asio;
+using http::Request;
+using http::Response;
+
+namespace {
+
+// Requests answered by the agent that receives them, leader or not (as in Consul).
+bool AgentLocal(std::string_view path) {
+  return path == "/v1/agent/self" || path.starts_with("/v1/status/") ||
+         path == "/v1/agent/members" || path.starts_with("/v1/agent/metrics") ||
+         !path.starts_with("/v1/");
+}
+
+// Writes that older clients send with GET.
+bool WriteByPath(std::string_view path) {
+  return path.starts_with("/v1/agent/service/deregister/") ||
+         path.starts_with("/v1/agent/check/pass/") || path.starts_with("/v1/agent/check/warn/") ||
+         path.starts_with("/v1/agent/check/fail/");
+}
+
+std::string Host(std::string_view host_port) {
+  std::size_t colon = host_port.rfind(':');
+  return std::string(colon == std::string_view::npos ? host_port : host_port.substr(0, colon));
+}
+
+constexpr std::string_view kClientAddressHeader = "X-Concierge-Client-Address";
+
+}  // namespace
+
+ClusterApi::ClusterApi(Members& members, raft::RaftLog& raft, server::StateLoop& state,
+                       std::string members_path)
+    : members_(members), raft_(raft), state_(state), members_path_(std::move(members_path)) {}
+
+bool ClusterApi::FromMember(const Request& req) const {
+  for (const Member& m : members_.All()) {
+    if (Host(m.http_address) == req.remote_address) return true;
+  }
+  return false;
+}
+
+asio::awaitable<std::optional<Response>> ClusterApi::Intercept(Request& req) {
+  const std::string& path = req.path;
+  if (path == "/v1/concierge/join") {
+    if (req.method != "PUT" && req.method != "POST") {
+      co_return Response::Error(405, "use PUT on /v1/concierge/join");
+    }
+    co_return co_await Join(req);
+  }
+  if (path == "/v1/agent/members") co_return AgentMembers();
+  if (path == "/v1/operator/raft/configuration") co_return RaftConfiguration();
+  if (path == "/v1/operator/raft/peer") {
+    if (req.method != "DELETE") co_return Response::Error(405, "use DELETE on " + path);
+    co_return co_await RemovePeer(req);
+  }
+  // A request forwarded by a follower carries the original client's address, which is the
+  // default address of a registration; trust it only from another server.
+  if (auto client = req.Header(kClientAddressHeader); client && FromMember(req)) {
+    req.remote_address = std::string(*client);
+  }
+  if (AgentLocal(path) || raft_.is_leader()) co_return std::nullopt;
+  // Just elected (the flag lags by up to 20 ms): answer here rather than forward to ourselves.
+  if (raft_.started() && raft_.Cluster().leader == members_.self().raft_address) {
+    co_return std::nullopt;
+  }
+  bool write = (req.method != "GET" && req.method != "HEAD") || WriteByPath(path);
+  if (!write && req.Has("stale") && raft_.started()) co_return std::nullopt;
+  co_return co_await ToLeader(req);
+}
+
+asio::awaitable<Response> ClusterApi::ToLeader(Request& req) {
+  server::ClusterInfo info = raft_.Cluster();
+  if (!info.known_leader) {
+    co_return Response::Error(503, "no cluster leader (an election is under way or the cluster "
+                                   "has lost its quorum); retry shortly, or read with ?stale");
+  }
+  std::optional<Member> leader = members_.ByRaftAddress(info.leader);
+  if (!leader || leader->http_address.empty()) {
+    co_return Response::Error(503, "no known HTTP address for the leader at " + info.leader +
+                                       "; run this server with -join <any member>");
+  }
+  std::vector<std::pair<std::string, std::string>> extra;
+  extra.emplace_back(std::string(kClientAddressHeader), req.remote_address);
+  std::string target = leader->http_address;
+  co_return co_await http::Forward(req, std::move(target), std::chrono::seconds(11 * 60),
+                                   std::move(extra));
+}
+
+asio::awaitable<Response> ClusterApi::Join(Request& req) {
+  rapidjson::Document doc;
+  doc.Parse(req.body.data(), req.body.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("Members") ||
+      !doc["Members"].IsArray()) {
+    co_return Response::Error(400, "join: expected {\"Members\": [...], \"WantVoter\": bool}");
+  }
+  rapidjson::StringBuffer members_json;
+  rapidjson::Writer<rapidjson::StringBuffer> mw(members_json);
+  doc["Members"].Accept(mw);
+  auto joined = DecodeMembers({members_json.GetString(), members_json.GetSize()});
+  if (!joined.ok()) co_return Response::Error(400, "join: " + joined.status().message());
+  if (members_.Merge(*joined)) {
+    if (auto st = members_.Save(members_path_); !st.ok()) spdlog::warn("{}", st.message());
+  }
+  bool want_voter = doc.HasMember("WantVoter") && doc["WantVoter"].IsBool() &&
+                    doc["WantVoter"].GetBool() && !joined->empty();
+  bool formed = raft_.started() && raft_.Cluster().known_leader;
+  if (want_voter && formed) {
+    if (!raft_.is_leader()) co_return co_await ToLeader(req);
+    Member joiner = joined->front();
+    server::StateLoop::Operation add = [this, joiner](std::function<void(Status)> done) {
+      raft_.AddVoter(RaftId(joiner.raft_address), joiner.raft_address, std::move(done));
+    };
+    Status st = co_await state_.Call(std::move(add));
+    if (!st.ok()) co_return Response::Error(503, "join: " + st.message());
+    spdlog::info("cluster: {} ({}) joined as a voter", joiner.name, joiner.raft_address);
+  }
+  std::string body = "{\"Formed\":" + std::string(formed ? "true" : "false") +
+                     ",\"Members\":" + EncodeMembers(members_.All()) + "}";
+  co_return Response::Json(std::move(body));
+}
+
+asio::awaitable<Response> ClusterApi::RemovePeer(Request& req) {
+  std::optional<std::string_view> address = req.Query("address");
+  if (!address || address->empty()) {
+    co_return Response::Error(400, "address: the Raft address (host:port) of the server to remove "
+                                   "is required, e.g. ?address=10.0.0.3:8300");
+  }
+  if (!raft_.is_leader()) co_return co_await ToLeader(req);
+  std::string target(*address);
+  bool known = false;
+  for (const std::string& voter : raft_.Cluster().voters) known |= voter == target;
+  if (!known) co_return Response::Error(404, "no server with Raft address " + target);
+  server::StateLoop::Operation remove = [this, target](std::function<void(Status)> done) {
+    raft_.RemoveServer(RaftId(target), std::move(done));
+  };
+  Status st = co_await state_.Call(std::move(remove));
+  if (!st.ok()) co_return Response::Error(503, st.message());
+  spdlog::info("cluster: removed server {}", target);
+  co_return Response::Json("");
+}
+
+Response ClusterApi::AgentMembers() const {
+  server::ClusterInfo info = raft_.Cluster();
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartArray();
+  for (const Member& m : members_.All()) {
+    bool voter = false;
+    for (const std::string& v : info.voters) voter |= v == m.raft_address;
+    std::size_t colon = m.raft_address.rfind(':');
+    w.StartObject();
+    w.Key("Name");
+    w.String(m.name.c_str());
+    w.Key("Addr");
+    w.String(Host(m.raft_address).c_str());
+    w.Key("Port");
+    w.Int(colon == std::string::npos ? 0 : std::atoi(m.raft_address.c_str() + colon + 1));
+    w.Key("Status");
+    w.Int(voter ? 1 : 0);  // 1 = alive (a voter), 0 = known but not (yet) in the cluster
+    w.Key("Tags");
+    w.StartObject();
+    w.Key("role");
+    w.String("consul");
+    w.Key("http");
+    w.String(m.http_address.c_str());
+    w.Key("leader");
+    w.String(info.leader == m.raft_address ? "true" : "false");
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  return Response::Json({buf.GetString(), buf.GetSize()});
+}
+
+Response ClusterApi::RaftConfiguration() const {
+  server::ClusterInfo info = raft_.Cluster();
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("Servers");
+  w.StartArray();
+  for (const std::string& v : info.voters) {
+    std::optional<Member> m = members_.ByRaftAddress(v);
+    w.StartObject();
+    w.Key("ID");
+    w.String(std::to_string(RaftId(v)).c_str());
+    w.Key("Node");
+    w.String(m ? m->name.c_str() : "");
+    w.Key("Address");
+    w.String(v.c_str());
+    w.Key("Leader");
+    w.Bool(v == info.leader);
+    w.Key("Voter");
+    w.Bool(true);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Response::Json({buf.GetString(), buf.GetSize()});
+}
+
+}  // namespace concierge::cluster

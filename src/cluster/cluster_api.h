@@ -1,0 +1,42 @@
+// The cluster side of the HTTP API, run before Consul's routes (ApiOptions::intercept):
+//   PUT    /v1/concierge/join              servers find each other (-join)
+//   GET    /v1/agent/members               the servers, as Consul lists its members
+//   GET    /v1/operator/raft/configuration the Raft configuration and who leads
+//   DELETE /v1/operator/raft/peer?address= remove a (dead) server
+// and the routing of every other request: a follower forwards writes, and reads that are
+// not ?stale, to the leader; without a leader they get 503 "no cluster leader".
+#pragma once
+
+#include <optional>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "cluster/members.h"
+#include "http/message.h"
+#include "raft/raft_log.h"
+#include "server/state_loop.h"
+
+namespace concierge::cluster {
+
+class ClusterApi {
+ public:
+  ClusterApi(Members& members, raft::RaftLog& raft, server::StateLoop& state,
+             std::string members_path);
+
+  boost::asio::awaitable<std::optional<http::Response>> Intercept(http::Request& req);
+
+ private:
+  boost::asio::awaitable<http::Response> Join(http::Request& req);
+  boost::asio::awaitable<http::Response> RemovePeer(http::Request& req);
+  http::Response AgentMembers() const;
+  http::Response RaftConfiguration() const;
+  boost::asio::awaitable<http::Response> ToLeader(http::Request& req);
+  bool FromMember(const http::Request& req) const;
+
+  Members& members_;
+  raft::RaftLog& raft_;
+  server::StateLoop& state_;
+  std::string members_path_;
+};
+
+}  // namespace concierge::cluster
