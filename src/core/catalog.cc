@@ -114,8 +114,10 @@ Status Catalog::Validate(const Command& command) const {
                                          " bytes");
           }
           return Status::Ok();
-        } else {
+        } else if constexpr (std::is_same_v<T, ReapService>) {
           return Status::Ok();  // a reap of a gone service is a no-op
+        } else {
+          return DecodeSnapshot(cmd.snapshot).status();
         }
       },
       command);
@@ -132,8 +134,10 @@ Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
           return ApplyDeregister(cmd.service_id, index, "deregistered by request");
         } else if constexpr (std::is_same_v<T, UpdateCheck>) {
           return ApplyUpdateCheck(cmd, index);
-        } else {
+        } else if constexpr (std::is_same_v<T, ReapService>) {
           return ApplyReap(cmd, index);
+        } else {
+          return ApplyRestore(cmd, index);
         }
       },
       command);
@@ -300,6 +304,16 @@ Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Ind
   services_.at(inst->service.name).instances.at(service_id) = inst;
   Touch(inst->service.name, index);
   return events;
+}
+
+Result<std::vector<Event>> Catalog::ApplyRestore(const RestoreSnapshot& cmd, Index index) {
+  Result<Catalog> restored = DecodeSnapshot(cmd.snapshot);
+  *this = std::move(*restored);
+  // Indexes never go backwards: everything restored changed at this command.
+  index_ = index;
+  services_index_ = index;
+  for (auto& [name, group] : services_) group.index = index;
+  return std::vector<Event>{};
 }
 
 Result<std::vector<Event>> Catalog::ApplyReap(const ReapService& cmd, Index index) {

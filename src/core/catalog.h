@@ -87,6 +87,7 @@ class Catalog {
                                              std::string reason);
   Result<std::vector<Event>> ApplyUpdateCheck(const UpdateCheck& cmd, Index index);
   Result<std::vector<Event>> ApplyReap(const ReapService& cmd, Index index);
+  Result<std::vector<Event>> ApplyRestore(const RestoreSnapshot& cmd, Index index);
   void Touch(const std::string& name, Index index);
   // Count `tags` into (delta +1) or out of (delta -1) the group; true if the set changed.
   static bool CountTags(ServiceGroup& group, const std::vector<std::string>& tags, int delta);

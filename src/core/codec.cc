@@ -4,7 +4,13 @@ namespace concierge::core {
 
 namespace {
 
-enum class Type : std::uint8_t { kRegister = 1, kDeregister = 2, kUpdateCheck = 3, kReap = 4 };
+enum class Type : std::uint8_t {
+  kRegister = 1,
+  kDeregister = 2,
+  kUpdateCheck = 3,
+  kReap = 4,
+  kRestoreSnapshot = 5,
+};
 
 template <typename Int>
 bool GetInt(Decoder& d, Int* out) {
@@ -181,9 +187,13 @@ std::string EncodeCommand(const Command& command) {
           e.U8(static_cast<std::uint8_t>(c.status));
           e.Bytes(c.output);
           PutTime(e, c.at);
-        } else {
+        } else if constexpr (std::is_same_v<T, ReapService>) {
           e.U8(static_cast<std::uint8_t>(Type::kReap));
           e.Bytes(c.service_id);
+          PutTime(e, c.at);
+        } else {
+          e.U8(static_cast<std::uint8_t>(Type::kRestoreSnapshot));
+          e.Bytes(c.snapshot);
           PutTime(e, c.at);
         }
       },
@@ -225,6 +235,12 @@ Result<Command> DecodeCommand(std::string_view bytes) {
     case Type::kReap: {
       ReapService c;
       ok = d.Bytes(&c.service_id) && GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kRestoreSnapshot: {
+      RestoreSnapshot c;
+      ok = d.Bytes(&c.snapshot) && GetTime(d, &c.at);
       out = std::move(c);
       break;
     }

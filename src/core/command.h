@@ -44,6 +44,15 @@ struct ReapService {
   bool operator==(const ReapService&) const = default;
 };
 
-using Command = std::variant<RegisterService, DeregisterService, UpdateCheck, ReapService>;
+// Replace the whole catalog with a snapshot (Catalog::EncodeSnapshot), e.g. a backup being
+// restored. Every index moves to this command's, so watchers see the change.
+struct RestoreSnapshot {
+  std::string snapshot;
+  Time at{};
+  bool operator==(const RestoreSnapshot&) const = default;
+};
+
+using Command =
+    std::variant<RegisterService, DeregisterService, UpdateCheck, ReapService, RestoreSnapshot>;
 
 }  // namespace concierge::core

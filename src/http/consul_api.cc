@@ -23,7 +23,6 @@ constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
     {"txn", "transactions are not supported"},
     {"connect/", "Connect (service mesh) is not supported"},
     {"query", "prepared queries are not supported"},
-    {"snapshot", "snapshots are not supported yet"},
     {"operator/", "operator endpoints are not supported yet"},
     {"coordinate/", "network coordinates are not supported"},
     {"config", "configuration entries are not supported"},
@@ -136,6 +135,11 @@ asio::awaitable<Response> ConsulApi::Handle(Request& req) {
     if (!put) co_return method_not_allowed("PUT");
     co_return co_await CheckUpdate(req, *id);
   }
+  if (rest == "snapshot") {
+    if (get) co_return co_await SnapshotSave();
+    if (put) co_return co_await SnapshotRestore(req);
+    co_return method_not_allowed("GET, PUT");
+  }
   if (rest == "agent/service/register") {
     if (!put) co_return method_not_allowed("PUT");
     co_return co_await Register(req);
@@ -188,6 +192,31 @@ asio::awaitable<Response> ConsulApi::Submit(core::Command command) {
   Result<core::Index> result = co_await state_.Submit(std::move(command));
   if (!result.ok()) co_return FromStatus(result.status());
   co_return WithIndex(Response::Json(""), *result);
+}
+
+// A backup file: a header line naming the format, then the catalog snapshot.
+constexpr std::string_view kSnapshotMagic = "CONCIERGE-SNAPSHOT 1\n";
+
+asio::awaitable<Response> ConsulApi::SnapshotSave() {
+  auto bytes = std::make_shared<std::string>(kSnapshotMagic);
+  server::StateLoop::Operation read = [this, bytes](std::function<void(Status)> done) {
+    *bytes += registry_.CatalogSnapshot();
+    done(Status::Ok());
+  };
+  co_await state_.Call(std::move(read));
+  Response r{200, "application/octet-stream", std::move(*bytes), {}};
+  co_return WithIndex(std::move(r), registry_.index());
+}
+
+asio::awaitable<Response> ConsulApi::SnapshotRestore(Request& req) {
+  std::string_view body = req.body;
+  if (!body.starts_with(kSnapshotMagic)) {
+    co_return Response::Error(400, "not a Concierge snapshot (made by GET /v1/snapshot or "
+                                   "`concierge snapshot save`)");
+  }
+  core::Command command =
+      core::RestoreSnapshot{std::string(body.substr(kSnapshotMagic.size())), {}};
+  co_return co_await Submit(std::move(command));
 }
 
 asio::awaitable<Response> ConsulApi::Register(Request& req) {

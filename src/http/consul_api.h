@@ -41,6 +41,8 @@ class ConsulApi {
   using Awaitable = boost::asio::awaitable<Response>;
 
   Awaitable Register(Request& req);
+  Awaitable SnapshotSave();
+  Awaitable SnapshotRestore(Request& req);
   Awaitable Deregister(std::string_view id);
   Awaitable CheckStatus(Request& req, std::string_view id, core::HealthStatus status);
   Awaitable CheckUpdate(Request& req, std::string_view id);

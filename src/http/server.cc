@@ -136,10 +136,27 @@ asio::awaitable<void> Server::Session(tcp::socket socket) {
   beast::flat_buffer buffer;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
-    parser.body_limit(options_.body_limit);
     parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
     stream.expires_after(options_.read_timeout);
-    co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    // The header first: the body limit depends on the route, and a client that sent
+    // "Expect: 100-continue" waits for our go-ahead before sending the body.
+    co_await bhttp::async_read_header(stream, buffer, parser,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    std::size_t body_limit = options_.body_limit;
+    if (!ec) {
+      std::string_view target(parser.get().target().data(), parser.get().target().size());
+      if (target.starts_with("/v1/snapshot")) body_limit = options_.snapshot_body_limit;
+      parser.body_limit(body_limit);
+      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> go_ahead{bhttp::status::continue_, 11};
+        co_await bhttp::async_write(stream, go_ahead,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
+    if (!ec) {
+      co_await bhttp::async_read(stream, buffer, parser,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
     std::optional<Response> early;
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == beast::error::timeout || ec == asio::error::connection_reset ||
@@ -147,7 +164,7 @@ asio::awaitable<void> Server::Session(tcp::socket socket) {
       break;
     } else if (ec == bhttp::error::body_limit) {
       early = Response::Error(413, "request body is larger than the limit of " +
-                                       std::to_string(options_.body_limit) + " bytes");
+                                       std::to_string(body_limit) + " bytes");
     } else if (ec == bhttp::error::header_limit) {
       early = Response::Error(431, "request headers are larger than the limit of " +
                                        std::to_string(options_.header_limit) + " bytes");

@@ -26,6 +26,7 @@ struct ServerOptions {
   std::uint16_t port = 8500;  // 0 picks a free port
   int workers = 0;            // 0 = one per core
   std::size_t body_limit = 1 << 20;
+  std::size_t snapshot_body_limit = std::size_t{1} << 30;  // PUT /v1/snapshot (a backup)
   std::size_t header_limit = 16 << 10;
   // Time allowed to receive one whole request, including the idle time before it on a
   // keep-alive connection. Slow clients cannot hold a connection longer than this.

@@ -30,6 +30,14 @@ core::Command Registry::Prepare(core::Command command) const {
 }
 
 Result<core::Index> Registry::Apply(const core::Command& command) {
+  if (std::holds_alternative<core::RestoreSnapshot>(command)) {
+    core::Index index = last_applied_ + 1;
+    Status st = Replace(
+        [&](core::Catalog& catalog) { return catalog.Apply(command, index).status(); }, index);
+    if (!st.ok()) return st;
+    spdlog::info("restored a snapshot: {} instances", catalog_.instance_count());
+    return index;
+  }
   auto events = catalog_.Apply(command, last_applied_ + 1);
   if (!events.ok()) return events.status();
   ++last_applied_;
@@ -109,28 +117,39 @@ Status Registry::Restore(std::string_view snapshot) {
   core::Decoder d(snapshot);
   core::Index last_applied = 0;
   if (!d.Varint(&last_applied)) return Status::InvalidArgument("snapshot: truncated");
-  std::size_t header = snapshot.size() - d.remaining();
-  auto catalog = core::Catalog::DecodeSnapshot(snapshot.substr(header));
-  if (!catalog.ok()) return catalog.status();
+  std::string_view catalog_bytes = snapshot.substr(snapshot.size() - d.remaining());
+  return Replace(
+      [catalog_bytes](core::Catalog& catalog) {
+        auto decoded = core::Catalog::DecodeSnapshot(catalog_bytes);
+        if (!decoded.ok()) return decoded.status();
+        catalog = std::move(*decoded);
+        return Status::Ok();
+      },
+      last_applied);
+}
 
+Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
+                         core::Index last_applied) {
+  // Names and IDs of before and after, to republish and wake all of them.
   std::vector<std::string> names;
-  for (const auto& [name, group] : catalog_.services()) names.push_back(name);
-  for (const auto& [name, group] : catalog->services()) names.push_back(name);
   std::vector<std::string> ids;
-  for (const auto& inst : Instances()) ids.push_back(inst->service.id);
-  for (const auto& [name, group] : catalog->services()) {
-    for (const auto& [id, inst] : group.instances) ids.push_back(id);
+  std::vector<std::string> checks;
+  for (const auto& [name, group] : catalog_.services()) {
+    names.push_back(name);
+    for (const auto& [id, inst] : group.instances) {
+      ids.push_back(id);
+      for (const core::Check& c : inst->checks) checks.push_back(c.id());
+    }
   }
-  // Stop tracking every check of the old state, then track those of the new one.
-  for (const auto& inst : Instances()) {
-    for (const core::Check& c : inst->checks) heartbeats_.Remove(c.id());
-  }
-  catalog_ = std::move(*catalog);
+  if (Status st = change(catalog_); !st.ok()) return st;
   last_applied_ = last_applied;
+  for (const std::string& id : checks) heartbeats_.Remove(id);
   reaps_ = {};
   core::Time now = clock_.Steady();
   for (const auto& [name, group] : catalog_.services()) {
+    names.push_back(name);
     for (const auto& [id, inst] : group.instances) {
+      ids.push_back(id);
       for (const core::Check& c : inst->checks) {
         std::uint32_t s = heartbeats_.Add(c.id(), c.definition.ttl, c.status, now);
         if (c.status != HealthStatus::kCritical) Arm(s, now + c.definition.ttl);

@@ -64,7 +64,9 @@ class Registry {
   // last-seen times, so every TTL restarts from its election (DESIGN.md decision 3).
   void SetLeader(bool leader);
   bool leader() const { return leader_; }
-  // The whole state as bytes (Raft snapshots, backups), and back. Restore replaces
+  // The catalog alone, for backups (GET /v1/snapshot); restored with a RestoreSnapshot command.
+  std::string CatalogSnapshot() const { return catalog_.EncodeSnapshot(); }
+  // The whole state as bytes (Raft snapshots), and back. Restore replaces
   // everything, republishes every view and wakes every watcher.
   std::string Snapshot() const;
   Status Restore(std::string_view snapshot);
@@ -97,6 +99,9 @@ class Registry {
 
  private:
   void HandleEvent(const core::Event& event);
+  // Applies `change` to the catalog and rebuilds everything derived from it: heartbeat
+  // slots, timers, views; wakes every watcher.
+  Status Replace(const std::function<Status(core::Catalog&)>& change, core::Index last_applied);
   void Arm(std::uint32_t slot, core::Time deadline);
   void ScheduleReap(const std::string& service_id);
   void Publish(const std::string& name);
