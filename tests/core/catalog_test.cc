@@ -573,5 +573,40 @@ TEST(HealthStatusTest, ToStringAndParseRoundTrip) {
   EXPECT_EQ(ParseHealthStatus(""), std::nullopt);
 }
 
+TEST(CatalogRestoreTest, RestoreSnapshotReplacesStateAndMovesIndexesForward) {
+  Catalog source;
+  RegisterService web;
+  web.service.id = "web-1";
+  web.service.name = "web";
+  web.service.tags = {"v1"};
+  ASSERT_TRUE(source.Apply(web, 2).ok());
+  std::string snapshot = source.EncodeSnapshot();
+
+  Catalog target;
+  RegisterService db;
+  db.service.id = "db-1";
+  db.service.name = "db";
+  ASSERT_TRUE(target.Apply(db, 2).ok());
+  ASSERT_TRUE(target.Apply(RestoreSnapshot{snapshot, {}}, 9).ok());
+  EXPECT_EQ(target.FindInstance("db-1"), nullptr);
+  ASSERT_NE(target.FindInstance("web-1"), nullptr);
+  EXPECT_EQ(target.index(), 9u);
+  EXPECT_EQ(target.services_index(), 9u);
+  EXPECT_EQ(target.FindService("web")->index, 9u);
+  EXPECT_EQ(target.FindService("web")->tags.count("v1"), 1u);
+}
+
+TEST(CatalogRestoreTest, CorruptSnapshotIsRefusedAndStateKept) {
+  Catalog target;
+  RegisterService db;
+  db.service.id = "db-1";
+  db.service.name = "db";
+  ASSERT_TRUE(target.Apply(db, 2).ok());
+  auto r = target.Apply(RestoreSnapshot{"\x01garbage", {}}, 3);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(target.FindInstance("db-1"), nullptr);
+  EXPECT_EQ(target.index(), 2u);
+}
+
 }  // namespace
 }  // namespace concierge::core

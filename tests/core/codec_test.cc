@@ -50,6 +50,7 @@ std::vector<Command> AllCommands() {
       UpdateCheck{"c", HealthStatus::kWarning, "",
                   Time(std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::min()))},
       ReapService{"web-2", Time(123s)},
+      RestoreSnapshot{std::string("CONCIERGE\0snapshot", 18), Time(7s)},
   };
 }
 
@@ -91,7 +92,7 @@ TEST(CodecTest, RejectsUnknownVersion) {
 }
 
 TEST(CodecTest, RejectsUnknownType) {
-  for (std::uint8_t type : {0, 5, 255}) {
+  for (std::uint8_t type : {0, 6, 255}) {
     std::string bytes = EncodeCommand(ReapService{"x", Time(1s)});
     bytes[1] = static_cast<char>(type);
     auto r = DecodeCommand(bytes);
