@@ -179,10 +179,12 @@ void Registry::HandleEvent(const Event& e) {
   switch (e.kind) {
     case Event::Kind::kServiceRegistered:
     case Event::Kind::kServiceUpdated:
-      spdlog::info("service {} ({}): {}", e.service_id, e.service_name, e.reason);
+      // Clients' own writes are debug-level; what the registry decides itself is info.
+      spdlog::debug("service {} ({}): {}", e.service_id, e.service_name, e.reason);
       return;
     case Event::Kind::kServiceDeregistered:
-      spdlog::info("service {} ({}): deregistered: {}", e.service_id, e.service_name, e.reason);
+      spdlog::log(e.reason == "deregistered by request" ? spdlog::level::debug : spdlog::level::info,
+                  "service {} ({}): deregistered: {}", e.service_id, e.service_name, e.reason);
       return;
     case Event::Kind::kCheckAdded: {
       const core::Instance* inst = catalog_.FindInstance(e.service_id);
