@@ -56,6 +56,18 @@ class HeartbeatTable {
     return status;
   }
 
+  // Any thread. The steady time of the check's last heartbeat (its registration counts as
+  // one), or nullopt if no TTL check has that ID. A lock-free read through the same index as
+  // Beat: it never blocks a heartbeat or the state thread, and may be a moment old.
+  std::optional<core::Time> LastSeen(std::string_view check_id) const {
+    std::optional<core::Time> seen;
+    index_.With(check_id, [&](std::uint32_t s) {
+      const Slot& slot = chunks_[s / kChunkSlots][s % kChunkSlots];
+      seen = core::Time(core::Duration(slot.last_seen.load(std::memory_order_seq_cst)));
+    });
+    return seen;
+  }
+
   // State thread. Starts tracking a check (as if it had just heartbeated); returns its slot.
   std::uint32_t Add(std::string_view check_id, core::Duration ttl, core::HealthStatus status,
                     core::Time now);

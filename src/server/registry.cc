@@ -73,6 +73,7 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
   if (hub_ != nullptr) {
     for (const std::string& name : changed_names) hub_->Notify(name);
     if (names_changed) hub_->Notify(WatchHub::kCatalogKey);
+    if (!changed_names.empty()) hub_->Notify(WatchHub::kAnyKey);
   }
   // Follow-ups run after this command's effects are visible, in order.
   std::vector<core::Command> follow_ups;
@@ -171,6 +172,7 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
   if (hub_ != nullptr) {
     for (const std::string& name : names) hub_->Notify(name);
     hub_->Notify(WatchHub::kCatalogKey);
+    hub_->Notify(WatchHub::kAnyKey);
   }
   return Status::Ok();
 }

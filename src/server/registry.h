@@ -6,6 +6,7 @@
 // published, immutable views, or the heartbeat fast path.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -82,6 +83,13 @@ class Registry {
   // TTL check has this ID. A non-passing status means the caller must submit the transition.
   std::optional<core::HealthStatus> Heartbeat(std::string_view check_id) {
     return heartbeats_.Beat(check_id, clock_.Steady());
+  }
+  // How long ago the TTL check `check_id` last heartbeated (registration counts), or nullopt
+  // if no TTL check has that ID. Lock-free; for display (the web UI), not for decisions.
+  std::optional<core::Duration> SinceHeartbeat(std::string_view check_id) const {
+    std::optional<core::Time> seen = heartbeats_.LastSeen(check_id);
+    if (!seen) return std::nullopt;
+    return std::max(core::Duration(0), clock_.Steady() - *seen);
   }
   std::shared_ptr<const ServiceView> Service(std::string_view name) const;
   std::shared_ptr<const core::Instance> Instance(std::string_view service_id) const;

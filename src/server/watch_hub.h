@@ -21,6 +21,8 @@ namespace concierge::server {
 class WatchHub {
  public:
   static constexpr std::string_view kCatalogKey = "";
+  // Woken by the registry after every change to any service (the web UI's one watch).
+  static constexpr std::string_view kAnyKey = "\x01any";
 
   // Suspends the calling coroutine until Notify(key) or `deadline`. Returns at once if
   // `passed()` is already true; `passed` is evaluated under the hub's lock, and the state

@@ -539,5 +539,38 @@ TEST_F(RegistryTest, CatalogWatcherWakesOnlyWhenNamesOrTagsChange) {
   EXPECT_EQ(hub_.parked(), 0u);
 }
 
+TEST_F(RegistryTest, SinceHeartbeatCountsFromTheLastHeartbeatOrTheRegistration) {
+  EXPECT_EQ(registry().SinceHeartbeat(kCheck), std::nullopt);
+  RegisterWeb();
+  EXPECT_EQ(registry().SinceHeartbeat(kCheck), Duration::zero());
+  clock_.Advance(3s);
+  EXPECT_EQ(registry().SinceHeartbeat(kCheck), Duration(3s));
+  registry().Heartbeat(kCheck);
+  clock_.Advance(250ms);
+  EXPECT_EQ(registry().SinceHeartbeat(kCheck), Duration(250ms));
+  MustApply(core::DeregisterService{"web-1", {}});
+  EXPECT_EQ(registry().SinceHeartbeat(kCheck), std::nullopt);
+}
+
+TEST_F(RegistryTest, AnyKeyWatcherWakesOnEveryChangeButNotOnHeartbeats) {
+  MustApply(Reg("a-1", "a", {Ttl("ca", 10s, HealthStatus::kPassing)}));
+  Index index = registry().index();
+  bool woke = false;
+  asio::co_spawn(ctx_,
+                 WaitFor(
+                     hub_, std::string(WatchHub::kAnyKey),
+                     [&] { return registry().index() != index; }, &woke),
+                 asio::detached);
+  ctx_.poll();
+  ASSERT_EQ(hub_.parked(), 1u);
+  registry().Heartbeat("ca");
+  ctx_.poll();
+  EXPECT_FALSE(woke);
+  MustApply(Update("ca", HealthStatus::kWarning, "slow"));
+  ctx_.poll();
+  EXPECT_TRUE(woke);
+  EXPECT_EQ(hub_.parked(), 0u);
+}
+
 }  // namespace
 }  // namespace concierge::server
