@@ -6,6 +6,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "http/ui.h"
+
 namespace concierge::http {
 
 namespace asio = boost::asio;
@@ -105,6 +107,7 @@ Response ConsulApi::WithIndex(Response r, core::Index index) const {
 
 asio::awaitable<Response> ConsulApi::Handle(Request& req) {
   std::string_view path = req.path;
+  if (auto page = ServeUi(req)) co_return std::move(*page);
   if (!path.starts_with("/v1/")) {
     co_return Response::Error(404, "no such endpoint: " + req.path);
   }
@@ -113,6 +116,9 @@ asio::awaitable<Response> ConsulApi::Handle(Request& req) {
     if (answer) co_return std::move(*answer);
   }
   std::string_view rest = path.substr(4);
+  if (rest.starts_with("concierge/")) {
+    if (auto answer = co_await UiEndpoint(req, registry_, hub_)) co_return std::move(*answer);
+  }
   const bool get = req.method == "GET" || req.method == "HEAD";
   const bool put = req.method == "PUT" || req.method == "POST";
   auto method_not_allowed = [&](std::string_view allowed) {

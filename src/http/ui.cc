@@ -1,0 +1,150 @@
+#include "http/ui.h"
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "core/time.h"
+
+namespace concierge::http {
+
+namespace {
+
+namespace asio = boost::asio;
+
+const UiFile* Find(std::string_view path) {
+  for (const UiFile& f : UiFiles()) {
+    if (f.path == path) return &f;
+  }
+  return nullptr;
+}
+
+Response Redirect(std::string location) {
+  Response r{302, "text/plain; charset=utf-8", "see " + location + "\n", {}};
+  r.headers.emplace_back("Location", std::move(location));
+  return r;
+}
+
+std::string Quoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + '"';
+}
+
+Response Heartbeats(const Request& req, const server::Registry& registry) {
+  std::optional<std::string_view> service = req.Query("service");
+  std::string body = "{";
+  auto add = [&](const core::Instance& inst) {
+    for (const core::Check& c : inst.checks) {
+      std::optional<core::Duration> since = registry.SinceHeartbeat(c.id());
+      if (!since) continue;
+      if (body.size() > 1) body += ',';
+      body += Quoted(c.id()) + ':' +
+              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*since).count());
+    }
+  };
+  if (service) {
+    if (auto view = registry.Service(*service)) {
+      for (const auto& inst : view->instances) add(*inst);
+    }
+  } else {
+    for (const auto& inst : registry.Instances()) add(*inst);
+  }
+  Response r = Response::Json(body + "}");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+asio::awaitable<Response> Changes(const Request& req, const server::Registry& registry,
+                                  server::WatchHub& hub) {
+  core::Index index = 0;
+  if (auto text = req.Query("index")) {
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), index);
+    if (ec != std::errc() || p != text->data() + text->size()) {
+      co_return Response::Error(400, "index: expected a non-negative integer, got \"" +
+                                         std::string(*text) + "\"");
+    }
+  }
+  std::chrono::milliseconds wait = std::chrono::minutes(5);
+  if (auto text = req.Query("wait")) {
+    auto d = core::ParseDuration(*text);
+    if (!d.ok()) co_return Response::Error(400, "wait: " + d.status().message());
+    wait = std::min<std::chrono::milliseconds>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(*d), std::chrono::minutes(10));
+  }
+  if (index != 0) {
+    std::function<bool()> passed = [&] { return registry.index() != index; };
+    co_await hub.Wait(std::string(server::WatchHub::kAnyKey), passed,
+                      std::chrono::steady_clock::now() + wait);
+  }
+  core::Index now = registry.index();
+  Response r = Response::Json("{\"Index\":" + std::to_string(now) + "}");
+  r.headers.emplace_back("X-Consul-Index", std::to_string(now));
+  r.headers.emplace_back("Cache-Control", "no-store");
+  co_return r;
+}
+
+}  // namespace
+
+std::optional<Response> ServeUi(const Request& req) {
+  std::string_view path = req.path;
+  if (path == "/" || path == "/ui") return Redirect("/ui/");
+  if (!path.starts_with("/ui/")) return std::nullopt;
+  if (req.method != "GET" && req.method != "HEAD") {
+    Response r = Response::Error(405, "the web UI is read with GET");
+    r.headers.emplace_back("Allow", "GET");
+    return r;
+  }
+  const UiFile* file = Find(path == "/ui/" ? "/ui/index.html" : path);
+  // The UI routes with "#/..."; a path without an extension still gets the page.
+  if (file == nullptr && path.substr(path.rfind('/')).find('.') == std::string_view::npos) {
+    file = Find("/ui/index.html");
+  }
+  if (file == nullptr) {
+    return Response::Error(404, "no such file in the web UI: " + req.path +
+                                    (UiFiles().empty() ? " (built without ui/dist)" : ""));
+  }
+  // Vite names assets by their content hash: they never change under one name.
+  const bool immutable = file->path.starts_with("/ui/assets/");
+  Response r{200, std::string(file->content_type), {}, {}};
+  r.headers.emplace_back("ETag", std::string(file->etag));
+  r.headers.emplace_back("Cache-Control",
+                         immutable ? "public, max-age=31536000, immutable" : "no-cache");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  if (req.Header("If-None-Match") == file->etag) {
+    r.status = 304;
+    return r;
+  }
+  if (req.method == "GET") r.body = std::string(file->body);
+  return r;
+}
+
+asio::awaitable<std::optional<Response>> UiEndpoint(const Request& req,
+                                                    const server::Registry& registry,
+                                                    server::WatchHub& hub) {
+  if (req.path != "/v1/concierge/heartbeats" && req.path != "/v1/concierge/changes") {
+    co_return std::nullopt;
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    Response r = Response::Error(405, "method " + req.method + " is not allowed on " + req.path +
+                                          "; use GET");
+    r.headers.emplace_back("Allow", "GET");
+    co_return r;
+  }
+  if (req.path == "/v1/concierge/heartbeats") co_return Heartbeats(req, registry);
+  co_return co_await Changes(req, registry, hub);
+}
+
+}  // namespace concierge::http
