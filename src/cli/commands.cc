@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/instances.h"
+#include "cli/servers.h"
 #include "cli/service_body.h"
 #include "cli/table.h"
 #include "cli/targets.h"
@@ -301,6 +302,86 @@ int Watch(HttpClient& client, const std::string& service, bool passing,
   return 0;
 }
 
+std::string YesNo(bool b) { return b ? "true" : "false"; }
+
+int Members(HttpClient& client) {
+  int exit_code = 0;
+  std::optional<Response> response = Call(client, "GET", "/v1/agent/members", {}, exit_code);
+  if (!response) return exit_code;
+  Result<std::vector<ServerMember>> members = ParseAgentMembers(response->body);
+  if (!members.ok()) return Fail(members.status().message());
+  std::vector<std::vector<std::string>> rows;
+  for (const ServerMember& m : *members) {
+    rows.push_back({m.name, m.raft_address, m.http_address.empty() ? "-" : m.http_address,
+                    m.voter ? "voter" : "non-voter", YesNo(m.leader)});
+  }
+  std::cout << FormatTable({"Name", "Raft address", "HTTP address", "Status", "Leader"}, rows);
+  return 0;
+}
+
+int ListPeers(HttpClient& client) {
+  int exit_code = 0;
+  std::optional<Response> response =
+      Call(client, "GET", "/v1/operator/raft/configuration", {}, exit_code);
+  if (!response) return exit_code;
+  Result<std::vector<RaftPeer>> peers = ParseRaftConfiguration(response->body);
+  if (!peers.ok()) return Fail(peers.status().message());
+  std::vector<std::vector<std::string>> rows;
+  for (const RaftPeer& p : *peers) {
+    rows.push_back({p.node.empty() ? "-" : p.node, p.id, p.address,
+                    p.leader ? "leader" : "follower", YesNo(p.voter)});
+  }
+  std::cout << FormatTable({"Node", "ID", "Address", "State", "Voter"}, rows);
+  return 0;
+}
+
+int RemovePeer(HttpClient& client, const std::string& raft_address) {
+  int exit_code = 0;
+  if (!Call(client, "DELETE", RemovePeerTarget(raft_address), {}, exit_code)) return exit_code;
+  std::cout << "Removed peer with address \"" << raft_address << "\"\n";
+  return 0;
+}
+
+// A snapshot is the whole catalog: allow more than the default body size and time.
+constexpr std::uint64_t kMaxSnapshotBytes = std::uint64_t{4} << 30;
+constexpr std::chrono::milliseconds kSnapshotTimeout = 10min;
+
+int SnapshotSave(const std::string& address, const std::string& file) {
+  client::HttpClientOptions options;
+  options.max_body_bytes = kMaxSnapshotBytes;
+  options.read_timeout = kSnapshotTimeout;
+  Result<HttpClient> client = HttpClient::Open(address, options);
+  if (!client.ok()) return Usage("--http-addr: " + client.status().message());
+  int exit_code = 0;
+  std::optional<Response> response = Call(*client, "GET", "/v1/snapshot", {}, exit_code);
+  if (!response) return exit_code;
+  if (response->body.empty()) return Fail("the agent answered GET /v1/snapshot with no bytes");
+  if (Status st = WriteFileAtomically(file, response->body); !st.ok()) return Fail(st.message());
+  std::cout << "Saved snapshot to " << file << " (" << response->body.size() << " bytes";
+  if (const std::string* index = response->Header("X-Consul-Index")) {
+    std::cout << ", index " << *index;
+  }
+  std::cout << ")\n";
+  return 0;
+}
+
+int SnapshotRestore(const std::string& address, const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  if (!in) return Fail("cannot read " + file);
+  std::string bytes = contents.str();
+  if (bytes.empty()) return Fail(file + " is empty; expected a file written by snapshot save");
+  client::HttpClientOptions options;
+  options.read_timeout = kSnapshotTimeout;
+  Result<HttpClient> client = HttpClient::Open(address, options);
+  if (!client.ok()) return Usage("--http-addr: " + client.status().message());
+  int exit_code = 0;
+  if (!Call(*client, "PUT", "/v1/snapshot", bytes, exit_code)) return exit_code;
+  std::cout << "Restored snapshot from " << file << " (" << bytes.size() << " bytes)\n";
+  return 0;
+}
+
 // -http-addr on every command that talks to an agent.
 void AddHttpAddr(CLI::App* command, std::string& address) {
   command->add_option("--http-addr", address, "Agent HTTP address as host:port, no scheme")
@@ -384,6 +465,39 @@ int RunCommand(const std::vector<std::string>& args) {
       ->allow_extra_args(false);
   AddHttpAddr(watch_cmd, address);
 
+  CLI::App* members_cmd = app.add_subcommand("members", "List the servers of the cluster");
+  AddHttpAddr(members_cmd, address);
+
+  CLI::App* operator_cmd = app.add_subcommand("operator", "Cluster operations");
+  operator_cmd->require_subcommand(1);
+  CLI::App* raft_cmd = operator_cmd->add_subcommand("raft", "Inspect and change the Raft peers");
+  raft_cmd->require_subcommand(1);
+  CLI::App* list_peers_cmd =
+      raft_cmd->add_subcommand("list-peers", "List the servers in the Raft configuration");
+  AddHttpAddr(list_peers_cmd, address);
+  std::string peer_address;
+  CLI::App* remove_peer_cmd =
+      raft_cmd->add_subcommand("remove-peer", "Remove a (dead) server from the Raft configuration");
+  remove_peer_cmd
+      ->add_option("--address", peer_address, "Raft address (host:port) of the server to remove")
+      ->required();
+  AddHttpAddr(remove_peer_cmd, address);
+
+  CLI::App* snapshot_cmd = app.add_subcommand("snapshot", "Save and restore the catalog");
+  snapshot_cmd->require_subcommand(1);
+  std::string snapshot_file;
+  CLI::App* save_cmd =
+      snapshot_cmd->add_subcommand("save", "Write a snapshot of the catalog to a file");
+  save_cmd->add_option("file", snapshot_file, "Where to write it (replaced atomically)")
+      ->required();
+  AddHttpAddr(save_cmd, address);
+  CLI::App* restore_cmd = snapshot_cmd->add_subcommand(
+      "restore", "Replace the catalog with a snapshot written by snapshot save");
+  restore_cmd->add_option("file", snapshot_file, "The snapshot file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  AddHttpAddr(restore_cmd, address);
+
   app.set_version_flag("--version", "concierge " CONCIERGE_VERSION);
 
   std::vector<const char*> argv;
@@ -399,6 +513,9 @@ int RunCommand(const std::vector<std::string>& args) {
     return 0;
   }
 
+  if (save_cmd->parsed()) return SnapshotSave(address, snapshot_file);
+  if (restore_cmd->parsed()) return SnapshotRestore(address, snapshot_file);
+
   Result<HttpClient> client = HttpClient::Open(address);
   if (!client.ok()) return Usage("--http-addr: " + client.status().message());
 
@@ -412,6 +529,9 @@ int RunCommand(const std::vector<std::string>& args) {
   if (health_cmd->parsed()) return Health(*client, service, passing, tags);
   if (heartbeat_cmd->parsed()) return Heartbeat(*client, check_id, status, note);
   if (watch_cmd->parsed()) return Watch(*client, service, passing, tags);
+  if (members_cmd->parsed()) return Members(*client);
+  if (list_peers_cmd->parsed()) return ListPeers(*client);
+  if (remove_peer_cmd->parsed()) return RemovePeer(*client, peer_address);
   return Usage("agent: run as the first argument, e.g. concierge agent -dev");
 }
 
