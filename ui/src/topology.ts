@@ -13,9 +13,13 @@ interface Point {
   y: number;
 }
 
-const R_SERVICES = 180; // registry centre to service centre
-const R_INSTANCES = 122; // service centre to instance centre
-const INSTANCE_SPACING = 80; // along the arc, between neighbours
+const R_SERVICES = 180; // registry centre to service centre, at least
+const SERVICE_GAP = 250; // between neighbouring services, at least
+const R_INSTANCES = 122; // service centre to instance centre, at least
+const INSTANCE_SPACING = 80; // along the arc, between neighbours, at most
+const MIN_SPACING = 56; // below this, the instances move further out
+const HALF_W = 500; // the smallest picture: 1000 x 730
+const HALF_H = 365;
 const INSTANCE_RADIUS = 20;
 const MAX_INSTANCES = 10; // per service; the rest are counted
 const LEAVE_MS = 1500;
@@ -23,7 +27,7 @@ const LEAVE_MS = 1500;
 interface Ghost {
   inst: Instance;
   at: Point;
-  above: boolean;
+  dir: Point;
   until: number;
 }
 
@@ -72,7 +76,7 @@ export class Topology {
     for (const [id, inst] of this.known) {
       const pos = this.positions.get(id);
       if (!current.has(id) && pos && !this.ghosts.has(id)) {
-        this.ghosts.set(id, { inst, at: pos.inst, above: pos.inst.y < pos.service.y - 10, until: now + LEAVE_MS });
+        this.ghosts.set(id, { inst, at: pos.inst, dir: unit(pos.service, pos.inst), until: now + LEAVE_MS });
         setTimeout(() => this.render(), LEAVE_MS + 50);
       }
     }
@@ -84,26 +88,49 @@ export class Topology {
     const nodes = s("g", { class: "nodes" });
     const names = [...this.store.services.keys()];
     const k = names.length;
+    // Services on an ellipse (the picture is wider than tall), far enough apart that each
+    // one's fan of instances fits between its neighbours.
+    const ry = k <= 2 ? R_SERVICES : Math.max(R_SERVICES, SERVICE_GAP / 2 / Math.sin(Math.PI / k));
+    const rx = k <= 2 ? ry : ry * 1.35;
+    const gap = k <= 1 ? Infinity : 2 * ry * Math.sin(Math.PI / k);
+    let halfW = HALF_W;
+    let halfH = HALF_H;
+    const extend = (p: Point, dx: number, dy: number) => {
+      halfW = Math.max(halfW, Math.abs(p.x) + dx);
+      halfH = Math.max(halfH, Math.abs(p.y) + dy);
+    };
     names.forEach((name, idx) => {
       const instances = this.store.services.get(name) ?? [];
       const angle = -Math.PI / 2 + (2 * Math.PI * idx) / Math.max(1, k);
-      const sc = polar({ x: 0, y: 0 }, R_SERVICES, angle);
+      const sc = { x: rx * Math.cos(angle), y: ry * Math.sin(angle) };
+      extend(sc, 80, 40);
       const status = worst(instances.map((i) => i.status));
       links.append(s("line", { x1: 0, y1: 0, x2: sc.x, y2: sc.y, class: "link-service" }));
       const shown = instances.slice(0, MAX_INSTANCES);
-      const step = Math.min(INSTANCE_SPACING / R_INSTANCES, (1.5 * Math.PI) / Math.max(1, shown.length - 1));
+      const n = shown.length;
+      let r = R_INSTANCES;
+      let step = 0;
+      for (let tries = 0; n > 1 && tries < 8; tries++) {
+        // The widest fan whose sides stay clear of the neighbouring services' fans.
+        const clear = (gap / 2 - 28) / r;
+        const fan = clear >= 1 || k <= 2 ? 1.5 * Math.PI : 2 * Math.asin(Math.max(0.2, clear));
+        step = Math.min(INSTANCE_SPACING / r, fan / (n - 1));
+        if (step * r >= MIN_SPACING) break;
+        r *= 1.25;
+      }
       shown.forEach((inst, j) => {
-        const a = angle + (j - (shown.length - 1) / 2) * step;
-        const p = polar(sc, R_INSTANCES, a);
+        const a = Math.atan2(sc.y, sc.x) + (j - (n - 1) / 2) * step;
+        const p = polar(sc, r, a);
+        extend(p, 110, 62);
         this.positions.set(inst.ID, { inst: p, service: sc });
         links.append(
           s("line", { x1: sc.x, y1: sc.y, x2: p.x, y2: p.y, class: `link-instance ${inst.status}` }),
         );
-        nodes.append(this.instanceNode(inst, p, p.y < sc.y - 10));
+        nodes.append(this.instanceNode(inst, p, unit(sc, p)));
       });
       nodes.append(this.serviceNode(name, instances, sc, status));
     });
-    for (const [id, g] of this.ghosts) nodes.append(this.instanceNode(g.inst, g.at, g.above, id));
+    for (const [id, g] of this.ghosts) nodes.append(this.instanceNode(g.inst, g.at, g.dir, id));
 
     const centre = s(
       "g",
@@ -118,6 +145,7 @@ export class Topology {
         ? s("text", { y: 110, class: "empty" }, "No services registered yet")
         : null;
     // Heartbeat dots travel under the nodes, visible along the links.
+    this.svg.setAttribute("viewBox", `${-halfW} ${-halfH} ${2 * halfW} ${2 * halfH}`);
     this.svg.replaceChildren(links, this.pulses, centre, nodes, ...(empty ? [empty] : []));
   }
 
@@ -152,10 +180,17 @@ export class Topology {
     return g;
   }
 
-  // Labels go on the side away from the service, so that its link does not cross them.
-  private instanceNode(inst: Instance, at: Point, labelsAbove: boolean, ghost?: string) {
+  // Labels go on the side away from the service (`dir` points away from it), so that its
+  // link does not cross them.
+  private instanceNode(inst: Instance, at: Point, dir: Point, ghost?: string) {
     const st = inst.status;
     const label = ghost ? "deregistered" : st;
+    const R = INSTANCE_RADIUS;
+    const side = Math.abs(dir.x) > 0.6;
+    const anchor = side ? (dir.x > 0 ? "start" : "end") : "middle";
+    const x = side ? Math.sign(dir.x) * (R + 6) : 0;
+    const [y1, y2] = side ? [-2, 12] : dir.y < 0 ? [-R - 22, -R - 8] : [R + 16, R + 30];
+    const style = `text-anchor: ${anchor}`;
     const g = s(
       "g",
       {
@@ -172,8 +207,8 @@ export class Topology {
       s("circle", { r: INSTANCE_RADIUS + 6, class: "halo" }),
       s("circle", { r: INSTANCE_RADIUS, class: "body" }),
       s("text", { y: 6, class: "inst-sym", "aria-hidden": "true" }, symbol[st]),
-      s("text", { y: labelsAbove ? -INSTANCE_RADIUS - 22 : INSTANCE_RADIUS + 16, class: "inst-id" }, clip(inst.ID, 18)),
-      s("text", { y: labelsAbove ? -INSTANCE_RADIUS - 8 : INSTANCE_RADIUS + 30, class: `inst-status ${st}` }, label),
+      s("text", { x, y: y1, style, class: "inst-id" }, clip(inst.ID, 18)),
+      s("text", { x, y: y2, style, class: `inst-status ${st}` }, label),
     );
     if (!ghost) link(g, `#/service/${encodeURIComponent(inst.Service)}`);
     return g;
@@ -214,6 +249,13 @@ export class Topology {
 
 function polar(c: Point, r: number, a: number): Point {
   return { x: c.x + r * Math.cos(a), y: c.y + r * Math.sin(a) };
+}
+
+function unit(from: Point, to: Point): Point {
+  const dx = to.x - from.x;
+  const dy = to.y - from.y;
+  const d = Math.hypot(dx, dy) || 1;
+  return { x: dx / d, y: dy / d };
 }
 
 function clip(text: string, n: number) {
