@@ -1,0 +1,193 @@
+#include "client/wire.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cctype>
+#include <tuple>
+
+namespace concierge::client {
+namespace {
+
+using Json = rapidjson::Value;
+
+std::string GetString(const Json& object, const char* key) {
+  if (!object.IsObject()) return {};
+  auto it = object.FindMember(key);
+  if (it == object.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+int GetInt(const Json& object, const char* key, int otherwise) {
+  if (!object.IsObject()) return otherwise;
+  auto it = object.FindMember(key);
+  if (it == object.MemberEnd() || !it->value.IsInt()) return otherwise;
+  return it->value.GetInt();
+}
+
+const Json& GetMember(const Json& object, const char* key) {
+  static const Json kNull;
+  if (!object.IsObject()) return kNull;
+  auto it = object.FindMember(key);
+  return it == object.MemberEnd() ? kNull : it->value;
+}
+
+HealthStatus ParseStatus(std::string_view s) {
+  if (s == "passing") return HealthStatus::kPassing;
+  if (s == "warning") return HealthStatus::kWarning;
+  return HealthStatus::kCritical;
+}
+
+}  // namespace
+
+std::string GoDuration(Duration d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
+std::string EncodeRegistration(const ServiceRegistration& r) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  auto field = [&](const char* key, const std::string& value) {
+    w.Key(key);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  };
+  w.StartObject();
+  field("ID", r.InstanceId());
+  field("Name", r.name);
+  if (!r.address.empty()) field("Address", r.address);
+  if (r.port != 0) {
+    w.Key("Port");
+    w.Uint(r.port);
+  }
+  if (!r.tags.empty()) {
+    w.Key("Tags");
+    w.StartArray();
+    for (const std::string& t : r.tags)
+      w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+    w.EndArray();
+  }
+  if (!r.meta.empty()) {
+    w.Key("Meta");
+    w.StartObject();
+    for (const auto& [k, v] : r.meta) field(k.c_str(), v);
+    w.EndObject();
+  }
+  w.Key("Weights");
+  w.StartObject();
+  w.Key("Passing");
+  w.Int(r.weights.passing);
+  w.Key("Warning");
+  w.Int(r.weights.warning);
+  w.EndObject();
+  if (r.ttl > Duration::zero()) {
+    w.Key("Check");
+    w.StartObject();
+    field("TTL", GoDuration(r.ttl));
+    if (r.deregister_critical_after > Duration::zero()) {
+      field("DeregisterCriticalServiceAfter", GoDuration(r.deregister_critical_after));
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+Result<std::vector<Instance>> DecodeHealth(std::string_view body) {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError()) {
+    return Status::Internal(
+        "cannot read the registry's answer to a health query: invalid JSON "
+        "at offset " +
+        std::to_string(doc.GetErrorOffset()) + ": " +
+        rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  if (!doc.IsArray()) {
+    return Status::Internal("cannot read the registry's answer to a health query: expected a list");
+  }
+  std::vector<Instance> instances;
+  for (const Json& entry : doc.GetArray()) {
+    const Json& node = GetMember(entry, "Node");
+    const Json& service = GetMember(entry, "Service");
+    Instance i;
+    i.id = GetString(service, "ID");
+    i.service = GetString(service, "Service");
+    i.node = GetString(node, "Node");
+    i.address = GetString(service, "Address");
+    if (i.address.empty()) i.address = GetString(node, "Address");
+    i.port = static_cast<std::uint16_t>(std::clamp(GetInt(service, "Port", 0), 0, 65535));
+    const Json& tags = GetMember(service, "Tags");
+    if (tags.IsArray()) {
+      for (const Json& t : tags.GetArray()) {
+        if (t.IsString()) i.tags.emplace_back(t.GetString(), t.GetStringLength());
+      }
+    }
+    const Json& meta = GetMember(service, "Meta");
+    if (meta.IsObject()) {
+      for (const auto& m : meta.GetObject()) {
+        if (m.value.IsString()) i.meta[m.name.GetString()] = m.value.GetString();
+      }
+    }
+    const Json& weights = GetMember(service, "Weights");
+    i.weights.passing = GetInt(weights, "Passing", 1);
+    i.weights.warning = GetInt(weights, "Warning", 1);
+    const Json& checks = GetMember(entry, "Checks");
+    if (checks.IsArray()) {
+      for (const Json& check : checks.GetArray()) {
+        i.health = std::max(i.health, ParseStatus(GetString(check, "Status")));
+      }
+    }
+    instances.push_back(std::move(i));
+  }
+  std::sort(instances.begin(), instances.end(), [](const Instance& a, const Instance& b) {
+    return std::tie(a.id, a.node) < std::tie(b.id, b.node);
+  });
+  return instances;
+}
+
+std::string Encode(std::string_view text, bool path) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    bool keep = std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+                (path && (c == ':' || c == '@'));
+    if (keep) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string HealthTarget(std::string_view service, const HealthQuery& query) {
+  std::string target = "/v1/health/service/" + Encode(service, true);
+  char sep = '?';
+  auto add = [&](std::string_view key, const std::string& value) {
+    target += sep;
+    target += key;
+    target += '=';
+    target += value;
+    sep = '&';
+  };
+  if (query.passing_only) add("passing", "1");
+  for (const std::string& tag : query.tags) add("tag", Encode(tag));
+  if (query.index > 0) {
+    add("index", std::to_string(query.index));
+    add("wait", GoDuration(query.wait));
+  }
+  return target;
+}
+
+std::uint64_t NextIndex(std::uint64_t previous, std::uint64_t received) {
+  if (received < previous) return 0;
+  return received == 0 ? 1 : received;
+}
+
+}  // namespace concierge::client

@@ -1,0 +1,32 @@
+// The JSON and URL shapes of the registry's HTTP API that the client library uses.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "concierge/client.h"
+
+namespace concierge::client {
+
+// Go-style duration for a registration body: "10s", "1500ms".
+std::string GoDuration(Duration d);
+
+// The body of PUT /v1/agent/service/register. Always carries an ID.
+std::string EncodeRegistration(const ServiceRegistration& registration);
+
+// GET /v1/health/service/<name> answer -> instances sorted by ID, then node.
+Result<std::vector<Instance>> DecodeHealth(std::string_view body);
+
+// RFC 3986 percent-encoding of all but unreserved characters; with `path`, ':' and '@' too.
+std::string Encode(std::string_view text, bool path = false);
+
+// GET /v1/health/service/<name>?passing=1&tag=..&index=N&wait=W
+std::string HealthTarget(std::string_view service, const HealthQuery& query);
+
+// The index for the next blocking query after an answer carrying `received`: an index that
+// went backwards (the registry restarted or was restored) resets to 0, which answers at once.
+std::uint64_t NextIndex(std::uint64_t previous, std::uint64_t received);
+
+}  // namespace concierge::client
