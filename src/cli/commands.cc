@@ -22,6 +22,7 @@
 #include "cli/instances.h"
 #include "cli/servers.h"
 #include "cli/service_body.h"
+#include "cli/sidecar.h"
 #include "cli/table.h"
 #include "cli/targets.h"
 #include "cli/watch.h"
@@ -392,11 +393,14 @@ void AddHttpAddr(CLI::App* command, std::string& address) {
 }  // namespace
 
 int RunCommand(const std::vector<std::string>& args) {
+  // The sidecar parses its own flags, as the agent does.
+  if (args.size() >= 2 && args[1] == "sidecar") return RunSidecar(args);
   CLI::App app{"Concierge: a service registry that speaks Consul's HTTP API.", "concierge"};
   app.require_subcommand(1);
   std::string address = "127.0.0.1:8500";
 
   app.add_subcommand("agent", "Run an agent (the registry server) in the foreground");
+  app.add_subcommand("sidecar", "Register a process and heartbeat for it while it is healthy");
   CLI::App* version = app.add_subcommand("version", "Print the version");
 
   CLI::App* services = app.add_subcommand("services", "Register, deregister and list services");
