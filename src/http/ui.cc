@@ -73,8 +73,8 @@ asio::awaitable<Response> Changes(const Request& req, const server::Registry& re
   if (auto text = req.Query("index")) {
     auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), index);
     if (ec != std::errc() || p != text->data() + text->size()) {
-      co_return Response::Error(400, "index: expected a non-negative integer, got \"" +
-                                         std::string(*text) + "\"");
+      co_return Response::Error(
+          400, "index: expected a non-negative integer, got \"" + std::string(*text) + "\"");
     }
   }
   std::chrono::milliseconds wait = std::chrono::minutes(5);
@@ -138,8 +138,8 @@ asio::awaitable<std::optional<Response>> UiEndpoint(const Request& req,
     co_return std::nullopt;
   }
   if (req.method != "GET" && req.method != "HEAD") {
-    Response r = Response::Error(405, "method " + req.method + " is not allowed on " + req.path +
-                                          "; use GET");
+    Response r = Response::Error(
+        405, "method " + req.method + " is not allowed on " + req.path + "; use GET");
     r.headers.emplace_back("Allow", "GET");
     co_return r;
   }

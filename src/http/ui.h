@@ -2,11 +2,10 @@
 // native endpoints it needs besides Consul's.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <optional>
 #include <span>
 #include <string_view>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "http/message.h"
 #include "server/registry.h"
