@@ -68,7 +68,17 @@ asio::awaitable<std::optional<Response>> ClusterApi::Intercept(Request& req) {
   if (auto client = req.Header(kClientAddressHeader); client && FromMember(req)) {
     req.remote_address = std::string(*client);
   }
-  if (AgentLocal(path) || raft_.is_leader()) co_return std::nullopt;
+  if (AgentLocal(path)) co_return std::nullopt;
+  if (raft_.is_leader()) {
+    if (req.Has("consistent")) {
+      server::StateLoop::Operation confirm = [this](std::function<void(Status)> done) {
+        raft_.Barrier(std::move(done));
+      };
+      Status st = co_await state_.Call(std::move(confirm));
+      if (!st.ok()) co_return Response::Error(503, st.message());
+    }
+    co_return std::nullopt;
+  }
   // Just elected (the flag lags by up to 20 ms): answer here rather than forward to ourselves.
   if (raft_.started() && raft_.Cluster().leader == members_.self().raft_address) {
     co_return std::nullopt;
@@ -113,7 +123,8 @@ asio::awaitable<Response> ClusterApi::Join(Request& req) {
   }
   bool want_voter = doc.HasMember("WantVoter") && doc["WantVoter"].IsBool() &&
                     doc["WantVoter"].GetBool() && !joined->empty();
-  bool formed = raft_.started() && raft_.Cluster().known_leader;
+  server::ClusterInfo info = raft_.Cluster();
+  bool formed = raft_.started() && info.known_leader;
   if (want_voter && formed) {
     if (!raft_.is_leader()) co_return co_await ToLeader(req);
     Member joiner = joined->front();
@@ -124,8 +135,18 @@ asio::awaitable<Response> ClusterApi::Join(Request& req) {
     if (!st.ok()) co_return Response::Error(503, "join: " + st.message());
     spdlog::info("cluster: {} ({}) joined as a voter", joiner.name, joiner.raft_address);
   }
+  // The voters of a server whose Raft runs, leader or not: a new server adopts them rather
+  // than derive a configuration of its own, so that two clusters never form.
+  std::string voters = "[";
+  if (raft_.started()) {
+    for (const std::string& v : info.voters) {
+      if (voters.size() > 1) voters += ',';
+      voters += "\"" + v + "\"";
+    }
+  }
   std::string body = "{\"Formed\":" + std::string(formed ? "true" : "false") +
-                     ",\"Members\":" + EncodeMembers(members_.All()) + "}";
+                     ",\"Voters\":" + voters + "]" + ",\"Members\":" + EncodeMembers(members_.All()) +
+                     "}";
   co_return Response::Json(std::move(body));
 }
 

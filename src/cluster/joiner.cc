@@ -1,5 +1,6 @@
 #include "cluster/joiner.h"
 
+#include <algorithm>
 #include <set>
 
 #include <rapidjson/document.h>
@@ -32,16 +33,15 @@ void Joiner::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Joiner::Exchange(const std::string& address, bool want_voter, bool* ok) {
-  *ok = false;
+Joiner::Reply Joiner::Exchange(const std::string& address, bool want_voter) {
+  Reply out;
   client::HttpClientOptions opts;
   opts.connect_timeout = std::chrono::seconds(1);
   auto client = client::HttpClient::Open(address, opts);
-  if (!client.ok()) return false;
+  if (!client.ok()) return out;
   // Self first: a server that is asked to add a voter adds the first member of the list.
-  std::vector<Member> all = members_.All();
   std::vector<Member> ordered{members_.self()};
-  for (const Member& m : all) {
+  for (const Member& m : members_.All()) {
     if (m.raft_address != members_.self().raft_address) ordered.push_back(m);
   }
   std::string body = "{\"WantVoter\":" + std::string(want_voter ? "true" : "false") +
@@ -49,11 +49,11 @@ bool Joiner::Exchange(const std::string& address, bool want_voter, bool* ok) {
   auto reply = client->Send("PUT", "/v1/concierge/join", body, std::chrono::seconds(30));
   if (!reply.ok() || reply->status != 200) {
     if (reply.ok()) spdlog::debug("join {}: {} {}", address, reply->status, reply->body);
-    return false;
+    return out;
   }
   rapidjson::Document doc;
   doc.Parse(reply->body.data(), reply->body.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("Members")) return false;
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("Members")) return out;
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   doc["Members"].Accept(w);
@@ -64,53 +64,71 @@ bool Joiner::Exchange(const std::string& address, bool want_voter, bool* ok) {
       }
     }
   }
-  *ok = true;
-  return doc.HasMember("Formed") && doc["Formed"].IsBool() && doc["Formed"].GetBool();
+  out.ok = true;
+  out.formed = doc.HasMember("Formed") && doc["Formed"].IsBool() && doc["Formed"].GetBool();
+  if (doc.HasMember("Voters") && doc["Voters"].IsArray()) {
+    for (const auto& v : doc["Voters"].GetArray()) {
+      if (v.IsString()) out.voters.emplace_back(v.GetString());
+    }
+  }
+  return out;
 }
 
 void Joiner::Run(bool raft_started) {
   bool started = raft_started;
   bool announced = false;
+  bool joining = false;  // Raft runs with an empty log; not yet added as a voter
   for (;;) {
     std::set<std::string> targets(options_.join.begin(), options_.join.end());
     for (const Member& m : members_.All()) {
       if (m.raft_address != members_.self().raft_address) targets.insert(m.http_address);
     }
     bool formed = false;
+    std::vector<std::string> adopted;  // a running server's configuration
     for (const std::string& t : targets) {
-      bool ok = false;
-      formed |= Exchange(t, false, &ok);
+      Reply r = Exchange(t, false);
+      formed |= r.formed;
+      if (adopted.empty()) adopted = r.voters;
     }
     if (!started) {
+      const std::string& self = members_.self().raft_address;
       std::vector<Member> all = members_.All();
-      if (formed) {
-        // A cluster exists: ask to be added, then start with an empty log.
-        for (const std::string& t : targets) {
-          bool ok = false;
-          Exchange(t, true, &ok);
-          if (ok) {
-            spdlog::info("cluster: joining the existing cluster through {}", t);
-            start_raft_({});
-            started = true;
-            break;
-          }
-        }
-      } else if (static_cast<int>(all.size()) >= options_.bootstrap_expect) {
+      auto bootstrap = [&](const std::vector<std::string>& voters) {
         std::vector<raft::Peer> config;
-        bool in_config = false;
-        for (int i = 0; i < options_.bootstrap_expect; ++i) {
-          config.push_back({RaftId(all[i].raft_address), all[i].raft_address});
-          in_config |= all[i].raft_address == members_.self().raft_address;
-        }
-        if (in_config) {
-          spdlog::info("cluster: {} servers known, bootstrapping", options_.bootstrap_expect);
-          start_raft_(config);
-          started = true;
-        }
+        for (const std::string& v : voters) config.push_back({RaftId(v), v});
+        spdlog::info("cluster: bootstrapping with {} servers", config.size());
+        start_raft_(config);
+        started = true;
+      };
+      bool in_adopted = std::find(adopted.begin(), adopted.end(), self) != adopted.end();
+      if (formed && !in_adopted) {
+        // A cluster with a leader, and we are not in it: start Raft with an empty log (the
+        // leader fills it), then ask to be added. The leader promotes us to voter only once
+        // we have caught up, so Raft must run before we ask.
+        start_raft_({});
+        started = true;
+        joining = true;
+      } else if (!adopted.empty()) {
+        // Another server bootstrapped (or runs) a configuration: take exactly that one if we
+        // are in it; otherwise wait until it has a leader to join.
+        if (in_adopted) bootstrap(adopted);
+      } else if (static_cast<int>(all.size()) >= options_.bootstrap_expect) {
+        std::vector<std::string> first;
+        for (int i = 0; i < options_.bootstrap_expect; ++i) first.push_back(all[i].raft_address);
+        if (std::find(first.begin(), first.end(), self) != first.end()) bootstrap(first);
       } else if (!announced) {
         spdlog::info("cluster: waiting for {} servers (know {}); writes answer 503 until then",
                      options_.bootstrap_expect, all.size());
         announced = true;
+      }
+    }
+    if (joining) {
+      for (const std::string& t : targets) {
+        if (Exchange(t, true).ok) {
+          spdlog::info("cluster: joined the existing cluster through {}", t);
+          joining = false;
+          break;
+        }
       }
     }
     std::unique_lock lock(mu_);

@@ -46,8 +46,13 @@ class Joiner {
 
  private:
   void Run(bool raft_started);
-  // Exchanges members with `address`; returns whether it reported a formed cluster.
-  bool Exchange(const std::string& address, bool want_voter, bool* ok);
+  struct Reply {
+    bool ok = false;            // answered 200
+    bool formed = false;        // has Raft running and a leader
+    std::vector<std::string> voters;  // its Raft configuration, if Raft runs there
+  };
+  // Exchanges members with `address`.
+  Reply Exchange(const std::string& address, bool want_voter);
 
   Members& members_;
   raft::RaftLog& raft_;

@@ -93,6 +93,8 @@ std::optional<Member> Members::ByRaftAddress(std::string_view raft_address) cons
 }
 
 Status Members::Save(const std::string& path) const {
+  // The join handler and the joiner both save; one at a time, through one temp file.
+  std::lock_guard save_lock(save_mu_);
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);

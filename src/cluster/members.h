@@ -47,6 +47,7 @@ class Members {
  private:
   Member self_;
   mutable std::mutex mu_;
+  mutable std::mutex save_mu_;
   std::vector<Member> members_;
 };
 

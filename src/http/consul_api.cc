@@ -100,8 +100,9 @@ server::ClusterInfo ConsulApi::Cluster() const {
 
 Response ConsulApi::WithIndex(Response r, core::Index index) const {
   r.headers.emplace_back("X-Consul-Index", std::to_string(std::max<core::Index>(1, index)));
-  r.headers.emplace_back("X-Consul-KnownLeader", Cluster().known_leader ? "true" : "false");
-  r.headers.emplace_back("X-Consul-LastContact", "0");
+  server::ClusterInfo cluster = Cluster();
+  r.headers.emplace_back("X-Consul-KnownLeader", cluster.known_leader ? "true" : "false");
+  r.headers.emplace_back("X-Consul-LastContact", std::to_string(cluster.last_contact_ms));
   return r;
 }
 

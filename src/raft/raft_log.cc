@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -108,6 +109,10 @@ void RaftLog::WatchLeadership() {
     raft_leader(&raft_, &id, &address);
     std::lock_guard lock(status_mu_);
     status_.known_leader = id != 0;
+    // Followers: time since the leader was last heard from (Raft restarts the election
+    // timer on every contact). The leader is in contact with itself.
+    status_.last_contact_ms =
+        leader || id == 0 ? 0 : static_cast<std::int64_t>(io_.time(&io_) - raft_.election_timer_start);
     status_.leader = address != nullptr ? address : "";
     status_.voters.clear();
     for (unsigned i = 0; i < raft_.configuration.n; ++i) {
@@ -262,7 +267,6 @@ void RaftLog::AddVoter(raft_id id, const std::string& address, StatusDone done) 
   change->done = std::move(done);
   change->then = [this, id, change] {
     // Step two: promote the new (spare) server to voter.
-    change->then = nullptr;
     int rv = raft_assign(&raft_, &change->req, id, RAFT_VOTER, [](struct raft_change* req, int status) {
       auto* c = static_cast<Change*>(req->data);
       c->done(status == 0 ? Status::Ok()
@@ -281,11 +285,12 @@ void RaftLog::AddVoter(raft_id id, const std::string& address, StatusDone done) 
       delete c;
       return;
     }
-    c->then();
+    // Taken out first: the step must not destroy itself while it runs.
+    std::exchange(c->then, nullptr)();
   });
   if (rv == RAFT_DUPLICATEID || rv == RAFT_DUPLICATEADDRESS) {
     // Already known (a retried join): make sure it votes.
-    change->then();
+    std::exchange(change->then, nullptr)();
   } else if (rv != 0) {
     change->done(Status::Unavailable("cannot add the server: " + RaftError(rv, &raft_)));
     delete change;
@@ -334,6 +339,30 @@ void RaftLog::TransferLeadership(StatusDone done) {
   if (rv != 0) {
     t->done(Status::Unavailable("cannot transfer leadership: " + RaftError(rv, &raft_)));
     delete t;
+  }
+}
+
+void RaftLog::Barrier(StatusDone done) {
+  if (!LeaderNow()) {
+    done(Status::Unavailable("no cluster leader: this server is no longer the leader"));
+    return;
+  }
+  struct Request {
+    struct raft_barrier req{};
+    StatusDone done;
+  };
+  auto* r = new Request;
+  r->req.data = r;
+  r->done = std::move(done);
+  int rv = raft_barrier(&raft_, &r->req, [](struct raft_barrier* req, int status) {
+    auto* r = static_cast<Request*>(req->data);
+    r->done(status == 0 ? Status::Ok()
+                        : Status::Unavailable("leadership not confirmed: " + RaftError(status)));
+    delete r;
+  });
+  if (rv != 0) {
+    r->done(Status::Unavailable("leadership not confirmed: " + RaftError(rv, &raft_)));
+    delete r;
   }
 }
 

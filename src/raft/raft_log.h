@@ -70,6 +70,9 @@ class RaftLog final : public server::CommandLog {
   void AddVoter(raft_id id, const std::string& address, StatusDone done);
   void RemoveServer(raft_id id, StatusDone done);
   void TransferLeadership(StatusDone done);
+  // State thread: completes once this server has confirmed, through a quorum, that it still
+  // leads and has applied everything committed before (Consul's ?consistent).
+  void Barrier(StatusDone done);
   // Any thread: this server leads (as of the last check, every 20 ms or on a change).
   bool is_leader() const { return leader_flag_.load(); }
   // Asks for a snapshot at the next opportunity (tests, backups).

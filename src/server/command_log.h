@@ -17,6 +17,7 @@ struct ClusterInfo {
   bool known_leader = false;
   std::string leader;               // the leader's server address, if known
   std::vector<std::string> voters;  // server addresses of the voters
+  std::int64_t last_contact_ms = 0;  // since a follower last heard from the leader
 };
 
 class CommandLog {

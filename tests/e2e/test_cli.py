@@ -220,9 +220,6 @@ class AgentFlagsTest(unittest.TestCase):
                 self.assertEqual(p.returncode, 1, p)
                 self.assertIn("error", p.stderr)
 
-    # server bug: `concierge agent` returns CLI11's own exit codes for unparsable flags
-    # (109 for an unknown flag, 104 for a bad number) where every other command returns 2.
-    @unittest.expectedFailure
     def test_agent_bad_flags_exit_2(self):
         for args in (["-bogus"], ["-workers", "many"]):
             with self.subTest(args):

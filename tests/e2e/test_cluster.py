@@ -345,15 +345,6 @@ class RemovePeerTest(ClusterTestCase):
 
 class JoinFormedClusterTest(ClusterTestCase):
 
-    # server bug: a fourth server that joins a formed cluster crashes the leader. The new
-    # server sends PUT /v1/concierge/join {"WantVoter": true, ...}; the leader's
-    # RaftLog::AddVoter (src/raft/raft_log.cc) runs `change->then`, whose first statement
-    # `change->then = nullptr` destroys the running lambda and its captures (this, id,
-    # change), so the raft_assign that follows reads freed memory: SIGSEGV in raft_assign.
-    # The joiner retries on the next server, which has just become leader, so the crash
-    # walks through the whole cluster. Expected: /v1/status/peers lists 4 on every server;
-    # got: the leader exits with SIGSEGV within a second of the join.
-    @unittest.expectedFailure
     def test_a_new_server_joins_as_a_voter_and_catches_up(self):
         specs, servers, leader = self.start_cluster()
         service = unique("early")
