@@ -1,5 +1,8 @@
 #include "http/consul_api.h"
 
+#include "http/metrics_api.h"
+#include "server/metrics.h"
+
 #include <charconv>
 #include <random>
 
@@ -176,6 +179,7 @@ asio::awaitable<Response> ConsulApi::Handle(Request& req) {
   if (rest == "catalog/nodes") {
     co_return WithIndex(Response::Json(EncodeCatalogNodes(options_.node)), registry_.index());
   }
+  if (rest == "agent/metrics") co_return AgentMetrics(req, registry_, hub_);
   if (rest == "catalog/datacenters") {
     co_return WithIndex(Response::Json("[" + EncodeString(options_.node.datacenter) + "]"),
                         registry_.index());

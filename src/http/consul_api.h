@@ -40,6 +40,8 @@ class ConsulApi {
  private:
   using Awaitable = boost::asio::awaitable<Response>;
 
+  Awaitable Route(Request& req);
+
   Awaitable Register(Request& req);
   Awaitable SnapshotSave();
   Awaitable SnapshotRestore(Request& req);

@@ -30,6 +30,7 @@ core::Command Registry::Prepare(core::Command command) const {
 }
 
 Result<core::Index> Registry::Apply(const core::Command& command) {
+  const auto started = std::chrono::steady_clock::now();
   if (std::holds_alternative<core::RestoreSnapshot>(command)) {
     core::Index index = last_applied_ + 1;
     Status st = Replace(
@@ -41,12 +42,18 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
   auto events = catalog_.Apply(command, last_applied_ + 1);
   if (!events.ok()) return events.status();
   ++last_applied_;
+  Metrics& metrics = Metrics::Get();
   std::vector<std::string> changed_names;
   std::vector<std::string> changed_ids;
   auto add = [](std::vector<std::string>& v, const std::string& s) {
     if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
   };
   for (const Event& e : *events) {
+    if (e.kind == Event::Kind::kServiceDeregistered) {
+      (std::holds_alternative<core::ReapService>(command) ? metrics.deregistrations_reaped
+                                                          : metrics.deregistrations_request)
+          .Inc();
+    }
     HandleEvent(e);
     add(changed_names, e.service_name);
     add(changed_ids, e.service_id);
@@ -61,7 +68,9 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
   bool names_changed = catalog_.services_index() > services_index_.load();
   for (const std::string& name : changed_names) Publish(name);
   for (const std::string& id : changed_ids) {
+    if (auto old = instances_.Get(id)) CountStatus(old->get(), -1);
     if (auto inst = catalog_.FindInstancePtr(id)) {
+      CountStatus(inst.get(), +1);
       instances_.Put(id, std::move(inst));
     } else {
       instances_.Erase(id);
@@ -78,8 +87,14 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
   // Follow-ups run after this command's effects are visible, in order.
   std::vector<core::Command> follow_ups;
   follow_ups.swap(follow_ups_);
+  metrics.apply_latency.Observe(std::chrono::steady_clock::now() - started);
   for (core::Command& c : follow_ups) Run(std::move(c));
   return std::max<core::Index>(1, catalog_.index());
+}
+
+void Registry::CountStatus(const core::Instance* instance, int delta) {
+  by_status_[static_cast<std::size_t>(instance->AggregateStatus())].fetch_add(
+      delta, std::memory_order_relaxed);
 }
 
 void Registry::Run(core::Command command) {
@@ -159,6 +174,10 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
     }
   }
   for (const std::string& name : names) Publish(name);
+  for (auto& count : by_status_) count.store(0, std::memory_order_relaxed);
+  for (const auto& [name, group] : catalog_.services()) {
+    for (const auto& [id, inst] : group.instances) CountStatus(inst.get(), +1);
+  }
   for (const std::string& id : ids) {
     if (auto inst = catalog_.FindInstancePtr(id)) {
       instances_.Put(id, std::move(inst));
@@ -204,6 +223,10 @@ void Registry::HandleEvent(const Event& e) {
       heartbeats_.Remove(e.check_id);
       return;
     case Event::Kind::kCheckStatusChanged: {
+      Metrics::Get()
+          .transitions[static_cast<std::size_t>(e.old_status)]
+                      [static_cast<std::size_t>(e.new_status)]
+          .Inc();
       spdlog::info("check {} of service {} ({}): {} -> {}: {}", e.check_id, e.service_id,
                    e.service_name, core::ToString(e.old_status), core::ToString(e.new_status),
                    e.reason.empty() ? "no output" : e.reason);
@@ -261,6 +284,7 @@ void Registry::RunTimers() {
       continue;
     }
     slot.expiring_last_seen = last;
+    Metrics::Get().expiries.Inc();
     Run(core::UpdateCheck{slot.check_id, HealthStatus::kCritical,
                           "TTL expired: no heartbeat for " + core::FormatDuration(now - last_seen),
                           {}});

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +24,7 @@
 #include "server/concurrent_map.h"
 #include "server/epoch.h"
 #include "server/heartbeat_table.h"
+#include "server/metrics.h"
 #include "server/watch_hub.h"
 
 namespace concierge::server {
@@ -82,7 +85,13 @@ class Registry {
   // A heartbeat (TTL "pass"): records it and returns the check's status, or nullopt if no
   // TTL check has this ID. A non-passing status means the caller must submit the transition.
   std::optional<core::HealthStatus> Heartbeat(std::string_view check_id) {
-    return heartbeats_.Beat(check_id, clock_.Steady());
+    std::optional<core::HealthStatus> status = heartbeats_.Beat(check_id, clock_.Steady());
+    if (status) {
+      Metrics::Get().heartbeats.Inc();
+    } else {
+      Metrics::Get().heartbeats_unknown.Inc();
+    }
+    return status;
   }
   // How long ago the TTL check `check_id` last heartbeated (registration counts), or nullopt
   // if no TTL check has that ID. Lock-free; for display (the web UI), not for decisions.
@@ -104,6 +113,10 @@ class Registry {
   core::Index index() const { return index_.load(); }
   std::size_t instance_count() const { return instance_count_.load(); }
   std::size_t tracked_checks() const { return heartbeats_.size(); }
+  // Instances whose worst check has `status`.
+  std::int64_t instances_by_status(core::HealthStatus status) const {
+    return by_status_[static_cast<std::size_t>(status)].load(std::memory_order_relaxed);
+  }
 
  private:
   void HandleEvent(const core::Event& event);
@@ -114,6 +127,8 @@ class Registry {
   void ScheduleReap(const std::string& service_id);
   void Publish(const std::string& name);
   void Run(core::Command command);
+  // Moves `instance` into (delta +1) or out of (-1) the count of its aggregate status.
+  void CountStatus(const core::Instance* instance, int delta);
 
   const Clock& clock_;
   RegistryOptions options_;
@@ -131,6 +146,7 @@ class Registry {
   std::atomic<core::Index> index_{1};
   std::atomic<core::Index> services_index_{1};
   std::atomic<std::size_t> instance_count_{0};
+  std::array<std::atomic<std::int64_t>, 3> by_status_{};
 
   // TTL deadlines (steady time), one live entry per heartbeat slot.
   core::ExpiryQueue expiry_;

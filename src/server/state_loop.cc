@@ -104,7 +104,13 @@ void StateLoop::SubmitHere(core::Command command, CommandLog::Done done) {
     done(st);
     return;
   }
-  log_->Append(std::move(command), std::move(done));
+  // Commit latency: ordering (with Raft, replication and fsync) plus apply.
+  log_->Append(std::move(command),
+               [started = std::chrono::steady_clock::now(), done = std::move(done)](
+                   Result<core::Index> r) {
+                 Metrics::Get().commit_latency.Observe(std::chrono::steady_clock::now() - started);
+                 done(std::move(r));
+               });
 }
 
 void StateLoop::ArmTimer() {
