@@ -66,7 +66,8 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
     add(changed_names, catalog_.FindInstance(id)->service.name);
   }
   bool names_changed = catalog_.services_index() > services_index_.load();
-  for (const std::string& name : changed_names) Publish(name);
+  for (const std::string& name : changed_names) dirty_names_.insert(name);
+  dirty_catalog_ |= names_changed;
   for (const std::string& id : changed_ids) {
     if (auto old = instances_.Get(id)) CountStatus(old->get(), -1);
     if (auto inst = catalog_.FindInstancePtr(id)) {
@@ -76,14 +77,7 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
       instances_.Erase(id);
     }
   }
-  index_.store(std::max<core::Index>(1, catalog_.index()));
-  services_index_.store(std::max<core::Index>(1, catalog_.services_index()));
-  instance_count_.store(catalog_.instance_count());
-  if (hub_ != nullptr) {
-    for (const std::string& name : changed_names) hub_->Notify(name);
-    if (names_changed) hub_->Notify(WatchHub::kCatalogKey);
-    if (!changed_names.empty()) hub_->Notify(WatchHub::kAnyKey);
-  }
+  if (!deferred_) Flush();
   // Follow-ups run after this command's effects are visible, in order.
   std::vector<core::Command> follow_ups;
   follow_ups.swap(follow_ups_);
@@ -95,6 +89,22 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
 void Registry::CountStatus(const core::Instance* instance, int delta) {
   by_status_[static_cast<std::size_t>(instance->AggregateStatus())].fetch_add(
       delta, std::memory_order_relaxed);
+}
+
+void Registry::Flush() {
+  if (dirty_names_.empty() && !dirty_catalog_) return;
+  // Views first, then the indexes, then the watchers: a woken watcher must see the change.
+  for (const std::string& name : dirty_names_) Publish(name);
+  index_.store(std::max<core::Index>(1, catalog_.index()));
+  services_index_.store(std::max<core::Index>(1, catalog_.services_index()));
+  instance_count_.store(catalog_.instance_count());
+  if (hub_ != nullptr) {
+    for (const std::string& name : dirty_names_) hub_->Notify(name);
+    if (dirty_catalog_) hub_->Notify(WatchHub::kCatalogKey);
+    if (!dirty_names_.empty()) hub_->Notify(WatchHub::kAnyKey);
+  }
+  dirty_names_.clear();
+  dirty_catalog_ = false;
 }
 
 void Registry::Run(core::Command command) {

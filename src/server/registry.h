@@ -16,6 +16,7 @@
 #include <queue>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "core/catalog.h"
@@ -75,6 +76,14 @@ class Registry {
   std::string Snapshot() const;
   Status Restore(std::string_view snapshot);
   core::Index last_applied() const { return last_applied_; }
+
+  // Deferred publication: Apply only marks what changed, and Flush publishes the views of
+  // the changed services, the indexes, and wakes their watchers. A batch of commands (a mass
+  // expiry, a burst of log entries) then rebuilds each service's view once, not once per
+  // command. Off by default (every Apply flushes); the StateLoop turns it on and flushes
+  // before it answers a write and once per loop iteration.
+  void set_deferred_publish(bool deferred) { deferred_ = deferred; }
+  void Flush();
 
   // Frees memory that readers no longer reference. Cheap; call after each batch.
   void Collect() { epoch_.Collect(); }
@@ -157,6 +166,9 @@ class Registry {
   // Commands decided while applying another (e.g. a heartbeat that raced an expiry).
   std::vector<core::Command> follow_ups_;
   Proposer proposer_;
+  bool deferred_ = false;
+  std::unordered_set<std::string> dirty_names_;
+  bool dirty_catalog_ = false;
   bool leader_ = true;
 };
 

@@ -26,6 +26,17 @@ StateLoop::StateLoop(Registry& registry) : registry_(registry), direct_(registry
   wake_.data = this;
   Check(uv_timer_init(&loop_, &timer_), "uv_timer_init");
   timer_.data = this;
+  // Before the loop blocks for I/O, so that whatever the callbacks of this iteration
+  // (timers, applies, jobs) changed is published before the loop sleeps.
+  registry_.set_deferred_publish(true);
+  Check(uv_prepare_init(&loop_, &flush_), "uv_prepare_init");
+  flush_.data = this;
+  uv_prepare_start(&flush_, [](uv_prepare_t* c) {
+    auto* self = static_cast<StateLoop*>(c->data);
+    self->registry_.Flush();
+    self->registry_.Collect();
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&flush_));
 }
 
 StateLoop::~StateLoop() {
@@ -34,6 +45,9 @@ StateLoop::~StateLoop() {
   if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&wake_))) {
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  }
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&flush_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&flush_), nullptr);
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
@@ -50,8 +64,10 @@ void StateLoop::Stop() {
   Post([this] {
     stopping_ = true;
     log_->Close([this] {
+      registry_.Flush();
       uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&flush_), nullptr);
     });
   });
   thread_.join();
@@ -100,6 +116,11 @@ void StateLoop::SubmitHere(core::Command command, CommandLog::Done done) {
     return;
   }
   command = registry_.Prepare(std::move(command));
+  // A write is answered only once readers can see it.
+  done = [this, done = std::move(done)](Result<core::Index> r) {
+    registry_.Flush();
+    done(std::move(r));
+  };
   if (Status st = registry_.catalog().Validate(command); !st.ok()) {
     done(st);
     return;

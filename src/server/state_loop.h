@@ -71,6 +71,7 @@ class StateLoop {
   uv_loop_t loop_{};
   uv_async_t wake_{};
   uv_timer_t timer_{};
+  uv_prepare_t flush_{};  // publishes what the last loop iteration changed
   std::thread thread_;
   std::mutex mu_;
   std::vector<std::function<void()>> jobs_;

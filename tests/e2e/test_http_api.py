@@ -166,9 +166,13 @@ class StatusCodeTest(ApiTestCase):
 
     def test_unknown_paths_are_404(self):
         a = self.agent
-        for path in ("/", "/v2/agent/services", "/v1/nope", "/v1/agent/nope", "/v1/health/nope"):
+        for path in ("/v2/agent/services", "/v1/nope", "/v1/agent/nope", "/v1/health/nope"):
             with self.subTest(path):
                 self.assert_error(a.get(path), 404, path)
+
+    def test_root_redirects_to_the_web_ui(self):
+        r = self.agent.get("/")
+        self.assertEqual(r.status, 302, r)
 
     def test_malformed_percent_encoding_is_400(self):
         self.assert_error(self.agent.get("/v1/health/service/%zz"), 400)
