@@ -253,8 +253,8 @@ void WriteCheck(Writer& w, const core::Check& c, const core::Instance& owner,
   w.EndObject();
 }
 
-void WriteNode(Writer& w, const NodeInfo& node) {
-  w.StartObject();
+// The node's own fields, shared by Node objects and flat catalog entries.
+void NodeFields(Writer& w, const NodeInfo& node) {
   StringField(w, "ID", node.id);
   StringField(w, "Node", node.name);
   StringField(w, "Address", node.address);
@@ -264,6 +264,11 @@ void WriteNode(Writer& w, const NodeInfo& node) {
   StringField(w, "lan", node.address);
   StringField(w, "wan", node.address);
   w.EndObject();
+}
+
+void WriteNode(Writer& w, const NodeInfo& node) {
+  w.StartObject();
+  NodeFields(w, node);
   Key(w, "Meta");
   w.StartObject();
   w.EndObject();
@@ -424,15 +429,7 @@ std::string EncodeCatalogService(const std::vector<InstancePtr>& instances, cons
     for (const auto& inst : instances) {
       const core::ServiceDefinition& s = inst->service;
       w.StartObject();
-      StringField(w, "ID", node.id);
-      StringField(w, "Node", node.name);
-      StringField(w, "Address", node.address);
-      StringField(w, "Datacenter", node.datacenter);
-      Key(w, "TaggedAddresses");
-      w.StartObject();
-      StringField(w, "lan", node.address);
-      StringField(w, "wan", node.address);
-      w.EndObject();
+      NodeFields(w, node);
       Key(w, "NodeMeta");
       w.StartObject();
       w.EndObject();
