@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/instances.h"
+#include "cli/maint.h"
 #include "cli/servers.h"
 #include "cli/service_body.h"
 #include "cli/sidecar.h"
@@ -502,6 +503,10 @@ int RunCommand(const std::vector<std::string>& args) {
       ->check(CLI::ExistingFile);
   AddHttpAddr(restore_cmd, address);
 
+  MaintArgs maint;
+  CLI::App* maint_cmd = AddMaintCommand(app, &maint);
+  AddHttpAddr(maint_cmd, address);
+
   app.set_version_flag("--version", "concierge " CONCIERGE_VERSION);
 
   std::vector<const char*> argv;
@@ -534,6 +539,7 @@ int RunCommand(const std::vector<std::string>& args) {
   if (heartbeat_cmd->parsed()) return Heartbeat(*client, check_id, status, note);
   if (watch_cmd->parsed()) return Watch(*client, service, passing, tags);
   if (members_cmd->parsed()) return Members(*client);
+  if (maint_cmd->parsed()) return RunMaint(*client, maint);
   if (list_peers_cmd->parsed()) return ListPeers(*client);
   if (remove_peer_cmd->parsed()) return RemovePeer(*client, peer_address);
   return Usage("agent: run as the first argument, e.g. concierge agent -dev");

@@ -68,6 +68,9 @@ Status ValidateRegister(const RegisterService& cmd) {
     if (auto st = CheckText("CheckID", c.id, Limits::kMaxIdBytes, true); !st.ok()) return st;
     if (c.id.find('/') != std::string::npos) return Invalid("CheckID", "must not contain '/'");
     if (!ids.insert(c.id).second) return Invalid("CheckID", "\"" + c.id + "\" is used twice");
+    if (IsMaintenanceCheck(c.id)) {
+      return Invalid("CheckID", "\"" + c.id + "\" is reserved for maintenance mode");
+    }
     if (c.ttl < Limits::kMinTtl) {
       return Invalid("Check.TTL", "must be at least " + FormatDuration(Limits::kMinTtl) +
                                       ", got " + FormatDuration(c.ttl));
@@ -116,6 +119,11 @@ Status Catalog::Validate(const Command& command) const {
           return Status::Ok();
         } else if constexpr (std::is_same_v<T, ReapService>) {
           return Status::Ok();  // a reap of a gone service is a no-op
+        } else if constexpr (std::is_same_v<T, SetMaintenance>) {
+          if (!cmd.service_id.empty() && FindInstance(cmd.service_id) == nullptr) {
+            return Status::NotFound("unknown service ID \"" + cmd.service_id + "\"");
+          }
+          return CheckText("reason", cmd.reason, Limits::kMaxOutputBytes, false);
         } else {
           return DecodeSnapshot(cmd.snapshot).status();
         }
@@ -136,6 +144,8 @@ Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
           return ApplyUpdateCheck(cmd, index);
         } else if constexpr (std::is_same_v<T, ReapService>) {
           return ApplyReap(cmd, index);
+        } else if constexpr (std::is_same_v<T, SetMaintenance>) {
+          return ApplyMaintenance(cmd, index);
         } else {
           return ApplyRestore(cmd, index);
         }
@@ -196,6 +206,15 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
     if (prev && prev->status == cd.initial_status) c.status_since = prev->status_since;
     inst->checks.push_back(std::move(c));
   }
+  // Maintenance mode outlives re-registration, and covers new instances of a node in it.
+  if (old) {
+    for (const Check& c : old->checks) {
+      if (IsMaintenanceCheck(c.id())) inst->checks.push_back(c);
+    }
+  }
+  if (node_maintenance_ && inst->FindCheck(kNodeMaintenanceCheckId) == nullptr) {
+    inst->checks.push_back(*node_maintenance_);
+  }
 
   if (old && old->service == inst->service && old->checks.size() == inst->checks.size() &&
       std::equal(old->checks.begin(), old->checks.end(), inst->checks.begin(),
@@ -222,7 +241,7 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
   for (const Check& c : inst->checks) {
     const Check* prev = old ? old->FindCheck(c.id()) : nullptr;
     if (prev == nullptr) {
-      check_owner_[c.id()] = def.id;
+      if (!IsMaintenanceCheck(c.id())) check_owner_[c.id()] = def.id;
       events.push_back({Event::Kind::kCheckAdded, def.name, def.id, c.id(), c.status, c.status,
                         "registered"});
       continue;
@@ -314,6 +333,97 @@ Result<std::vector<Event>> Catalog::ApplyRestore(const RestoreSnapshot& cmd, Ind
   services_index_ = index;
   for (auto& [name, group] : services_) group.index = index;
   return std::vector<Event>{};
+}
+
+namespace {
+
+Check MaintenanceCheck(std::string_view id, std::string_view name, std::string notes, Time at,
+                       Index index) {
+  Check c;
+  c.definition.id = std::string(id);
+  c.definition.name = std::string(name);
+  c.definition.notes = std::move(notes);
+  c.definition.initial_status = HealthStatus::kCritical;
+  c.status = HealthStatus::kCritical;
+  c.status_since = at;
+  c.create_index = index;
+  c.modify_index = index;
+  return c;
+}
+
+}  // namespace
+
+Result<std::vector<Event>> Catalog::ApplyMaintenance(const SetMaintenance& cmd, Index index) {
+  std::vector<Event> events;
+  const bool node = cmd.service_id.empty();
+  std::optional<Check> check;
+  if (cmd.enable) {
+    // Consul's names and default notes.
+    std::string notes = cmd.reason;
+    if (notes.empty()) {
+      notes = std::string("Maintenance mode is enabled for this ") + (node ? "node" : "service") +
+              ", but no reason was provided. This is a default message.";
+    }
+    check = node ? MaintenanceCheck(kNodeMaintenanceCheckId, "Node Maintenance Mode",
+                                    std::move(notes), cmd.at, index)
+                 : MaintenanceCheck(std::string(kServiceMaintenancePrefix) + cmd.service_id,
+                                    "Service Maintenance Mode", std::move(notes), cmd.at, index);
+  }
+  std::string reason = cmd.enable ? "maintenance mode enabled" + (cmd.reason.empty()
+                                                                      ? std::string()
+                                                                      : ": " + cmd.reason)
+                                  : "maintenance mode disabled";
+  if (!node) {
+    ReplaceMaintenanceCheck(cmd.service_id, std::string(kServiceMaintenancePrefix) + cmd.service_id,
+                            check ? &*check : nullptr, index, reason, &events);
+    return events;
+  }
+  if (node_maintenance_ && check && node_maintenance_->definition == check->definition) {
+    return events;  // already in maintenance for the same reason
+  }
+  if (!node_maintenance_ && !check) return events;
+  node_maintenance_ = check;
+  std::vector<std::string> ids;
+  ids.reserve(instances_.size());
+  for (const auto& [id, inst] : instances_) ids.push_back(id);
+  for (const std::string& id : ids) {
+    ReplaceMaintenanceCheck(id, std::string(kNodeMaintenanceCheckId), check ? &*check : nullptr,
+                            index, reason, &events);
+  }
+  index_ = index;
+  return events;
+}
+
+void Catalog::ReplaceMaintenanceCheck(const std::string& service_id, const std::string& check_id,
+                                      const Check* check, Index index, const std::string& reason,
+                                      std::vector<Event>* events) {
+  std::shared_ptr<const Instance>& slot = instances_.at(service_id);
+  const Check* current = slot->FindCheck(check_id);
+  if (current == nullptr && check == nullptr) return;
+  if (current != nullptr && check != nullptr && current->definition == check->definition) return;
+  auto inst = std::make_shared<Instance>(*slot);
+  inst->modify_index = index;
+  const std::string& name = inst->service.name;
+  HealthStatus before = slot->AggregateStatus();
+  if (current != nullptr) {
+    events->push_back({Event::Kind::kCheckRemoved, name, service_id, check_id, current->status,
+                       current->status, reason});
+    std::erase_if(inst->checks, [&](const Check& c) { return c.id() == check_id; });
+  }
+  if (check != nullptr) {
+    inst->checks.push_back(*check);
+    events->push_back({Event::Kind::kCheckAdded, name, service_id, check_id,
+                       HealthStatus::kCritical, HealthStatus::kCritical, reason});
+  }
+  HealthStatus after = inst->AggregateStatus();
+  if (before != after) {
+    // The instance's own transition, for the log (no check of its changed status).
+    events->push_back(
+        {Event::Kind::kCheckStatusChanged, name, service_id, check_id, before, after, reason});
+  }
+  slot = inst;
+  services_.at(name).instances.at(service_id) = inst;
+  Touch(name, index);
 }
 
 Result<std::vector<Event>> Catalog::ApplyReap(const ReapService& cmd, Index index) {

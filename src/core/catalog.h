@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -44,7 +45,8 @@ struct ServiceGroup {
   std::map<std::string, std::uint32_t, std::less<>> tags;
 };
 
-inline constexpr std::uint8_t kSnapshotFormatVersion = 1;
+// 2 adds the node's maintenance check; version 1 snapshots still decode.
+inline constexpr std::uint8_t kSnapshotFormatVersion = 2;
 
 class Catalog {
  public:
@@ -77,6 +79,9 @@ class Catalog {
   // Rejects unknown versions and malformed or inconsistent input.
   static Result<Catalog> DecodeSnapshot(std::string_view bytes);
 
+  // The check every instance carries while the node is in maintenance mode.
+  const std::optional<Check>& node_maintenance() const { return node_maintenance_; }
+
   // When the instance becomes due for reaping, if ever: the earliest time at which one of its
   // critical checks has been critical for its DeregisterCriticalServiceAfter.
   static std::optional<Time> ReapDeadline(const Instance& instance);
@@ -88,6 +93,11 @@ class Catalog {
   Result<std::vector<Event>> ApplyUpdateCheck(const UpdateCheck& cmd, Index index);
   Result<std::vector<Event>> ApplyReap(const ReapService& cmd, Index index);
   Result<std::vector<Event>> ApplyRestore(const RestoreSnapshot& cmd, Index index);
+  Result<std::vector<Event>> ApplyMaintenance(const SetMaintenance& cmd, Index index);
+  // Puts `check` (or, if null, no check) under `check_id` into the instance's record.
+  void ReplaceMaintenanceCheck(const std::string& service_id, const std::string& check_id,
+                               const Check* check, Index index, const std::string& reason,
+                               std::vector<Event>* events);
   void Touch(const std::string& name, Index index);
   // Count `tags` into (delta +1) or out of (delta -1) the group; true if the set changed.
   static bool CountTags(ServiceGroup& group, const std::vector<std::string>& tags, int delta);
@@ -97,6 +107,7 @@ class Catalog {
   std::map<std::string, ServiceGroup, std::less<>> services_;
   Index index_ = 0;
   Index services_index_ = 0;
+  std::optional<Check> node_maintenance_;
 };
 
 }  // namespace concierge::core

@@ -10,6 +10,7 @@ enum class Type : std::uint8_t {
   kUpdateCheck = 3,
   kReap = 4,
   kRestoreSnapshot = 5,
+  kSetMaintenance = 6,
 };
 
 template <typename Int>
@@ -191,9 +192,15 @@ std::string EncodeCommand(const Command& command) {
           e.U8(static_cast<std::uint8_t>(Type::kReap));
           e.Bytes(c.service_id);
           PutTime(e, c.at);
-        } else {
+        } else if constexpr (std::is_same_v<T, RestoreSnapshot>) {
           e.U8(static_cast<std::uint8_t>(Type::kRestoreSnapshot));
           e.Bytes(c.snapshot);
+          PutTime(e, c.at);
+        } else {
+          e.U8(static_cast<std::uint8_t>(Type::kSetMaintenance));
+          e.Bytes(c.service_id);
+          e.U8(c.enable ? 1 : 0);
+          e.Bytes(c.reason);
           PutTime(e, c.at);
         }
       },
@@ -241,6 +248,15 @@ Result<Command> DecodeCommand(std::string_view bytes) {
     case Type::kRestoreSnapshot: {
       RestoreSnapshot c;
       ok = d.Bytes(&c.snapshot) && GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kSetMaintenance: {
+      SetMaintenance c;
+      std::uint8_t enable = 0;
+      ok = d.Bytes(&c.service_id) && d.U8(&enable) && enable <= 1 && d.Bytes(&c.reason) &&
+           GetTime(d, &c.at);
+      c.enable = enable == 1;
       out = std::move(c);
       break;
     }

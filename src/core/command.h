@@ -52,7 +52,19 @@ struct RestoreSnapshot {
   bool operator==(const RestoreSnapshot&) const = default;
 };
 
-using Command =
-    std::variant<RegisterService, DeregisterService, UpdateCheck, ReapService, RestoreSnapshot>;
+// Maintenance mode, as Consul has it: enabling adds a critical check that never expires
+// (`_service_maintenance:<ID>` to one service, or `_node_maintenance` to every service of the
+// node when `service_id` is empty), so the instances fail ?passing and DNS; disabling removes
+// it. The reason becomes the check's Notes.
+struct SetMaintenance {
+  std::string service_id;  // empty: the whole node
+  bool enable = true;
+  std::string reason;
+  Time at{};
+  bool operator==(const SetMaintenance&) const = default;
+};
+
+using Command = std::variant<RegisterService, DeregisterService, UpdateCheck, ReapService,
+                             RestoreSnapshot, SetMaintenance>;
 
 }  // namespace concierge::core

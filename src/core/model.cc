@@ -23,6 +23,10 @@ std::optional<HealthStatus> ParseHealthStatus(std::string_view text) {
   return std::nullopt;
 }
 
+bool IsMaintenanceCheck(std::string_view check_id) {
+  return check_id.starts_with(kServiceMaintenancePrefix) || check_id == kNodeMaintenanceCheckId;
+}
+
 HealthStatus Instance::AggregateStatus() const {
   HealthStatus worst = HealthStatus::kPassing;
   for (const Check& c : checks) worst = std::max(worst, c.status);

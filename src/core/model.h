@@ -40,7 +40,13 @@ struct ServiceDefinition {
   bool operator==(const ServiceDefinition&) const = default;
 };
 
-// What a registration says about one TTL check of a service.
+// Check IDs that maintenance mode uses (core::SetMaintenance); registrations may not use them.
+inline constexpr std::string_view kServiceMaintenancePrefix = "_service_maintenance:";
+inline constexpr std::string_view kNodeMaintenanceCheckId = "_node_maintenance";
+bool IsMaintenanceCheck(std::string_view check_id);
+
+// What a registration says about one TTL check of a service. Maintenance checks have no TTL
+// (ttl 0) and never expire.
 struct CheckDefinition {
   std::string id;  // "service:<ID>" (or ":<n>") when the registration gave none
   std::string name;

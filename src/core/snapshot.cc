@@ -45,6 +45,8 @@ std::string Catalog::EncodeSnapshot() const {
       for (const Check& c : inst->checks) PutCheck(e, c);
     }
   }
+  e.U8(node_maintenance_ ? 1 : 0);
+  if (node_maintenance_) PutCheck(e, *node_maintenance_);
   return e.Take();
 }
 
@@ -55,7 +57,7 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
   Decoder d(bytes);
   std::uint8_t version = 0;
   if (!d.U8(&version)) return bad("empty");
-  if (version != kSnapshotFormatVersion) {
+  if (version != kSnapshotFormatVersion && version != 1) {
     return bad("unknown format version " + std::to_string(version));
   }
   Catalog c;
@@ -76,12 +78,13 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
       std::size_t checks = 0;
       if (!GetService(d, &inst->service) || !d.Varint(&inst->create_index) ||
           !d.Varint(&inst->modify_index) ||
-          !GetCount(d, Limits::kMaxChecksPerService, &checks)) {
+          !GetCount(d, Limits::kMaxChecksPerService + 2, &checks)) {
         return bad("truncated instance");
       }
       inst->checks.resize(checks);
       for (Check& check : inst->checks) {
         if (!GetCheck(d, &check)) return bad("truncated check");
+        if (IsMaintenanceCheck(check.id())) continue;  // not addressable by ID
         if (!c.check_owner_.emplace(check.id(), inst->service.id).second) {
           return bad("check ID " + check.id() + " appears twice");
         }
@@ -94,6 +97,15 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
       group.instances.emplace(id, std::move(inst));
     }
     c.services_.emplace(std::move(name), std::move(group));
+  }
+  if (version >= 2) {
+    std::uint8_t has_node_maintenance = 0;
+    if (!d.U8(&has_node_maintenance) || has_node_maintenance > 1) return bad("truncated node");
+    if (has_node_maintenance == 1) {
+      Check check;
+      if (!GetCheck(d, &check)) return bad("truncated node maintenance check");
+      c.node_maintenance_ = std::move(check);
+    }
   }
   if (!d.done()) return bad("trailing bytes");
   return c;

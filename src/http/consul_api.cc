@@ -1,5 +1,6 @@
 #include "http/consul_api.h"
 
+#include "http/maintenance_api.h"
 #include "http/metrics_api.h"
 #include "server/metrics.h"
 
@@ -39,8 +40,6 @@ constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
     {"agent/check/deregister", "standalone checks are not supported; deregister the service"},
     {"agent/join", "joining is not supported yet"},
     {"agent/leave", "leaving is not supported yet"},
-    {"agent/maintenance", "maintenance mode is not supported yet"},
-    {"agent/service/maintenance", "maintenance mode is not supported yet"},
     {"agent/token", "ACL tokens are not supported yet"},
     {"catalog/register", "use PUT /v1/agent/service/register"},
     {"catalog/deregister", "use PUT /v1/agent/service/deregister/:id"},
@@ -153,6 +152,15 @@ asio::awaitable<Response> ConsulApi::Handle(Request& req) {
   if (rest == "agent/service/register") {
     if (!put) co_return method_not_allowed("PUT");
     co_return co_await Register(req);
+  }
+  for (auto [prefix, node] : {std::pair{std::string_view("agent/service/maintenance/"), false},
+                              {std::string_view("agent/maintenance"), true}}) {
+    if (node ? rest != prefix : !Param(rest, prefix)) continue;
+    if (!put) co_return method_not_allowed("PUT");
+    auto cmd = DecodeMaintenance(req, node ? "" : std::string(rest.substr(prefix.size())));
+    if (!cmd.ok()) co_return FromStatus(cmd.status());
+    core::Command command = std::move(*cmd);
+    co_return co_await Submit(std::move(command));
   }
   if (auto id = Param(rest, "agent/service/deregister/")) {
     if (!get && !put) co_return method_not_allowed("PUT");
@@ -353,9 +361,11 @@ Response ConsulApi::HealthState(std::string_view state) {
   auto instances = registry_.Instances();
   std::vector<const core::Check*> checks;
   std::vector<const core::Instance*> owners;
+  bool node_check_seen = false;
   for (const auto& inst : instances) {
     for (const core::Check& c : inst->checks) {
       if (want && c.status != *want) continue;
+      if (c.id() == core::kNodeMaintenanceCheckId && std::exchange(node_check_seen, true)) continue;
       checks.push_back(&c);
       owners.push_back(inst.get());
     }

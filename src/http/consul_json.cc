@@ -237,15 +237,20 @@ void WriteCheck(Writer& w, const core::Check& c, const core::Instance& owner,
   StringField(w, "Status", core::ToString(c.status));
   StringField(w, "Notes", c.definition.notes);
   StringField(w, "Output", c.output);
-  StringField(w, "ServiceID", owner.service.id);
-  StringField(w, "ServiceName", owner.service.name);
-  Tags(w, "ServiceTags", owner.service.tags);
-  StringField(w, "Type", "ttl");
+  // The node's maintenance check belongs to the node, not to a service, as in Consul.
+  const bool node_check = c.id() == core::kNodeMaintenanceCheckId;
+  StringField(w, "ServiceID", node_check ? "" : owner.service.id);
+  StringField(w, "ServiceName", node_check ? "" : owner.service.name);
+  Tags(w, "ServiceTags", node_check ? std::vector<std::string>{} : owner.service.tags);
+  const bool maintenance = core::IsMaintenanceCheck(c.id());
+  StringField(w, "Type", maintenance ? "maintenance" : "ttl");
   Key(w, "Definition");
   w.StartObject();
-  StringField(w, "TTL", core::FormatDuration(c.definition.ttl));
-  StringField(w, "DeregisterCriticalServiceAfter",
-              core::FormatDuration(c.definition.deregister_critical_after));
+  if (!maintenance) {
+    StringField(w, "TTL", core::FormatDuration(c.definition.ttl));
+    StringField(w, "DeregisterCriticalServiceAfter",
+                core::FormatDuration(c.definition.deregister_critical_after));
+  }
   w.EndObject();
   StringField(w, "StatusSince", core::FormatTime(c.status_since));
   IntField(w, "CreateIndex", static_cast<std::int64_t>(c.create_index));
@@ -384,8 +389,14 @@ std::string EncodeAgentService(const core::Instance& instance, const NodeInfo& n
 std::string EncodeAgentChecks(const std::vector<InstancePtr>& instances, const NodeInfo& node) {
   return Build([&](Writer& w) {
     w.StartObject();
+    bool node_check_written = false;
     for (const auto& inst : instances) {
       for (const core::Check& c : inst->checks) {
+        // Every instance carries the node's maintenance check; the node has it once.
+        if (c.id() == core::kNodeMaintenanceCheckId) {
+          if (node_check_written) continue;
+          node_check_written = true;
+        }
         Key(w, c.id());
         WriteCheck(w, c, *inst, node);
       }

@@ -177,6 +177,7 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
     for (const auto& [id, inst] : group.instances) {
       ids.push_back(id);
       for (const core::Check& c : inst->checks) {
+        if (core::IsMaintenanceCheck(c.id())) continue;
         std::uint32_t s = heartbeats_.Add(c.id(), c.definition.ttl, c.status, now);
         if (c.status != HealthStatus::kCritical) Arm(s, now + c.definition.ttl);
       }
@@ -220,6 +221,11 @@ void Registry::HandleEvent(const Event& e) {
     case Event::Kind::kCheckAdded: {
       const core::Instance* inst = catalog_.FindInstance(e.service_id);
       const core::Check* check = inst->FindCheck(e.check_id);
+      // Only TTL checks are tracked; maintenance checks never expire.
+      if (core::IsMaintenanceCheck(e.check_id)) {
+        spdlog::info("service {} ({}): {}", e.service_id, e.service_name, e.reason);
+        return;
+      }
       core::Time now = clock_.Steady();
       std::uint32_t s = heartbeats_.Add(e.check_id, check->definition.ttl, check->status, now);
       if (check->status == HealthStatus::kCritical) {
@@ -230,6 +236,9 @@ void Registry::HandleEvent(const Event& e) {
       return;
     }
     case Event::Kind::kCheckRemoved:
+      if (core::IsMaintenanceCheck(e.check_id) && e.reason.starts_with("maintenance")) {
+        spdlog::info("service {} ({}): {}", e.service_id, e.service_name, e.reason);
+      }
       heartbeats_.Remove(e.check_id);
       return;
     case Event::Kind::kCheckStatusChanged: {

@@ -608,5 +608,62 @@ TEST(CatalogRestoreTest, CorruptSnapshotIsRefusedAndStateKept) {
   EXPECT_EQ(target.index(), 2u);
 }
 
+TEST_F(CatalogTest, ServiceMaintenanceAddsACriticalCheckThatSurvivesReRegistration) {
+  Ok(Reg("web-1", "web", {Ttl("c1", 10s, HealthStatus::kPassing)}));
+  Ok(Reg("web-2", "web", {Ttl("c2", 10s, HealthStatus::kPassing)}));
+  auto events = Ok(SetMaintenance{"web-1", true, "deploying", kT0});
+  EXPECT_THAT(Kinds(events), ElementsAre(Kind::kCheckAdded, Kind::kCheckStatusChanged));
+  const Check& m = CheckOf("web-1", "_service_maintenance:web-1");
+  EXPECT_EQ(m.status, HealthStatus::kCritical);
+  EXPECT_EQ(m.definition.name, "Service Maintenance Mode");
+  EXPECT_EQ(m.definition.notes, "deploying");
+  EXPECT_EQ(catalog_.FindInstance("web-1")->AggregateStatus(), HealthStatus::kCritical);
+  EXPECT_EQ(catalog_.FindInstance("web-2")->AggregateStatus(), HealthStatus::kPassing);
+  // Not addressable as a check: no heartbeat or update can clear it.
+  EXPECT_EQ(Err(Update("_service_maintenance:web-1", HealthStatus::kPassing)).code(),
+            Status::Code::kNotFound);
+  // Enabling again with the same reason changes nothing.
+  EXPECT_TRUE(Ok(SetMaintenance{"web-1", true, "deploying", kT0}).empty());
+  // A re-registration keeps it.
+  Ok(Reg("web-1", "web", {Ttl("c1", 10s, HealthStatus::kPassing)}, {"v2"}));
+  EXPECT_EQ(CheckOf("web-1", "_service_maintenance:web-1").definition.notes, "deploying");
+  events = Ok(SetMaintenance{"web-1", false, "", kT0});
+  EXPECT_THAT(Kinds(events), ElementsAre(Kind::kCheckRemoved, Kind::kCheckStatusChanged));
+  EXPECT_EQ(catalog_.FindInstance("web-1")->FindCheck("_service_maintenance:web-1"), nullptr);
+  EXPECT_EQ(catalog_.FindInstance("web-1")->AggregateStatus(), HealthStatus::kPassing);
+  EXPECT_TRUE(Ok(SetMaintenance{"web-1", false, "", kT0}).empty());
+  EXPECT_EQ(Err(SetMaintenance{"nope", true, "", kT0}).code(), Status::Code::kNotFound);
+}
+
+TEST_F(CatalogTest, NodeMaintenanceCoversEveryInstanceIncludingNewOnes) {
+  Ok(Reg("web-1", "web", {Ttl("c1", 10s, HealthStatus::kPassing)}));
+  Ok(Reg("db-1", "db"));
+  Ok(SetMaintenance{"", true, "", kT0});
+  for (const char* id : {"web-1", "db-1"}) {
+    const Check& m = CheckOf(id, "_node_maintenance");
+    EXPECT_EQ(m.definition.name, "Node Maintenance Mode");
+    EXPECT_THAT(m.definition.notes, HasSubstr("no reason was provided"));
+    EXPECT_EQ(catalog_.FindInstance(id)->AggregateStatus(), HealthStatus::kCritical);
+  }
+  Ok(Reg("api-1", "api"));
+  EXPECT_EQ(catalog_.FindInstance("api-1")->AggregateStatus(), HealthStatus::kCritical);
+  // The state survives a snapshot.
+  auto restored = Catalog::DecodeSnapshot(catalog_.EncodeSnapshot());
+  ASSERT_TRUE(restored.ok()) << restored.status().message();
+  ASSERT_TRUE(restored->node_maintenance().has_value());
+  Ok(SetMaintenance{"", false, "", kT0});
+  for (const char* id : {"web-1", "db-1", "api-1"}) {
+    EXPECT_EQ(catalog_.FindInstance(id)->FindCheck("_node_maintenance"), nullptr);
+    EXPECT_EQ(catalog_.FindInstance(id)->AggregateStatus(), HealthStatus::kPassing);
+  }
+}
+
+TEST_F(CatalogTest, MaintenanceCheckIdsAreReserved) {
+  EXPECT_EQ(Err(Reg("web-1", "web", {Ttl("_node_maintenance")})).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(Err(Reg("web-1", "web", {Ttl("_service_maintenance:x")})).code(),
+            Status::Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace concierge::core

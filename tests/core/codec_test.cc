@@ -51,6 +51,8 @@ std::vector<Command> AllCommands() {
                   Time(std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::min()))},
       ReapService{"web-2", Time(123s)},
       RestoreSnapshot{std::string("CONCIERGE\0snapshot", 18), Time(7s)},
+      SetMaintenance{"web-1", true, "deploying v2", Time(9s)},
+      SetMaintenance{"", false, "", Time(10s)},
   };
 }
 
@@ -72,6 +74,8 @@ TEST(CodecTest, TypeBytesAreStable) {
   EXPECT_EQ(EncodeCommand(commands[2])[1], 2);
   EXPECT_EQ(EncodeCommand(commands[3])[1], 3);
   EXPECT_EQ(EncodeCommand(commands[5])[1], 4);
+  EXPECT_EQ(EncodeCommand(commands[6])[1], 5);
+  EXPECT_EQ(EncodeCommand(commands[7])[1], 6);
 }
 
 TEST(CodecTest, RejectsEmptyInput) {
@@ -92,7 +96,7 @@ TEST(CodecTest, RejectsUnknownVersion) {
 }
 
 TEST(CodecTest, RejectsUnknownType) {
-  for (std::uint8_t type : {0, 6, 255}) {
+  for (std::uint8_t type : {0, 7, 255}) {
     std::string bytes = EncodeCommand(ReapService{"x", Time(1s)});
     bytes[1] = static_cast<char>(type);
     auto r = DecodeCommand(bytes);

@@ -1,0 +1,90 @@
+#include "cli/maint.h"
+
+#include <rapidjson/document.h>
+
+#include <cstdio>
+#include <iostream>
+
+namespace concierge::cli {
+
+namespace {
+
+std::string QueryEscape(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+int Refused(const client::Response& r) {
+  std::string body = r.body;
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+  std::cerr << "Error: agent answered " << r.status << (body.empty() ? "" : ": " + body) << "\n";
+  return 1;
+}
+
+}  // namespace
+
+CLI::App* AddMaintCommand(CLI::App& app, MaintArgs* args) {
+  CLI::App* cmd = app.add_subcommand(
+      "maint", "Put a service instance (-service) or the whole node into maintenance mode");
+  cmd->add_option("--service", args->service, "Instance ID (default: the whole node)");
+  auto* enable = cmd->add_flag("--enable", args->enable, "Enable maintenance mode");
+  auto* disable = cmd->add_flag("--disable", args->disable, "Disable maintenance mode");
+  enable->excludes(disable);
+  cmd->add_option("--reason", args->reason, "Why (shown as the maintenance check's notes)");
+  return cmd;
+}
+
+int RunMaint(client::HttpClient& client, const MaintArgs& args) {
+  if (!args.enable && !args.disable) {
+    Result<client::Response> r = client.Send("GET", "/v1/agent/checks");
+    if (!r.ok()) {
+      std::cerr << "Error: " << r.status().message() << "\n";
+      return 1;
+    }
+    if (r->status != 200) return Refused(*r);
+    rapidjson::Document doc;
+    doc.Parse(r->body.data(), r->body.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      std::cerr << "Error: the agent's /v1/agent/checks is not a JSON object\n";
+      return 1;
+    }
+    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+      std::string_view id = it->name.GetString();
+      const auto& check = it->value;
+      if (!check.IsObject() || !check.HasMember("Notes") || !check["Notes"].IsString()) continue;
+      if (id == "_node_maintenance") {
+        std::cout << "Node:\n  Reason: " << check["Notes"].GetString() << "\n";
+      } else if (id.starts_with("_service_maintenance:")) {
+        std::cout << "Service:\n  ID: " << id.substr(std::string_view("_service_maintenance:").size())
+                  << "\n  Reason: " << check["Notes"].GetString() << "\n";
+      }
+    }
+    return 0;
+  }
+  std::string target = args.service.empty()
+                           ? "/v1/agent/maintenance"
+                           : "/v1/agent/service/maintenance/" + QueryEscape(args.service);
+  target += std::string("?enable=") + (args.enable ? "true" : "false");
+  if (!args.reason.empty()) target += "&reason=" + QueryEscape(args.reason);
+  Result<client::Response> r = client.Send("PUT", target);
+  if (!r.ok()) {
+    std::cerr << "Error: " << r.status().message() << "\n";
+    return 1;
+  }
+  if (r->status != 200) return Refused(*r);
+  std::string what = args.service.empty() ? "node" : "service " + args.service;
+  std::cout << (args.enable ? "Maintenance mode enabled for " : "Maintenance mode disabled for ")
+            << what << "\n";
+  return 0;
+}
+
+}  // namespace concierge::cli
