@@ -245,6 +245,14 @@ int RunAgent(int argc, char** argv) {
       "Deregister instances critical this long when their check does not say; 0 = never");
   app.add_option("--config-file", config.config_file,
                  "JSON config file (see docs/configuration.md)");
+  double self_preservation = 0;
+  std::string self_preservation_window = "30s";
+  app.add_option("--self-preservation", self_preservation,
+                 "Pause expiry when more than this share of TTL checks would expire within "
+                 "the window, e.g. 0.5 (0 = off)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--self-preservation-window", self_preservation_window,
+                 "The window of -self-preservation, e.g. 30s");
   app.add_option("--workers", config.workers, "HTTP I/O threads (0 = one per core)");
   app.add_option("--server-port", config.server_port,
                  "Raft port between servers, on the -http-addr host (0 picks one)");
@@ -294,7 +302,15 @@ int RunAgent(int argc, char** argv) {
 
   server::RealClock clock;
   server::WatchHub hub;
-  server::Registry registry(clock, server::RegistryOptions{*grace}, &hub);
+  server::RegistryOptions registry_options{*grace};
+  registry_options.self_preservation_threshold = self_preservation;
+  if (auto window = core::ParseDuration(self_preservation_window); window.ok()) {
+    registry_options.self_preservation_window = *window;
+  } else {
+    return fail(
+        Status::InvalidArgument("-self-preservation-window: " + window.status().message()));
+  }
+  server::Registry registry(clock, registry_options, &hub);
   server::StateLoop state(registry);
 
   // Durable by default: a single-voter Raft log in the data directory. -dev keeps everything

@@ -449,6 +449,8 @@ Response ConsulApi::AgentSelf() {
   field("ttl_checks", std::to_string(registry_.tracked_checks()));
   field("blocking_queries", std::to_string(hub_.parked()));
   field("index", std::to_string(registry_.index()));
+  field("self_preservation", registry_.self_preservation() ? "true" : "false");
+  field("expiries_held", std::to_string(registry_.expiries_held()));
   w.EndObject();
   w.EndObject();
   w.EndObject();

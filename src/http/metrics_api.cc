@@ -28,6 +28,12 @@ void AddRegistryFamilies(const server::Registry& registry, const server::WatchHu
                             Type::kGauge, static_cast<double>(hub.parked())));
   out->push_back(Family::Of("concierge_index", "Index of the last change to the catalog",
                             Type::kGauge, static_cast<double>(registry.index())));
+  out->push_back(Family::Of("concierge_self_preservation",
+                            "1 while self-preservation holds TTL expiries back", Type::kGauge,
+                            registry.self_preservation() ? 1 : 0));
+  out->push_back(Family::Of("concierge_expiries_held",
+                            "TTL expiries that self-preservation is holding back now",
+                            Type::kGauge, static_cast<double>(registry.expiries_held())));
   out->push_back(Family::Of("concierge_leader",
                             "1 if this server decides expiries and reaps (the leader)",
                             Type::kGauge, registry.leader() ? 1 : 0));

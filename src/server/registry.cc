@@ -12,7 +12,10 @@ using core::Event;
 using core::HealthStatus;
 
 Registry::Registry(const Clock& clock, RegistryOptions options, WatchHub* hub)
-    : clock_(clock), options_(options), hub_(hub) {}
+    : clock_(clock),
+      options_(options),
+      hub_(hub),
+      preservation_(options.self_preservation_threshold, options.self_preservation_window) {}
 
 Registry::~Registry() = default;
 
@@ -120,6 +123,11 @@ void Registry::Run(core::Command command) {
 void Registry::SetLeader(bool leader) {
   if (leader == leader_) return;
   leader_ = leader;
+  // Held expiries are the leader's; a new leader restarts every TTL anyway.
+  held_.clear();
+  recheck_at_.reset();
+  preserving_.store(false, std::memory_order_relaxed);
+  held_count_.store(0, std::memory_order_relaxed);
   if (!leader) return;
   core::Time now = clock_.Steady();
   heartbeats_.ForEach([&](std::uint32_t s, HeartbeatTable::Slot& slot) {
@@ -290,6 +298,7 @@ void Registry::ScheduleReap(const std::string& service_id) {
 void Registry::RunTimers() {
   if (!leader_) return;
   core::Time now = clock_.Steady();
+  std::vector<Due> due;
   while (std::optional<core::ExpiryQueue::Entry> e = expiry_.PopDue(now)) {
     HeartbeatTable::Slot& slot = heartbeats_.at(e->key);
     if (slot.generation != e->generation || slot.armed != e->deadline) continue;  // stale
@@ -302,12 +311,10 @@ void Registry::RunTimers() {
       Arm(e->key, last_seen + slot.ttl);
       continue;
     }
-    slot.expiring_last_seen = last;
-    Metrics::Get().expiries.Inc();
-    Run(core::UpdateCheck{slot.check_id, HealthStatus::kCritical,
-                          "TTL expired: no heartbeat for " + core::FormatDuration(now - last_seen),
-                          {}});
+    due.push_back({e->key, last});
   }
+  if (preservation_.enabled()) due = Preserve(std::move(due), now);
+  for (const Due& d : due) Expire(d, now);
   core::Time wall = clock_.Now();
   while (!reaps_.empty() && reaps_.top().first <= wall) {
     std::string id = reaps_.top().second;
@@ -316,10 +323,77 @@ void Registry::RunTimers() {
   }
 }
 
+void Registry::Expire(const Due& due, core::Time now) {
+  HeartbeatTable::Slot& slot = heartbeats_.at(due.slot);
+  core::Time last_seen{core::Duration(due.last)};
+  slot.expiring_last_seen = due.last;
+  Metrics::Get().expiries.Inc();
+  Run(core::UpdateCheck{slot.check_id, HealthStatus::kCritical,
+                        "TTL expired: no heartbeat for " + core::FormatDuration(now - last_seen),
+                        {}});
+}
+
+std::vector<Registry::Due> Registry::Preserve(std::vector<Due> due, core::Time now) {
+  // Held expiries are looked at again: a heartbeat came back, or the check went away.
+  for (const auto& [s, generation] : held_) {
+    HeartbeatTable::Slot& slot = heartbeats_.at(s);
+    if (slot.generation != generation) continue;
+    if (static_cast<HealthStatus>(slot.status.load(std::memory_order_seq_cst)) ==
+        HealthStatus::kCritical) {
+      continue;
+    }
+    std::int64_t last = slot.last_seen.load(std::memory_order_seq_cst);
+    core::Time last_seen{core::Duration(last)};
+    if (!core::TtlExpired(last_seen, slot.ttl, now)) {
+      Arm(s, last_seen + slot.ttl);
+      continue;
+    }
+    if (std::none_of(due.begin(), due.end(), [s = s](const Due& d) { return d.slot == s; })) {
+      due.push_back({s, last});
+    }
+  }
+  const bool was_active = preservation_.active();
+  const std::size_t tracked = heartbeats_.size();
+  if (preservation_.ShouldHold(now, due.size(), tracked)) {
+    std::unordered_map<std::uint32_t, std::uint32_t> held;
+    for (const Due& d : due) {
+      if (!held_.contains(d.slot)) Metrics::Get().expiries_paused.Inc();
+      held.emplace(d.slot, heartbeats_.at(d.slot).generation);
+    }
+    held_ = std::move(held);
+    if (!was_active) {
+      spdlog::warn(
+          "self-preservation engaged: {} of {} TTL checks would expire within {} ({} already "
+          "did); expiry is paused until heartbeats return",
+          due.size() + preservation_.recent(), tracked,
+          core::FormatDuration(preservation_.window()), preservation_.recent());
+    }
+    recheck_at_ = now + std::min<core::Duration>(std::chrono::seconds(1), preservation_.window());
+    preserving_.store(true, std::memory_order_relaxed);
+    held_count_.store(held_.size(), std::memory_order_relaxed);
+    return {};
+  }
+  if (was_active) {
+    spdlog::warn("self-preservation ended: heartbeats returned; expiring the {} checks that are "
+                 "still silent",
+                 due.size());
+  }
+  held_.clear();
+  recheck_at_.reset();
+  preserving_.store(false, std::memory_order_relaxed);
+  held_count_.store(0, std::memory_order_relaxed);
+  preservation_.Proposed(now, due.size());
+  return due;
+}
+
 std::optional<core::Duration> Registry::NextTimer() const {
   std::optional<core::Duration> next;
   if (!leader_) return next;
   if (auto d = expiry_.next_deadline()) next = *d - clock_.Steady();
+  if (recheck_at_) {
+    core::Duration r = *recheck_at_ - clock_.Steady();
+    if (!next || r < *next) next = r;
+  }
   if (!reaps_.empty()) {
     core::Duration r = reaps_.top().first - clock_.Now();
     if (!next || r < *next) next = r;

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "core/catalog.h"
@@ -26,6 +27,7 @@
 #include "server/epoch.h"
 #include "server/heartbeat_table.h"
 #include "server/metrics.h"
+#include "server/self_preservation.h"
 #include "server/watch_hub.h"
 
 namespace concierge::server {
@@ -40,6 +42,10 @@ struct ServiceView {
 struct RegistryOptions {
   // Applied to checks registered without DeregisterCriticalServiceAfter; 0 = never.
   core::Duration deregister_critical_after{0};
+  // Self-preservation: pause expiry when more than this share of the TTL checks would expire
+  // within `self_preservation_window` (0 = off; e.g. 0.5).
+  double self_preservation_threshold = 0;
+  core::Duration self_preservation_window = std::chrono::seconds(30);
 };
 
 class Registry {
@@ -122,6 +128,9 @@ class Registry {
   core::Index index() const { return index_.load(); }
   std::size_t instance_count() const { return instance_count_.load(); }
   std::size_t tracked_checks() const { return heartbeats_.size(); }
+  // Self-preservation is holding expiries back, and how many.
+  bool self_preservation() const { return preserving_.load(std::memory_order_relaxed); }
+  std::size_t expiries_held() const { return held_count_.load(std::memory_order_relaxed); }
   // Instances whose worst check has `status`.
   std::int64_t instances_by_status(core::HealthStatus status) const {
     return by_status_[static_cast<std::size_t>(status)].load(std::memory_order_relaxed);
@@ -136,6 +145,14 @@ class Registry {
   void ScheduleReap(const std::string& service_id);
   void Publish(const std::string& name);
   void Run(core::Command command);
+  // A TTL expiry decided at `now` on the heartbeat seen at `last` (steady nanoseconds).
+  struct Due {
+    std::uint32_t slot;
+    std::int64_t last;
+  };
+  void Expire(const Due& due, core::Time now);
+  // Self-preservation: returns the expiries to propose now; holds the rest back.
+  std::vector<Due> Preserve(std::vector<Due> due, core::Time now);
   // Moves `instance` into (delta +1) or out of (-1) the count of its aggregate status.
   void CountStatus(const core::Instance* instance, int delta);
 
@@ -156,6 +173,13 @@ class Registry {
   std::atomic<core::Index> services_index_{1};
   std::atomic<std::size_t> instance_count_{0};
   std::array<std::atomic<std::int64_t>, 3> by_status_{};
+
+  SelfPreservation preservation_;
+  // Expiries held back by self-preservation: slot -> its generation when held.
+  std::unordered_map<std::uint32_t, std::uint32_t> held_;
+  std::optional<core::Time> recheck_at_;  // steady time to look at held_ again
+  std::atomic<bool> preserving_{false};
+  std::atomic<std::size_t> held_count_{0};
 
   // TTL deadlines (steady time), one live entry per heartbeat slot.
   core::ExpiryQueue expiry_;
