@@ -130,7 +130,9 @@ Status GetStatus(const Value& obj, std::string_view field, core::HealthStatus* o
 
 Result<rapidjson::Document> ParseObject(std::string_view body) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  // Iterative: the recursive parser overflows the stack on deeply nested input ("[[[[...",
+  // a megabyte of it fits the body limit). The pool allocator frees without recursing.
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError()) {
     return Status::InvalidArgument(
         std::string("request body is not valid JSON: ") +
