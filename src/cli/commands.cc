@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/gateway.h"
 #include "cli/instances.h"
 #include "cli/maint.h"
 #include "cli/servers.h"
@@ -396,12 +397,14 @@ void AddHttpAddr(CLI::App* command, std::string& address) {
 int RunCommand(const std::vector<std::string>& args) {
   // The sidecar parses its own flags, as the agent does.
   if (args.size() >= 2 && args[1] == "sidecar") return RunSidecar(args);
+  if (args.size() >= 2 && args[1] == "gateway") return RunGateway(args);
   CLI::App app{"Concierge: a service registry that speaks Consul's HTTP API.", "concierge"};
   app.require_subcommand(1);
   std::string address = "127.0.0.1:8500";
 
   app.add_subcommand("agent", "Run an agent (the registry server) in the foreground");
   app.add_subcommand("sidecar", "Register a process and heartbeat for it while it is healthy");
+  app.add_subcommand("gateway", "Proxy HTTP and TCP to healthy instances (server-side discovery)");
   CLI::App* version = app.add_subcommand("version", "Print the version");
 
   CLI::App* services = app.add_subcommand("services", "Register, deregister and list services");
