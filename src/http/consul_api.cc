@@ -109,6 +109,14 @@ Response ConsulApi::WithIndex(Response r, core::Index index) const {
 }
 
 asio::awaitable<Response> ConsulApi::Handle(Request& req) {
+  const auto started = std::chrono::steady_clock::now();
+  Response response = co_await Route(req);
+  server::Metrics::Get().ObserveRequest(server::RouteOf(req.path), response.status,
+                                        std::chrono::steady_clock::now() - started);
+  co_return response;
+}
+
+asio::awaitable<Response> ConsulApi::Route(Request& req) {
   std::string_view path = req.path;
   if (auto page = ServeUi(req)) co_return std::move(*page);
   if (!path.starts_with("/v1/")) {
