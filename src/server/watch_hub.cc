@@ -30,15 +30,24 @@ asio::awaitable<void> WatchHub::Wait(std::string key, const std::function<bool()
     waiter->parked = true;
   }
   parked_.fetch_add(1, std::memory_order_relaxed);
+  // Unparks on every way out: woken, timed out, or the coroutine destroyed unresumed (its
+  // io_context shutting down). The hub must never hold the last reference to a timer whose
+  // io_context is gone.
+  struct Unpark {
+    WatchHub* hub;
+    Waiter* waiter;
+    ~Unpark() {
+      hub->parked_.fetch_sub(1, std::memory_order_relaxed);
+      std::lock_guard lock(hub->mu_);
+      if (!waiter->parked) return;  // a Notify already took it off the list
+      waiter->parked = false;
+      auto it = hub->waiters_.find(waiter->key);
+      it->second.erase(waiter->self);
+      if (it->second.empty()) hub->waiters_.erase(it);
+    }
+  } unpark{this, waiter.get()};
   boost::system::error_code ec;
   co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  parked_.fetch_sub(1, std::memory_order_relaxed);
-  std::lock_guard lock(mu_);
-  if (waiter->parked) {  // timed out: nobody took it off the list
-    auto it = waiters_.find(waiter->key);
-    it->second.erase(waiter->self);
-    if (it->second.empty()) waiters_.erase(it);
-  }
 }
 
 void WatchHub::Notify(std::string_view key) {

@@ -89,7 +89,8 @@ class WriteFileAtomicallyTest : public ::testing::Test {
 TEST_F(WriteFileAtomicallyTest, ReplacesTheFileAndLeavesNoTemporary) {
   std::filesystem::path file = dir_ / "backup.snap";
   { std::ofstream(file) << "old"; }
-  std::string bytes("\0\x01binary\xff", 10);
+  // Hex escapes are greedy ("\x01b" is one character): build the bytes piecewise.
+  std::string bytes = std::string("\0\x01", 2) + "binary" + "\xff";
   ASSERT_TRUE(WriteFileAtomically(file.string(), bytes).ok());
   EXPECT_EQ(Read(file), bytes);
   int entries = 0;
