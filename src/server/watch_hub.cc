@@ -60,8 +60,11 @@ void WatchHub::Notify(std::string_view key) {
     waiters_.erase(it);
     for (auto& w : woken) w->parked = false;
   }
+  // The handler takes the only reference this thread held: the waiter (and its timer) must
+  // die on its own executor, never here, after its io_context may be gone.
   for (auto& w : woken) {
-    asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+    auto ex = w->timer.get_executor();
+    asio::post(ex, [w = std::move(w)] { w->timer.cancel(); });
   }
 }
 
