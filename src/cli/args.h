@@ -15,4 +15,8 @@ namespace concierge::cli {
 // take values.
 std::vector<std::string> RewriteLongFlags(std::vector<std::string> args);
 
+// "a:1,b:2,,c:3" -> {"a:1", "b:2", "c:3"}: a comma-separated list (of registry addresses),
+// empty items dropped.
+std::vector<std::string> SplitAddresses(const std::string& list);
+
 }  // namespace concierge::cli

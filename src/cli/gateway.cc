@@ -9,6 +9,7 @@
 #include <iostream>
 #include <tuple>
 
+#include "cli/args.h"
 #include "concierge/client.h"
 #include "core/time.h"
 #include "gateway/gateway.h"
@@ -41,18 +42,6 @@ Result<Policy> ParsePolicy(const std::string& text) {
   if (text == "random") return Policy::kRandom;
   return Status::InvalidArgument("-policy: expected round-robin, weighted, p2c or random, got \"" +
                                  text + "\"");
-}
-
-std::vector<std::string> SplitAddresses(const std::string& list) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= list.size()) {
-    std::size_t comma = list.find(',', start);
-    if (comma == std::string::npos) comma = list.size();
-    if (comma > start) out.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 
+#include "cli/args.h"
 #include "client/http_client.h"
 #include "concierge/client.h"
 #include "concierge/heartbeater.h"
@@ -97,20 +98,6 @@ class HttpProbe {
   client::HttpClient client_;
   std::optional<Status> last_;
 };
-
-std::vector<std::string> SplitAddresses(const std::string& list) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= list.size()) {
-    std::size_t comma = list.find(',', start);
-    std::string item =
-        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 }  // namespace
 

@@ -36,5 +36,12 @@ TEST(RewriteLongFlagsTest, StopsAtDoubleDash) {
             (Args{"c", "agent", "--dev", "--", "-name", "-x"}));
 }
 
+TEST(SplitAddressesTest, SplitsOnCommasAndDropsEmptyItems) {
+  EXPECT_EQ(SplitAddresses("a:1,b:2,,c:3,"), (std::vector<std::string>{"a:1", "b:2", "c:3"}));
+  EXPECT_EQ(SplitAddresses("127.0.0.1:8500"), std::vector<std::string>{"127.0.0.1:8500"});
+  EXPECT_TRUE(SplitAddresses("").empty());
+  EXPECT_TRUE(SplitAddresses(",").empty());
+}
+
 }  // namespace
 }  // namespace concierge::cli
