@@ -1,9 +1,11 @@
 #include "http/consul_api.h"
 
+#include "http/heartbeat_batch.h"
 #include "http/maintenance_api.h"
 #include "http/metrics_api.h"
 #include "server/metrics.h"
 
+#include <algorithm>
 #include <charconv>
 #include <random>
 
@@ -127,6 +129,9 @@ asio::awaitable<Response> ConsulApi::Route(Request& req) {
     if (answer) co_return std::move(*answer);
   }
   std::string_view rest = path.substr(4);
+  if (rest == "concierge/heartbeats" && (req.method == "PUT" || req.method == "POST")) {
+    co_return co_await HeartbeatBatch(req);
+  }
   if (rest.starts_with("concierge/")) {
     if (auto answer = co_await UiEndpoint(req, registry_, hub_)) co_return std::move(*answer);
   }
@@ -286,6 +291,44 @@ asio::awaitable<Response> ConsulApi::CheckUpdate(Request& req, std::string_view 
   core::Command command =
       core::UpdateCheck{std::string(id), update->status, std::move(update->output), {}};
   co_return co_await Submit(std::move(command));
+}
+
+asio::awaitable<Response> ConsulApi::HeartbeatBatch(Request& req) {
+  auto entries = DecodeHeartbeatBatch(req.body);
+  if (!entries.ok()) co_return FromStatus(entries.status());
+  HeartbeatResults results;
+  results.codes.assign(entries->size(), 200);
+  // As the single endpoints do: every entry is a heartbeat; those that change the status or
+  // carry a note also go through the log, all of them in one hop to the state thread.
+  std::vector<core::Command> commands;
+  std::vector<std::uint32_t> owners;
+  for (std::uint32_t i = 0; i < entries->size(); ++i) {
+    const HeartbeatEntry& e = (*entries)[i];
+    std::optional<HealthStatus> current = registry_.Heartbeat(e.check_id);
+    if (!current) {
+      results.codes[i] = 404;
+      results.errors.emplace_back(i, "unknown check ID \"" + std::string(e.check_id) + "\"");
+      continue;
+    }
+    if (*current == e.status && e.note.empty()) continue;
+    commands.push_back(
+        core::UpdateCheck{std::string(e.check_id), e.status, std::string(e.note), {}});
+    owners.push_back(i);
+  }
+  results.index = registry_.index();
+  if (!commands.empty()) {
+    std::vector<Result<core::Index>> applied = co_await state_.SubmitAll(std::move(commands));
+    for (std::size_t k = 0; k < applied.size(); ++k) {
+      if (applied[k].ok()) {
+        results.index = std::max(results.index, *applied[k]);
+        continue;
+      }
+      results.codes[owners[k]] = static_cast<std::uint16_t>(HttpStatus(applied[k].status()));
+      results.errors.emplace_back(owners[k], applied[k].status().message());
+    }
+    std::sort(results.errors.begin(), results.errors.end());
+  }
+  co_return WithIndex(Response::Json(EncodeHeartbeatResults(results)), results.index);
 }
 
 asio::awaitable<std::optional<Response>> ConsulApi::Block(

@@ -48,6 +48,7 @@ class ConsulApi {
   Awaitable Deregister(std::string_view id);
   Awaitable CheckStatus(Request& req, std::string_view id, core::HealthStatus status);
   Awaitable CheckUpdate(Request& req, std::string_view id);
+  Awaitable HeartbeatBatch(Request& req);
   Awaitable HealthService(Request& req, std::string_view name);
   Awaitable HealthChecks(Request& req, std::string_view name);
   Awaitable CatalogService(Request& req, std::string_view name);

@@ -138,9 +138,11 @@ asio::awaitable<std::optional<Response>> UiEndpoint(const Request& req,
     co_return std::nullopt;
   }
   if (req.method != "GET" && req.method != "HEAD") {
-    Response r = Response::Error(
-        405, "method " + req.method + " is not allowed on " + req.path + "; use GET");
-    r.headers.emplace_back("Allow", "GET");
+    // PUT on /v1/concierge/heartbeats (a batch of heartbeats) is routed before this.
+    const bool batch = req.path == "/v1/concierge/heartbeats";
+    Response r = Response::Error(405, "method " + req.method + " is not allowed on " + req.path +
+                                          (batch ? "; use GET, or PUT for a batch" : "; use GET"));
+    r.headers.emplace_back("Allow", batch ? "GET, PUT" : "GET");
     co_return r;
   }
   if (req.path == "/v1/concierge/heartbeats") co_return Heartbeats(req, registry);

@@ -111,6 +111,7 @@ inline constexpr std::string_view kRoutes[] = {
     "/v1/agent/check/warn/:id",
     "/v1/agent/check/fail/:id",
     "/v1/agent/check/update/:id",
+    "/v1/concierge/heartbeats",
     "/v1/agent/service/register",
     "/v1/agent/service/deregister/:id",
     "/v1/agent/service/maintenance/:id",

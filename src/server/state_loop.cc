@@ -97,6 +97,11 @@ boost::asio::awaitable<Result<core::Index>> StateLoop::Submit(core::Command comm
   co_return co_await AsyncSubmit(std::move(command), boost::asio::use_awaitable);
 }
 
+boost::asio::awaitable<std::vector<Result<core::Index>>> StateLoop::SubmitAll(
+    std::vector<core::Command> commands) {
+  co_return co_await AsyncSubmitAll(std::move(commands), boost::asio::use_awaitable);
+}
+
 boost::asio::awaitable<Status> StateLoop::Call(Operation fn) {
   co_return co_await AsyncCall(std::move(fn), boost::asio::use_awaitable);
 }

@@ -43,6 +43,10 @@ class StateLoop {
   // From a coroutine on any thread: prepares, validates and appends `command`, and resumes
   // the caller on its own executor with the index or the error.
   boost::asio::awaitable<Result<core::Index>> Submit(core::Command command);
+  // Submit for several commands at once (one hop to the state thread, appended in order):
+  // resumes the caller once every one has its result, given in the same order.
+  boost::asio::awaitable<std::vector<Result<core::Index>>> SubmitAll(
+      std::vector<core::Command> commands);
 
   // From a coroutine: runs `fn(done)` on the state thread and resumes the caller with the
   // Status that `fn` passes to `done` (which may be called later, from a callback).
@@ -62,6 +66,8 @@ class StateLoop {
   auto AsyncSubmit(core::Command command, Token&& token);
   template <typename Token>
   auto AsyncCall(Operation fn, Token&& token);
+  template <typename Token>
+  auto AsyncSubmitAll(std::vector<core::Command> commands, Token&& token);
   void SubmitHere(core::Command command, CommandLog::Done done);
   void Drain();
 
@@ -112,6 +118,42 @@ auto StateLoop::AsyncSubmit(core::Command command, Token&& token) {
         });
       },
       token, std::move(command));
+}
+
+template <typename Token>
+auto StateLoop::AsyncSubmitAll(std::vector<core::Command> commands, Token&& token) {
+  using Results = std::vector<Result<core::Index>>;
+  return boost::asio::async_initiate<Token, void(Results)>(
+      [this](auto handler, std::vector<core::Command> cmds) {
+        auto ex = boost::asio::get_associated_executor(handler);
+        using Handler = decltype(handler);
+        struct Pending {
+          Handler handler;
+          boost::asio::executor_work_guard<decltype(ex)> work;
+          Results results;
+          std::size_t left;
+        };
+        auto p = std::make_shared<Pending>(
+            Pending{std::move(handler), boost::asio::executor_work_guard<decltype(ex)>(ex),
+                    Results(cmds.size(), Status::Internal("not submitted")), cmds.size()});
+        Post([this, p, cmds = std::move(cmds)]() mutable {
+          auto finish = [p] {
+            boost::asio::post(p->work.get_executor(),
+                              [p] { p->handler(std::move(p->results)); });
+          };
+          if (cmds.empty()) {
+            finish();
+            return;
+          }
+          for (std::size_t i = 0; i < cmds.size(); ++i) {
+            SubmitHere(std::move(cmds[i]), [p, i, finish](Result<core::Index> r) {
+              p->results[i] = std::move(r);
+              if (--p->left == 0) finish();
+            });
+          }
+        });
+      },
+      token, std::move(commands));
 }
 
 }  // namespace concierge::server
