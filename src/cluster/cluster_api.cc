@@ -36,6 +36,21 @@ std::string Host(std::string_view host_port) {
 
 constexpr std::string_view kClientAddressHeader = "X-Concierge-Client-Address";
 
+// PUT /v1/agent/check/{pass,warn,fail}/:id[?note=]: a heartbeat a follower batches.
+std::optional<http::HeartbeatEntry> SingleHeartbeat(const Request& req) {
+  static constexpr std::pair<std::string_view, core::HealthStatus> kPrefixes[] = {
+      {"/v1/agent/check/pass/", core::HealthStatus::kPassing},
+      {"/v1/agent/check/warn/", core::HealthStatus::kWarning},
+      {"/v1/agent/check/fail/", core::HealthStatus::kCritical}};
+  for (const auto& [prefix, status] : kPrefixes) {
+    std::string_view path = req.path;
+    if (path.size() > prefix.size() && path.starts_with(prefix)) {
+      return http::HeartbeatEntry{path.substr(prefix.size()), status, req.Query("note").value_or("")};
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 ClusterApi::ClusterApi(Members& members, raft::RaftLog& raft, server::StateLoop& state,
@@ -83,27 +98,54 @@ asio::awaitable<std::optional<Response>> ClusterApi::Intercept(Request& req) {
   if (raft_.started() && raft_.Cluster().leader == members_.self().raft_address) {
     co_return std::nullopt;
   }
+  if (req.method == "GET" || req.method == "PUT" || req.method == "POST") {
+    if (std::optional<http::HeartbeatEntry> beat = SingleHeartbeat(req)) {
+      co_return co_await HeartbeatToLeader(*beat);
+    }
+  }
   bool write = (req.method != "GET" && req.method != "HEAD") || WriteByPath(path);
   if (!write && req.Has("stale") && raft_.started()) co_return std::nullopt;
   co_return co_await ToLeader(req);
 }
 
-asio::awaitable<Response> ClusterApi::ToLeader(Request& req) {
+Result<std::string> ClusterApi::LeaderHttpAddress() const {
   server::ClusterInfo info = raft_.Cluster();
   if (!info.known_leader) {
-    co_return Response::Error(503, "no cluster leader (an election is under way or the cluster "
-                                   "has lost its quorum); retry shortly, or read with ?stale");
+    return Status::Unavailable("no cluster leader (an election is under way or the cluster has "
+                               "lost its quorum); retry shortly, or read with ?stale");
   }
   std::optional<Member> leader = members_.ByRaftAddress(info.leader);
   if (!leader || leader->http_address.empty()) {
-    co_return Response::Error(503, "no known HTTP address for the leader at " + info.leader +
-                                       "; run this server with -join <any member>");
+    return Status::Unavailable("no known HTTP address for the leader at " + info.leader +
+                               "; run this server with -join <any member>");
   }
+  return leader->http_address;
+}
+
+asio::awaitable<Response> ClusterApi::ToLeader(Request& req) {
+  Result<std::string> leader = LeaderHttpAddress();
+  if (!leader.ok()) co_return Response::Error(503, leader.status().message());
   std::vector<std::pair<std::string, std::string>> extra;
   extra.emplace_back(std::string(kClientAddressHeader), req.remote_address);
-  std::string target = leader->http_address;
+  std::string target = std::move(*leader);
   co_return co_await http::Forward(req, std::move(target), std::chrono::seconds(11 * 60),
                                    std::move(extra));
+}
+
+asio::awaitable<Response> ClusterApi::HeartbeatToLeader(http::HeartbeatEntry entry) {
+  HeartbeatForwarder::Outcome outcome = co_await heartbeats_.Beat(entry);
+  if (outcome.code != 200) {
+    std::string error = std::move(outcome.error);
+    if (error.empty()) error = "the leader answered " + std::to_string(outcome.code);
+    co_return Response::Error(outcome.code, std::move(error));
+  }
+  // As the leader answers a single heartbeat (ConsulApi::CheckStatus).
+  Response r = Response::Json("");
+  server::ClusterInfo info = raft_.Cluster();
+  r.headers.emplace_back("X-Consul-Index", std::to_string(std::max<std::uint64_t>(1, outcome.index)));
+  r.headers.emplace_back("X-Consul-KnownLeader", info.known_leader ? "true" : "false");
+  r.headers.emplace_back("X-Consul-LastContact", std::to_string(info.last_contact_ms));
+  co_return r;
 }
 
 asio::awaitable<Response> ClusterApi::Join(Request& req) {

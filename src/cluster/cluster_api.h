@@ -4,13 +4,15 @@
 //   GET    /v1/operator/raft/configuration the Raft configuration and who leads
 //   DELETE /v1/operator/raft/peer?address= remove a (dead) server
 // and the routing of every other request: a follower forwards writes, and reads that are
-// not ?stale, to the leader; without a leader they get 503 "no cluster leader".
+// not ?stale, to the leader (heartbeats coalesced into batches); without a leader they get
+// 503 "no cluster leader".
 #pragma once
 
 #include <optional>
 
 #include <boost/asio/awaitable.hpp>
 
+#include "cluster/heartbeat_forwarder.h"
 #include "cluster/members.h"
 #include "http/message.h"
 #include "raft/raft_log.h"
@@ -31,12 +33,17 @@ class ClusterApi {
   http::Response AgentMembers() const;
   http::Response RaftConfiguration() const;
   boost::asio::awaitable<http::Response> ToLeader(http::Request& req);
+  // A follower's heartbeat (pass/warn/fail of one check): to the leader in a batch.
+  boost::asio::awaitable<http::Response> HeartbeatToLeader(http::HeartbeatEntry entry);
+  // The leader's HTTP address, or why it is not known (the 503 message).
+  Result<std::string> LeaderHttpAddress() const;
   bool FromMember(const http::Request& req) const;
 
   Members& members_;
   raft::RaftLog& raft_;
   server::StateLoop& state_;
   std::string members_path_;
+  HeartbeatForwarder heartbeats_{[this] { return LeaderHttpAddress(); }};
 };
 
 }  // namespace concierge::cluster

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import uuid
@@ -301,6 +302,64 @@ class FailoverTest(ClusterTestCase):
         r = self.put_until_not_503(back, "/v1/agent/service/register", {"Name": again})
         self.assertEqual(r.status, 200, r)
         self.wait_visible(everyone, again, [again])
+
+
+class FollowerHeartbeatTest(ClusterTestCase):
+    """Followers batch their clients' heartbeats to the leader and answer each client only
+    once the leader has answered for its heartbeat; without a leader they answer 503."""
+
+    def test_heartbeats_through_a_follower(self):
+        specs, servers, leader = self.start_cluster()
+        follower = servers[(leader + 1) % 3]
+        service = unique("hb")
+        ids = ["%s-%d" % (service, i) for i in range(20)]
+        for sid in ids:
+            servers[leader].put_ok("/v1/agent/service/register",
+                                   {"Name": service, "ID": sid, "Port": 1,
+                                    "Check": {"TTL": "30s", "Status": "critical"}})
+
+        # Many at once, so that some share a batch; each answer is its own.
+        results = {}
+
+        def beat(check):
+            results[check] = follower.put("/v1/agent/check/pass/" + check, timeout=10)
+
+        checks = ["service:" + sid for sid in ids] + ["service:%s-unknown" % service]
+        threads = [threading.Thread(target=beat, args=(c,)) for c in checks]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for c in checks[:-1]:
+            self.assertEqual(results[c].status, 200, (c, results[c]))
+            self.assertGreater(int(results[c].header("X-Consul-Index")), 1)
+            self.assertEqual(results[c].header("X-Consul-KnownLeader"), "true")
+        self.assertEqual(results[checks[-1]].status, 404, results[checks[-1]])
+        self.assertIn("unknown check ID", results[checks[-1]].text)
+        # critical -> passing was committed before the answers: the leader shows it.
+        entries = servers[leader].json("/v1/health/checks/" + service)
+        self.assertEqual({c["Status"] for c in entries}, {"passing"})
+
+        # warn and fail with a note, and the GET form older clients send.
+        r = follower.put("/v1/agent/check/warn/%s?note=slow%%20disk" % checks[0])
+        self.assertEqual(r.status, 200, r)
+        r = follower.get("/v1/agent/check/fail/" + checks[1])
+        self.assertEqual(r.status, 200, r)
+        got = {c["CheckID"]: (c["Status"], c["Output"])
+               for c in servers[leader].json("/v1/health/checks/" + service)}
+        self.assertEqual(got[checks[0]], ("warning", "slow disk"))
+        self.assertEqual(got[checks[1]][0], "critical")
+
+        # Alone, the follower has no leader to send heartbeats to: 503, with the reason.
+        for i, s in enumerate(servers):
+            if s is not follower:
+                s.kill()
+        r = follower.put("/v1/agent/check/pass/" + checks[2], timeout=15)
+        self.assertEqual(r.status, 503, r)
+        self.assertTrue(r.text.strip(), "a 503 says why")
+        wait_until(lambda: "no cluster leader" in follower.put(
+            "/v1/agent/check/pass/" + checks[2], timeout=15).text, ELECTION_TIMEOUT,
+            interval=0.2, what="the lone follower to say it has no leader")
 
 
 class RemovePeerTest(ClusterTestCase):
