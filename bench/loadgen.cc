@@ -907,12 +907,14 @@ int ModeHeartbeat(const Options& o) {
   long beat = 0;
   auto make = [&]() {
     if (o.batch > 0) {
-      std::string body;
+      // {"Checks": ["service:ID", ...]}: each entry a TTL pass (docs/clustering.md).
+      std::string body = "{\"Checks\":[";
       for (int j = 0; j < o.batch; ++j, ++beat) {
-        body += body.empty() ? "" : "\n";
-        body += "service:" + InstanceId(o, beat % o.n);
+        body += j ? ",\"service:" : "\"service:";
+        body += InstanceId(o, beat % o.n);
+        body += '"';
       }
-      return HttpRequest("PUT", "/v1/concierge/heartbeats", body, "text/plain");
+      return HttpRequest("PUT", "/v1/concierge/heartbeats", body + "]}");
     }
     long i = beat++ % o.n;
     if (o.target == "etcd") {
@@ -928,8 +930,11 @@ int ModeHeartbeat(const Options& o) {
   std::string first_error;
   std::vector<Conn*> free_conns;
   Conn::Handler handler = [&](Conn& c, const Response& r) {
+    // A keepalive of an expired etcd lease answers 200 without a TTL; a batch answers 200
+    // with an error per failed entry, each with its position.
     bool ok = r.status / 100 == 2 &&
-              !(o.target == "etcd" && r.body.find("\"TTL\"") == std::string_view::npos);
+              !(o.target == "etcd" && r.body.find("\"TTL\"") == std::string_view::npos) &&
+              !(o.batch > 0 && r.body.find("\"Position\"") != std::string_view::npos);
     if (!ok) {
       ++errors;
       if (first_error.empty()) first_error = "HTTP " + std::to_string(r.status) + ": " + std::string(r.body.substr(0, 200));
@@ -1202,8 +1207,14 @@ struct ExpiryBook {
   Samples past;
   long seen_count = 0;
   long early = 0;  // seen failing before its deadline (clock or TTL slack)
+  long false_failures = 0;  // instances seen failing that were still beating
   void See(long i, int64_t now) {
-    if (i < 0 || i >= static_cast<long>(seen.size()) || !stopped[i] || seen[i]) return;
+    if (i < 0 || i >= static_cast<long>(seen.size()) || seen[i]) return;
+    if (!stopped[i]) {
+      seen[i] = true;  // counted once; it stays out of the figures
+      ++false_failures;
+      return;
+    }
     seen[i] = true;
     ++seen_count;
     if (now < deadline[i]) ++early;
@@ -1220,8 +1231,10 @@ long InstanceNumber(const Options& o, std::string_view id) {
 
 std::string ExpiryJson(const Options& o, ExpiryBook& book) {
   char buf[200];
-  std::snprintf(buf, sizeof buf, ",\"ttl_s\":%g,\"stopped\":%ld,\"seen\":%ld,\"seen_early\":%ld,",
-                o.ttl, o.stop, book.seen_count, book.early);
+  std::snprintf(buf, sizeof buf,
+                ",\"ttl_s\":%g,\"stopped\":%ld,\"seen\":%ld,\"seen_early\":%ld,"
+                "\"false_failures\":%ld,",
+                o.ttl, o.stop, book.seen_count, book.early, book.false_failures);
   return buf + book.past.Json();
 }
 
