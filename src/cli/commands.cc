@@ -345,6 +345,15 @@ int RemovePeer(HttpClient& client, const std::string& raft_address) {
   return 0;
 }
 
+int TransferLeader(HttpClient& client, const std::string& id) {
+  int exit_code = 0;
+  std::string target = "/v1/operator/raft/transfer-leader";
+  if (!id.empty()) target += "?id=" + EncodeQueryValue(id);
+  if (!Call(client, "POST", target, {}, exit_code)) return exit_code;
+  std::cout << "Leadership transferred\n";
+  return 0;
+}
+
 // A snapshot is the whole catalog: allow more than the default body size and time.
 constexpr std::uint64_t kMaxSnapshotBytes = std::uint64_t{4} << 30;
 constexpr std::chrono::milliseconds kSnapshotTimeout = 10min;
@@ -490,6 +499,11 @@ int RunCommand(const std::vector<std::string>& args) {
       ->add_option("--address", peer_address, "Raft address (host:port) of the server to remove")
       ->required();
   AddHttpAddr(remove_peer_cmd, address);
+  std::string transfer_id;
+  CLI::App* transfer_cmd = raft_cmd->add_subcommand(
+      "transfer-leader", "Hand leadership to another voter (default: the most up to date)");
+  transfer_cmd->add_option("--id", transfer_id, "Raft ID of the new leader (see list-peers)");
+  AddHttpAddr(transfer_cmd, address);
 
   CLI::App* snapshot_cmd = app.add_subcommand("snapshot", "Save and restore the catalog");
   snapshot_cmd->require_subcommand(1);
@@ -545,6 +559,7 @@ int RunCommand(const std::vector<std::string>& args) {
   if (maint_cmd->parsed()) return RunMaint(*client, maint);
   if (list_peers_cmd->parsed()) return ListPeers(*client);
   if (remove_peer_cmd->parsed()) return RemovePeer(*client, peer_address);
+  if (transfer_cmd->parsed()) return TransferLeader(*client, transfer_id);
   return Usage("agent: run as the first argument, e.g. concierge agent -dev");
 }
 

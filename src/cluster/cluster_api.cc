@@ -1,5 +1,7 @@
 #include "cluster/cluster_api.h"
 
+#include <charconv>
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -77,6 +79,12 @@ asio::awaitable<std::optional<Response>> ClusterApi::Intercept(Request& req) {
   if (path == "/v1/operator/raft/peer") {
     if (req.method != "DELETE") co_return Response::Error(405, "use DELETE on " + path);
     co_return co_await RemovePeer(req);
+  }
+  if (path == "/v1/operator/raft/transfer-leader") {
+    if (req.method != "PUT" && req.method != "POST") {
+      co_return Response::Error(405, "use POST on " + path);
+    }
+    co_return co_await TransferLeader(req);
   }
   // A request forwarded by a follower carries the original client's address, which is the
   // default address of a registration; trust it only from another server.
@@ -210,6 +218,37 @@ asio::awaitable<Response> ClusterApi::RemovePeer(Request& req) {
   if (!st.ok()) co_return Response::Error(503, st.message());
   spdlog::info("cluster: removed server {}", target);
   co_return Response::Json("");
+}
+
+asio::awaitable<Response> ClusterApi::TransferLeader(Request& req) {
+  raft_id to = 0;
+  if (std::optional<std::string_view> id = req.Query("id")) {
+    auto [end, ec] = std::from_chars(id->data(), id->data() + id->size(), to);
+    if (ec != std::errc() || end != id->data() + id->size() || to == 0) {
+      co_return Response::Error(400, "id: expected a server's Raft ID as `concierge operator raft "
+                                     "list-peers` shows it, got \"" + std::string(*id) + "\"");
+    }
+  }
+  if (!raft_.is_leader()) co_return co_await ToLeader(req);
+  server::ClusterInfo info = raft_.Cluster();
+  bool known = to == 0;
+  std::size_t others = 0;
+  for (const std::string& voter : info.voters) {
+    if (voter == info.leader) continue;
+    ++others;
+    known |= RaftId(voter) == to;
+  }
+  if (others == 0) co_return Response::Error(400, "no other voter to hand leadership to");
+  if (!known) {
+    co_return Response::Error(404, "no other voter with Raft ID " + std::to_string(to));
+  }
+  server::StateLoop::Operation transfer = [this, to](std::function<void(Status)> done) {
+    raft_.TransferLeadership(std::move(done), to);
+  };
+  Status st = co_await state_.Call(std::move(transfer));
+  if (!st.ok()) co_return Response::Error(503, st.message());
+  spdlog::info("cluster: leadership handed over on request");
+  co_return Response::Json("{\"Success\":true}");
 }
 
 Response ClusterApi::AgentMembers() const {

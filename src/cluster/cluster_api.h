@@ -3,6 +3,7 @@
 //   GET    /v1/agent/members               the servers, as Consul lists its members
 //   GET    /v1/operator/raft/configuration the Raft configuration and who leads
 //   DELETE /v1/operator/raft/peer?address= remove a (dead) server
+//   POST   /v1/operator/raft/transfer-leader[?id=] hand leadership to another voter
 // and the routing of every other request: a follower forwards writes, and reads that are
 // not ?stale, to the leader (heartbeats coalesced into batches); without a leader they get
 // 503 "no cluster leader".
@@ -30,6 +31,7 @@ class ClusterApi {
  private:
   boost::asio::awaitable<http::Response> Join(http::Request& req);
   boost::asio::awaitable<http::Response> RemovePeer(http::Request& req);
+  boost::asio::awaitable<http::Response> TransferLeader(http::Request& req);
   http::Response AgentMembers() const;
   http::Response RaftConfiguration() const;
   boost::asio::awaitable<http::Response> ToLeader(http::Request& req);

@@ -124,7 +124,10 @@ Status Catalog::Validate(const Command& command) const {
             return Status::NotFound("unknown service ID \"" + cmd.service_id + "\"");
           }
           return CheckText("reason", cmd.reason, Limits::kMaxOutputBytes, false);
+        } else if constexpr (std::is_same_v<T, LeaderElected> || std::is_same_v<T, ChecksHeard>) {
+          return Status::Ok();  // IDs gone meanwhile are skipped
         } else {
+          static_assert(std::is_same_v<T, RestoreSnapshot>);
           return DecodeSnapshot(cmd.snapshot).status();
         }
       },
@@ -146,7 +149,14 @@ Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
           return ApplyReap(cmd, index);
         } else if constexpr (std::is_same_v<T, SetMaintenance>) {
           return ApplyMaintenance(cmd, index);
+        } else if constexpr (std::is_same_v<T, LeaderElected>) {
+          ApplyLeaderElected(cmd);
+          return std::vector<Event>{};
+        } else if constexpr (std::is_same_v<T, ChecksHeard>) {
+          for (const std::string& id : cmd.check_ids) Heard(id);
+          return std::vector<Event>{};
         } else {
+          static_assert(std::is_same_v<T, RestoreSnapshot>);
           return ApplyRestore(cmd, index);
         }
       },
@@ -173,6 +183,8 @@ bool Catalog::CountTags(ServiceGroup& group, const std::vector<std::string>& tag
 
 Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, Index index) {
   std::vector<Event> events;
+  // A registration is a sign of life of its checks.
+  for (const CheckDefinition& cd : cmd.checks) Heard(cd.id);
   const ServiceDefinition& def = cmd.service;
   auto old_it = instances_.find(def.id);
   std::shared_ptr<const Instance> old = old_it == instances_.end() ? nullptr : old_it->second;
@@ -233,6 +245,7 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
     for (const Check& c : old->checks) {
       if (inst->FindCheck(c.id()) == nullptr) {
         check_owner_.erase(c.id());
+        Heard(c.id());
         events.push_back({Event::Kind::kCheckRemoved, def.name, def.id, c.id(), c.status,
                           c.status, "check removed by re-registration"});
       }
@@ -282,6 +295,7 @@ Result<std::vector<Event>> Catalog::ApplyDeregister(const std::string& id, Index
                     HealthStatus::kPassing, reason});
   for (const Check& c : inst->checks) {
     check_owner_.erase(c.id());
+    Heard(c.id());
     events.push_back({Event::Kind::kCheckRemoved, name, id, c.id(), c.status, c.status, reason});
   }
   instances_.erase(it);
@@ -303,6 +317,9 @@ Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Ind
   const std::string& service_id = check_owner_.at(cmd.check_id);
   std::shared_ptr<const Instance>& slot = instances_.at(service_id);
   const Check* current = slot->FindCheck(cmd.check_id);
+  // From a client, an update is a sign of life; from the leader (an expiry), the check is
+  // critical and needs no mark.
+  Heard(cmd.check_id);
   if (current->status == cmd.status && current->output == cmd.output) return std::vector<Event>{};
 
   auto inst = std::make_shared<Instance>(*slot);
@@ -323,6 +340,22 @@ Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Ind
   services_.at(inst->service.name).instances.at(service_id) = inst;
   Touch(inst->service.name, index);
   return events;
+}
+
+void Catalog::ApplyLeaderElected(const LeaderElected& cmd) {
+  for (const auto& [check_id, service_id] : check_owner_) {
+    const Check* check = instances_.at(service_id)->FindCheck(check_id);
+    if (check->definition.ttl <= Duration::zero() || check->status == HealthStatus::kCritical) {
+      continue;
+    }
+    unheard_since_.try_emplace(check_id, cmd.at);
+  }
+}
+
+std::optional<Time> Catalog::UnheardSince(std::string_view check_id) const {
+  auto it = unheard_since_.find(std::string(check_id));
+  if (it == unheard_since_.end()) return std::nullopt;
+  return it->second;
 }
 
 Result<std::vector<Event>> Catalog::ApplyRestore(const RestoreSnapshot& cmd, Index index) {

@@ -45,8 +45,9 @@ struct ServiceGroup {
   std::map<std::string, std::uint32_t, std::less<>> tags;
 };
 
-// 2 adds the node's maintenance check; version 1 snapshots still decode.
-inline constexpr std::uint8_t kSnapshotFormatVersion = 2;
+// 2 adds the node's maintenance check, 3 the unheard-since marks; versions 1 and 2 still
+// decode.
+inline constexpr std::uint8_t kSnapshotFormatVersion = 3;
 
 class Catalog {
  public:
@@ -79,6 +80,11 @@ class Catalog {
   // Rejects unknown versions and malformed or inconsistent input.
   static Result<Catalog> DecodeSnapshot(std::string_view bytes);
 
+  // Since when the leaders have not heard from this TTL check, if it is marked so
+  // (LeaderElected marks, heartbeats and writes of the check clear the mark); nullopt if not.
+  std::optional<Time> UnheardSince(std::string_view check_id) const;
+  const std::unordered_map<std::string, Time>& unheard() const { return unheard_since_; }
+
   // The check every instance carries while the node is in maintenance mode.
   const std::optional<Check>& node_maintenance() const { return node_maintenance_; }
 
@@ -94,6 +100,8 @@ class Catalog {
   Result<std::vector<Event>> ApplyReap(const ReapService& cmd, Index index);
   Result<std::vector<Event>> ApplyRestore(const RestoreSnapshot& cmd, Index index);
   Result<std::vector<Event>> ApplyMaintenance(const SetMaintenance& cmd, Index index);
+  void ApplyLeaderElected(const LeaderElected& cmd);
+  void Heard(const std::string& check_id) { unheard_since_.erase(check_id); }
   // Puts `check` (or, if null, no check) under `check_id` into the instance's record.
   void ReplaceMaintenanceCheck(const std::string& service_id, const std::string& check_id,
                                const Check* check, Index index, const std::string& reason,
@@ -108,6 +116,8 @@ class Catalog {
   Index index_ = 0;
   Index services_index_ = 0;
   std::optional<Check> node_maintenance_;
+  // TTL checks no leader has heard from since a LeaderElected: check ID -> its time.
+  std::unordered_map<std::string, Time> unheard_since_;
 };
 
 }  // namespace concierge::core

@@ -11,7 +11,12 @@ enum class Type : std::uint8_t {
   kReap = 4,
   kRestoreSnapshot = 5,
   kSetMaintenance = 6,
+  kLeaderElected = 7,
+  kChecksHeard = 8,
 };
+
+// At most this many check IDs in one ChecksHeard (a leader sends one per batch of heartbeats).
+constexpr std::size_t kMaxChecksHeard = 1 << 20;
 
 template <typename Int>
 bool GetInt(Decoder& d, Int* out) {
@@ -196,7 +201,16 @@ std::string EncodeCommand(const Command& command) {
           e.U8(static_cast<std::uint8_t>(Type::kRestoreSnapshot));
           e.Bytes(c.snapshot);
           PutTime(e, c.at);
+        } else if constexpr (std::is_same_v<T, LeaderElected>) {
+          e.U8(static_cast<std::uint8_t>(Type::kLeaderElected));
+          PutTime(e, c.at);
+        } else if constexpr (std::is_same_v<T, ChecksHeard>) {
+          e.U8(static_cast<std::uint8_t>(Type::kChecksHeard));
+          e.Varint(c.check_ids.size());
+          for (const std::string& id : c.check_ids) e.Bytes(id);
+          PutTime(e, c.at);
         } else {
+          static_assert(std::is_same_v<T, SetMaintenance>);
           e.U8(static_cast<std::uint8_t>(Type::kSetMaintenance));
           e.Bytes(c.service_id);
           e.U8(c.enable ? 1 : 0);
@@ -257,6 +271,23 @@ Result<Command> DecodeCommand(std::string_view bytes) {
       ok = d.Bytes(&c.service_id) && d.U8(&enable) && enable <= 1 && d.Bytes(&c.reason) &&
            GetTime(d, &c.at);
       c.enable = enable == 1;
+      out = std::move(c);
+      break;
+    }
+    case Type::kLeaderElected: {
+      LeaderElected c;
+      ok = GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kChecksHeard: {
+      ChecksHeard c;
+      std::size_t n = 0;
+      // Each ID takes at least a byte: a count larger than the input is malformed.
+      ok = GetCount(d, kMaxChecksHeard, &n) && n <= d.remaining();
+      if (ok) c.check_ids.resize(n);
+      for (std::size_t i = 0; ok && i < n; ++i) ok = d.Bytes(&c.check_ids[i]);
+      ok = ok && GetTime(d, &c.at);
       out = std::move(c);
       break;
     }

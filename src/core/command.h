@@ -64,7 +64,25 @@ struct SetMaintenance {
   bool operator==(const SetMaintenance&) const = default;
 };
 
+// A new leader took office at `at` (DESIGN.md decision 3). It does not know when the TTL
+// checks were last heard from, so it starts their TTLs over; to bound how long repeated
+// elections can keep a dead instance alive, every TTL check that is not critical and not
+// already marked is marked "unheard since `at`" (Catalog::UnheardSince). A later leader
+// gives a marked check only what is left of its TTL from the mark (plus a grace).
+struct LeaderElected {
+  Time at{};
+  bool operator==(const LeaderElected&) const = default;
+};
+
+// The leader heard from these checks while they were marked unheard: the marks go. The
+// leader acknowledges such a heartbeat only once this is committed.
+struct ChecksHeard {
+  std::vector<std::string> check_ids;
+  Time at{};
+  bool operator==(const ChecksHeard&) const = default;
+};
+
 using Command = std::variant<RegisterService, DeregisterService, UpdateCheck, ReapService,
-                             RestoreSnapshot, SetMaintenance>;
+                             RestoreSnapshot, SetMaintenance, LeaderElected, ChecksHeard>;
 
 }  // namespace concierge::core

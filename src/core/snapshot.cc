@@ -1,4 +1,6 @@
 // Catalog snapshots: every instance with its checks' runtime state, and the indexes.
+#include <algorithm>
+
 #include "core/catalog.h"
 #include "core/codec.h"
 
@@ -47,6 +49,15 @@ std::string Catalog::EncodeSnapshot() const {
   }
   e.U8(node_maintenance_ ? 1 : 0);
   if (node_maintenance_) PutCheck(e, *node_maintenance_);
+  // Sorted, so that equal catalogs encode to equal bytes.
+  std::vector<std::pair<std::string_view, Time>> unheard(unheard_since_.begin(),
+                                                         unheard_since_.end());
+  std::sort(unheard.begin(), unheard.end());
+  e.Varint(unheard.size());
+  for (const auto& [id, at] : unheard) {
+    e.Bytes(id);
+    PutTime(e, at);
+  }
   return e.Take();
 }
 
@@ -57,7 +68,7 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
   Decoder d(bytes);
   std::uint8_t version = 0;
   if (!d.U8(&version)) return bad("empty");
-  if (version != kSnapshotFormatVersion && version != 1) {
+  if (version < 1 || version > kSnapshotFormatVersion) {
     return bad("unknown format version " + std::to_string(version));
   }
   Catalog c;
@@ -105,6 +116,17 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
       Check check;
       if (!GetCheck(d, &check)) return bad("truncated node maintenance check");
       c.node_maintenance_ = std::move(check);
+    }
+  }
+  if (version >= 3) {
+    std::size_t n = 0;
+    if (!GetCount(d, c.check_owner_.size(), &n)) return bad("truncated unheard-since marks");
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string id;
+      Time at{};
+      if (!d.Bytes(&id) || !GetTime(d, &at)) return bad("truncated unheard-since mark");
+      if (!c.check_owner_.contains(id)) return bad("unheard-since mark of unknown check " + id);
+      if (!c.unheard_since_.emplace(std::move(id), at).second) return bad("mark appears twice");
     }
   }
   if (!d.done()) return bad("trailing bytes");

@@ -269,14 +269,18 @@ asio::awaitable<Response> ConsulApi::Deregister(std::string_view id) {
 asio::awaitable<Response> ConsulApi::CheckStatus(Request& req, std::string_view id,
                                                  HealthStatus status) {
   // Any TTL update counts as a heartbeat, as in Consul.
-  std::optional<HealthStatus> current = registry_.Heartbeat(id);
+  bool unheard = false;
+  std::optional<HealthStatus> current = registry_.Heartbeat(id, &unheard);
   if (!current) {
     co_return Response::Error(404, "unknown check ID \"" + std::string(id) +
                                        "\": register the service with a TTL check first");
   }
   std::string_view note = req.Query("note").value_or("");
   if (*current == status && note.empty()) {
-    co_return WithIndex(Response::Json(""), registry_.index());
+    if (!unheard) co_return WithIndex(Response::Json(""), registry_.index());
+    // The first heartbeat since an election: the next leader must know it (DESIGN.md 3).
+    core::Command heard = core::ChecksHeard{{std::string(id)}, {}};
+    co_return co_await Submit(std::move(heard));
   }
   core::Command command = core::UpdateCheck{std::string(id), status, std::string(note), {}};
   co_return co_await Submit(std::move(command));
@@ -300,22 +304,33 @@ asio::awaitable<Response> ConsulApi::HeartbeatBatch(Request& req) {
   results.codes.assign(entries->size(), 200);
   // As the single endpoints do: every entry is a heartbeat; those that change the status or
   // carry a note also go through the log, all of them in one hop to the state thread.
+  // Checks heard for the first time since an election share one ChecksHeard (DESIGN.md 3).
   std::vector<core::Command> commands;
   std::vector<std::uint32_t> owners;
+  core::ChecksHeard heard;
+  std::vector<std::uint32_t> heard_owners;
   for (std::uint32_t i = 0; i < entries->size(); ++i) {
     const HeartbeatEntry& e = (*entries)[i];
-    std::optional<HealthStatus> current = registry_.Heartbeat(e.check_id);
+    bool unheard = false;
+    std::optional<HealthStatus> current = registry_.Heartbeat(e.check_id, &unheard);
     if (!current) {
       results.codes[i] = 404;
       results.errors.emplace_back(i, "unknown check ID \"" + std::string(e.check_id) + "\"");
       continue;
     }
-    if (*current == e.status && e.note.empty()) continue;
+    if (*current == e.status && e.note.empty()) {
+      if (unheard) {
+        heard.check_ids.emplace_back(e.check_id);
+        heard_owners.push_back(i);
+      }
+      continue;
+    }
     commands.push_back(
         core::UpdateCheck{std::string(e.check_id), e.status, std::string(e.note), {}});
     owners.push_back(i);
   }
   results.index = registry_.index();
+  if (!heard.check_ids.empty()) commands.push_back(std::move(heard));
   if (!commands.empty()) {
     std::vector<Result<core::Index>> applied = co_await state_.SubmitAll(std::move(commands));
     for (std::size_t k = 0; k < applied.size(); ++k) {
@@ -323,8 +338,16 @@ asio::awaitable<Response> ConsulApi::HeartbeatBatch(Request& req) {
         results.index = std::max(results.index, *applied[k]);
         continue;
       }
-      results.codes[owners[k]] = static_cast<std::uint16_t>(HttpStatus(applied[k].status()));
-      results.errors.emplace_back(owners[k], applied[k].status().message());
+      const Status& st = applied[k].status();
+      auto fail = [&](std::uint32_t i) {
+        results.codes[i] = static_cast<std::uint16_t>(HttpStatus(st));
+        results.errors.emplace_back(i, st.message());
+      };
+      if (k < owners.size()) {
+        fail(owners[k]);
+      } else {
+        for (std::uint32_t i : heard_owners) fail(i);  // the one ChecksHeard, last
+      }
     }
     std::sort(results.errors.begin(), results.errors.end());
   }

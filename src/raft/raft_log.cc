@@ -319,21 +319,27 @@ void RaftLog::RemoveServer(raft_id id, StatusDone done) {
   }
 }
 
-void RaftLog::TransferLeadership(StatusDone done) {
+void RaftLog::TransferLeadership(StatusDone done, raft_id to) {
   if (!LeaderNow() || raft_.configuration.n < 2) {
     done(Status::Ok());
     return;
   }
   struct Transfer {
     struct raft_transfer req{};
+    RaftLog* self;
     StatusDone done;
   };
   auto* t = new Transfer;
   t->req.data = t;
+  t->self = this;
   t->done = std::move(done);
-  int rv = raft_transfer(&raft_, &t->req, 0, [](struct raft_transfer* req) {
+  int rv = raft_transfer(&raft_, &t->req, to, [](struct raft_transfer* req) {
     auto* t = static_cast<Transfer*>(req->data);
-    t->done(Status::Ok());
+    // libraft calls back when the transfer ended, moved or not (it gives up after an
+    // election timeout).
+    t->done(t->self->LeaderNow() ? Status::Unavailable("leadership did not move: the other "
+                                                       "voter did not take over in time")
+                                 : Status::Ok());
     delete t;
   });
   if (rv != 0) {

@@ -69,7 +69,8 @@ class RaftLog final : public server::CommandLog {
   using StatusDone = std::function<void(Status)>;
   void AddVoter(raft_id id, const std::string& address, StatusDone done);
   void RemoveServer(raft_id id, StatusDone done);
-  void TransferLeadership(StatusDone done);
+  // Hands leadership to voter `to` (0: the most up to date one). `done` says whether it moved.
+  void TransferLeadership(StatusDone done, raft_id to = 0);
   // State thread: completes once this server has confirmed, through a quorum, that it still
   // leads and has applied everything committed before (Consul's ?consistent).
   void Barrier(StatusDone done);

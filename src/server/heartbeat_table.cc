@@ -22,6 +22,7 @@ std::uint32_t HeartbeatTable::Add(std::string_view check_id, core::Duration ttl,
   Slot& slot = at(s);
   slot.last_seen.store(now.time_since_epoch().count());
   slot.status.store(static_cast<std::uint8_t>(status));
+  slot.unheard.store(0);
   slot.check_id = check_id;
   slot.ttl = ttl;
   slot.armed.reset();

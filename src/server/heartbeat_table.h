@@ -25,6 +25,9 @@ class HeartbeatTable {
   struct Slot {
     std::atomic<std::int64_t> last_seen{0};  // steady-clock nanoseconds
     std::atomic<std::uint8_t> status{0};     // core::HealthStatus
+    // 1 while the catalog marks the check unheard since an election (core::LeaderElected):
+    // a heartbeat must then have the mark cleared through the log before it is acknowledged.
+    std::atomic<std::uint8_t> unheard{0};
     // State thread only:
     std::uint32_t generation = 0;  // bumped on removal; stale expiry entries compare it
     std::string check_id;
@@ -45,13 +48,17 @@ class HeartbeatTable {
   HeartbeatTable& operator=(const HeartbeatTable&) = delete;
 
   // Any thread. Records a heartbeat for `check_id` at `now` and returns the check's status,
-  // or nullopt if no TTL check has that ID.
-  std::optional<core::HealthStatus> Beat(std::string_view check_id, core::Time now) {
+  // or nullopt if no TTL check has that ID. `unheard`, if given, is set to the slot's flag,
+  // read after the heartbeat is stored (so that the state thread, which sets the flag and
+  // then reads last_seen, sees one or the other).
+  std::optional<core::HealthStatus> Beat(std::string_view check_id, core::Time now,
+                                         bool* unheard = nullptr) {
     std::optional<core::HealthStatus> status;
     index_.With(check_id, [&](std::uint32_t s) {
       Slot& slot = at(s);
       slot.last_seen.store(now.time_since_epoch().count(), std::memory_order_seq_cst);
       status = static_cast<core::HealthStatus>(slot.status.load(std::memory_order_seq_cst));
+      if (unheard != nullptr) *unheard = slot.unheard.load(std::memory_order_seq_cst) != 0;
     });
     return status;
   }

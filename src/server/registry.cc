@@ -61,6 +61,14 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
     add(changed_names, e.service_name);
     add(changed_ids, e.service_id);
   }
+  if (const auto* elected = std::get_if<core::LeaderElected>(&command)) OnLeaderElected(*elected);
+  if (const auto* heard = std::get_if<core::ChecksHeard>(&command)) {
+    for (const std::string& id : heard->check_ids) MirrorMark(id);
+  }
+  if (const auto* reg = std::get_if<core::RegisterService>(&command)) {
+    for (const core::CheckDefinition& c : reg->checks) MirrorMark(c.id);
+  }
+  if (const auto* u = std::get_if<core::UpdateCheck>(&command)) MirrorMark(u->check_id);
   // A check update that changed only the output has no event, but changed its instance.
   const auto* update = std::get_if<core::UpdateCheck>(&command);
   if (update != nullptr && events->empty() && catalog_.index() == last_applied_) {
@@ -120,6 +128,46 @@ void Registry::Run(core::Command command) {
   if (!result.ok()) spdlog::debug("internal command refused: {}", result.status().message());
 }
 
+void Registry::MirrorMark(std::string_view check_id) {
+  std::optional<std::uint32_t> s = heartbeats_.Find(check_id);
+  if (!s) return;
+  bool marked = catalog_.UnheardSince(check_id).has_value();
+  heartbeats_.at(*s).unheard.store(marked ? 1 : 0, std::memory_order_seq_cst);
+}
+
+void Registry::OnLeaderElected(const core::LeaderElected& elected) {
+  const core::Time wall_now = clock_.Now();
+  const core::Time steady_now = clock_.Steady();
+  std::vector<std::string> heard;
+  heartbeats_.ForEach([&](std::uint32_t s, HeartbeatTable::Slot& slot) {
+    std::optional<core::Time> mark = catalog_.UnheardSince(slot.check_id);
+    // Flag first, then read last_seen: a concurrent heartbeat either sees the flag (and has
+    // the mark cleared before it answers) or stored its time before this reads it.
+    slot.unheard.store(mark ? 1 : 0, std::memory_order_seq_cst);
+    if (!leader_ || !mark) return;
+    const std::int64_t last = slot.last_seen.load(std::memory_order_seq_cst);
+    if (last > leader_since_) {
+      // Heard by this leader already. Marked by this election: that heartbeat was answered
+      // without clearing the mark, so clear it now. Marked earlier: it is being cleared.
+      if (*mark == elected.at) heard.push_back(slot.check_id);
+      return;
+    }
+    if (*mark >= elected.at) return;  // marked now: the TTL runs from this election
+    if (static_cast<HealthStatus>(slot.status.load()) == HealthStatus::kCritical) return;
+    // Unheard since an earlier election: what is left of the TTL since the mark, plus at most
+    // a grace to reach this leader, and never more than TTL + grace after the mark.
+    const core::Duration grace = std::min(slot.ttl, options_.election_grace);
+    const core::Time from_mark = *mark + slot.ttl;
+    const core::Time deadline =
+        std::max(from_mark, std::min(elected.at + grace, from_mark + grace));
+    const core::Time steady_deadline = steady_now + (deadline - wall_now);
+    slot.last_seen.store((steady_deadline - slot.ttl).time_since_epoch().count(),
+                         std::memory_order_seq_cst);
+    Arm(s, steady_deadline);
+  });
+  if (!heard.empty()) follow_ups_.push_back(core::ChecksHeard{std::move(heard), {}});
+}
+
 void Registry::SetLeader(bool leader) {
   if (leader == leader_) return;
   leader_ = leader;
@@ -130,6 +178,7 @@ void Registry::SetLeader(bool leader) {
   held_count_.store(0, std::memory_order_relaxed);
   if (!leader) return;
   core::Time now = clock_.Steady();
+  leader_since_ = now.time_since_epoch().count();
   heartbeats_.ForEach([&](std::uint32_t s, HeartbeatTable::Slot& slot) {
     slot.last_seen.store(now.time_since_epoch().count(), std::memory_order_seq_cst);
     slot.expiring_last_seen.reset();
@@ -137,6 +186,7 @@ void Registry::SetLeader(bool leader) {
       Arm(s, now + slot.ttl);
     }
   });
+  Run(core::LeaderElected{});
 }
 
 std::string Registry::Snapshot() const {
@@ -187,6 +237,7 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
       for (const core::Check& c : inst->checks) {
         if (core::IsMaintenanceCheck(c.id())) continue;
         std::uint32_t s = heartbeats_.Add(c.id(), c.definition.ttl, c.status, now);
+        if (catalog_.UnheardSince(c.id())) heartbeats_.at(s).unheard.store(1);
         if (c.status != HealthStatus::kCritical) Arm(s, now + c.definition.ttl);
       }
       ScheduleReap(id);

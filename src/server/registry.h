@@ -46,6 +46,10 @@ struct RegistryOptions {
   // within `self_preservation_window` (0 = off; e.g. 0.5).
   double self_preservation_threshold = 0;
   core::Duration self_preservation_window = std::chrono::seconds(30);
+  // The most a new leader adds to what is left of a check's TTL when no leader has heard
+  // from it since an earlier election (min(TTL, this); docs/clustering.md "Elections and
+  // TTLs").
+  core::Duration election_grace = std::chrono::seconds(2);
 };
 
 class Registry {
@@ -72,7 +76,10 @@ class Registry {
   using Proposer = std::function<void(core::Command)>;
   void set_proposer(Proposer proposer) { proposer_ = std::move(proposer); }
   // Only the leader decides expiries and reaps. A new leader does not know the old one's
-  // last-seen times, so every TTL restarts from its election (DESIGN.md decision 3).
+  // last-seen times, so every TTL restarts from its election (DESIGN.md decision 3), and it
+  // proposes core::LeaderElected: checks it then does not hear from before the next election
+  // stay marked, and the next leader gives them only what is left of their TTL since the
+  // mark (plus a grace). That bounds how long repeated elections keep a dead check alive.
   void SetLeader(bool leader);
   bool leader() const { return leader_; }
   // The catalog alone, for backups (GET /v1/snapshot); restored with a RestoreSnapshot command.
@@ -99,8 +106,12 @@ class Registry {
 
   // A heartbeat (TTL "pass"): records it and returns the check's status, or nullopt if no
   // TTL check has this ID. A non-passing status means the caller must submit the transition.
-  std::optional<core::HealthStatus> Heartbeat(std::string_view check_id) {
-    std::optional<core::HealthStatus> status = heartbeats_.Beat(check_id, clock_.Steady());
+  // `unheard`, if given, says that the check is marked unheard since an election: the caller
+  // must then commit core::ChecksHeard for it before acknowledging the heartbeat.
+  std::optional<core::HealthStatus> Heartbeat(std::string_view check_id,
+                                              bool* unheard = nullptr) {
+    std::optional<core::HealthStatus> status =
+        heartbeats_.Beat(check_id, clock_.Steady(), unheard);
     if (status) {
       Metrics::Get().heartbeats.Inc();
     } else {
@@ -138,6 +149,9 @@ class Registry {
 
  private:
   void HandleEvent(const core::Event& event);
+  // Mirrors the catalog's unheard-since mark of a check into its heartbeat slot.
+  void MirrorMark(std::string_view check_id);
+  void OnLeaderElected(const core::LeaderElected& elected);
   // Applies `change` to the catalog and rebuilds everything derived from it: heartbeat
   // slots, timers, views; wakes every watcher.
   Status Replace(const std::function<Status(core::Catalog&)>& change, core::Index last_applied);
@@ -194,6 +208,9 @@ class Registry {
   std::unordered_set<std::string> dirty_names_;
   bool dirty_catalog_ = false;
   bool leader_ = true;
+  // Steady time at which this server last became the leader; a slot whose last_seen is
+  // later has been heard by this leader.
+  std::int64_t leader_since_ = 0;
 };
 
 }  // namespace concierge::server

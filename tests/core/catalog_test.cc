@@ -658,6 +658,61 @@ TEST_F(CatalogTest, NodeMaintenanceCoversEveryInstanceIncludingNewOnes) {
   }
 }
 
+TEST_F(CatalogTest, LeaderElectedMarksLiveTtlChecksUntilTheyAreHeardFrom) {
+  Ok(Reg("a", "web", {Ttl("ca", 10s, HealthStatus::kPassing)}));
+  Ok(Reg("b", "web", {Ttl("cb", 10s, HealthStatus::kPassing)}));
+  Ok(Reg("c", "web", {Ttl("cc", 10s, HealthStatus::kCritical)}));
+  Ok(Reg("d", "web", {Ttl("cd", 10s, HealthStatus::kWarning)}));
+  Index index = catalog_.index();
+  EXPECT_TRUE(Ok(LeaderElected{kT0 + 1s}).empty());
+  EXPECT_EQ(catalog_.index(), index) << "marks are not visible to readers";
+  EXPECT_EQ(catalog_.UnheardSince("ca"), kT0 + 1s);
+  EXPECT_EQ(catalog_.UnheardSince("cb"), kT0 + 1s);
+  EXPECT_EQ(catalog_.UnheardSince("cc"), std::nullopt) << "critical: nothing to time";
+  EXPECT_EQ(catalog_.UnheardSince("cd"), kT0 + 1s);
+
+  // A later election keeps the first mark: that is what bounds repeated elections.
+  Ok(LeaderElected{kT0 + 5s});
+  EXPECT_EQ(catalog_.UnheardSince("ca"), kT0 + 1s);
+
+  // Heard, updated, re-registered or gone: the mark goes.
+  Ok(ChecksHeard{{"ca", "no-such-check"}, kT0 + 6s});
+  EXPECT_EQ(catalog_.UnheardSince("ca"), std::nullopt);
+  Ok(Update("cb", HealthStatus::kPassing, "", kT0 + 6s));
+  EXPECT_EQ(catalog_.UnheardSince("cb"), std::nullopt);
+  Ok(Reg("d", "web", {Ttl("cd", 10s, HealthStatus::kWarning)}));
+  EXPECT_EQ(catalog_.UnheardSince("cd"), std::nullopt);
+  Ok(LeaderElected{kT0 + 7s});
+  EXPECT_EQ(catalog_.UnheardSince("ca"), kT0 + 7s);
+  Ok(DeregisterService{"a", kT0 + 8s});
+  EXPECT_EQ(catalog_.UnheardSince("ca"), std::nullopt);
+  EXPECT_EQ(catalog_.unheard().size(), 2u);  // cb and cd, since kT0 + 7s
+
+  // The marks survive a snapshot, and an older snapshot (version 2) still decodes.
+  auto restored = Catalog::DecodeSnapshot(catalog_.EncodeSnapshot());
+  ASSERT_TRUE(restored.ok()) << restored.status().message();
+  EXPECT_EQ(restored->unheard(), catalog_.unheard());
+  Ok(ChecksHeard{{"cb", "cd"}, kT0 + 9s});
+  std::string v2 = catalog_.EncodeSnapshot();
+  ASSERT_EQ(v2.back(), '\0');  // no marks
+  v2.pop_back();
+  v2[0] = 2;
+  EXPECT_TRUE(Catalog::DecodeSnapshot(v2).ok());
+}
+
+TEST_F(CatalogTest, SnapshotWithAMarkOfAnUnknownCheckIsRefused) {
+  Ok(Reg("a", "web", {Ttl("ca", 10s, HealthStatus::kPassing)}));
+  Ok(LeaderElected{kT0 + 1s});
+  std::string bytes = catalog_.EncodeSnapshot();
+  // The last mark's ID is "ca": make it "cx".
+  std::size_t at = bytes.rfind("ca");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 1] = 'x';
+  auto r = Catalog::DecodeSnapshot(bytes);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("mark of unknown check cx"));
+}
+
 TEST_F(CatalogTest, MaintenanceCheckIdsAreReserved) {
   EXPECT_EQ(Err(Reg("web-1", "web", {Ttl("_node_maintenance")})).code(),
             Status::Code::kInvalidArgument);

@@ -53,6 +53,9 @@ std::vector<Command> AllCommands() {
       RestoreSnapshot{std::string("CONCIERGE\0snapshot", 18), Time(7s)},
       SetMaintenance{"web-1", true, "deploying v2", Time(9s)},
       SetMaintenance{"", false, "", Time(10s)},
+      LeaderElected{Time(11s)},
+      ChecksHeard{{"service:web-1", "c", std::string("a\0b", 3)}, Time(12s)},
+      ChecksHeard{{}, Time(13s)},
   };
 }
 
@@ -76,6 +79,16 @@ TEST(CodecTest, TypeBytesAreStable) {
   EXPECT_EQ(EncodeCommand(commands[5])[1], 4);
   EXPECT_EQ(EncodeCommand(commands[6])[1], 5);
   EXPECT_EQ(EncodeCommand(commands[7])[1], 6);
+  EXPECT_EQ(EncodeCommand(commands[9])[1], 7);
+  EXPECT_EQ(EncodeCommand(commands[10])[1], 8);
+}
+
+TEST(CodecTest, RejectsChecksHeardCountBeyondTheInput) {
+  std::string bytes = EncodeCommand(ChecksHeard{{}, Time(1s)});
+  bytes[2] = 100;  // the count: 100 IDs in a few bytes
+  auto r = DecodeCommand(bytes);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "command: truncated or malformed");
 }
 
 TEST(CodecTest, RejectsEmptyInput) {
@@ -96,7 +109,7 @@ TEST(CodecTest, RejectsUnknownVersion) {
 }
 
 TEST(CodecTest, RejectsUnknownType) {
-  for (std::uint8_t type : {0, 7, 255}) {
+  for (std::uint8_t type : {0, 9, 255}) {
     std::string bytes = EncodeCommand(ReapService{"x", Time(1s)});
     bytes[1] = static_cast<char>(type);
     auto r = DecodeCommand(bytes);

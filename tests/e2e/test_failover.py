@@ -151,5 +151,102 @@ class FailoverWithHeartbeatsTest(ClusterTestCase):
               (beats.sent, beats.failed))
 
 
+class RepeatedElectionsTest(ClusterTestCase):
+    """etcd #9888: a new leader restarts every TTL from its election, so elections faster
+    than the TTL could keep a dead instance alive for ever. Leaders mark the checks they
+    have not heard from (docs/clustering.md "Elections and TTLs"), which bounds it: an
+    instance silent since t goes critical by t + 2 x TTL + 2 s."""
+
+    TTL = 6.0
+    GRACE = 2.0
+    ELECTION_EVERY = 2.0  # faster than the TTL
+
+    def test_a_dead_instance_expires_within_the_bound_while_leaders_change(self):
+        specs, servers, leader = self.start_cluster()
+        service = unique("elect")
+        for sid in (service + "-dead", service + "-live"):
+            r = servers[leader].put("/v1/agent/service/register",
+                                    {"Name": service, "ID": sid, "Port": 1,
+                                     "Check": {"TTL": "%ds" % self.TTL, "Status": "passing"}})
+            self.assertEqual(r.status, 200, r)
+        silent_since = time.monotonic()  # the registration counts as its last heartbeat
+        stop = threading.Event()
+        live_errors = []
+
+        def heartbeat_live():
+            n = 0
+            while not stop.wait(1.0):
+                s = servers[n % 3]
+                n += 1
+                try:
+                    s.put("/v1/agent/check/pass/service:%s-live" % service, timeout=5)
+                except OSError as e:
+                    live_errors.append(e)
+
+        beater = threading.Thread(target=heartbeat_live, daemon=True)
+        beater.start()
+        self.addCleanup(beater.join, 10)
+        self.addCleanup(stop.set)
+
+        def statuses():
+            for s in servers:
+                checks = s.try_json("/v1/health/checks/%s?stale" % service)
+                if checks:
+                    return {c["ServiceID"]: c["Status"] for c in checks}
+            return {}
+
+        # The first hand-over through the CLI, the others through the HTTP API, each sent to
+        # some server (a follower forwards it to the leader).
+        self.ok("operator", "raft", "transfer-leader", address=servers[0].address)
+        elections = 1
+        critical_after = None
+        deadline = silent_since + 2 * self.TTL + self.GRACE + 6
+        next_election = time.monotonic() + self.ELECTION_EVERY
+        while time.monotonic() < deadline:
+            now_statuses = statuses()
+            self.assertNotEqual(now_statuses.get(service + "-live"), "critical",
+                                "the heartbeating instance must never expire")
+            if now_statuses.get(service + "-dead") == "critical":
+                critical_after = time.monotonic() - silent_since
+                break
+            if time.monotonic() >= next_election:
+                r = servers[elections % 3].request("POST", "/v1/operator/raft/transfer-leader",
+                                                   timeout=10)
+                if r.status == 200:
+                    elections += 1
+                next_election += self.ELECTION_EVERY
+            time.sleep(0.1)
+        self.assertIsNotNone(critical_after, "the dead instance stayed passing through %d "
+                             "elections" % elections)
+        print("\ndead instance critical %.1f s after its last heartbeat (TTL %ds, %d leader "
+              "changes, one every %.0f s; bound %.0f s)" %
+              (critical_after, self.TTL, elections, self.ELECTION_EVERY,
+               2 * self.TTL + self.GRACE))
+        self.assertGreaterEqual(elections, 2, "leaders changed faster than the TTL")
+        # Polling and the hand-overs add a little to the bound.
+        self.assertLess(critical_after, 2 * self.TTL + self.GRACE + 3)
+        self.assertGreater(critical_after, self.TTL - 1)
+        stop.set()
+        beater.join(10)
+        self.assertEqual(statuses().get(service + "-live"), "passing")
+
+    def test_transfer_leader_errors(self):
+        specs, servers, leader = self.start_cluster()
+        r = servers[0].request("POST", "/v1/operator/raft/transfer-leader?id=abc")
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("Raft ID", r.text)
+        r = servers[leader].request("POST", "/v1/operator/raft/transfer-leader?id=12345")
+        self.assertEqual(r.status, 404, r)
+        r = servers[0].request("GET", "/v1/operator/raft/transfer-leader")
+        self.assertEqual(r.status, 405, r)
+        # To a chosen voter, by the ID list-peers shows.
+        target = (leader + 1) % 3
+        config = servers[leader].json("/v1/operator/raft/configuration")["Servers"]
+        target_id = next(p["ID"] for p in config if p["Address"] == specs[target].raft_address)
+        self.ok("operator", "raft", "transfer-leader", "-id", target_id,
+                address=servers[leader].address)
+        self.assertEqual(self.wait_for_leader(servers, specs, 10), target)
+
+
 if __name__ == "__main__":
     unittest.main()

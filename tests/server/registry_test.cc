@@ -572,5 +572,116 @@ TEST_F(RegistryTest, AnyKeyWatcherWakesOnEveryChangeButNotOnHeartbeats) {
   EXPECT_EQ(hub_.parked(), 0u);
 }
 
+// A new leader takes office on the same registry: what RaftLog does on an election (it
+// proposes core::LeaderElected, applied here at once: no proposer).
+class ElectionTest : public RegistryTest {
+ protected:
+  void Elect() {
+    registry().SetLeader(false);
+    registry().SetLeader(true);
+  }
+  // A heartbeat as the HTTP API sends it: a marked check has its mark cleared first.
+  void Beat() {
+    bool unheard = false;
+    ASSERT_TRUE(registry().Heartbeat(kCheck, &unheard));
+    if (unheard) MustApply(core::ChecksHeard{{kCheck}, {}});
+  }
+};
+
+TEST_F(ElectionTest, RepeatedElectionsDoNotKeepADeadCheckAlive) {
+  RegisterWeb(10s);  // then silent
+  // A new leader every 3 s, faster than the TTL: each one alone would restart it.
+  Duration elapsed{0};
+  while (Status("web-1") == HealthStatus::kPassing && elapsed < 60s) {
+    Advance(3s);
+    elapsed += 3s;
+    Elect();
+  }
+  // Marked at the first election (3 s); the leaders after it give it what is left of its TTL
+  // since the mark: critical at 13 s, seen at the next step (15 s). The documented bound is
+  // last heartbeat + 2 x TTL + grace (2 s) = 22 s.
+  EXPECT_EQ(Status("web-1"), HealthStatus::kCritical);
+  EXPECT_EQ(elapsed, 15s);
+}
+
+TEST_F(ElectionTest, AFirstElectionStillGivesTheWholeTtl) {
+  RegisterWeb(10s);
+  Advance(8s);
+  Elect();  // the check is marked now: its TTL runs from here, as before
+  Advance(9s);
+  EXPECT_EQ(Status("web-1"), HealthStatus::kPassing);
+  Advance(1s);
+  EXPECT_EQ(Status("web-1"), HealthStatus::kCritical);
+}
+
+TEST_F(ElectionTest, ANewLeaderGivesAMarkedCheckAGraceToReachIt) {
+  RegisterWeb(10s);
+  Advance(1s);
+  Elect();  // marked at 1 s
+  Advance(9s);
+  Elect();  // at 10 s: 1 s left since the mark, so the grace (2 s) decides: 12 s
+  Advance(1900ms);
+  EXPECT_EQ(Status("web-1"), HealthStatus::kPassing);
+  Advance(100ms);
+  EXPECT_EQ(Status("web-1"), HealthStatus::kCritical);
+}
+
+TEST_F(ElectionTest, AMarkedCheckIsNeverGivenMoreThanTtlPlusGraceAfterItsMark) {
+  RegisterWeb(10s);
+  Advance(1s);
+  Elect();  // marked at 1 s
+  registry().SetLeader(false);
+  Advance(30s);  // no leader for 30 s
+  registry().SetLeader(true);
+  // 31 s > 1 s + TTL + grace: expired at once.
+  Advance(1ms);
+  EXPECT_EQ(Status("web-1"), HealthStatus::kCritical);
+}
+
+TEST_F(ElectionTest, HealthyChecksHeardInEveryTermNeverExpire) {
+  RegisterWeb(3s);
+  for (int step = 0; step < 100; ++step) {
+    Advance(500ms);
+    if (step % 3 == 0) Beat();  // every 1.5 s
+    if (step % 5 == 4) Elect();  // every 2.5 s
+    ASSERT_EQ(Status("web-1"), HealthStatus::kPassing) << "at step " << step;
+  }
+}
+
+TEST_F(ElectionTest, TheFirstHeartbeatAfterAnElectionMustClearTheMark) {
+  RegisterWeb(10s);
+  Elect();
+  bool unheard = false;
+  registry().Heartbeat(kCheck, &unheard);
+  EXPECT_TRUE(unheard);
+  EXPECT_TRUE(registry().catalog().UnheardSince(kCheck).has_value());
+  MustApply(core::ChecksHeard{{kCheck}, {}});
+  registry().Heartbeat(kCheck, &unheard);
+  EXPECT_FALSE(unheard);
+  EXPECT_FALSE(registry().catalog().UnheardSince(kCheck).has_value());
+}
+
+TEST_F(ElectionTest, AHeartbeatBeforeLeaderElectedAppliesIsNotLost) {
+  RegisterWeb(10s);
+  std::vector<Command> proposed;
+  registry().set_proposer([&](Command c) { proposed.push_back(std::move(c)); });
+  Elect();
+  ASSERT_EQ(proposed.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<core::LeaderElected>(proposed[0]));
+  // Answered at once (not marked yet), then marked by the election: the registry clears
+  // that mark itself, so that the next leader does not count the check as unheard.
+  clock_.Advance(1ms);
+  bool unheard = true;
+  registry().Heartbeat(kCheck, &unheard);
+  EXPECT_FALSE(unheard);
+  Command elected = proposed[0];
+  proposed.clear();
+  ASSERT_TRUE(registry().Apply(elected).ok());
+  ASSERT_EQ(proposed.size(), 1u);
+  const auto* heard = std::get_if<core::ChecksHeard>(&proposed[0]);
+  ASSERT_NE(heard, nullptr);
+  EXPECT_EQ(heard->check_ids, std::vector<std::string>{kCheck});
+}
+
 }  // namespace
 }  // namespace concierge::server
