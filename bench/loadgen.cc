@@ -815,6 +815,20 @@ void ZkEnsure(ZkPool& pool, int session, const std::string& path) {
 // ---------------------------------------------------------------------------------------------
 // Modes
 
+// When each watcher heard of one change; the spread from the first is the fan-out alone,
+// without the change's own commit.
+struct Fanout {
+  std::vector<int64_t> round;
+  Samples since_first;
+  void Told(int64_t now) { round.push_back(now); }
+  void EndRound() {
+    if (round.empty()) return;
+    int64_t first = *std::min_element(round.begin(), round.end());
+    for (int64_t t : round) since_first.Add(t - first);
+    round.clear();
+  }
+};
+
 std::string Common(const Options& o) {
   return "\"mode\":\"" + o.mode + "\",\"target\":\"" + o.target + "\",\"n\":" + std::to_string(o.n);
 }
@@ -1011,6 +1025,7 @@ int WatchConcierge(const Options& o) {
   uint64_t index = 0;         // the latest index the control connection saw
   uint64_t parked_index = 0;  // the index the watchers are parked at
   Samples told;
+  Fanout fanout;
   long answered = 0;
   int64_t change_ns = 0;
   std::string error;
@@ -1019,7 +1034,11 @@ int WatchConcierge(const Options& o) {
       if (error.empty()) error = "watch: HTTP " + std::to_string(r.status);
       return;
     }
-    if (r.index > parked_index && change_ns > 0) told.Add(NowNs() - change_ns);
+    if (r.index > parked_index && change_ns > 0) {
+      int64_t now = NowNs();
+      told.Add(now - change_ns);
+      fanout.Told(now);
+    }
     ++answered;
   };
   // The change's own answer: when it was committed (durably) and acknowledged.
@@ -1077,12 +1096,14 @@ int WatchConcierge(const Options& o) {
                              NowNs() + 30'000'000'000);
     if (!error.empty()) Die(error);
     if (!all) Die("only " + std::to_string(answered) + " watchers answered within 30 s");
+    fanout.EndRound();
     Log("round " + std::to_string(round + 1) + ": all " + std::to_string(o.watchers) + " told");
     // Bring the control connection's index up to date.
     call(HttpRequest("GET", path));
   }
   std::printf("{%s,\"watchers\":%ld,\"rounds\":%d,%s,%s%s}\n", Common(o).c_str(), o.watchers,
-              o.rounds, told.Json().c_str(), acked.Json("change_acked_").c_str(),
+              o.rounds, told.Json().c_str(),
+              (acked.Json("change_acked_") + "," + fanout.since_first.Json("fanout_")).c_str(),
               ServerStats(o, 0, 1).c_str());
   return 0;
 }
@@ -1092,13 +1113,16 @@ int WatchEtcd(const Options& o) {
   Loop loop(o.host, o.port);
   const std::string key = Base64("/watched/" + o.prefix);
   Samples told;
+  Fanout fanout;
   long created = 0, answered = 0;
   int64_t change_ns = 0;
   Conn::Handler watcher = [&](Conn&, const Response& r) {
     if (r.status != 200) Die("watch: HTTP " + std::to_string(r.status));
     if (r.body.find("\"created\":true") != std::string_view::npos) ++created;
     if (r.body.find("\"events\"") != std::string_view::npos) {
-      if (change_ns > 0) told.Add(NowNs() - change_ns);
+      int64_t now = NowNs();
+      if (change_ns > 0) told.Add(now - change_ns);
+      fanout.Told(now);
       ++answered;
     }
   };
@@ -1126,10 +1150,12 @@ int WatchEtcd(const Options& o) {
     if (!loop.RunUntil([&] { return answered >= o.watchers; }, NowNs() + 30'000'000'000)) {
       Die("only " + std::to_string(answered) + " watchers told within 30 s");
     }
+    fanout.EndRound();
     Log("round " + std::to_string(round + 1) + ": all " + std::to_string(o.watchers) + " told");
   }
   std::printf("{%s,\"watchers\":%ld,\"rounds\":%d,%s,%s%s}\n", Common(o).c_str(), o.watchers,
-              o.rounds, told.Json().c_str(), acked.Json("change_acked_").c_str(),
+              o.rounds, told.Json().c_str(),
+              (acked.Json("change_acked_") + "," + fanout.since_first.Json("fanout_")).c_str(),
               ServerStats(o, 0, 1).c_str());
   return 0;
 }
@@ -1141,10 +1167,13 @@ int WatchZookeeper(const Options& o) {
   pool.MakeCurrent();
   const std::string node = "/watched-" + o.prefix;
   Samples told;
+  Fanout fanout;
   long answered = 0, armed = 0;
   int64_t change_ns = 0;
   pool.on_watch = [&](int, int, const char*) {
-    if (change_ns > 0) told.Add(NowNs() - change_ns);
+    int64_t now = NowNs();
+    if (change_ns > 0) told.Add(now - change_ns);
+    fanout.Told(now);
     ++answered;
   };
   int control = pool.Open(1, 30000)[0];
@@ -1179,10 +1208,12 @@ int WatchZookeeper(const Options& o) {
     if (!pool.Run([&] { return answered >= o.watchers; }, NowNs() + 30'000'000'000)) {
       Die("only " + std::to_string(answered) + " sessions told within 30 s");
     }
+    fanout.EndRound();
     Log("round " + std::to_string(round + 1) + ": all " + std::to_string(o.watchers) + " told");
   }
-  std::printf("{%s,\"watchers\":%ld,\"rounds\":%d,%s%s}\n", Common(o).c_str(), o.watchers, o.rounds,
-              told.Json().c_str(), ServerStats(o, 0, 1).c_str());
+  std::printf("{%s,\"watchers\":%ld,\"rounds\":%d,%s,%s%s}\n", Common(o).c_str(), o.watchers,
+              o.rounds, told.Json().c_str(), fanout.since_first.Json("fanout_").c_str(),
+              ServerStats(o, 0, 1).c_str());
   return 0;
 }
 #endif
