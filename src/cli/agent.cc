@@ -190,8 +190,8 @@ void ApplyConfigServices(server::StateLoop& state, const server::Registry& regis
   std::set<std::string> now;
   for (core::RegisterService reg : services) {
     if (reg.service.address.empty()) reg.service.address = default_address;
-    now.insert(reg.service.id);
-    std::string id = reg.service.id;
+    now.insert(reg.service.id.str());
+    std::string id = reg.service.id.str();
     if (auto r = submit(std::move(reg)); !r.ok()) {
       spdlog::error("config: service {} not registered: {}", id, r.status().message());
     }

@@ -28,7 +28,7 @@ Status ValidateRegister(const RegisterService& cmd) {
   const ServiceDefinition& s = cmd.service;
   if (auto st = CheckText("Name", s.name, Limits::kMaxNameBytes, true); !st.ok()) return st;
   if (auto st = CheckText("ID", s.id, Limits::kMaxIdBytes, true); !st.ok()) return st;
-  if (s.id.find('/') != std::string::npos) return Invalid("ID", "must not contain '/'");
+  if (s.id.view().find('/') != std::string::npos) return Invalid("ID", "must not contain '/'");
   if (auto st = CheckText("Address", s.address, Limits::kMaxAddressBytes, false); !st.ok()) {
     return st;
   }
@@ -36,7 +36,7 @@ Status ValidateRegister(const RegisterService& cmd) {
     return Invalid("Tags", "has " + std::to_string(s.tags.size()) + " tags, the limit is " +
                                std::to_string(Limits::kMaxTags));
   }
-  for (const std::string& tag : s.tags) {
+  for (const Symbol& tag : s.tags) {
     if (auto st = CheckText("Tags", tag, Limits::kMaxTagBytes, true); !st.ok()) return st;
   }
   if (s.meta.size() > Limits::kMaxMetaPairs) {
@@ -66,7 +66,7 @@ Status ValidateRegister(const RegisterService& cmd) {
   std::set<std::string_view> ids;
   for (const CheckDefinition& c : cmd.checks) {
     if (auto st = CheckText("CheckID", c.id, Limits::kMaxIdBytes, true); !st.ok()) return st;
-    if (c.id.find('/') != std::string::npos) return Invalid("CheckID", "must not contain '/'");
+    if (c.id.view().find('/') != std::string::npos) return Invalid("CheckID", "must not contain '/'");
     if (!ids.insert(c.id).second) return Invalid("CheckID", "\"" + c.id + "\" is used twice");
     if (IsMaintenanceCheck(c.id)) {
       return Invalid("CheckID", "\"" + c.id + "\" is reserved for maintenance mode");
@@ -96,7 +96,7 @@ Status Catalog::Validate(const Command& command) const {
           if (auto st = ValidateRegister(cmd); !st.ok()) return st;
           // A check ID may belong to one service only.
           for (const CheckDefinition& c : cmd.checks) {
-            const std::string* owner = FindCheckOwner(c.id);
+            const Text* owner = FindCheckOwner(c.id);
             if (owner != nullptr && *owner != cmd.service.id) {
               return Status::Conflict("CheckID: \"" + c.id + "\" already belongs to service \"" +
                                       *owner + "\"");
@@ -163,14 +163,14 @@ Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
       command);
 }
 
-void Catalog::Touch(const std::string& name, Index index) {
+void Catalog::Touch(const Symbol& name, Index index) {
   services_[name].index = index;
   index_ = index;
 }
 
-bool Catalog::CountTags(ServiceGroup& group, const std::vector<std::string>& tags, int delta) {
+bool Catalog::CountTags(ServiceGroup& group, const std::vector<Symbol>& tags, int delta) {
   bool changed = false;
-  for (const std::string& tag : tags) {
+  for (const Symbol& tag : tags) {
     if (delta > 0) {
       changed |= group.tags[tag]++ == 0;
     } else if (auto it = group.tags.find(tag); it != group.tags.end() && --it->second == 0) {
@@ -285,11 +285,12 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
   return events;
 }
 
-Result<std::vector<Event>> Catalog::ApplyDeregister(const std::string& id, Index index,
+Result<std::vector<Event>> Catalog::ApplyDeregister(std::string_view service_id, Index index,
                                                     std::string reason) {
-  auto it = instances_.find(id);
+  auto it = instances_.find(service_id);
   std::shared_ptr<const Instance> inst = it->second;
-  const std::string& name = inst->service.name;
+  const Symbol& name = inst->service.name;
+  const Text& id = inst->service.id;
   std::vector<Event> events;
   events.push_back({Event::Kind::kServiceDeregistered, name, id, "", HealthStatus::kPassing,
                     HealthStatus::kPassing, reason});
@@ -314,8 +315,8 @@ Result<std::vector<Event>> Catalog::ApplyDeregister(const std::string& id, Index
 }
 
 Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Index index) {
-  const std::string& service_id = check_owner_.at(cmd.check_id);
-  std::shared_ptr<const Instance>& slot = instances_.at(service_id);
+  const Text& service_id = check_owner_.find(cmd.check_id)->second;
+  std::shared_ptr<const Instance>& slot = instances_.find(service_id)->second;
   const Check* current = slot->FindCheck(cmd.check_id);
   // From a client, an update is a sign of life; from the leader (an expiry), the check is
   // critical and needs no mark.
@@ -337,7 +338,7 @@ Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Ind
     c.modify_index = index;
   }
   slot = inst;
-  services_.at(inst->service.name).instances.at(service_id) = inst;
+  services_.find(inst->service.name)->second.instances.find(service_id)->second = inst;
   Touch(inst->service.name, index);
   return events;
 }
@@ -370,12 +371,12 @@ Result<std::vector<Event>> Catalog::ApplyRestore(const RestoreSnapshot& cmd, Ind
 
 namespace {
 
-Check MaintenanceCheck(std::string_view id, std::string_view name, std::string notes, Time at,
-                       Index index) {
+Check MaintenanceCheck(std::string_view id, std::string_view name, std::string_view notes,
+                       Time at, Index index) {
   Check c;
-  c.definition.id = std::string(id);
-  c.definition.name = std::string(name);
-  c.definition.notes = std::move(notes);
+  c.definition.id = id;
+  c.definition.name = name;
+  c.definition.notes = notes;
   c.definition.initial_status = HealthStatus::kCritical;
   c.status = HealthStatus::kCritical;
   c.status_since = at;
@@ -407,7 +408,8 @@ Result<std::vector<Event>> Catalog::ApplyMaintenance(const SetMaintenance& cmd, 
                                                                       : ": " + cmd.reason)
                                   : "maintenance mode disabled";
   if (!node) {
-    ReplaceMaintenanceCheck(cmd.service_id, std::string(kServiceMaintenancePrefix) + cmd.service_id,
+    Text service_id = instances_.find(cmd.service_id)->first;
+    ReplaceMaintenanceCheck(service_id, std::string(kServiceMaintenancePrefix) + cmd.service_id,
                             check ? &*check : nullptr, index, reason, &events);
     return events;
   }
@@ -416,27 +418,27 @@ Result<std::vector<Event>> Catalog::ApplyMaintenance(const SetMaintenance& cmd, 
   }
   if (!node_maintenance_ && !check) return events;
   node_maintenance_ = check;
-  std::vector<std::string> ids;
+  std::vector<Text> ids;
   ids.reserve(instances_.size());
   for (const auto& [id, inst] : instances_) ids.push_back(id);
-  for (const std::string& id : ids) {
-    ReplaceMaintenanceCheck(id, std::string(kNodeMaintenanceCheckId), check ? &*check : nullptr,
-                            index, reason, &events);
+  const Text check_id(kNodeMaintenanceCheckId);
+  for (const Text& id : ids) {
+    ReplaceMaintenanceCheck(id, check_id, check ? &*check : nullptr, index, reason, &events);
   }
   index_ = index;
   return events;
 }
 
-void Catalog::ReplaceMaintenanceCheck(const std::string& service_id, const std::string& check_id,
+void Catalog::ReplaceMaintenanceCheck(const Text& service_id, const Text& check_id,
                                       const Check* check, Index index, const std::string& reason,
                                       std::vector<Event>* events) {
-  std::shared_ptr<const Instance>& slot = instances_.at(service_id);
+  std::shared_ptr<const Instance>& slot = instances_.find(service_id)->second;
   const Check* current = slot->FindCheck(check_id);
   if (current == nullptr && check == nullptr) return;
   if (current != nullptr && check != nullptr && current->definition == check->definition) return;
   auto inst = std::make_shared<Instance>(*slot);
   inst->modify_index = index;
-  const std::string& name = inst->service.name;
+  const Symbol& name = inst->service.name;
   HealthStatus before = slot->AggregateStatus();
   if (current != nullptr) {
     events->push_back({Event::Kind::kCheckRemoved, name, service_id, check_id, current->status,
@@ -455,7 +457,7 @@ void Catalog::ReplaceMaintenanceCheck(const std::string& service_id, const std::
         {Event::Kind::kCheckStatusChanged, name, service_id, check_id, before, after, reason});
   }
   slot = inst;
-  services_.at(name).instances.at(service_id) = inst;
+  services_.find(name)->second.instances.find(service_id)->second = inst;
   Touch(name, index);
 }
 
@@ -481,12 +483,12 @@ std::optional<Time> Catalog::ReapDeadline(const Instance& instance) {
 }
 
 const Instance* Catalog::FindInstance(std::string_view service_id) const {
-  auto it = instances_.find(std::string(service_id));
+  auto it = instances_.find(service_id);
   return it == instances_.end() ? nullptr : it->second.get();
 }
 
 std::shared_ptr<const Instance> Catalog::FindInstancePtr(std::string_view service_id) const {
-  auto it = instances_.find(std::string(service_id));
+  auto it = instances_.find(service_id);
   return it == instances_.end() ? nullptr : it->second;
 }
 
@@ -495,8 +497,8 @@ const ServiceGroup* Catalog::FindService(std::string_view name) const {
   return it == services_.end() ? nullptr : &it->second;
 }
 
-const std::string* Catalog::FindCheckOwner(std::string_view check_id) const {
-  auto it = check_owner_.find(std::string(check_id));
+const Text* Catalog::FindCheckOwner(std::string_view check_id) const {
+  auto it = check_owner_.find(check_id);
   return it == check_owner_.end() ? nullptr : &it->second;
 }
 

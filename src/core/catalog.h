@@ -29,9 +29,9 @@ struct Event {
     kCheckStatusChanged,
   };
   Kind kind;
-  std::string service_name;
-  std::string service_id;
-  std::string check_id;  // check events only
+  Symbol service_name;
+  Text service_id;
+  Text check_id;  // check events only
   HealthStatus old_status = HealthStatus::kPassing;
   HealthStatus new_status = HealthStatus::kPassing;
   std::string reason;  // human-readable cause, for logs
@@ -40,9 +40,9 @@ struct Event {
 // All instances of one service name, sorted by instance ID.
 struct ServiceGroup {
   Index index = 0;  // last change to any instance of this name
-  std::map<std::string, std::shared_ptr<const Instance>, std::less<>> instances;
+  std::map<Text, std::shared_ptr<const Instance>, std::less<>> instances;
   // Each tag with the number of instances carrying it, so the tag set is known in O(tags).
-  std::map<std::string, std::uint32_t, std::less<>> tags;
+  std::map<Symbol, std::uint32_t, std::less<>> tags;
 };
 
 // 2 adds the node's maintenance check, 3 the unheard-since marks; versions 1 and 2 still
@@ -63,9 +63,9 @@ class Catalog {
   std::shared_ptr<const Instance> FindInstancePtr(std::string_view service_id) const;
   const ServiceGroup* FindService(std::string_view name) const;
   // The service ID a check belongs to, or null.
-  const std::string* FindCheckOwner(std::string_view check_id) const;
+  const Text* FindCheckOwner(std::string_view check_id) const;
 
-  const std::map<std::string, ServiceGroup, std::less<>>& services() const { return services_; }
+  const std::map<Symbol, ServiceGroup, std::less<>>& services() const { return services_; }
   std::size_t instance_count() const { return instances_.size(); }
 
   // Last index that changed anything.
@@ -94,7 +94,7 @@ class Catalog {
 
  private:
   Result<std::vector<Event>> ApplyRegister(const RegisterService& cmd, Index index);
-  Result<std::vector<Event>> ApplyDeregister(const std::string& id, Index index,
+  Result<std::vector<Event>> ApplyDeregister(std::string_view id, Index index,
                                              std::string reason);
   Result<std::vector<Event>> ApplyUpdateCheck(const UpdateCheck& cmd, Index index);
   Result<std::vector<Event>> ApplyReap(const ReapService& cmd, Index index);
@@ -103,16 +103,17 @@ class Catalog {
   void ApplyLeaderElected(const LeaderElected& cmd);
   void Heard(const std::string& check_id) { unheard_since_.erase(check_id); }
   // Puts `check` (or, if null, no check) under `check_id` into the instance's record.
-  void ReplaceMaintenanceCheck(const std::string& service_id, const std::string& check_id,
+  void ReplaceMaintenanceCheck(const Text& service_id, const Text& check_id,
                                const Check* check, Index index, const std::string& reason,
                                std::vector<Event>* events);
-  void Touch(const std::string& name, Index index);
+  void Touch(const Symbol& name, Index index);
   // Count `tags` into (delta +1) or out of (delta -1) the group; true if the set changed.
-  static bool CountTags(ServiceGroup& group, const std::vector<std::string>& tags, int delta);
+  static bool CountTags(ServiceGroup& group, const std::vector<Symbol>& tags, int delta);
 
-  std::unordered_map<std::string, std::shared_ptr<const Instance>> instances_;
-  std::unordered_map<std::string, std::string> check_owner_;  // check ID -> service ID
-  std::map<std::string, ServiceGroup, std::less<>> services_;
+  // Keys share their buffers with the records' own IDs (core/text.h).
+  std::unordered_map<Text, std::shared_ptr<const Instance>, TextHash, TextEqual> instances_;
+  std::unordered_map<Text, Text, TextHash, TextEqual> check_owner_;  // check ID -> service ID
+  std::map<Symbol, ServiceGroup, std::less<>> services_;
   Index index_ = 0;
   Index services_index_ = 0;
   std::optional<Check> node_maintenance_;

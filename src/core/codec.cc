@@ -167,9 +167,16 @@ bool Decoder::Signed(std::int64_t* v) {
 }
 
 bool Decoder::Bytes(std::string* s) {
+  std::string_view view;
+  if (!View(&view)) return false;
+  s->assign(view);
+  return true;
+}
+
+bool Decoder::View(std::string_view* s) {
   std::uint64_t n = 0;
   if (!Varint(&n) || n > in_.size()) return false;
-  s->assign(in_.substr(0, static_cast<std::size_t>(n)));
+  *s = in_.substr(0, static_cast<std::size_t>(n));
   in_.remove_prefix(static_cast<std::size_t>(n));
   return true;
 }

@@ -40,6 +40,16 @@ class Decoder {
   bool Varint(std::uint64_t* v);
   bool Signed(std::int64_t* v);
   bool Bytes(std::string* s);
+  // Into a Text or Symbol: no std::string in between.
+  template <bool kInterned>
+  bool Bytes(BasicText<kInterned>* t) {
+    std::string_view view;
+    if (!View(&view)) return false;
+    *t = BasicText<kInterned>(view);
+    return true;
+  }
+  // The next length-prefixed bytes, pointing into the input.
+  bool View(std::string_view* s);
   bool done() const { return in_.empty(); }
   std::size_t remaining() const { return in_.size(); }
 

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/text.h"
 #include "core/time.h"
 
 namespace concierge::core {
@@ -29,12 +30,12 @@ struct Weights {
 
 // What a registration says about a service instance.
 struct ServiceDefinition {
-  std::string id;    // unique in the catalog; defaults to name
-  std::string name;  // the service it is an instance of
-  std::vector<std::string> tags;
-  std::string address;  // set by the server from the client's address when empty
+  Text id;      // unique in the catalog; defaults to name
+  Symbol name;  // the service it is an instance of
+  std::vector<Symbol> tags;
+  Text address;  // set by the server from the client's address when empty
   std::uint16_t port = 0;
-  std::vector<std::pair<std::string, std::string>> meta;  // sorted by key, keys unique
+  std::vector<std::pair<Symbol, Symbol>> meta;  // sorted by key, keys unique
   Weights weights;
   bool enable_tag_override = false;
   bool operator==(const ServiceDefinition&) const = default;
@@ -48,26 +49,26 @@ bool IsMaintenanceCheck(std::string_view check_id);
 // What a registration says about one TTL check of a service. Maintenance checks have no TTL
 // (ttl 0) and never expire.
 struct CheckDefinition {
-  std::string id;  // "service:<ID>" (or ":<n>") when the registration gave none
-  std::string name;
-  std::string notes;
+  Text id;  // "service:<ID>" (or ":<n>") when the registration gave none
+  Symbol name;
+  Symbol notes;
   Duration ttl{0};
   // Deregister the service once this check has been critical this long; 0 = never.
   Duration deregister_critical_after{0};
   HealthStatus initial_status = HealthStatus::kCritical;
-  std::string initial_output;
+  Text initial_output;
   bool operator==(const CheckDefinition&) const = default;
 };
 
 struct Check {
   CheckDefinition definition;
   HealthStatus status = HealthStatus::kCritical;
-  std::string output;
+  Text output;
   Time status_since{};  // when the status last changed (command time)
   Index create_index = 0;
   Index modify_index = 0;
 
-  const std::string& id() const { return definition.id; }
+  const Text& id() const { return definition.id; }
 };
 
 // One registered service instance and its checks. Immutable once in the catalog: a change

@@ -100,7 +100,7 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
           return bad("check ID " + check.id() + " appears twice");
         }
       }
-      const std::string& id = inst->service.id;
+      const Text& id = inst->service.id;
       if (inst->service.name != name || !c.instances_.emplace(id, inst).second) {
         return bad("inconsistent instance " + id);
       }

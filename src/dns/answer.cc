@@ -24,7 +24,7 @@ bool WantsA(std::uint16_t type) { return type == rrtype::kA || type == rrtype::k
 bool WantsAaaa(std::uint16_t type) { return type == rrtype::kAaaa || type == rrtype::kAny; }
 
 bool HasTag(const core::Instance& inst, std::string_view tag) {
-  for (const std::string& t : inst.service.tags) {
+  for (const core::Symbol& t : inst.service.tags) {
     if (EqualsIgnoreCase(t, tag)) return true;
   }
   return false;

@@ -75,7 +75,7 @@ bool Truthy(std::optional<std::string_view> v) {
 bool HasTags(const core::Instance& inst, const std::vector<std::string_view>& tags) {
   for (std::string_view want : tags) {
     bool found = false;
-    for (const std::string& t : inst.service.tags) found |= t == want;
+    for (const core::Symbol& t : inst.service.tags) found |= t == want;
     if (!found) return false;
   }
   return true;

@@ -48,12 +48,13 @@ Status WrongType(std::string_view field, std::string_view expected, const Value&
                                  ", got " + TypeName(got));
 }
 
-Status GetString(const Value& obj, std::string_view normal, std::string_view field,
-                 std::string* out) {
+// Into a std::string or a core::Text/Symbol.
+template <typename Out>
+Status GetString(const Value& obj, std::string_view normal, std::string_view field, Out* out) {
   const Value* v = Field(obj, normal);
   if (v == nullptr) return Status::Ok();
   if (!v->IsString()) return WrongType(field, "a string", *v);
-  out->assign(v->GetString(), v->GetStringLength());
+  *out = std::string_view(v->GetString(), v->GetStringLength());
   return Status::Ok();
 }
 
@@ -191,13 +192,15 @@ void IntField(Writer& w, std::string_view k, std::int64_t v) {
   Key(w, k);
   w.Int64(v);
 }
-void Tags(Writer& w, std::string_view k, const std::vector<std::string>& tags) {
+template <typename String>
+void Tags(Writer& w, std::string_view k, const std::vector<String>& tags) {
   Key(w, k);
   w.StartArray();
   for (const auto& t : tags) WriteString(w, t);
   w.EndArray();
 }
-void Meta(Writer& w, std::string_view k, const std::vector<std::pair<std::string, std::string>>& m) {
+template <typename String>
+void Meta(Writer& w, std::string_view k, const std::vector<std::pair<String, String>>& m) {
   Key(w, k);
   w.StartObject();
   for (const auto& [mk, mv] : m) StringField(w, mk, mv);
@@ -243,7 +246,7 @@ void WriteCheck(Writer& w, const core::Check& c, const core::Instance& owner,
   const bool node_check = c.id() == core::kNodeMaintenanceCheckId;
   StringField(w, "ServiceID", node_check ? "" : owner.service.id);
   StringField(w, "ServiceName", node_check ? "" : owner.service.name);
-  Tags(w, "ServiceTags", node_check ? std::vector<std::string>{} : owner.service.tags);
+  Tags(w, "ServiceTags", node_check ? std::vector<core::Symbol>{} : owner.service.tags);
   const bool maintenance = core::IsMaintenanceCheck(c.id());
   StringField(w, "Type", maintenance ? "maintenance" : "ttl");
   Key(w, "Definition");
@@ -303,7 +306,7 @@ Result<core::RegisterService> DecodeServiceRegistration(std::string_view body) {
   if (auto st = GetString(v, "name", "Name", &s.name); !st.ok()) return st;
   if (s.name.empty()) return Status::InvalidArgument("Name: is required");
   if (auto st = GetString(v, "id", "ID", &s.id); !st.ok()) return st;
-  if (s.id.empty()) s.id = s.name;
+  if (s.id.empty()) s.id = s.name.view();
   if (auto st = GetString(v, "address", "Address", &s.address); !st.ok()) return st;
   std::int64_t port = 0;
   if (auto st = GetInt(v, "port", "Port", 0, 65535, &port); !st.ok()) return st;
@@ -312,7 +315,7 @@ Result<core::RegisterService> DecodeServiceRegistration(std::string_view body) {
     if (!tags->IsArray()) return WrongType("Tags", "an array of strings", *tags);
     for (const Value& t : tags->GetArray()) {
       if (!t.IsString()) return WrongType("Tags", "an array of strings", t);
-      s.tags.emplace_back(t.GetString(), t.GetStringLength());
+      s.tags.emplace_back(std::string_view(t.GetString(), t.GetStringLength()));
     }
   }
   if (const Value* meta = Field(v, "meta")) {
@@ -320,8 +323,8 @@ Result<core::RegisterService> DecodeServiceRegistration(std::string_view body) {
     for (auto it = meta->MemberBegin(); it != meta->MemberEnd(); ++it) {
       std::string key(it->name.GetString(), it->name.GetStringLength());
       if (!it->value.IsString()) return WrongType("Meta[" + key + "]", "a string", it->value);
-      s.meta.emplace_back(std::move(key),
-                          std::string(it->value.GetString(), it->value.GetStringLength()));
+      s.meta.emplace_back(key,
+                          std::string_view(it->value.GetString(), it->value.GetStringLength()));
     }
     std::sort(s.meta.begin(), s.meta.end());
   }

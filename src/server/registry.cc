@@ -46,9 +46,9 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
   if (!events.ok()) return events.status();
   ++last_applied_;
   Metrics& metrics = Metrics::Get();
-  std::vector<std::string> changed_names;
-  std::vector<std::string> changed_ids;
-  auto add = [](std::vector<std::string>& v, const std::string& s) {
+  std::vector<core::Symbol> changed_names;
+  std::vector<core::Text> changed_ids;
+  auto add = [](auto& v, const auto& s) {
     if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
   };
   for (const Event& e : *events) {
@@ -72,14 +72,14 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
   // A check update that changed only the output has no event, but changed its instance.
   const auto* update = std::get_if<core::UpdateCheck>(&command);
   if (update != nullptr && events->empty() && catalog_.index() == last_applied_) {
-    const std::string& id = *catalog_.FindCheckOwner(update->check_id);
+    const core::Text& id = *catalog_.FindCheckOwner(update->check_id);
     add(changed_ids, id);
     add(changed_names, catalog_.FindInstance(id)->service.name);
   }
   bool names_changed = catalog_.services_index() > services_index_.load();
-  for (const std::string& name : changed_names) dirty_names_.insert(name);
+  for (const core::Symbol& name : changed_names) dirty_names_.insert(name);
   dirty_catalog_ |= names_changed;
-  for (const std::string& id : changed_ids) {
+  for (const core::Text& id : changed_ids) {
     if (auto old = instances_.Get(id)) CountStatus(old->get(), -1);
     if (auto inst = catalog_.FindInstancePtr(id)) {
       CountStatus(inst.get(), +1);
@@ -105,12 +105,12 @@ void Registry::CountStatus(const core::Instance* instance, int delta) {
 void Registry::Flush() {
   if (dirty_names_.empty() && !dirty_catalog_) return;
   // Views first, then the indexes, then the watchers: a woken watcher must see the change.
-  for (const std::string& name : dirty_names_) Publish(name);
+  for (const core::Symbol& name : dirty_names_) Publish(name);
   index_.store(std::max<core::Index>(1, catalog_.index()));
   services_index_.store(std::max<core::Index>(1, catalog_.services_index()));
   instance_count_.store(catalog_.instance_count());
   if (hub_ != nullptr) {
-    for (const std::string& name : dirty_names_) hub_->Notify(name);
+    for (const core::Symbol& name : dirty_names_) hub_->Notify(name);
     if (dirty_catalog_) hub_->Notify(WatchHub::kCatalogKey);
     if (!dirty_names_.empty()) hub_->Notify(WatchHub::kAnyKey);
   }
@@ -215,9 +215,9 @@ Status Registry::Restore(std::string_view snapshot) {
 Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
                          core::Index last_applied) {
   // Names and IDs of before and after, to republish and wake all of them.
-  std::vector<std::string> names;
-  std::vector<std::string> ids;
-  std::vector<std::string> checks;
+  std::vector<core::Symbol> names;
+  std::vector<core::Text> ids;
+  std::vector<core::Text> checks;
   for (const auto& [name, group] : catalog_.services()) {
     names.push_back(name);
     for (const auto& [id, inst] : group.instances) {
@@ -227,7 +227,7 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
   }
   if (Status st = change(catalog_); !st.ok()) return st;
   last_applied_ = last_applied;
-  for (const std::string& id : checks) heartbeats_.Remove(id);
+  for (const core::Text& id : checks) heartbeats_.Remove(id);
   reaps_ = {};
   core::Time now = clock_.Steady();
   for (const auto& [name, group] : catalog_.services()) {
@@ -243,12 +243,12 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
       ScheduleReap(id);
     }
   }
-  for (const std::string& name : names) Publish(name);
+  for (const core::Symbol& name : names) Publish(name);
   for (auto& count : by_status_) count.store(0, std::memory_order_relaxed);
   for (const auto& [name, group] : catalog_.services()) {
     for (const auto& [id, inst] : group.instances) CountStatus(inst.get(), +1);
   }
-  for (const std::string& id : ids) {
+  for (const core::Text& id : ids) {
     if (auto inst = catalog_.FindInstancePtr(id)) {
       instances_.Put(id, std::move(inst));
     } else {
@@ -259,7 +259,7 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
   services_index_.store(std::max<core::Index>(1, catalog_.services_index()));
   instance_count_.store(catalog_.instance_count());
   if (hub_ != nullptr) {
-    for (const std::string& name : names) hub_->Notify(name);
+    for (const core::Symbol& name : names) hub_->Notify(name);
     hub_->Notify(WatchHub::kCatalogKey);
     hub_->Notify(WatchHub::kAnyKey);
   }
@@ -322,7 +322,7 @@ void Registry::HandleEvent(const Event& e) {
       // it turned critical, did not ask for a transition back: do it for it.
       if (slot.expiring_last_seen && *slot.expiring_last_seen != last) {
         follow_ups_.push_back(
-            core::UpdateCheck{e.check_id, HealthStatus::kPassing, "heartbeat received", {}});
+            core::UpdateCheck{e.check_id.str(), HealthStatus::kPassing, "heartbeat received", {}});
       }
       slot.expiring_last_seen.reset();
       return;
@@ -338,7 +338,7 @@ void Registry::Arm(std::uint32_t s, core::Time deadline) {
   expiry_.Schedule(deadline, s, slot.generation);
 }
 
-void Registry::ScheduleReap(const std::string& service_id) {
+void Registry::ScheduleReap(const core::Text& service_id) {
   const core::Instance* inst = catalog_.FindInstance(service_id);
   if (inst == nullptr) return;
   if (std::optional<core::Time> due = core::Catalog::ReapDeadline(*inst)) {
@@ -368,9 +368,9 @@ void Registry::RunTimers() {
   for (const Due& d : due) Expire(d, now);
   core::Time wall = clock_.Now();
   while (!reaps_.empty() && reaps_.top().first <= wall) {
-    std::string id = reaps_.top().second;
+    core::Text id = reaps_.top().second;
     reaps_.pop();
-    Run(core::ReapService{std::move(id), {}});
+    Run(core::ReapService{id.str(), {}});
   }
 }
 
@@ -453,20 +453,20 @@ std::optional<core::Duration> Registry::NextTimer() const {
   return next;
 }
 
-void Registry::Publish(const std::string& name) {
+void Registry::Publish(const core::Symbol& name) {
   const core::ServiceGroup* group = catalog_.FindService(name);
   if (group == nullptr) {
     views_.Erase(name);
     tags_.Erase(name);
   } else {
     auto view = std::make_shared<ServiceView>();
-    view->name = name;
+    view->name = name.str();
     view->index = group->index;
     view->instances.reserve(group->instances.size());
     for (const auto& [id, inst] : group->instances) view->instances.push_back(inst);
     views_.Put(name, std::move(view));
     auto tags = std::make_shared<std::vector<std::string>>();
-    for (const auto& [tag, count] : group->tags) tags->push_back(tag);
+    for (const auto& [tag, count] : group->tags) tags->push_back(tag.str());
     tags_.Put(name, std::move(tags));
   }
 }

@@ -156,8 +156,8 @@ class Registry {
   // slots, timers, views; wakes every watcher.
   Status Replace(const std::function<Status(core::Catalog&)>& change, core::Index last_applied);
   void Arm(std::uint32_t slot, core::Time deadline);
-  void ScheduleReap(const std::string& service_id);
-  void Publish(const std::string& name);
+  void ScheduleReap(const core::Text& service_id);
+  void Publish(const core::Symbol& name);
   void Run(core::Command command);
   // A TTL expiry decided at `now` on the heartbeat seen at `last` (steady nanoseconds).
   struct Due {
@@ -199,13 +199,13 @@ class Registry {
   core::ExpiryQueue expiry_;
   // Reap deadlines (wall time) by service ID; stale entries are harmless (reaps are
   // conditional in the core).
-  using Reap = std::pair<core::Time, std::string>;
+  using Reap = std::pair<core::Time, core::Text>;
   std::priority_queue<Reap, std::vector<Reap>, std::greater<>> reaps_;
   // Commands decided while applying another (e.g. a heartbeat that raced an expiry).
   std::vector<core::Command> follow_ups_;
   Proposer proposer_;
   bool deferred_ = false;
-  std::unordered_set<std::string> dirty_names_;
+  std::unordered_set<core::Symbol> dirty_names_;
   bool dirty_catalog_ = false;
   bool leader_ = true;
   // Steady time at which this server last became the leader; a slot whose last_seen is

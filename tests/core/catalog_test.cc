@@ -42,7 +42,7 @@ RegisterService Reg(std::string id, std::string name, std::vector<CheckDefinitio
   RegisterService r;
   r.service.id = std::move(id);
   r.service.name = std::move(name);
-  r.service.tags = std::move(tags);
+  r.service.tags.assign(tags.begin(), tags.end());
   r.service.address = "10.0.0.1";
   r.service.port = 8080;
   r.checks = std::move(checks);

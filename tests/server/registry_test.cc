@@ -44,7 +44,7 @@ RegisterService Reg(std::string id, std::string name, std::vector<CheckDefinitio
   RegisterService r;
   r.service.id = std::move(id);
   r.service.name = std::move(name);
-  r.service.tags = std::move(tags);
+  r.service.tags.assign(tags.begin(), tags.end());
   r.checks = std::move(checks);
   return r;
 }
@@ -413,12 +413,12 @@ TEST_F(RegistryTest, ViewsReflectApplies) {
   EXPECT_EQ(registry().ServiceIndex("web"), web->index);
   EXPECT_EQ(registry().ServiceIndex("api"), index);
   EXPECT_LT(web->index, index);
-  EXPECT_EQ(registry().Instance("web-2")->service.tags, (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(registry().Instance("web-2")->service.tags, (std::vector<core::Symbol>{"b", "a"}));
 
   using Names = std::vector<std::pair<std::string, std::vector<std::string>>>;
   EXPECT_EQ(registry().ServiceNames(), (Names{{"api", {}}, {"web", {"a", "b"}}}));
   std::vector<std::string> ids;
-  for (const auto& inst : registry().Instances()) ids.push_back(inst->service.id);
+  for (const auto& inst : registry().Instances()) ids.push_back(inst->service.id.str());
   EXPECT_EQ(ids, (std::vector<std::string>{"api-1", "web-1", "web-2"}));
 
   // A held view is immutable; a new one is published on change.
