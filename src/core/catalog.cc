@@ -354,7 +354,7 @@ void Catalog::ApplyLeaderElected(const LeaderElected& cmd) {
 }
 
 std::optional<Time> Catalog::UnheardSince(std::string_view check_id) const {
-  auto it = unheard_since_.find(std::string(check_id));
+  auto it = unheard_since_.find(check_id);
   if (it == unheard_since_.end()) return std::nullopt;
   return it->second;
 }

@@ -83,7 +83,9 @@ class Catalog {
   // Since when the leaders have not heard from this TTL check, if it is marked so
   // (LeaderElected marks, heartbeats and writes of the check clear the mark); nullopt if not.
   std::optional<Time> UnheardSince(std::string_view check_id) const;
-  const std::unordered_map<std::string, Time>& unheard() const { return unheard_since_; }
+  const std::unordered_map<Text, Time, TextHash, TextEqual>& unheard() const {
+    return unheard_since_;
+  }
 
   // The check every instance carries while the node is in maintenance mode.
   const std::optional<Check>& node_maintenance() const { return node_maintenance_; }
@@ -101,7 +103,11 @@ class Catalog {
   Result<std::vector<Event>> ApplyRestore(const RestoreSnapshot& cmd, Index index);
   Result<std::vector<Event>> ApplyMaintenance(const SetMaintenance& cmd, Index index);
   void ApplyLeaderElected(const LeaderElected& cmd);
-  void Heard(const std::string& check_id) { unheard_since_.erase(check_id); }
+  void Heard(std::string_view check_id) {
+    if (auto it = unheard_since_.find(check_id); it != unheard_since_.end()) {
+      unheard_since_.erase(it);
+    }
+  }
   // Puts `check` (or, if null, no check) under `check_id` into the instance's record.
   void ReplaceMaintenanceCheck(const Text& service_id, const Text& check_id,
                                const Check* check, Index index, const std::string& reason,
@@ -118,7 +124,7 @@ class Catalog {
   Index services_index_ = 0;
   std::optional<Check> node_maintenance_;
   // TTL checks no leader has heard from since a LeaderElected: check ID -> its time.
-  std::unordered_map<std::string, Time> unheard_since_;
+  std::unordered_map<Text, Time, TextHash, TextEqual> unheard_since_;
 };
 
 }  // namespace concierge::core
