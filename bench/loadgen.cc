@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -176,6 +177,19 @@ std::string_view JsonField(std::string_view body, std::string_view key, size_t f
   }
   size_t end = body.find_first_of(",}", at);
   return body.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
+}
+
+// HTTP header names are case-insensitive; `lower` is in lower case.
+bool HeaderIs(std::string_view name, std::string_view lower) {
+  return name.size() == lower.size() &&
+         std::equal(name.begin(), name.end(), lower.begin(),
+                    [](char a, char b) { return (a >= 'A' && a <= 'Z' ? a + 32 : a) == b; });
+}
+
+uint64_t ParseNumber(std::string_view text, int base = 10) {
+  uint64_t v = 0;
+  std::from_chars(text.data(), text.data() + text.size(), v, base);
+  return v;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,7 +554,7 @@ void Conn::Parse() {
       size_t end = data.find("\r\n\r\n");
       if (end == std::string_view::npos) break;
       std::string_view head = data.substr(0, end);
-      status_ = head.size() > 12 ? std::atoi(std::string(head.substr(9, 3)).c_str()) : 0;
+      status_ = head.size() > 12 ? static_cast<int>(ParseNumber(head.substr(9, 3))) : 0;
       index_ = 0;
       content_length_ = 0;
       chunked_ = false;
@@ -550,15 +564,16 @@ void Conn::Parse() {
         std::string_view line = head.substr(pos + 2, next == std::string_view::npos
                                                           ? std::string_view::npos
                                                           : next - pos - 2);
+        // No allocation per header: with 10,000 watchers answered at once, the client's own
+        // parsing is part of what is measured.
         size_t colon = line.find(':');
         if (colon != std::string_view::npos) {
-          std::string name(line.substr(0, colon));
-          std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+          std::string_view name = line.substr(0, colon);
           std::string_view value = line.substr(colon + 1);
           while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-          if (name == "content-length") content_length_ = std::strtoull(std::string(value).c_str(), nullptr, 10);
-          else if (name == "transfer-encoding") chunked_ = value.find("chunked") != std::string_view::npos;
-          else if (name == "x-consul-index") index_ = std::strtoull(std::string(value).c_str(), nullptr, 10);
+          if (HeaderIs(name, "content-length")) content_length_ = ParseNumber(value);
+          else if (HeaderIs(name, "transfer-encoding")) chunked_ = value.find("chunked") != std::string_view::npos;
+          else if (HeaderIs(name, "x-consul-index")) index_ = ParseNumber(value);
         }
         pos = next;
       }
@@ -576,7 +591,7 @@ void Conn::Parse() {
     }
     size_t line_end = data.find("\r\n");
     if (line_end == std::string_view::npos) break;
-    size_t size = std::strtoull(std::string(data.substr(0, line_end)).c_str(), nullptr, 16);
+    size_t size = ParseNumber(data.substr(0, line_end), 16);
     if (data.size() < line_end + 2 + size + 2) break;
     std::string_view chunk = data.substr(line_end + 2, size);
     in_off_ += line_end + 2 + size + 2;
@@ -815,19 +830,40 @@ void ZkEnsure(ZkPool& pool, int session, const std::string& path) {
 // ---------------------------------------------------------------------------------------------
 // Modes
 
+// This process's CPU time (user + system), in seconds.
+double OwnCpuSeconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 // When each watcher heard of one change; the spread from the first is the fan-out alone,
 // without the change's own commit.
 struct Fanout {
   std::vector<int64_t> round;
   Samples since_first;
+  // The client's own CPU while it received the answers: it shares the machine.
+  double cpu_at_change = 0, client_cpu = 0;
+  int rounds = 0;
+  void Changed() { cpu_at_change = OwnCpuSeconds(); }
   void Told(int64_t now) { round.push_back(now); }
   void EndRound() {
+    client_cpu += OwnCpuSeconds() - cpu_at_change;
+    ++rounds;
     if (round.empty()) return;
     int64_t first = *std::min_element(round.begin(), round.end());
     for (int64_t t : round) since_first.Add(t - first);
     round.clear();
   }
 };
+
+std::string FanoutJson(Fanout& f) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, ",\"client_cpu_ms_per_change\":%.1f",
+                f.rounds ? f.client_cpu * 1e3 / f.rounds : 0.0);
+  return f.since_first.Json("fanout_") + buf;
+}
 
 std::string Common(const Options& o) {
   return "\"mode\":\"" + o.mode + "\",\"target\":\"" + o.target + "\",\"n\":" + std::to_string(o.n);
@@ -1088,6 +1124,7 @@ int WatchConcierge(const Options& o) {
     if (answered > 0) Die("a watcher was answered before the change");
     // Fail an instance, then pass it again: each round is a real change.
     std::string check = "service:" + InstanceId(small, (round / 2) % 3);
+    fanout.Changed();
     change_ns = NowNs();
     change_pending = true;
     control->Send(HttpRequest("PUT", "/v1/agent/check/" + std::string(round % 2 ? "pass/" : "fail/") +
@@ -1103,7 +1140,7 @@ int WatchConcierge(const Options& o) {
   }
   std::printf("{%s,\"watchers\":%ld,\"rounds\":%d,%s,%s%s}\n", Common(o).c_str(), o.watchers,
               o.rounds, told.Json().c_str(),
-              (acked.Json("change_acked_") + "," + fanout.since_first.Json("fanout_")).c_str(),
+              (acked.Json("change_acked_") + "," + FanoutJson(fanout)).c_str(),
               ServerStats(o, 0, 1).c_str());
   return 0;
 }
@@ -1144,6 +1181,7 @@ int WatchEtcd(const Options& o) {
   for (int round = 0; round < o.rounds; ++round) {
     loop.RunUntil([] { return false; }, NowNs() + 200'000'000);
     answered = 0;
+    fanout.Changed();
     change_ns = NowNs();
     control->Send(HttpRequest("POST", "/v3/kv/put", "{\"key\":\"" + key + "\",\"value\":\"" +
                                                         Base64(std::to_string(round)) + "\"}"), 0);
@@ -1155,7 +1193,7 @@ int WatchEtcd(const Options& o) {
   }
   std::printf("{%s,\"watchers\":%ld,\"rounds\":%d,%s,%s%s}\n", Common(o).c_str(), o.watchers,
               o.rounds, told.Json().c_str(),
-              (acked.Json("change_acked_") + "," + fanout.since_first.Json("fanout_")).c_str(),
+              (acked.Json("change_acked_") + "," + FanoutJson(fanout)).c_str(),
               ServerStats(o, 0, 1).c_str());
   return 0;
 }
@@ -1198,6 +1236,7 @@ int WatchZookeeper(const Options& o) {
   for (int round = 0; round < o.rounds; ++round) {
     arm();
     answered = 0;
+    fanout.Changed();
     change_ns = NowNs();
     std::string value = std::to_string(round);
     zoo_aset(pool.handle(control), node.c_str(), value.data(), static_cast<int>(value.size()), -1,
@@ -1212,7 +1251,7 @@ int WatchZookeeper(const Options& o) {
     Log("round " + std::to_string(round + 1) + ": all " + std::to_string(o.watchers) + " told");
   }
   std::printf("{%s,\"watchers\":%ld,\"rounds\":%d,%s,%s%s}\n", Common(o).c_str(), o.watchers,
-              o.rounds, told.Json().c_str(), fanout.since_first.Json("fanout_").c_str(),
+              o.rounds, told.Json().c_str(), FanoutJson(fanout).c_str(),
               ServerStats(o, 0, 1).c_str());
   return 0;
 }
