@@ -136,8 +136,10 @@ asio::awaitable<Response> ClusterApi::ToLeader(Request& req) {
   std::vector<std::pair<std::string, std::string>> extra;
   extra.emplace_back(std::string(kClientAddressHeader), req.remote_address);
   std::string target = std::move(*leader);
-  co_return co_await http::Forward(req, std::move(target), std::chrono::seconds(11 * 60),
-                                   std::move(extra));
+  // A blocking query may wait up to 10 minutes (plus jitter); anything else that takes a
+  // minute has met a leader that is cut off or hung, and the client has long given up.
+  const std::chrono::seconds timeout(req.Has("index") ? 11 * 60 : 60);
+  co_return co_await http::Forward(req, std::move(target), timeout, std::move(extra));
 }
 
 asio::awaitable<Response> ClusterApi::HeartbeatToLeader(http::HeartbeatEntry entry) {
