@@ -58,7 +58,12 @@ Status RaftLog::Start(const RaftOptions& options) {
 
   int rv = raft_uv_tcp_init(&transport_, loop_);
   if (rv != 0) return Status::Internal("raft transport: " + RaftError(rv));
-  rv = raft_uv_init(&io_, loop_, options_.dir.c_str(), &transport_);
+  raft_uv_transport* transport = &transport_;
+  if (options_.cluster_key) {
+    auth_ = std::make_unique<AuthTransport>(loop_, &transport_, *options_.cluster_key);
+    transport = auth_->transport();
+  }
+  rv = raft_uv_init(&io_, loop_, options_.dir.c_str(), transport);
   if (rv != 0) {
     std::string why = io_.errmsg;
     raft_uv_tcp_close(&transport_);

@@ -19,6 +19,7 @@ extern "C" {
 }
 
 #include "core/status.h"
+#include "raft/auth_transport.h"
 #include "server/command_log.h"
 #include "server/registry.h"
 
@@ -40,6 +41,9 @@ struct RaftOptions {
   // lag. Snapshots are what bound the log on disk and the restart time.
   unsigned snapshot_threshold = 16384;
   unsigned snapshot_trailing = 4096;
+  // Peers must prove this key on every connection (raft/auth_transport.h). Unset: any peer
+  // that reaches the Raft port is taken at its word.
+  std::optional<tls::ClusterKey> cluster_key;
 };
 
 class RaftLog final : public server::CommandLog {
@@ -91,6 +95,7 @@ class RaftLog final : public server::CommandLog {
   RaftOptions options_;
   raft_io io_{};
   raft_uv_transport transport_{};
+  std::unique_ptr<AuthTransport> auth_;  // over transport_, with a cluster key
   raft_fsm fsm_{};
   struct raft raft_{};
   uv_timer_t watch_{};
