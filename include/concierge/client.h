@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "concierge/status.h"
+#include "concierge/tls.h"
 
 namespace concierge {
 
@@ -122,6 +123,8 @@ struct ClientOptions {
   Duration connect_timeout = std::chrono::seconds(2);
   // Bounds one request to one address (blocking queries get their wait on top).
   Duration request_timeout = std::chrono::seconds(10);
+  // HTTPS to every address (see concierge/tls.h). Open fails if the files cannot be used.
+  TlsOptions tls{};
 };
 
 class Client {

@@ -28,6 +28,7 @@
 #include <sstream>
 
 #include "cli/dns_agent.h"
+#include "cli/security_flags.h"
 #include "http/consul_api.h"
 #include "http/server.h"
 #include "cluster/cluster_api.h"
@@ -263,6 +264,13 @@ int RunAgent(int argc, char** argv) {
   app.add_flag("--dev", config.dev, "Development mode: in memory, nothing written to disk");
   DnsFlags dns_flags;
   AddDnsFlags(app, &dns_flags);
+  tls::ServerFiles tls_files;
+  AddServerTlsFlags(app, &tls_files);
+  ClusterKeyFlags key_flags;
+  AddClusterKeyFlags(app, &key_flags);
+  http::ServerOptions server_options;
+  http::ApiOptions api_options;
+  AddLimitFlags(app, &server_options, &api_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -299,6 +307,23 @@ int RunAgent(int argc, char** argv) {
     return fail(Status::InvalidArgument("-deregister-critical-after: " + grace.status().message()));
   }
   if (config.node.empty()) config.node = Hostname();
+  // HTTPS and the cluster key (docs/clustering.md, "Security").
+  if (auto st = tls_files.Check("-tls-"); !st.ok()) return fail(st);
+  cluster::PeerSecurity security;
+  if (tls_files.enabled()) {
+    auto ctx = tls::ServerContext(tls_files);
+    if (!ctx.ok()) return fail(ctx.status());
+    server_options.tls = std::move(ctx).value();
+    // To other servers, this server shows its own certificate and checks theirs.
+    security.tls.options = {.enabled = true, .ca_file = tls_files.ca_file,
+                            .cert_file = tls_files.cert_file, .key_file = tls_files.key_file};
+    auto client_ctx = tls::ClientContext(security.tls.options);
+    if (!client_ctx.ok()) return fail(client_ctx.status());
+    security.tls.context = std::move(client_ctx).value();
+  }
+  auto cluster_key = LoadClusterKey(key_flags);
+  if (!cluster_key.ok()) return fail(cluster_key.status());
+  security.key = *cluster_key;
 
   server::RealClock clock;
   server::WatchHub hub;
@@ -335,6 +360,7 @@ int RunAgent(int argc, char** argv) {
     raft_options.dir = config.data_dir + "/raft";
     raft_options.address = node_address + ":" + std::to_string(config.server_port);
     raft_options.id = cluster::RaftId(raft_options.address);
+    raft_options.cluster_key = security.key;
     raft_has_data = std::filesystem::exists(raft_options.dir + "/metadata1") ||
                     std::filesystem::exists(raft_options.dir + "/metadata2");
     raft_log = std::make_unique<raft::RaftLog>(state.loop(), registry, raft_options);
@@ -348,7 +374,6 @@ int RunAgent(int argc, char** argv) {
     }
   }
 
-  http::ApiOptions api_options;
   api_options.node = {std::to_string(std::hash<std::string>{}(config.node)), config.node,
                       node_address, config.datacenter};
   api_options.version = CONCIERGE_VERSION;
@@ -362,12 +387,12 @@ int RunAgent(int argc, char** argv) {
     members->Load(members_path);  // absent on a new server
     cluster_api =
         std::make_unique<cluster::ClusterApi>(*members, *raft_log, state, members_path);
+    cluster_api->set_security(security);
     api_options.intercept = [c = cluster_api.get()](http::Request& req) {
       return c->Intercept(req);
     };
   }
   http::ConsulApi api(registry, state, hub, api_options);
-  http::ServerOptions server_options;
   server_options.host = addr->first;
   server_options.port = addr->second;
   server_options.workers = config.workers;
@@ -400,6 +425,7 @@ int RunAgent(int argc, char** argv) {
             }
           });
         });
+    joiner->set_security(security);
     joiner->Start(raft_has_data);
     // The services of the config file wait for the cluster to have a leader.
     config_thread = std::thread([&] {
@@ -415,7 +441,8 @@ int RunAgent(int argc, char** argv) {
                config.dev ? "dev mode (in memory, nothing written to disk)"
                           : "data in " + config.data_dir + ", Raft on " + addr->first + ":" +
                                 std::to_string(config.server_port));
-  spdlog::info("HTTP API listening on http://{}:{}", addr->first, http_server.port());
+  spdlog::info("HTTP API listening on {}://{}:{}", server_options.tls ? "https" : "http",
+               addr->first, http_server.port());
 
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int sig) {

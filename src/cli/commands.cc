@@ -27,6 +27,7 @@
 #include "cli/sidecar.h"
 #include "cli/table.h"
 #include "cli/targets.h"
+#include "cli/security_flags.h"
 #include "cli/watch.h"
 #include "client/http_client.h"
 
@@ -354,6 +355,15 @@ int TransferLeader(HttpClient& client, const std::string& id) {
   return 0;
 }
 
+// The TLS flags of the command being run (one per process).
+ClientTlsFlags client_tls;
+
+// A client for the agent at `address`, over HTTPS when the TLS flags say so.
+Result<HttpClient> OpenAgent(std::string address, client::HttpClientOptions options = {}) {
+  options.tls = ResolveClientTls(client_tls, &address);
+  return HttpClient::Open(address, std::move(options));
+}
+
 // A snapshot is the whole catalog: allow more than the default body size and time.
 constexpr std::uint64_t kMaxSnapshotBytes = std::uint64_t{4} << 30;
 constexpr std::chrono::milliseconds kSnapshotTimeout = 10min;
@@ -362,7 +372,7 @@ int SnapshotSave(const std::string& address, const std::string& file) {
   client::HttpClientOptions options;
   options.max_body_bytes = kMaxSnapshotBytes;
   options.read_timeout = kSnapshotTimeout;
-  Result<HttpClient> client = HttpClient::Open(address, options);
+  Result<HttpClient> client = OpenAgent(address, options);
   if (!client.ok()) return Usage("--http-addr: " + client.status().message());
   int exit_code = 0;
   std::optional<Response> response = Call(*client, "GET", "/v1/snapshot", {}, exit_code);
@@ -386,7 +396,7 @@ int SnapshotRestore(const std::string& address, const std::string& file) {
   if (bytes.empty()) return Fail(file + " is empty; expected a file written by snapshot save");
   client::HttpClientOptions options;
   options.read_timeout = kSnapshotTimeout;
-  Result<HttpClient> client = HttpClient::Open(address, options);
+  Result<HttpClient> client = OpenAgent(address, options);
   if (!client.ok()) return Usage("--http-addr: " + client.status().message());
   int exit_code = 0;
   if (!Call(*client, "PUT", "/v1/snapshot", bytes, exit_code)) return exit_code;
@@ -394,11 +404,13 @@ int SnapshotRestore(const std::string& address, const std::string& file) {
   return 0;
 }
 
-// -http-addr on every command that talks to an agent.
+// -http-addr and the TLS flags on every command that talks to an agent.
 void AddHttpAddr(CLI::App* command, std::string& address) {
-  command->add_option("--http-addr", address, "Agent HTTP address as host:port, no scheme")
+  command->add_option("--http-addr", address,
+                      "Agent HTTP address as host:port (https://host:port for HTTPS)")
       ->envname("CONCIERGE_HTTP_ADDR")
       ->capture_default_str();
+  AddClientTlsFlags(command, &client_tls);
 }
 
 }  // namespace
@@ -407,6 +419,7 @@ int RunCommand(const std::vector<std::string>& args) {
   // The sidecar parses its own flags, as the agent does.
   if (args.size() >= 2 && args[1] == "sidecar") return RunSidecar(args);
   if (args.size() >= 2 && args[1] == "gateway") return RunGateway(args);
+  if (args.size() == 2 && args[1] == "keygen") return RunKeygen();
   CLI::App app{"Concierge: a service registry that speaks Consul's HTTP API.", "concierge"};
   app.require_subcommand(1);
   std::string address = "127.0.0.1:8500";
@@ -415,6 +428,7 @@ int RunCommand(const std::vector<std::string>& args) {
   app.add_subcommand("sidecar", "Register a process and heartbeat for it while it is healthy");
   app.add_subcommand("gateway", "Proxy HTTP and TCP to healthy instances (server-side discovery)");
   CLI::App* version = app.add_subcommand("version", "Print the version");
+  app.add_subcommand("keygen", "Print a new random cluster key (for -cluster-key)");
 
   CLI::App* services = app.add_subcommand("services", "Register, deregister and list services");
   services->require_subcommand(1);
@@ -542,7 +556,7 @@ int RunCommand(const std::vector<std::string>& args) {
   if (save_cmd->parsed()) return SnapshotSave(address, snapshot_file);
   if (restore_cmd->parsed()) return SnapshotRestore(address, snapshot_file);
 
-  Result<HttpClient> client = HttpClient::Open(address);
+  Result<HttpClient> client = OpenAgent(address);
   if (!client.ok()) return Usage("--http-addr: " + client.status().message());
 
   if (register_cmd->parsed()) {

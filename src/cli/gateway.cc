@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "cli/args.h"
+#include "cli/security_flags.h"
 #include "concierge/client.h"
 #include "core/time.h"
 #include "gateway/gateway.h"
@@ -84,6 +85,11 @@ int RunGateway(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--eject", eject, "How long an instance that failed is left out at first")
       ->capture_default_str();
+  // HTTPS to the registry (-ca-file, ...) and on the listener (-tls-cert-file, ...).
+  ClientTlsFlags registry_tls;
+  AddClientTlsFlags(&app, &registry_tls);
+  tls::ServerFiles listener_tls;
+  AddServerTlsFlags(app, &listener_tls);
 
   std::vector<const char*> argv;
   argv.push_back("concierge gateway");
@@ -123,7 +129,15 @@ int RunGateway(const std::vector<std::string>& args) {
     *out = *d;
   }
 
-  Result<std::unique_ptr<Client>> client = Client::Open({.addresses = SplitAddresses(addresses)});
+  if (Status st = listener_tls.Check("-tls-"); !st.ok()) return Usage(st.message());
+  if (listener_tls.enabled()) {
+    auto ctx = tls::ServerContext(listener_tls);
+    if (!ctx.ok()) return Usage(ctx.status().message());
+    options.tls = std::move(ctx).value();
+  }
+  TlsOptions tls = ResolveClientTls(registry_tls, &addresses);
+  Result<std::unique_ptr<Client>> client =
+      Client::Open({.addresses = SplitAddresses(addresses), .tls = tls});
   if (!client.ok()) return Usage("-http-addr: " + client.status().message());
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("concierge"));
@@ -144,7 +158,8 @@ int RunGateway(const std::vector<std::string>& args) {
   }
   if (gw.http_port() != 0) {
     std::string host = options.listen.substr(0, options.listen.rfind(':'));
-    std::cerr << "Gateway listening on http://" << host << ":" << gw.http_port() << std::endl;
+    std::cerr << "Gateway listening on " << (options.tls ? "https://" : "http://") << host << ":"
+              << gw.http_port() << std::endl;
   }
   for (const std::string& where : gw.tcp_listeners()) {
     std::cerr << "Gateway TCP listening on " << where << std::endl;

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "cli/args.h"
+#include "cli/security_flags.h"
 #include "client/http_client.h"
 #include "concierge/client.h"
 #include "concierge/heartbeater.h"
@@ -131,6 +132,8 @@ int RunSidecar(const std::vector<std::string>& args) {
                  "Registry address host:port; a comma-separated list for a cluster")
       ->envname("CONCIERGE_HTTP_ADDR")
       ->capture_default_str();
+  ClientTlsFlags tls_flags;
+  AddClientTlsFlags(&app, &tls_flags);
 
   std::vector<const char*> argv;
   argv.push_back("concierge sidecar");
@@ -173,7 +176,9 @@ int RunSidecar(const std::vector<std::string>& args) {
   }
   options.log = [](const std::string& event) { Log(event); };
 
-  Result<std::unique_ptr<Client>> client = Client::Open({.addresses = SplitAddresses(addresses)});
+  TlsOptions tls = ResolveClientTls(tls_flags, &addresses);
+  Result<std::unique_ptr<Client>> client =
+      Client::Open({.addresses = SplitAddresses(addresses), .tls = tls});
   if (!client.ok()) return Usage("-http-addr: " + client.status().message());
 
   // Signals are taken by sigwait below; the heartbeating thread inherits the blocked mask.

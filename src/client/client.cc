@@ -8,6 +8,7 @@
 
 #include "client/http_client.h"
 #include "client/wire.h"
+#include "tls/context.h"
 
 namespace concierge {
 namespace {
@@ -81,6 +82,7 @@ struct Client::Impl {
   std::mutex in_flight_mutex;
   std::set<client::HttpClient*> in_flight;
   bool shut_down = false;  // guarded by in_flight_mutex
+  std::shared_ptr<boost::asio::ssl::context> tls_context;  // shared by every connection
 
   // A connection to server `i`, kept-alive if one is idle.
   Result<std::unique_ptr<client::HttpClient>> Take(Server& server) {
@@ -95,6 +97,8 @@ struct Client::Impl {
     client::HttpClientOptions http_options;
     http_options.connect_timeout = options.connect_timeout;
     http_options.read_timeout = options.request_timeout;
+    http_options.tls = options.tls;
+    http_options.tls_context = tls_context;
     Result<client::HttpClient> c = client::HttpClient::Open(server.address, http_options);
     if (!c.ok()) return c.status();
     return std::make_unique<client::HttpClient>(std::move(c).value());
@@ -153,6 +157,11 @@ Result<std::unique_ptr<Client>> Client::Open(ClientOptions options) {
     auto server = std::make_unique<Impl::Server>();
     server->address = address;
     impl->servers.push_back(std::move(server));
+  }
+  if (options.tls.enabled) {
+    auto ctx = tls::ClientContext(options.tls);
+    if (!ctx.ok()) return ctx.status();
+    impl->tls_context = std::move(ctx).value();
   }
   impl->options = std::move(options);
   return std::unique_ptr<Client>(new Client(std::move(impl)));

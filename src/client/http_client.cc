@@ -12,10 +12,13 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <charconv>
 #include <exception>
 #include <utility>
+
+#include "tls/context.h"
 
 namespace concierge::client {
 namespace {
@@ -24,6 +27,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
+namespace ssl = net::ssl;
 
 beast::string_view ToBeast(std::string_view text) { return {text.data(), text.size()}; }
 
@@ -79,7 +83,19 @@ const std::string* Response::Header(std::string_view name) const {
 
 struct HttpClient::Impl {
   Impl(HostPort address, HttpClientOptions options)
-      : address(std::move(address)), options(options), stream(ioc) {}
+      : address(std::move(address)), options(std::move(options)), stream(ioc) {}
+
+  // The TCP stream under TLS, or the plain one.
+  beast::tcp_stream& Lowest() { return tls ? beast::get_lowest_layer(*tls) : stream; }
+  // Calls f with the stream requests go over.
+  template <class F>
+  void WithStream(F&& f) {
+    if (tls) {
+      f(*tls);
+    } else {
+      f(stream);
+    }
+  }
 
   // Runs the operations started on ioc until they complete (or Shutdown cancels them).
   void RunIo() {
@@ -93,8 +109,9 @@ struct HttpClient::Impl {
 
   void Close() {
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream.close();
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close();
+    tls.reset();
     buffer.clear();
     connected = false;
   }
@@ -107,8 +124,10 @@ struct HttpClient::Impl {
       return Status::Unavailable("cannot resolve \"" + address.host + "\": " + ec.message());
     }
     if (shut_down.load()) return Cancelled();
-    stream.expires_after(options.connect_timeout);
-    stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    // A TLS session cannot be reused after a close: a new one per connection.
+    if (options.tls_context) tls.emplace(ioc, *options.tls_context);
+    Lowest().expires_after(options.connect_timeout);
+    Lowest().async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
     RunIo();
     if (shut_down.load()) return Cancelled();
     if (ec == beast::error::timeout) {
@@ -117,6 +136,22 @@ struct HttpClient::Impl {
     }
     if (ec) {
       return Status::Unavailable("cannot connect to " + address.ToString() + ": " + ec.message());
+    }
+    if (tls) {
+      if (!tls::PrepareClient(*tls, options.tls, address.host)) {
+        return Status::Internal("cannot set up TLS for " + address.ToString());
+      }
+      Lowest().expires_after(options.connect_timeout);
+      tls->async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
+      RunIo();
+      if (shut_down.load()) return Cancelled();
+      if (ec) {
+        std::string why = ec == beast::error::timeout
+                              ? "no TLS handshake within " + Seconds(options.connect_timeout)
+                              : tls::DescribeError(ec, tls->native_handle());
+        Close();
+        return Status::Unavailable("cannot connect to " + address.ToString() + ": " + why);
+      }
     }
     connected = true;
     return Status::Ok();
@@ -128,8 +163,10 @@ struct HttpClient::Impl {
                              std::chrono::milliseconds timeout, bool& stale) {
     stale = false;
     beast::error_code ec;
-    stream.expires_after(timeout);
-    http::async_write(stream, request, [&](beast::error_code e, std::size_t) { ec = e; });
+    Lowest().expires_after(timeout);
+    WithStream([&](auto& s) {
+      http::async_write(s, request, [&](beast::error_code e, std::size_t) { ec = e; });
+    });
     RunIo();
     if (shut_down.load()) return Cancelled();
     if (ec) {
@@ -140,7 +177,9 @@ struct HttpClient::Impl {
 
     http::response_parser<http::string_body> parser;
     parser.body_limit(options.max_body_bytes);
-    http::async_read(stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+    WithStream([&](auto& s) {
+      http::async_read(s, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+    });
     RunIo();
     if (shut_down.load()) return Cancelled();
     if (ec == beast::error::timeout) {
@@ -148,9 +187,10 @@ struct HttpClient::Impl {
                                  Seconds(timeout));
     }
     if (ec) {
-      stale = ec == http::error::end_of_stream || ec == net::error::connection_reset;
+      stale = ec == http::error::end_of_stream || ec == net::error::connection_reset ||
+              ec == ssl::error::stream_truncated;
       return Status::Unavailable("cannot read answer from " + address.ToString() + ": " +
-                                 ec.message());
+                                 tls::DescribeError(ec, nullptr));
     }
 
     http::response<http::string_body> message = parser.release();
@@ -167,7 +207,8 @@ struct HttpClient::Impl {
   }
 
   Result<Response> Send(std::string_view method, std::string_view target, std::string_view body,
-                        std::optional<std::chrono::milliseconds> timeout) {
+                        std::optional<std::chrono::milliseconds> timeout,
+                        const Headers& headers) {
     http::verb verb = http::string_to_verb(ToBeast(method));
     if (verb == http::verb::unknown) {
       return Status::InvalidArgument("unknown HTTP method \"" + std::string(method) + "\"");
@@ -177,6 +218,7 @@ struct HttpClient::Impl {
     http::request<http::string_body> request{verb, ToBeast(target), 11};
     request.set(http::field::host, address.ToString());
     request.set(http::field::user_agent, "concierge-client");
+    for (const auto& [name, value] : headers) request.set(ToBeast(name), ToBeast(value));
     request.keep_alive(true);
     request.body() = std::string(body);
     request.prepare_payload();
@@ -200,6 +242,7 @@ struct HttpClient::Impl {
   HttpClientOptions options;
   net::io_context ioc;
   beast::tcp_stream stream;
+  std::optional<ssl::stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
   bool connected = false;
   std::atomic<bool> shut_down{false};
@@ -213,6 +256,12 @@ HttpClient::~HttpClient() = default;
 Result<HttpClient> HttpClient::Open(std::string_view address, HttpClientOptions options) {
   Result<HostPort> parsed = ParseHostPort(address);
   if (!parsed.ok()) return parsed.status();
+  if (options.tls.enabled && !options.tls_context) {
+    auto ctx = tls::ClientContext(options.tls);
+    if (!ctx.ok()) return ctx.status();
+    options.tls_context = std::move(ctx).value();
+  }
+  if (!options.tls.enabled) options.tls_context.reset();
   try {
     return HttpClient(std::make_unique<Impl>(std::move(parsed).value(), options));
   } catch (const std::exception& e) {
@@ -222,9 +271,10 @@ Result<HttpClient> HttpClient::Open(std::string_view address, HttpClientOptions 
 
 Result<Response> HttpClient::Send(std::string_view method, std::string_view target,
                                   std::string_view body,
-                                  std::optional<std::chrono::milliseconds> timeout) {
+                                  std::optional<std::chrono::milliseconds> timeout,
+                                  const Headers& headers) {
   try {
-    return impl_->Send(method, target, body, timeout);
+    return impl_->Send(method, target, body, timeout, headers);
   } catch (const std::exception& e) {
     impl_->Close();
     return Status::Internal("request to " + impl_->address.ToString() + " failed: " + e.what());
@@ -234,7 +284,7 @@ Result<Response> HttpClient::Send(std::string_view method, std::string_view targ
 void HttpClient::Shutdown() {
   impl_->shut_down.store(true);
   // Runs inside the requesting thread's ioc.run(), so it never races with the stream.
-  net::post(impl_->ioc, [impl = impl_.get()] { impl->stream.cancel(); });
+  net::post(impl_->ioc, [impl = impl_.get()] { impl->Lowest().cancel(); });
 }
 
 const HostPort& HttpClient::address() const { return impl_->address; }

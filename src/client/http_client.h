@@ -16,8 +16,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "concierge/tls.h"
 #include "core/status.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace concierge::client {
 
@@ -52,6 +59,10 @@ struct HttpClientOptions {
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
   // Larger answers fail instead of being read into memory.
   std::uint64_t max_body_bytes = 64 << 20;
+  // HTTPS when tls.enabled. The OpenSSL context is made from `tls` by Open unless one is
+  // given here (so that many clients share one).
+  TlsOptions tls;
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
 };
 
 class HttpClient {
@@ -70,9 +81,12 @@ class HttpClient {
   // `timeout` replaces options.read_timeout for this request (blocking queries need more).
   // A kept-alive connection that the server has closed is reopened and the request sent
   // again, once.
+  // `headers` are added to the request.
+  using Headers = std::vector<std::pair<std::string, std::string>>;
   Result<Response> Send(std::string_view method, std::string_view target,
                         std::string_view body = {},
-                        std::optional<std::chrono::milliseconds> timeout = {});
+                        std::optional<std::chrono::milliseconds> timeout = {},
+                        const Headers& headers = {});
 
   Result<Response> Get(std::string_view target,
                        std::optional<std::chrono::milliseconds> timeout = {}) {

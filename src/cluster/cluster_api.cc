@@ -66,11 +66,22 @@ bool ClusterApi::FromMember(const Request& req) const {
   return false;
 }
 
+bool ClusterApi::FromServer(const Request& req) const {
+  return security_.key ? security_.Proven(req) : FromMember(req);
+}
+
 asio::awaitable<std::optional<Response>> ClusterApi::Intercept(Request& req) {
   const std::string& path = req.path;
   if (path == "/v1/concierge/join") {
     if (req.method != "PUT" && req.method != "POST") {
       co_return Response::Error(405, "use PUT on /v1/concierge/join");
+    }
+    if (security_.key && !security_.Proven(req)) {
+      spdlog::warn("cluster: refused a join from {}: no valid proof of the cluster key",
+                   req.remote_address);
+      co_return Response::Error(403, "join: refused: the request does not prove this cluster's "
+                                     "key; give every server the same -cluster-key (and "
+                                     "synchronised clocks, within a minute)");
     }
     co_return co_await Join(req);
   }
@@ -88,7 +99,7 @@ asio::awaitable<std::optional<Response>> ClusterApi::Intercept(Request& req) {
   }
   // A request forwarded by a follower carries the original client's address, which is the
   // default address of a registration; trust it only from another server.
-  if (auto client = req.Header(kClientAddressHeader); client && FromMember(req)) {
+  if (auto client = req.Header(kClientAddressHeader); client && FromServer(req)) {
     req.remote_address = std::string(*client);
   }
   if (AgentLocal(path)) co_return std::nullopt;
@@ -135,11 +146,16 @@ asio::awaitable<Response> ClusterApi::ToLeader(Request& req) {
   if (!leader.ok()) co_return Response::Error(503, leader.status().message());
   std::vector<std::pair<std::string, std::string>> extra;
   extra.emplace_back(std::string(kClientAddressHeader), req.remote_address);
+  if (security_.key) {
+    extra.emplace_back(std::string(tls::ClusterKey::kProofHeader),
+                       security_.Prove(req.method, req.target, req.body));
+  }
   std::string target = std::move(*leader);
   // A blocking query may wait up to 10 minutes (plus jitter); anything else that takes a
   // minute has met a leader that is cut off or hung, and the client has long given up.
   const std::chrono::seconds timeout(req.Has("index") ? 11 * 60 : 60);
-  co_return co_await http::Forward(req, std::move(target), timeout, std::move(extra));
+  co_return co_await http::Forward(req, std::move(target), timeout, std::move(extra),
+                                   security_.tls);
 }
 
 asio::awaitable<Response> ClusterApi::HeartbeatToLeader(http::HeartbeatEntry entry) {

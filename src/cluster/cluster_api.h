@@ -15,6 +15,7 @@
 
 #include "cluster/heartbeat_forwarder.h"
 #include "cluster/members.h"
+#include "cluster/peer_security.h"
 #include "http/message.h"
 #include "raft/raft_log.h"
 #include "server/state_loop.h"
@@ -25,6 +26,12 @@ class ClusterApi {
  public:
   ClusterApi(Members& members, raft::RaftLog& raft, server::StateLoop& state,
              std::string members_path);
+
+  // Before the server starts: TLS and the cluster key for requests to and from other servers.
+  void set_security(PeerSecurity security) {
+    security_ = std::move(security);
+    heartbeats_.set_tls(security_.tls);
+  }
 
   boost::asio::awaitable<std::optional<http::Response>> Intercept(http::Request& req);
 
@@ -40,12 +47,16 @@ class ClusterApi {
   // The leader's HTTP address, or why it is not known (the 503 message).
   Result<std::string> LeaderHttpAddress() const;
   bool FromMember(const http::Request& req) const;
+  // Sent by another server of this cluster: it proves the cluster key, or, without a key,
+  // comes from a member's address.
+  bool FromServer(const http::Request& req) const;
 
   Members& members_;
   raft::RaftLog& raft_;
   server::StateLoop& state_;
   std::string members_path_;
   HeartbeatForwarder heartbeats_{[this] { return LeaderHttpAddress(); }};
+  PeerSecurity security_;
 };
 
 }  // namespace concierge::cluster

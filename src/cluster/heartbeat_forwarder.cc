@@ -84,7 +84,7 @@ asio::awaitable<void> HeartbeatForwarder::Send(std::vector<Pending> batch) {
     std::string target = std::move(*leader);
     std::vector<std::pair<std::string, std::string>> no_headers;
     http::Response r = co_await http::Forward(req, std::move(target), std::chrono::seconds(10),
-                                              std::move(no_headers));
+                                              std::move(no_headers), tls_);
     if (r.status != 200) {
       while (!r.body.empty() && r.body.back() == '\n') r.body.pop_back();
       fail_all(r.status, std::move(r.body));

@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "core/status.h"
+#include "http/forward.h"
 #include "http/heartbeat_batch.h"
 
 namespace concierge::cluster {
@@ -22,6 +23,8 @@ class HeartbeatForwarder {
   // The leader's HTTP address, or why there is none (answered as 503).
   using LeaderAddress = std::function<Result<std::string>()>;
   explicit HeartbeatForwarder(LeaderAddress leader) : leader_(std::move(leader)) {}
+  // Before the first heartbeat: HTTPS to the leader when the servers run with TLS.
+  void set_tls(http::PeerTls tls) { tls_ = std::move(tls); }
 
   struct Outcome {
     int code = 503;
@@ -53,6 +56,7 @@ class HeartbeatForwarder {
   boost::asio::awaitable<void> Send(std::vector<Pending> batch);
 
   LeaderAddress leader_;
+  http::PeerTls tls_;
 };
 
 }  // namespace concierge::cluster

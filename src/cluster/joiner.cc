@@ -37,6 +37,8 @@ Joiner::Reply Joiner::Exchange(const std::string& address, bool want_voter) {
   Reply out;
   client::HttpClientOptions opts;
   opts.connect_timeout = std::chrono::seconds(1);
+  opts.tls = security_.tls.options;
+  opts.tls_context = security_.tls.context;
   auto client = client::HttpClient::Open(address, opts);
   if (!client.ok()) return out;
   // Self first: a server that is asked to add a voter adds the first member of the list.
@@ -46,9 +48,24 @@ Joiner::Reply Joiner::Exchange(const std::string& address, bool want_voter) {
   }
   std::string body = "{\"WantVoter\":" + std::string(want_voter ? "true" : "false") +
                      ",\"Members\":" + EncodeMembers(ordered) + "}";
-  auto reply = client->Send("PUT", "/v1/concierge/join", body, std::chrono::seconds(30));
+  client::HttpClient::Headers headers;
+  if (security_.key) {
+    headers.emplace_back(std::string(tls::ClusterKey::kProofHeader),
+                         security_.Prove("PUT", "/v1/concierge/join", body));
+  }
+  auto reply =
+      client->Send("PUT", "/v1/concierge/join", body, std::chrono::seconds(30), headers);
   if (!reply.ok() || reply->status != 200) {
-    if (reply.ok()) spdlog::debug("join {}: {} {}", address, reply->status, reply->body);
+    std::string why = reply.ok() ? std::to_string(reply->status) + " " + reply->body
+                                 : reply.status().message();
+    // A refusal (wrong key, TLS) needs the operator; an absent peer is normal while forming.
+    bool refused = reply.ok() ? reply->status == 403
+                              : why.find("TLS") != std::string::npos;
+    if (refused && refused_.insert(address).second) {
+      spdlog::warn("cluster: {} refused to exchange members: {}", address, why);
+    } else {
+      spdlog::debug("join {}: {}", address, why);
+    }
     return out;
   }
   rapidjson::Document doc;

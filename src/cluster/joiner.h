@@ -14,11 +14,13 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cluster/members.h"
+#include "cluster/peer_security.h"
 #include "raft/raft_log.h"
 
 namespace concierge::cluster {
@@ -41,6 +43,8 @@ class Joiner {
   Joiner& operator=(const Joiner&) = delete;
 
   // `raft_started`: the data directory already held a log, so Raft runs already.
+  // Before Start: TLS and the cluster key for the exchanges.
+  void set_security(PeerSecurity security) { security_ = std::move(security); }
   void Start(bool raft_started);
   void Stop();
 
@@ -58,6 +62,8 @@ class Joiner {
   raft::RaftLog& raft_;
   JoinOptions options_;
   StartRaft start_raft_;
+  PeerSecurity security_;
+  std::set<std::string> refused_;  // addresses that refused us, warned about once
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

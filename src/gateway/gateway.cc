@@ -5,7 +5,9 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -134,6 +136,10 @@ struct Gateway::Impl {
   asio::awaitable<void> AcceptHttp();
   asio::awaitable<void> AcceptTcp(std::size_t index);
   asio::awaitable<void> HttpSession(Worker& worker, tcp::socket socket);
+  asio::awaitable<void> HttpsSession(Worker& worker, tcp::socket socket);
+  template <class Stream>
+  asio::awaitable<void> ServeHttp(Worker& worker, Stream& stream, beast::flat_buffer& buffer,
+                                  const std::string& remote);
   asio::awaitable<void> Forward(Worker& worker, Request& req, Response& out);
   asio::awaitable<boost::system::error_code> Connect(const std::string& endpoint,
                                                      beast::tcp_stream& stream);
@@ -263,7 +269,11 @@ asio::awaitable<void> Gateway::Impl::AcceptHttp() {
       spdlog::warn("gateway: accept failed: {}", ec.message());
       continue;
     }
-    asio::co_spawn(worker.ctx, HttpSession(worker, std::move(socket)), asio::detached);
+    if (options.tls) {
+      asio::co_spawn(worker.ctx, HttpsSession(worker, std::move(socket)), asio::detached);
+    } else {
+      asio::co_spawn(worker.ctx, HttpSession(worker, std::move(socket)), asio::detached);
+    }
   }
 }
 
@@ -274,10 +284,47 @@ asio::awaitable<void> Gateway::Impl::HttpSession(Worker& worker, tcp::socket soc
   socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  co_await ServeHttp(worker, stream, buffer, remote);
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+asio::awaitable<void> Gateway::Impl::HttpsSession(Worker& worker, tcp::socket socket) {
+  boost::system::error_code ec;
+  tcp::endpoint peer = socket.remote_endpoint(ec);
+  std::string remote = ec ? "" : peer.address().to_string();
+  socket.set_option(tcp::no_delay(true), ec);
+  asio::ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *options.tls);
+  auto& lowest = beast::get_lowest_layer(stream);
+  beast::flat_buffer buffer;
+  lowest.expires_after(options.client_timeout);
+  bool is_tls = co_await beast::async_detect_ssl(lowest, buffer, asio::redirect_error(kUse, ec));
+  if (ec) co_return;
+  if (!is_tls) {
+    Response res = TextResponse(bhttp::status::bad_request,
+                                "this gateway speaks HTTPS only: use https://");
+    res.keep_alive(false);
+    co_await bhttp::async_write(lowest, res, asio::redirect_error(kUse, ec));
+    co_return;
+  }
+  std::size_t used = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                     buffer.data(), asio::redirect_error(kUse, ec));
+  if (ec) co_return;
+  buffer.consume(used);
+  co_await ServeHttp(worker, stream, buffer, remote);
+  lowest.expires_after(std::chrono::seconds(1));
+  co_await stream.async_shutdown(asio::redirect_error(kUse, ec));
+}
+
+template <class Stream>
+asio::awaitable<void> Gateway::Impl::ServeHttp(Worker& worker, Stream& stream,
+                                               beast::flat_buffer& buffer,
+                                               const std::string& remote) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  boost::system::error_code ec;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(options.body_limit);
-    stream.expires_after(options.client_timeout);
+    lowest.expires_after(options.client_timeout);
     co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(kUse, ec));
     if (!ec && beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
       // We read the whole body before choosing an instance, so the go-ahead is ours to give.
@@ -288,7 +335,7 @@ asio::awaitable<void> Gateway::Impl::HttpSession(Worker& worker, tcp::socket soc
     if (!ec) co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(kUse, ec));
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == beast::error::timeout || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
+        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
       break;
     }
     if (ec) {
@@ -321,11 +368,10 @@ asio::awaitable<void> Gateway::Impl::HttpSession(Worker& worker, tcp::socket soc
     }
     res.version(version);
     res.keep_alive(keep_alive);
-    stream.expires_after(options.client_timeout);
+    lowest.expires_after(options.client_timeout);
     co_await bhttp::async_write(stream, res, asio::redirect_error(kUse, ec));
     if (ec || !keep_alive) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
 asio::awaitable<boost::system::error_code> Gateway::Impl::Connect(const std::string& endpoint,

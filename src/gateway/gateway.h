@@ -32,6 +32,10 @@
 #include "concierge/status.h"
 #include "gateway/routes.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace concierge::gateway {
 
 struct GatewayOptions {
@@ -45,6 +49,9 @@ struct GatewayOptions {
   Duration ejection = std::chrono::seconds(10);  // first local ejection after a failure
   std::size_t body_limit = 64 * 1024 * 1024;     // request and response bodies
   std::size_t idle_per_instance = 256;           // idle upstream connections kept per thread
+  // HTTPS on the HTTP listener when set (tls/context.h ServerContext); plain HTTP there is
+  // answered 400 and closed.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 class Gateway {

@@ -254,6 +254,13 @@ asio::awaitable<Response> ConsulApi::SnapshotRestore(Request& req) {
 asio::awaitable<Response> ConsulApi::Register(Request& req) {
   auto cmd = DecodeServiceRegistration(req.body);
   if (!cmd.ok()) co_return FromStatus(cmd.status());
+  if (options_.max_instances > 0 && registry_.instance_count() >= options_.max_instances &&
+      registry_.Instance(cmd->service.id) == nullptr) {
+    co_return Response::Error(429, "the registry holds " +
+                                       std::to_string(registry_.instance_count()) +
+                                       " instances, its limit (-max-instances); deregister some "
+                                       "or raise the limit");
+  }
   // The HTTP API talks to servers, not per-host agents: an instance without an address is
   // at the address it registered from (DESIGN.md "Identity and indexes").
   if (cmd->service.address.empty()) cmd->service.address = req.remote_address;
@@ -358,6 +365,14 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
     const Request& req, std::string key, const std::function<core::Index()>& current) {
   std::optional<std::string_view> index_text = req.Query("index");
   if (!index_text) co_return std::nullopt;
+  if (options_.max_blocking_queries > 0 && hub_.parked() >= options_.max_blocking_queries) {
+    Response busy = Response::Error(
+        429, "too many blocking queries are waiting (the limit is " +
+                 std::to_string(options_.max_blocking_queries) +
+                 ", -max-blocking-queries); retry shortly, or ask without ?index");
+    busy.headers.emplace_back("Retry-After", "1");
+    co_return busy;
+  }
   core::Index index = 0;
   auto [p, ec] = std::from_chars(index_text->data(), index_text->data() + index_text->size(), index);
   if (ec != std::errc() || p != index_text->data() + index_text->size()) {
@@ -368,6 +383,10 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
   if (auto wait_text = req.Query("wait")) {
     auto d = core::ParseDuration(*wait_text);
     if (!d.ok()) co_return Response::Error(400, "wait: " + d.status().message());
+    if (*d < core::Duration::zero()) {
+      co_return Response::Error(400, "wait: must not be negative, got \"" +
+                                         std::string(*wait_text) + "\"");
+    }
     wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(*d), options_.max_wait);
   }
   // Consul adds up to wait/16 of jitter so that many watchers do not return at once.

@@ -24,6 +24,9 @@ struct ApiOptions {
   // nullopt means "answer it here".
   std::function<boost::asio::awaitable<std::optional<Response>>(Request&)> intercept;
   std::string http_address;
+  // Limits (docs/limits.md): parked blocking queries, and registered instances; 0 = none.
+  std::size_t max_blocking_queries = 12288;
+  std::size_t max_instances = 2097152;
 };
 
 class ConsulApi {

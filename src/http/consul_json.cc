@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_set>
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include "http/message.h"
 
 namespace concierge::http {
 
@@ -48,13 +51,34 @@ Status WrongType(std::string_view field, std::string_view expected, const Value&
                                  ", got " + TypeName(got));
 }
 
+Status NotUtf8(std::string_view field) {
+  return Status::InvalidArgument(std::string(field) + ": is not valid UTF-8");
+}
+
+// Two keys that name one field ("Name" and "name") are refused: which one counts would be a
+// guess, and another parser might guess otherwise.
+Status UniqueKeys(const Value& object, std::string_view where) {
+  std::unordered_set<std::string> seen;
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
+    std::string_view key(it->name.GetString(), it->name.GetStringLength());
+    if (!seen.insert(NormalKey(key)).second) {
+      return Status::InvalidArgument(std::string(where) + std::string(key) +
+                                     ": given twice (keys are case-insensitive, '_' and '-' "
+                                     "are ignored)");
+    }
+  }
+  return Status::Ok();
+}
+
 // Into a std::string or a core::Text/Symbol.
 template <typename Out>
 Status GetString(const Value& obj, std::string_view normal, std::string_view field, Out* out) {
   const Value* v = Field(obj, normal);
   if (v == nullptr) return Status::Ok();
   if (!v->IsString()) return WrongType(field, "a string", *v);
-  *out = std::string_view(v->GetString(), v->GetStringLength());
+  std::string_view text(v->GetString(), v->GetStringLength());
+  if (!ValidUtf8(text)) return NotUtf8(field);
+  *out = text;
   return Status::Ok();
 }
 
@@ -141,6 +165,7 @@ Result<rapidjson::Document> ParseObject(std::string_view body) {
         std::to_string(doc.GetErrorOffset()) + ")");
   }
   if (!doc.IsObject()) return WrongType("request body", "a JSON object", doc);
+  if (auto st = UniqueKeys(doc, ""); !st.ok()) return st;
   return doc;
 }
 
@@ -151,6 +176,7 @@ Result<core::CheckDefinition> DecodeCheck(const Value& v, std::string_view field
   if (!v.IsObject()) return WrongType(field, "an object", v);
   core::CheckDefinition c;
   std::string f(field);
+  if (auto st = UniqueKeys(v, f + "."); !st.ok()) return st;
   for (std::string_view key : kActiveCheckKeys) {
     if (Field(v, key) != nullptr) {
       return Status::InvalidArgument(f +
@@ -315,21 +341,26 @@ Result<core::RegisterService> DecodeServiceRegistration(std::string_view body) {
     if (!tags->IsArray()) return WrongType("Tags", "an array of strings", *tags);
     for (const Value& t : tags->GetArray()) {
       if (!t.IsString()) return WrongType("Tags", "an array of strings", t);
-      s.tags.emplace_back(std::string_view(t.GetString(), t.GetStringLength()));
+      std::string_view tag(t.GetString(), t.GetStringLength());
+      if (!ValidUtf8(tag)) return NotUtf8("Tags");
+      s.tags.emplace_back(tag);
     }
   }
   if (const Value* meta = Field(v, "meta")) {
     if (!meta->IsObject()) return WrongType("Meta", "an object of strings", *meta);
     for (auto it = meta->MemberBegin(); it != meta->MemberEnd(); ++it) {
       std::string key(it->name.GetString(), it->name.GetStringLength());
+      if (!ValidUtf8(key)) return NotUtf8("Meta key");
       if (!it->value.IsString()) return WrongType("Meta[" + key + "]", "a string", it->value);
-      s.meta.emplace_back(key,
-                          std::string_view(it->value.GetString(), it->value.GetStringLength()));
+      std::string_view value(it->value.GetString(), it->value.GetStringLength());
+      if (!ValidUtf8(value)) return NotUtf8("Meta[" + key + "]");
+      s.meta.emplace_back(key, value);
     }
     std::sort(s.meta.begin(), s.meta.end());
   }
   if (const Value* weights = Field(v, "weights")) {
     if (!weights->IsObject()) return WrongType("Weights", "an object", *weights);
+    if (auto st = UniqueKeys(*weights, "Weights."); !st.ok()) return st;
     std::int64_t passing = 1;
     std::int64_t warning = 1;
     if (auto st = GetInt(*weights, "passing", "Weights.Passing", 1, 1 << 20, &passing); !st.ok()) {

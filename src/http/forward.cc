@@ -10,6 +10,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "tls/context.h"
 
 namespace concierge::http {
 
@@ -18,9 +21,33 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+// One connection to a peer, plain or TLS.
+struct PeerConnection {
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream>> tls;
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+template <class Stream>
+asio::awaitable<void> WriteRead(Stream& stream, bhttp::request<bhttp::string_body>& out,
+                                beast::flat_buffer& buffer,
+                                bhttp::response_parser<bhttp::string_body>& parser,
+                                boost::system::error_code& ec, bool& wrote) {
+  wrote = false;
+  co_await bhttp::async_write(stream, out, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return;
+  wrote = true;
+  co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+}
+
+}  // namespace
+
 asio::awaitable<Response> Forward(const Request& req, std::string host_port,
                                   std::chrono::seconds timeout,
-                                  std::vector<std::pair<std::string, std::string>> extra_headers) {
+                                  std::vector<std::pair<std::string, std::string>> extra_headers,
+                                  const PeerTls& peer_tls) {
   auto unreachable = [&](const std::string& why) {
     return Response::Error(503, "cannot forward to the leader at " + host_port + ": " + why);
   };
@@ -33,8 +60,7 @@ asio::awaitable<Response> Forward(const Request& req, std::string host_port,
   // Keep-alive connections to each peer, per I/O thread (each thread runs its own
   // io_context, so a connection never crosses threads). Followers forward every heartbeat
   // they receive: a new connection per request would cost more than the request.
-  thread_local std::unordered_map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>>
-      idle;
+  thread_local std::unordered_map<std::string, std::vector<PeerConnection>> idle;
   constexpr std::size_t kMaxIdlePerPeer = 32;
 
   bhttp::request<bhttp::string_body> out;
@@ -57,31 +83,46 @@ asio::awaitable<Response> Forward(const Request& req, std::string host_port,
   // A pooled connection may have been closed by the peer meanwhile: then one more try on a
   // fresh one. A fresh connection gets no second try.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    std::unique_ptr<beast::tcp_stream> stream;
+    PeerConnection conn;
     auto& pool = idle[host_port];
     if (attempt == 0 && !pool.empty()) {
-      stream = std::move(pool.back());
+      conn = std::move(pool.back());
       pool.pop_back();
     }
-    bool reused = stream != nullptr;
+    // A pooled connection made before TLS settings changed is never reused (they do not).
+    bool reused = conn.plain || conn.tls;
     if (!reused) {
-      stream = std::make_unique<beast::tcp_stream>(co_await asio::this_coro::executor);
-      stream->expires_after(std::chrono::seconds(5));
-      co_await stream->async_connect(tcp::endpoint(address, port),
-                                     asio::redirect_error(asio::use_awaitable, ec));
+      auto executor = co_await asio::this_coro::executor;
+      if (peer_tls.context) {
+        conn.tls = std::make_unique<asio::ssl::stream<beast::tcp_stream>>(
+            beast::tcp_stream(executor), *peer_tls.context);
+      } else {
+        conn.plain = std::make_unique<beast::tcp_stream>(executor);
+      }
+      conn.lowest().expires_after(std::chrono::seconds(5));
+      co_await conn.lowest().async_connect(tcp::endpoint(address, port),
+                                           asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return unreachable(ec.message());
+      if (conn.tls) {
+        if (!tls::PrepareClient(*conn.tls, peer_tls.options, host_port.substr(0, colon))) {
+          co_return unreachable("cannot set up TLS");
+        }
+        co_await conn.tls->async_handshake(asio::ssl::stream_base::client,
+                                           asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return unreachable(tls::DescribeError(ec, conn.tls->native_handle()));
+      }
     }
-    stream->expires_after(timeout);
-    co_await bhttp::async_write(*stream, out, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec && reused) continue;
-    if (ec) co_return unreachable(ec.message());
-
+    conn.lowest().expires_after(timeout);
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(64 << 20);
-    co_await bhttp::async_read(*stream, buffer, parser,
-                               asio::redirect_error(asio::use_awaitable, ec));
-    if (ec && reused && parser.got_some() == false) continue;
+    bool wrote = false;
+    if (conn.tls) {
+      co_await WriteRead(*conn.tls, out, buffer, parser, ec, wrote);
+    } else {
+      co_await WriteRead(*conn.plain, out, buffer, parser, ec, wrote);
+    }
+    if (ec && reused && (!wrote || !parser.got_some())) continue;
     if (ec) co_return unreachable(ec.message());
     auto& msg = parser.get();
     Response r;
@@ -97,8 +138,8 @@ asio::awaitable<Response> Forward(const Request& req, std::string host_port,
     }
     r.body = std::move(msg.body());
     if (msg.keep_alive() && buffer.size() == 0 && pool.size() < kMaxIdlePerPeer) {
-      stream->expires_never();
-      pool.push_back(std::move(stream));
+      conn.lowest().expires_never();
+      pool.push_back(std::move(conn));
     }
     co_return r;
   }

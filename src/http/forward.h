@@ -2,19 +2,29 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
 
+#include "concierge/tls.h"
 #include "http/message.h"
 
 namespace concierge::http {
+
+// HTTPS to other servers when `context` is set (the agent runs with TLS): the server's own
+// certificate is the client certificate, its -tls-ca-file checks the peer's.
+struct PeerTls {
+  std::shared_ptr<boost::asio::ssl::context> context;
+  TlsOptions options;
+};
 
 // Forwards `req` (method, target, body, the headers that matter) to `host_port` and returns
 // the answer. `extra_headers` are added. A peer that cannot be reached gives a 503 that says
 // so. `timeout` bounds the whole exchange (blocking queries need minutes).
 boost::asio::awaitable<Response> Forward(
     const Request& req, std::string host_port, std::chrono::seconds timeout,
-    std::vector<std::pair<std::string, std::string>> extra_headers);
+    std::vector<std::pair<std::string, std::string>> extra_headers, const PeerTls& tls);
 
 }  // namespace concierge::http

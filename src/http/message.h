@@ -41,6 +41,10 @@ struct Response {
   }
 };
 
+// Well-formed UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. Everything the
+// agent stores from a request is checked, so its JSON answers are valid UTF-8 too.
+bool ValidUtf8(std::string_view text);
+
 // Percent-decoding for paths and query strings ('+' is a space in queries only).
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);
 // Splits "a=1&b&c=%20" into decoded pairs; nullopt on a malformed escape.

@@ -1,45 +1,31 @@
 #include "http/server.h"
 
+#include <cmath>
+
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
 #include <spdlog/spdlog.h>
+
+#include "http/beast_request.h"
 
 namespace concierge::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-Request ToRequest(bhttp::request<bhttp::string_body>& msg, const std::string& remote,
-                  std::optional<Response>* error) {
-  Request req;
-  req.method = std::string(msg.method_string());
-  std::string_view target(msg.target().data(), msg.target().size());
-  std::size_t q = target.find('?');
-  auto path = PercentDecode(target.substr(0, q), false);
-  auto query = ParseQuery(q == std::string_view::npos ? "" : target.substr(q + 1));
-  if (!path || !query) {
-    *error = Response::Error(400, "malformed percent-encoding in the request URL");
-    return req;
-  }
-  req.target = std::string(target);
-  req.path = std::move(*path);
-  req.query = std::move(*query);
-  for (const auto& field : msg) {
-    req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
-  req.body = std::move(msg.body());
-  req.remote_address = remote;
-  return req;
-}
 
 bhttp::response<bhttp::string_body> ToBeast(Response& r, unsigned version, bool keep_alive) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
@@ -50,6 +36,14 @@ bhttp::response<bhttp::string_body> ToBeast(Response& r, unsigned version, bool 
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
+}
+
+// "2.5", "100": a rate as a person writes it.
+std::string Number(double x) {
+  std::string s = std::to_string(x);
+  s.erase(s.find_last_not_of('0') + 1);
+  if (s.back() == '.') s.pop_back();
+  return s;
 }
 
 }  // namespace
@@ -117,27 +111,160 @@ asio::awaitable<void> Server::Accept() {
                    connections_.load());
       continue;  // the socket closes as it goes out of scope
     }
-    asio::co_spawn(ctx, Session(std::move(socket)), asio::detached);
+    auto peer = socket.remote_endpoint(ec);
+    std::string remote = ec ? "" : peer.address().to_string();
+    if (options_.tls) {
+      asio::co_spawn(ctx, SessionTls(std::move(socket), std::move(remote)), asio::detached);
+    } else {
+      asio::co_spawn(ctx, Session(std::move(socket), std::move(remote)), asio::detached);
+    }
   }
 }
 
-asio::awaitable<void> Server::Session(tcp::socket socket) {
-  connections_.fetch_add(1);
-  struct Leave {
-    std::atomic<std::size_t>& n;
-    ~Leave() { n.fetch_sub(1); }
-  } leave{connections_};
+bool Server::EnterIp(const std::string& ip) {
+  if (options_.max_connections_per_ip == 0) return true;
+  std::lock_guard lock(per_ip_mu_);
+  std::size_t& n = per_ip_[ip];
+  if (n >= options_.max_connections_per_ip) return false;
+  ++n;
+  return true;
+}
 
+void Server::LeaveIp(const std::string& ip) {
+  if (options_.max_connections_per_ip == 0) return;
+  std::lock_guard lock(per_ip_mu_);
+  auto it = per_ip_.find(ip);
+  if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+}
+
+namespace {
+
+// Counts the connection while its session runs.
+struct ConnectionGuard {
+  std::atomic<std::size_t>& n;
+  explicit ConnectionGuard(std::atomic<std::size_t>& count) : n(count) { n.fetch_add(1); }
+  ~ConnectionGuard() { n.fetch_sub(1); }
+  ConnectionGuard(const ConnectionGuard&) = delete;
+  ConnectionGuard& operator=(const ConnectionGuard&) = delete;
+};
+
+// Answers written before any request is read (the connection is closed after them).
+std::string RawAnswer(int status, std::string_view reason, std::string_view message,
+                      std::string_view extra_headers = {}) {
+  std::string body = std::string(message) + "\n";
+  return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+         "\r\nServer: concierge\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+         std::string(extra_headers) + "Content-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
+}
+
+// A token bucket: `rate` tokens a second, holding at most `burst`.
+class TokenBucket {
+ public:
+  TokenBucket(double rate, double burst)
+      : rate_(rate), burst_(burst > 0 ? burst : std::max(1.0, rate)), tokens_(burst_) {}
+  // Takes a token; otherwise how long until one is there.
+  std::optional<std::chrono::duration<double>> Take() {
+    if (rate_ <= 0) return std::nullopt;
+    auto now = std::chrono::steady_clock::now();
+    std::chrono::duration<double> since = now - last_;
+    last_ = now;
+    tokens_ = std::min(burst_, tokens_ + since.count() * rate_);
+    if (tokens_ >= 1) {
+      tokens_ -= 1;
+      return std::nullopt;
+    }
+    return std::chrono::duration<double>((1 - tokens_) / rate_);
+  }
+
+ private:
+  double rate_;
+  double burst_;
+  double tokens_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+asio::awaitable<void> Server::Session(tcp::socket socket, std::string remote) {
+  ConnectionGuard counted(connections_);
   boost::system::error_code ec;
-  auto peer = socket.remote_endpoint(ec);
-  std::string remote = ec ? "" : peer.address().to_string();
   socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
+  if (!EnterIp(remote)) {
+    std::string answer = RawAnswer(
+        429, "Too Many Requests",
+        "too many connections from " + remote + " (the limit is " +
+            std::to_string(options_.max_connections_per_ip) +
+            " per client address, -http-max-conns-per-client); close some and retry",
+        "Retry-After: 1\r\n");
+    stream.expires_after(options_.write_timeout);
+    co_await asio::async_write(stream, asio::buffer(answer),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_return;
+  }
+  struct Leave {
+    Server* server;
+    const std::string& ip;
+    ~Leave() { server->LeaveIp(ip); }
+  } leave{this, remote};
   beast::flat_buffer buffer;
+  co_await Serve(stream, buffer, remote);
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+asio::awaitable<void> Server::SessionTls(tcp::socket socket, std::string remote) {
+  ConnectionGuard counted(connections_);
+  boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *options_.tls);
+  auto& lowest = beast::get_lowest_layer(stream);
+  if (!EnterIp(remote)) co_return;  // a plain-text answer would not be understood
+  struct Leave {
+    Server* server;
+    const std::string& ip;
+    ~Leave() { server->LeaveIp(ip); }
+  } leave{this, remote};
+  // The first bytes tell a TLS client from a plain HTTP one, which gets an answer it can read.
+  beast::flat_buffer buffer;
+  lowest.expires_after(options_.read_timeout);
+  bool is_tls = co_await beast::async_detect_ssl(lowest, buffer,
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return;
+  if (!is_tls) {
+    std::string answer = RawAnswer(400, "Bad Request",
+                                   "this port speaks HTTPS only (the agent runs with TLS): use "
+                                   "https:// and the CA that signed its certificate");
+    lowest.expires_after(options_.write_timeout);
+    co_await asio::async_write(lowest, asio::buffer(answer),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_return;
+  }
+  std::size_t used = co_await stream.async_handshake(
+      ssl::stream_base::server, buffer.data(), asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    spdlog::debug("http: TLS handshake with {} failed: {}", remote, ec.message());
+    co_return;
+  }
+  buffer.consume(used);
+  co_await Serve(stream, buffer, remote);
+  // close_notify, bounded: a client that has gone does not answer it.
+  lowest.expires_after(std::chrono::seconds(1));
+  co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+template <class Stream>
+asio::awaitable<void> Server::Serve(Stream& stream, beast::flat_buffer& buffer,
+                                    const std::string& remote) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  TokenBucket bucket(options_.request_rate, options_.request_burst);
+  boost::system::error_code ec;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
-    stream.expires_after(options_.read_timeout);
+    lowest.expires_after(options_.read_timeout);
     // The header first: the body limit depends on the route, and a client that sent
     // "Expect: 100-continue" waits for our go-ahead before sending the body.
     co_await bhttp::async_read_header(stream, buffer, parser,
@@ -160,7 +287,7 @@ asio::awaitable<void> Server::Session(tcp::socket socket) {
     std::optional<Response> early;
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == beast::error::timeout || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
+        ec == asio::error::eof || ec == ssl::error::stream_truncated) {
       break;
     } else if (ec == bhttp::error::body_limit) {
       early = Response::Error(413, "request body is larger than the limit of " +
@@ -174,31 +301,39 @@ asio::awaitable<void> Server::Session(tcp::socket socket) {
     if (early) {
       // The stream is in an unknown state: answer once and close.
       auto res = ToBeast(*early, 11, false);
-      stream.expires_after(options_.write_timeout);
+      lowest.expires_after(options_.write_timeout);
       co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
       break;
     }
     auto& msg = parser.get();
     bool keep_alive = msg.keep_alive();
     unsigned version = msg.version();
-    Request req = ToRequest(msg, remote, &early);
     Response response;
-    if (early) {
-      response = std::move(*early);
+    if (auto wait = bucket.Take()) {
+      auto seconds = static_cast<long long>(std::ceil(wait->count()));
+      response = Response::Error(
+          429, "too many requests on this connection: the limit is " +
+                   Number(options_.request_rate) + " per second (-http-request-rate); retry in " +
+                   std::to_string(seconds) + "s");
+      response.headers.emplace_back("Retry-After", std::to_string(seconds));
     } else {
-      try {
-        response = co_await handler_(req);
-      } catch (const std::exception& e) {
-        spdlog::error("http: {} {} failed: {}", req.method, req.path, e.what());
-        response = Response::Error(500, std::string("internal error: ") + e.what());
+      Request req = ToRequest(msg, remote, &early);
+      if (early) {
+        response = std::move(*early);
+      } else {
+        try {
+          response = co_await handler_(req);
+        } catch (const std::exception& e) {
+          spdlog::error("http: {} {} failed: {}", req.method, req.path, e.what());
+          response = Response::Error(500, std::string("internal error: ") + e.what());
+        }
       }
     }
     auto res = ToBeast(response, version, keep_alive);
-    stream.expires_after(options_.write_timeout);
+    lowest.expires_after(options_.write_timeout);
     co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep_alive) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
 }  // namespace concierge::http

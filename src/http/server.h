@@ -7,14 +7,18 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 
 #include "core/status.h"
 #include "http/message.h"
@@ -33,6 +37,16 @@ struct ServerOptions {
   std::chrono::seconds read_timeout{60};
   std::chrono::seconds write_timeout{30};
   std::size_t max_connections = 16384;
+  // Open connections from one client IP address; 0 = no limit. More are answered 429 and
+  // closed at once.
+  std::size_t max_connections_per_ip = 0;
+  // Requests per second on one connection (a token bucket holding `request_burst`); 0 = no
+  // limit. A request over the rate is answered 429 with Retry-After; the connection stays.
+  double request_rate = 0;
+  double request_burst = 0;  // 0: one second's worth, at least 1
+  // HTTPS only when set (tls/context.h): a plain HTTP request on the port is answered 400
+  // in plain text ("this port speaks HTTPS") and the connection closed.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
@@ -55,7 +69,16 @@ class Server {
 
  private:
   boost::asio::awaitable<void> Accept();
-  boost::asio::awaitable<void> Session(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> Session(boost::asio::ip::tcp::socket socket, std::string remote);
+  boost::asio::awaitable<void> SessionTls(boost::asio::ip::tcp::socket socket,
+                                          std::string remote);
+  // The request loop, over a TCP or a TLS stream.
+  template <class Stream>
+  boost::asio::awaitable<void> Serve(Stream& stream, boost::beast::flat_buffer& buffer,
+                                     const std::string& remote);
+  // Counts a new connection from `ip`; false if that address has too many open already.
+  bool EnterIp(const std::string& ip);
+  void LeaveIp(const std::string& ip);
 
   ServerOptions options_;
   Handler handler_;
@@ -66,6 +89,8 @@ class Server {
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> connections_{0};
+  std::mutex per_ip_mu_;
+  std::unordered_map<std::string, std::size_t> per_ip_;
 };
 
 }  // namespace concierge::http

@@ -23,7 +23,7 @@ STARTUP_TIMEOUT = 30.0  # seconds until the agent prints its address
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 REQUEST_TIMEOUT = 60.0  # socket timeout of one HTTP request (blocking queries stay below)
 
-_LISTENING = re.compile(r"HTTP API listening on http://([0-9.]+):(\d+)")
+_LISTENING = re.compile(r"HTTP API listening on https?://([0-9.]+):(\d+)")
 _SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error", "ERROR: LeakSanitizer",
                     "WARNING: ThreadSanitizer")
 
@@ -72,6 +72,8 @@ class Agent:
         self._lock = threading.Lock()
         self._listening = threading.Event()
         self._reader = None
+        # An ssl.SSLContext: requests go over HTTPS (the agent runs with -tls-cert-file).
+        self.ssl_context = None
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -169,6 +171,9 @@ class Agent:
         return "http://%s" % self.address
 
     def connection(self, timeout=REQUEST_TIMEOUT):
+        if self.ssl_context is not None:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
+                                               context=self.ssl_context)
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT, conn=None):

@@ -57,7 +57,7 @@ while True:
     threading.Thread(target=serve, args=(conn,), daemon=True).start()
 '''
 
-_HTTP_LISTEN = re.compile(r"Gateway listening on http://([0-9.]+):(\d+)")
+_HTTP_LISTEN = re.compile(r"Gateway listening on https?://([0-9.]+):(\d+)")
 _TCP_LISTEN = re.compile(r"Gateway TCP listening on ([0-9.]+):(\d+)")
 
 
