@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/text.h"
 #include "server/epoch.h"
 
 namespace concierge::server {
@@ -62,11 +63,11 @@ class ConcurrentMap {
     }
   }
 
-  // Writer only.
-  void Put(std::string_view key, V value) {
+  // Writer only. A Text key shares its buffer with the caller's (e.g. a record's own ID).
+  void Put(const core::Text& key, V value) {
     std::uint64_t h = Hash(key);
     Table* t = table_.load();
-    auto* node = new Node{h, std::string(key), std::move(value)};
+    auto* node = new Node{h, key, std::move(value)};
     std::size_t i = h & t->mask;
     std::atomic<Node*>* free_bucket = nullptr;
     for (;; i = (i + 1) & t->mask) {
@@ -83,7 +84,7 @@ class ConcurrentMap {
       }
     }
     if (free_bucket == nullptr) {
-      if ((used_ + 1) * 2 > t->mask + 1) {
+      if ((used_ + 1) * 4 > (t->mask + 1) * 3) {  // load factor 3/4
         Rehash();
         t = table_.load();
       }
@@ -118,7 +119,7 @@ class ConcurrentMap {
  private:
   struct Node {
     std::uint64_t hash;
-    std::string key;
+    core::Text key;
     V value;
   };
   struct Table {
@@ -148,7 +149,7 @@ class ConcurrentMap {
   void Rehash() {
     Table* old = table_.load();
     std::size_t capacity = 16;
-    while (capacity < (live_ + 1) * 4) capacity *= 2;
+    while (capacity < (live_ + 1) * 2) capacity *= 2;
     auto* fresh = new Table(capacity);
     for (std::size_t i = 0; i <= old->mask; ++i) {
       Node* n = old->buckets[i].load();

@@ -5,7 +5,7 @@
 
 namespace concierge::server {
 
-std::uint32_t HeartbeatTable::Add(std::string_view check_id, core::Duration ttl,
+std::uint32_t HeartbeatTable::Add(const core::Text& check_id, core::Duration ttl,
                                   core::HealthStatus status, core::Time now) {
   std::uint32_t s;
   if (!free_slots_.empty()) {
@@ -28,7 +28,7 @@ std::uint32_t HeartbeatTable::Add(std::string_view check_id, core::Duration ttl,
   slot.armed.reset();
   slot.expiring_last_seen.reset();
   // Publishing the index entry after the slot is filled makes the slot visible to readers.
-  index_.Put(check_id, s);
+  index_.Put(slot.check_id, s);
   return s;
 }
 

@@ -30,7 +30,7 @@ class HeartbeatTable {
     std::atomic<std::uint8_t> unheard{0};
     // State thread only:
     std::uint32_t generation = 0;  // bumped on removal; stale expiry entries compare it
-    std::string check_id;
+    core::Text check_id;  // shares the catalog record's buffer
     core::Duration ttl{0};
     std::optional<core::Time> armed;  // deadline of this slot's one live expiry entry
     // The last_seen an expiry was decided on, while that expiry is being applied; a
@@ -76,7 +76,7 @@ class HeartbeatTable {
   }
 
   // State thread. Starts tracking a check (as if it had just heartbeated); returns its slot.
-  std::uint32_t Add(std::string_view check_id, core::Duration ttl, core::HealthStatus status,
+  std::uint32_t Add(const core::Text& check_id, core::Duration ttl, core::HealthStatus status,
                     core::Time now);
   // State thread. Stops tracking; the slot is reused once no reader can hold it.
   void Remove(std::string_view check_id);

@@ -149,7 +149,7 @@ void Registry::OnLeaderElected(const core::LeaderElected& elected) {
     if (last > leader_since_) {
       // Heard by this leader already. Marked by this election: that heartbeat was answered
       // without clearing the mark, so clear it now. Marked earlier: it is being cleared.
-      if (*mark == elected.at) heard.push_back(slot.check_id);
+      if (*mark == elected.at) heard.push_back(slot.check_id.str());
       return;
     }
     if (*mark >= elected.at) return;  // marked now: the TTL runs from this election
@@ -379,7 +379,7 @@ void Registry::Expire(const Due& due, core::Time now) {
   core::Time last_seen{core::Duration(due.last)};
   slot.expiring_last_seen = due.last;
   Metrics::Get().expiries.Inc();
-  Run(core::UpdateCheck{slot.check_id, HealthStatus::kCritical,
+  Run(core::UpdateCheck{slot.check_id.str(), HealthStatus::kCritical,
                         "TTL expired: no heartbeat for " + core::FormatDuration(now - last_seen),
                         {}});
 }
@@ -464,10 +464,10 @@ void Registry::Publish(const core::Symbol& name) {
     view->index = group->index;
     view->instances.reserve(group->instances.size());
     for (const auto& [id, inst] : group->instances) view->instances.push_back(inst);
-    views_.Put(name, std::move(view));
+    views_.Put(name.view(), std::move(view));
     auto tags = std::make_shared<std::vector<std::string>>();
     for (const auto& [tag, count] : group->tags) tags->push_back(tag.str());
-    tags_.Put(name, std::move(tags));
+    tags_.Put(name.view(), std::move(tags));
   }
 }
 
