@@ -53,6 +53,9 @@ class ConsulApi {
   Awaitable CheckUpdate(Request& req, std::string_view id);
   Awaitable HeartbeatBatch(Request& req);
   Awaitable HealthService(Request& req, std::string_view name);
+  // The JSON answer of /v1/health/service for a view and its filters (cached per thread).
+  std::string RenderHealthService(const std::shared_ptr<const server::ServiceView>& view,
+                                  bool passing, const std::vector<std::string_view>& tags) const;
   Awaitable HealthChecks(Request& req, std::string_view name);
   Awaitable CatalogService(Request& req, std::string_view name);
   Awaitable CatalogServices(Request& req);
