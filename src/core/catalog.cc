@@ -24,6 +24,76 @@ Status CheckText(std::string_view field, std::string_view value, std::size_t max
   return Status::Ok();
 }
 
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c >= 0x7f || std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) !=
+                                      std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// An HTTP or TCP check: its target, schedule and, for HTTP, the request it sends.
+Status ValidateActiveCheck(const CheckDefinition& c) {
+  const ActiveCheck& a = c.active;
+  const std::string field = c.kind == CheckKind::kHttp ? "Check.HTTP" : "Check.TCP";
+  if (c.ttl != Duration::zero()) {
+    return Invalid("Check.TTL", "a check has either a TTL or an HTTP or TCP target, not both");
+  }
+  if (a.target.size() > Limits::kMaxCheckTargetBytes) {
+    return Invalid(field, "is longer than " + std::to_string(Limits::kMaxCheckTargetBytes) +
+                              " bytes");
+  }
+  if (c.kind == CheckKind::kHttp) {
+    if (auto url = ParseHttpUrl(a.target); !url.ok()) return url.status();
+    if (!IsToken(a.method) || a.method.size() > 32) {
+      return Invalid("Check.Method", "expected an HTTP method like \"GET\", got \"" + a.method +
+                                         "\"");
+    }
+    if (a.headers.size() > Limits::kMaxCheckHeaders) {
+      return Invalid("Check.Header", "has " + std::to_string(a.headers.size()) +
+                                         " values, the limit is " +
+                                         std::to_string(Limits::kMaxCheckHeaders));
+    }
+    for (const auto& [name, value] : a.headers) {
+      if (!IsToken(name)) return Invalid("Check.Header", "\"" + name + "\" is not a header name");
+      if (name.size() + value.size() > Limits::kMaxCheckHeaderBytes) {
+        return Invalid("Check.Header[" + name + "]",
+                       "is longer than " + std::to_string(Limits::kMaxCheckHeaderBytes) + " bytes");
+      }
+      for (unsigned char ch : value) {
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+          return Invalid("Check.Header[" + name + "]", "must not contain control characters");
+        }
+      }
+    }
+    if (a.body.size() > Limits::kMaxCheckBodyBytes) {
+      return Invalid("Check.Body", "is longer than " + std::to_string(Limits::kMaxCheckBodyBytes) +
+                                       " bytes");
+    }
+  } else {
+    if (auto target = ParseHostPort(a.target); !target.ok()) return target.status();
+    if (!a.headers.empty() || !a.body.empty()) {
+      return Invalid("Check.Header", "only HTTP checks send headers and a body");
+    }
+  }
+  if (a.interval < Limits::kMinCheckInterval) {
+    return Invalid("Check.Interval", "must be at least " +
+                                         FormatDuration(Limits::kMinCheckInterval) + ", got " +
+                                         FormatDuration(a.interval));
+  }
+  if (a.timeout <= Duration::zero()) return Invalid("Check.Timeout", "must be positive");
+  if (a.success_before_passing > Limits::kMaxCheckCounter ||
+      a.failures_before_critical > Limits::kMaxCheckCounter) {
+    return Invalid("Check.SuccessBeforePassing",
+                   "SuccessBeforePassing and FailuresBeforeCritical must be at most " +
+                       std::to_string(Limits::kMaxCheckCounter));
+  }
+  return Status::Ok();
+}
+
 Status ValidateRegister(const RegisterService& cmd) {
   const ServiceDefinition& s = cmd.service;
   if (auto st = CheckText("Name", s.name, Limits::kMaxNameBytes, true); !st.ok()) return st;
@@ -71,9 +141,13 @@ Status ValidateRegister(const RegisterService& cmd) {
     if (IsMaintenanceCheck(c.id)) {
       return Invalid("CheckID", "\"" + c.id + "\" is reserved for maintenance mode");
     }
-    if (c.ttl < Limits::kMinTtl) {
+    if (c.kind != CheckKind::kTtl) {
+      if (auto st = ValidateActiveCheck(c); !st.ok()) return st;
+    } else if (c.ttl < Limits::kMinTtl) {
       return Invalid("Check.TTL", "must be at least " + FormatDuration(Limits::kMinTtl) +
                                       ", got " + FormatDuration(c.ttl));
+    } else if (!(c.active == ActiveCheck{})) {
+      return Invalid("Check.TTL", "a TTL check has no HTTP or TCP settings");
     }
     if (c.deregister_critical_after < Duration::zero()) {
       return Invalid("Check.DeregisterCriticalServiceAfter", "must not be negative");
@@ -314,6 +388,28 @@ Result<std::vector<Event>> Catalog::ApplyDeregister(std::string_view service_id,
   return events;
 }
 
+namespace {
+
+std::string UpdateReason(const UpdateCheck& cmd) {
+  std::string why;
+  switch (cmd.cause) {
+    case CheckCause::kUpdate:
+      why = "check update";
+      break;
+    case CheckCause::kHeartbeat:
+      why = "heartbeat";
+      break;
+    case CheckCause::kTtlExpired:
+      return (cmd.output.empty() ? "TTL expired" : cmd.output) + " (at " + FormatTime(cmd.at) + ")";
+    case CheckCause::kActiveCheck:
+      why = "check output";
+      break;
+  }
+  return cmd.output.empty() ? why : why + ": " + cmd.output;
+}
+
+}  // namespace
+
 Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Index index) {
   const Text& service_id = check_owner_.find(cmd.check_id)->second;
   std::shared_ptr<const Instance>& slot = instances_.find(service_id)->second;
@@ -330,7 +426,7 @@ Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Ind
     if (c.id() != cmd.check_id) continue;
     if (c.status != cmd.status) {
       events.push_back({Event::Kind::kCheckStatusChanged, inst->service.name, service_id,
-                        c.id(), c.status, cmd.status, cmd.output});
+                        c.id(), c.status, cmd.status, UpdateReason(cmd)});
       c.status = cmd.status;
       c.status_since = cmd.at;
     }

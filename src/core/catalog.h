@@ -45,9 +45,9 @@ struct ServiceGroup {
   std::map<Symbol, std::uint32_t, std::less<>> tags;
 };
 
-// 2 adds the node's maintenance check, 3 the unheard-since marks; versions 1 and 2 still
-// decode.
-inline constexpr std::uint8_t kSnapshotFormatVersion = 3;
+// 2 adds the node's maintenance check, 3 the unheard-since marks, 4 active checks; versions
+// 1 to 3 still decode.
+inline constexpr std::uint8_t kSnapshotFormatVersion = 4;
 
 class Catalog {
  public:

@@ -33,12 +33,12 @@ void PutRegister(Encoder& e, const RegisterService& c) {
   PutTime(e, c.at);
 }
 
-bool GetRegister(Decoder& d, RegisterService* c) {
+bool GetRegister(Decoder& d, RegisterService* c, std::uint8_t version) {
   std::size_t n = 0;
   if (!GetService(d, &c->service) || !GetCount(d, Limits::kMaxChecksPerService, &n)) return false;
   c->checks.resize(n);
   for (CheckDefinition& ch : c->checks) {
-    if (!GetCheckDefinition(d, &ch)) return false;
+    if (!GetCheckDefinition(d, &ch, version >= 2)) return false;
   }
   return GetTime(d, &c->at);
 }
@@ -94,12 +94,45 @@ void PutCheckDefinition(Encoder& e, const CheckDefinition& ch) {
   e.Signed(ch.deregister_critical_after.count());
   e.U8(static_cast<std::uint8_t>(ch.initial_status));
   e.Bytes(ch.initial_output);
+  e.U8(static_cast<std::uint8_t>(ch.kind));
+  if (ch.kind == CheckKind::kTtl) return;
+  const ActiveCheck& a = ch.active;
+  e.Bytes(a.target);
+  e.Bytes(a.method);
+  e.Varint(a.headers.size());
+  for (const auto& [k, v] : a.headers) {
+    e.Bytes(k);
+    e.Bytes(v);
+  }
+  e.Bytes(a.body);
+  e.Signed(a.interval.count());
+  e.Signed(a.timeout.count());
+  e.Signed(a.success_before_passing);
+  e.Signed(a.failures_before_critical);
 }
 
-bool GetCheckDefinition(Decoder& d, CheckDefinition* ch) {
-  return d.Bytes(&ch->id) && d.Bytes(&ch->name) && d.Bytes(&ch->notes) &&
-         GetDuration(d, &ch->ttl) && GetDuration(d, &ch->deregister_critical_after) &&
-         GetStatus(d, &ch->initial_status) && d.Bytes(&ch->initial_output);
+bool GetCheckDefinition(Decoder& d, CheckDefinition* ch, bool with_kind) {
+  if (!(d.Bytes(&ch->id) && d.Bytes(&ch->name) && d.Bytes(&ch->notes) &&
+        GetDuration(d, &ch->ttl) && GetDuration(d, &ch->deregister_critical_after) &&
+        GetStatus(d, &ch->initial_status) && d.Bytes(&ch->initial_output))) {
+    return false;
+  }
+  if (!with_kind) return true;
+  std::uint8_t kind = 0;
+  if (!d.U8(&kind) || kind > static_cast<std::uint8_t>(CheckKind::kTcp)) return false;
+  ch->kind = static_cast<CheckKind>(kind);
+  if (ch->kind == CheckKind::kTtl) return true;
+  ActiveCheck& a = ch->active;
+  std::size_t n = 0;
+  if (!d.Bytes(&a.target) || !d.Bytes(&a.method) || !GetCount(d, Limits::kMaxCheckHeaders, &n)) {
+    return false;
+  }
+  a.headers.resize(n);
+  for (auto& [k, v] : a.headers) {
+    if (!d.Bytes(&k) || !d.Bytes(&v)) return false;
+  }
+  return d.Bytes(&a.body) && GetDuration(d, &a.interval) && GetDuration(d, &a.timeout) &&
+         GetInt(d, &a.success_before_passing) && GetInt(d, &a.failures_before_critical);
 }
 
 void PutTime(Encoder& e, Time t) { e.Signed(t.time_since_epoch().count()); }
@@ -200,6 +233,7 @@ std::string EncodeCommand(const Command& command) {
           e.U8(static_cast<std::uint8_t>(c.status));
           e.Bytes(c.output);
           PutTime(e, c.at);
+          e.U8(static_cast<std::uint8_t>(c.cause));
         } else if constexpr (std::is_same_v<T, ReapService>) {
           e.U8(static_cast<std::uint8_t>(Type::kReap));
           e.Bytes(c.service_id);
@@ -234,7 +268,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
   std::uint8_t version = 0;
   std::uint8_t type = 0;
   if (!d.U8(&version)) return Status::InvalidArgument("command: empty");
-  if (version != kCommandFormatVersion) {
+  if (version != kCommandFormatVersion && version != 1) {
     return Status::InvalidArgument("command: unknown format version " + std::to_string(version));
   }
   if (!d.U8(&type)) return Status::InvalidArgument("command: truncated");
@@ -243,7 +277,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
   switch (static_cast<Type>(type)) {
     case Type::kRegister: {
       RegisterService c;
-      ok = GetRegister(d, &c);
+      ok = GetRegister(d, &c, version);
       out = std::move(c);
       break;
     }
@@ -257,6 +291,11 @@ Result<Command> DecodeCommand(std::string_view bytes) {
       UpdateCheck c;
       ok = d.Bytes(&c.check_id) && GetStatus(d, &c.status) && d.Bytes(&c.output) &&
            GetTime(d, &c.at);
+      if (ok && version >= 2) {
+        std::uint8_t cause = 0;
+        ok = d.U8(&cause) && cause <= static_cast<std::uint8_t>(CheckCause::kActiveCheck);
+        c.cause = static_cast<CheckCause>(cause);
+      }
       out = std::move(c);
       break;
     }

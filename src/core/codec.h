@@ -11,7 +11,9 @@
 
 namespace concierge::core {
 
-inline constexpr std::uint8_t kCommandFormatVersion = 1;
+// 2 adds active checks (HTTP, TCP) to check definitions and the cause of a check update;
+// version 1 commands still decode.
+inline constexpr std::uint8_t kCommandFormatVersion = 2;
 
 std::string EncodeCommand(const Command& command);
 // Rejects unknown versions, unknown command types, truncated or trailing bytes.
@@ -60,8 +62,9 @@ class Decoder {
 // Shared by the command and snapshot encodings. Every Get* returns false on malformed input.
 void PutService(Encoder& e, const ServiceDefinition& s);
 bool GetService(Decoder& d, ServiceDefinition* s);
+// Writes the newest encoding; `with_kind` reads it (false: version 1, TTL checks only).
 void PutCheckDefinition(Encoder& e, const CheckDefinition& c);
-bool GetCheckDefinition(Decoder& d, CheckDefinition* c);
+bool GetCheckDefinition(Decoder& d, CheckDefinition* c, bool with_kind);
 void PutTime(Encoder& e, Time t);
 bool GetTime(Decoder& d, Time* t);
 bool GetDuration(Decoder& d, Duration* out);

@@ -25,13 +25,23 @@ struct DeregisterService {
   bool operator==(const DeregisterService&) const = default;
 };
 
-// Set a check's status and output (a heartbeat that changes status, warn/fail, or a TTL
-// expiry decided by the leader).
+// Why a check's status is being set. Replicated with the command, so that every server logs
+// the same reason for a transition.
+enum class CheckCause : std::uint8_t {
+  kUpdate = 0,       // PUT /v1/agent/check/update/:id
+  kHeartbeat = 1,    // a TTL update: PUT /v1/agent/check/pass|warn|fail/:id
+  kTtlExpired = 2,   // the leader saw no heartbeat within the TTL
+  kActiveCheck = 3,  // the leader's HTTP or TCP check (the output says what it saw)
+};
+
+// Set a check's status and output (a heartbeat that changes status, warn/fail, a TTL
+// expiry or an active check's result decided by the leader).
 struct UpdateCheck {
   std::string check_id;
   HealthStatus status = HealthStatus::kPassing;
   std::string output;
   Time at{};
+  CheckCause cause = CheckCause::kUpdate;
   bool operator==(const UpdateCheck&) const = default;
 };
 

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/status.h"
 #include "core/text.h"
 #include "core/time.h"
 
@@ -46,19 +47,55 @@ inline constexpr std::string_view kServiceMaintenancePrefix = "_service_maintena
 inline constexpr std::string_view kNodeMaintenanceCheckId = "_node_maintenance";
 bool IsMaintenanceCheck(std::string_view check_id);
 
-// What a registration says about one TTL check of a service. Maintenance checks have no TTL
-// (ttl 0) and never expire.
+// How a check learns the instance's health: heartbeats within a TTL (the instance reports),
+// or an HTTP request or a TCP connection that the agent makes every Interval (active checks).
+enum class CheckKind : std::uint8_t { kTtl = 0, kHttp = 1, kTcp = 2 };
+std::string_view ToString(CheckKind kind);  // "ttl", "http", "tcp"
+
+// An active check's target and schedule (docs/health.md "Active checks").
+struct ActiveCheck {
+  // kHttp: an "http://host[:port]/path?query" URL; kTcp: "host:port".
+  std::string target;
+  std::string method = "GET";                                     // kHttp
+  std::vector<std::pair<std::string, std::string>> headers;       // kHttp; in order, may repeat
+  std::string body;                                               // kHttp
+  Duration interval{0};
+  Duration timeout{0};
+  // Consecutive results needed before the status changes (0 and 1 both mean at once).
+  std::uint32_t success_before_passing = 0;
+  std::uint32_t failures_before_critical = 0;
+  bool operator==(const ActiveCheck&) const = default;
+};
+
+// What a registration says about one check of a service. Maintenance checks are TTL checks
+// without a TTL (ttl 0) that never expire.
 struct CheckDefinition {
   Text id;  // "service:<ID>" (or ":<n>") when the registration gave none
   Symbol name;
   Symbol notes;
-  Duration ttl{0};
+  CheckKind kind = CheckKind::kTtl;
+  Duration ttl{0};  // kTtl only
+  ActiveCheck active;  // kHttp and kTcp only
   // Deregister the service once this check has been critical this long; 0 = never.
   Duration deregister_critical_after{0};
   HealthStatus initial_status = HealthStatus::kCritical;
   Text initial_output;
   bool operator==(const CheckDefinition&) const = default;
 };
+
+// An HTTP check's URL, split. Only plain http:// is supported (no TLS yet).
+struct HttpUrl {
+  std::string host;  // without brackets for IPv6 literals
+  std::uint16_t port = 80;
+  std::string target;  // path and query, at least "/"
+};
+Result<HttpUrl> ParseHttpUrl(std::string_view url);
+// A TCP check's "host:port" ("[::1]:80" for IPv6).
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+Result<HostPort> ParseHostPort(std::string_view address);
 
 struct Check {
   CheckDefinition definition;
@@ -97,6 +134,12 @@ struct Limits {
   static constexpr std::size_t kMaxChecksPerService = 32;
   static constexpr std::size_t kMaxOutputBytes = 4096;
   static constexpr Duration kMinTtl = std::chrono::milliseconds(10);
+  static constexpr Duration kMinCheckInterval = std::chrono::milliseconds(100);
+  static constexpr std::size_t kMaxCheckTargetBytes = 2048;
+  static constexpr std::size_t kMaxCheckHeaders = 32;
+  static constexpr std::size_t kMaxCheckHeaderBytes = 1024;  // name + value
+  static constexpr std::size_t kMaxCheckBodyBytes = 4096;
+  static constexpr std::uint32_t kMaxCheckCounter = 1000;  // SuccessBefore.../FailuresBefore...
 };
 
 }  // namespace concierge::core

@@ -21,8 +21,8 @@ void PutCheck(Encoder& e, const Check& c) {
   e.Varint(c.modify_index);
 }
 
-bool GetCheck(Decoder& d, Check* c) {
-  return GetCheckDefinition(d, &c->definition) && GetStatus(d, &c->status) &&
+bool GetCheck(Decoder& d, Check* c, std::uint8_t version) {
+  return GetCheckDefinition(d, &c->definition, version >= 4) && GetStatus(d, &c->status) &&
          d.Bytes(&c->output) && GetTime(d, &c->status_since) && d.Varint(&c->create_index) &&
          d.Varint(&c->modify_index);
 }
@@ -94,7 +94,7 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
       }
       inst->checks.resize(checks);
       for (Check& check : inst->checks) {
-        if (!GetCheck(d, &check)) return bad("truncated check");
+        if (!GetCheck(d, &check, version)) return bad("truncated check");
         if (IsMaintenanceCheck(check.id())) continue;  // not addressable by ID
         if (!c.check_owner_.emplace(check.id(), inst->service.id).second) {
           return bad("check ID " + check.id() + " appears twice");
@@ -114,7 +114,7 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
     if (!d.U8(&has_node_maintenance) || has_node_maintenance > 1) return bad("truncated node");
     if (has_node_maintenance == 1) {
       Check check;
-      if (!GetCheck(d, &check)) return bad("truncated node maintenance check");
+      if (!GetCheck(d, &check, version)) return bad("truncated node maintenance check");
       c.node_maintenance_ = std::move(check);
     }
   }

@@ -283,7 +283,7 @@ TEST_F(CatalogTest, CheckStatusChangeEmitsEventAndBumpsIndexes) {
   EXPECT_EQ(events[0].check_id, "c1");
   EXPECT_EQ(events[0].old_status, HealthStatus::kCritical);
   EXPECT_EQ(events[0].new_status, HealthStatus::kPassing);
-  EXPECT_EQ(events[0].reason, "all good");
+  EXPECT_EQ(events[0].reason, "check update: all good");
 
   const Check& c = CheckOf("web-1", "c1");
   EXPECT_EQ(c.status, HealthStatus::kPassing);
@@ -718,6 +718,108 @@ TEST_F(CatalogTest, MaintenanceCheckIdsAreReserved) {
             Status::Code::kInvalidArgument);
   EXPECT_EQ(Err(Reg("web-1", "web", {Ttl("_service_maintenance:x")})).code(),
             Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace concierge::core
+
+namespace concierge::core {
+namespace {
+
+CheckDefinition Http(std::string id, std::string url = "http://10.0.0.1:8080/health") {
+  CheckDefinition c;
+  c.id = std::move(id);
+  c.kind = CheckKind::kHttp;
+  c.active.target = std::move(url);
+  c.active.interval = 10s;
+  c.active.timeout = 1s;
+  return c;
+}
+
+TEST_F(CatalogTest, ActiveChecksAreValidated) {
+  EXPECT_TRUE(catalog_.Validate(Reg("web-1", "web", {Http("h")})).ok());
+  CheckDefinition tcp = Http("t", "[::1]:5432");
+  tcp.kind = CheckKind::kTcp;
+  EXPECT_TRUE(catalog_.Validate(Reg("web-1", "web", {tcp})).ok());
+
+  auto refused = [&](CheckDefinition c) {
+    Status st = catalog_.Validate(Reg("web-1", "web", {std::move(c)}));
+    EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+    return st.message();
+  };
+  EXPECT_THAT(refused(Http("h", "https://x/")), HasSubstr("https:// checks are not supported"));
+  EXPECT_THAT(refused(Http("h", "ftp://x/")), HasSubstr("expected a URL like"));
+  EXPECT_THAT(refused(Http("h", "http://x:0/")), HasSubstr("port must be a number 1..65535"));
+  EXPECT_THAT(refused(Http("h", "http://u:p@x/")), HasSubstr("credentials"));
+  EXPECT_THAT(refused(Http("h", "http://::1/")), HasSubstr("IPv6 address must be in brackets"));
+  CheckDefinition c = Http("h");
+  c.active.interval = 10ms;
+  EXPECT_EQ(refused(c), "Check.Interval: must be at least 100ms, got 10ms");
+  c = Http("h");
+  c.active.method = "GE T";
+  EXPECT_THAT(refused(c), HasSubstr("Check.Method"));
+  c = Http("h");
+  c.active.headers = {{"X-Ok", "a\r\nInjected: yes"}};
+  EXPECT_EQ(refused(c), "Check.Header[X-Ok]: must not contain control characters");
+  c = Http("h");
+  c.ttl = 10s;
+  EXPECT_THAT(refused(c), HasSubstr("either a TTL or an HTTP or TCP target"));
+  c = Http("h");
+  c.active.failures_before_critical = 1001;
+  EXPECT_THAT(refused(c), HasSubstr("at most 1000"));
+  c = Http("t", "10.0.0.1");
+  c.kind = CheckKind::kTcp;
+  EXPECT_EQ(refused(c), "TCP: expected host:port, got \"10.0.0.1\"");
+  CheckDefinition ttl = Ttl("x");
+  ttl.active.interval = 1s;
+  EXPECT_THAT(refused(ttl), HasSubstr("a TTL check has no HTTP or TCP settings"));
+}
+
+TEST(HttpUrlTest, SplitsHostPortAndTarget) {
+  auto u = ParseHttpUrl("http://example.com/health?full=1#frag");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->host, "example.com");
+  EXPECT_EQ(u->port, 80);
+  EXPECT_EQ(u->target, "/health?full=1");
+  u = ParseHttpUrl("HTTP://[::1]:8080");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->host, "::1");
+  EXPECT_EQ(u->port, 8080);
+  EXPECT_EQ(u->target, "/");
+  u = ParseHttpUrl("http://10.0.0.1:99?x");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->target, "/?x");
+  EXPECT_FALSE(ParseHttpUrl("http://").ok());
+  EXPECT_FALSE(ParseHttpUrl("http://a b/").ok());
+  EXPECT_FALSE(ParseHttpUrl("http://x:99999/").ok());
+}
+
+TEST_F(CatalogTest, TransitionReasonSaysWhy) {
+  Ok(Reg("web-1", "web", {Ttl("c1"), Http("h")}));
+  UpdateCheck beat = Update("c1", HealthStatus::kPassing);
+  beat.cause = CheckCause::kHeartbeat;
+  EXPECT_EQ(Ok(beat)[0].reason, "heartbeat");
+  UpdateCheck expired = Update("c1", HealthStatus::kCritical, "TTL expired: no heartbeat for 10s",
+                               Time(std::chrono::seconds(1'700'000'100)));
+  expired.cause = CheckCause::kTtlExpired;
+  EXPECT_EQ(Ok(expired)[0].reason,
+            "TTL expired: no heartbeat for 10s (at 2023-11-14T22:15:00.000000000Z)");
+  UpdateCheck run = Update("h", HealthStatus::kPassing, "HTTP GET http://x/: 200 OK Output: ok");
+  run.cause = CheckCause::kActiveCheck;
+  EXPECT_EQ(Ok(run)[0].reason, "check output: HTTP GET http://x/: 200 OK Output: ok");
+}
+
+TEST_F(CatalogTest, ActiveCheckSurvivesASnapshot) {
+  CheckDefinition h = Http("h");
+  h.active.method = "POST";
+  h.active.headers = {{"X-A", "1"}, {"X-A", "2"}};
+  h.active.body = "{}";
+  h.active.success_before_passing = 2;
+  h.active.failures_before_critical = 3;
+  Ok(Reg("web-1", "web", {h}));
+  auto restored = Catalog::DecodeSnapshot(catalog_.EncodeSnapshot());
+  ASSERT_TRUE(restored.ok()) << restored.status().message();
+  EXPECT_EQ(restored->FindInstance("web-1")->FindCheck("h")->definition, h);
 }
 
 }  // namespace

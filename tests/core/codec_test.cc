@@ -35,7 +35,26 @@ RegisterService FullRegister() {
   b.ttl = 1ns;
   b.deregister_critical_after = -1ns;
   b.initial_status = HealthStatus::kCritical;
-  r.checks = {a, b};
+  CheckDefinition http = a;
+  http.id = "service:web-1:3";
+  http.ttl = Duration::zero();
+  http.kind = CheckKind::kHttp;
+  http.active.target = "http://10.1.2.3:8080/health?deep=1";
+  http.active.method = "POST";
+  http.active.headers = {{"Authorization", "Bearer x"}, {"X-A", "1"}, {"X-A", "2"}};
+  http.active.body = "{\"probe\": true}";
+  http.active.interval = 10s;
+  http.active.timeout = 2s;
+  http.active.success_before_passing = 3;
+  http.active.failures_before_critical = 1000;
+  CheckDefinition tcp = a;
+  tcp.id = "service:web-1:4";
+  tcp.ttl = Duration::zero();
+  tcp.kind = CheckKind::kTcp;
+  tcp.active.target = "[::1]:5432";
+  tcp.active.interval = 100ms;
+  tcp.active.timeout = 1s;
+  r.checks = {a, b, http, tcp};
   r.at = Time(std::chrono::nanoseconds(1'700'000'000'123'456'789));
   return r;
 }
@@ -49,6 +68,8 @@ std::vector<Command> AllCommands() {
                   Time(std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::max()))},
       UpdateCheck{"c", HealthStatus::kWarning, "",
                   Time(std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::min()))},
+      UpdateCheck{"service:web-1:3", HealthStatus::kPassing, "HTTP GET ...: 200 OK", Time(8s),
+                  CheckCause::kActiveCheck},
       ReapService{"web-2", Time(123s)},
       RestoreSnapshot{std::string("CONCIERGE\0snapshot", 18), Time(7s)},
       SetMaintenance{"web-1", true, "deploying v2", Time(9s)},
@@ -76,11 +97,11 @@ TEST(CodecTest, TypeBytesAreStable) {
   EXPECT_EQ(EncodeCommand(commands[1])[1], 1);
   EXPECT_EQ(EncodeCommand(commands[2])[1], 2);
   EXPECT_EQ(EncodeCommand(commands[3])[1], 3);
-  EXPECT_EQ(EncodeCommand(commands[5])[1], 4);
-  EXPECT_EQ(EncodeCommand(commands[6])[1], 5);
-  EXPECT_EQ(EncodeCommand(commands[7])[1], 6);
-  EXPECT_EQ(EncodeCommand(commands[9])[1], 7);
-  EXPECT_EQ(EncodeCommand(commands[10])[1], 8);
+  EXPECT_EQ(EncodeCommand(commands[6])[1], 4);
+  EXPECT_EQ(EncodeCommand(commands[7])[1], 5);
+  EXPECT_EQ(EncodeCommand(commands[8])[1], 6);
+  EXPECT_EQ(EncodeCommand(commands[10])[1], 7);
+  EXPECT_EQ(EncodeCommand(commands[11])[1], 8);
 }
 
 TEST(CodecTest, RejectsChecksHeardCountBeyondTheInput) {
@@ -99,13 +120,47 @@ TEST(CodecTest, RejectsEmptyInput) {
 }
 
 TEST(CodecTest, RejectsUnknownVersion) {
-  for (std::uint8_t version : {0, 2, 255}) {
+  for (std::uint8_t version : {0, 3, 255}) {
     std::string bytes = EncodeCommand(ReapService{"x", Time(1s)});
     bytes[0] = static_cast<char>(version);
     auto r = DecodeCommand(bytes);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().message(), "command: unknown format version " + std::to_string(version));
   }
+}
+
+// What a version 1 server wrote: check definitions without a kind, updates without a cause.
+TEST(CodecTest, ReadsVersionOneCommands) {
+  Encoder e;
+  e.U8(1);
+  e.U8(3);  // UpdateCheck
+  e.Bytes("c");
+  e.U8(static_cast<std::uint8_t>(HealthStatus::kCritical));
+  e.Bytes("TTL expired");
+  PutTime(e, Time(5s));
+  auto update = DecodeCommand(e.Take());
+  ASSERT_TRUE(update.ok()) << update.status().message();
+  EXPECT_EQ(std::get<UpdateCheck>(*update),
+            (UpdateCheck{"c", HealthStatus::kCritical, "TTL expired", Time(5s), CheckCause::kUpdate}));
+
+  Encoder r;
+  r.U8(1);
+  r.U8(1);  // RegisterService
+  PutService(r, ServiceDefinition{"web-1", "web", {}, "10.0.0.1", 80, {}, {}, false});
+  r.Varint(1);
+  r.Bytes("service:web-1");
+  r.Bytes("");
+  r.Bytes("");
+  r.Signed(Duration(10s).count());
+  r.Signed(0);
+  r.U8(static_cast<std::uint8_t>(HealthStatus::kCritical));
+  r.Bytes("");
+  PutTime(r, Time(6s));
+  auto reg = DecodeCommand(r.Take());
+  ASSERT_TRUE(reg.ok()) << reg.status().message();
+  const CheckDefinition& check = std::get<RegisterService>(*reg).checks.at(0);
+  EXPECT_EQ(check.kind, CheckKind::kTtl);
+  EXPECT_EQ(check.ttl, 10s);
 }
 
 TEST(CodecTest, RejectsUnknownType) {
