@@ -37,6 +37,7 @@
 #include "cluster/joiner.h"
 #include "cluster/members.h"
 #include "raft/raft_log.h"
+#include "server/check_runner.h"
 #include "server/registry.h"
 #include "server/state_loop.h"
 #include "server/watch_hub.h"
@@ -343,6 +344,15 @@ int RunAgent(int argc, char** argv) {
   }
   server::Registry registry(clock, registry_options, &hub);
   server::StateLoop state(registry);
+  // HTTP and TCP checks run on their own event loop thread, on the leader; their results go
+  // through the registry's proposer on the state thread, like TTL expiries. Told of the
+  // catalog's checks before the state thread starts (and replays the log).
+  server::CheckRunner check_runner([&state, &registry](core::UpdateCheck update) {
+    state.Post([&registry, update = std::move(update)]() mutable {
+      registry.Propose(std::move(update));
+    });
+  });
+  registry.set_active_checks(&check_runner);
 
   // Durable by default: a single-voter Raft log in the data directory. -dev keeps everything
   // in memory.
@@ -414,6 +424,7 @@ int RunAgent(int argc, char** argv) {
   boost::asio::io_context signals_ctx(1);
   boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
 
+  check_runner.Start();
   state.Start();
   std::set<std::string> config_services;
   std::unique_ptr<cluster::Joiner> joiner;
@@ -483,7 +494,10 @@ int RunAgent(int argc, char** argv) {
     handed_over.get_future().wait_for(std::chrono::seconds(3));
   }
   http_server.Stop();
+  // Before the state thread: the runner posts its results there.
+  check_runner.Stop();
   state.Stop();
+  registry.set_active_checks(nullptr);
   spdlog::info("stopped");
   return 0;
 }

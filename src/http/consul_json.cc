@@ -169,20 +169,103 @@ Result<rapidjson::Document> ParseObject(std::string_view body) {
   return doc;
 }
 
-constexpr std::string_view kActiveCheckKeys[] = {"http", "tcp", "grpc", "args", "script",
-                                                 "dockercontainerid", "h2ping", "udp"};
+// Consul's other check kinds: refused with a message rather than stored as TTL checks.
+constexpr std::string_view kUnsupportedCheckKeys[] = {"grpc", "args", "scriptargs", "script",
+                                                      "dockercontainerid", "h2ping", "udp",
+                                                      "osservice", "aliasnode", "aliasservice"};
+
+// Header: {"Name": ["value", ...]} as Consul has it; a plain string is taken as one value.
+Status GetHeaders(const Value& obj, const std::string& field,
+                  std::vector<std::pair<std::string, std::string>>* out) {
+  const Value* h = Field(obj, "header");
+  if (h == nullptr) return Status::Ok();
+  if (!h->IsObject()) return WrongType(field, "an object of string arrays", *h);
+  for (auto it = h->MemberBegin(); it != h->MemberEnd(); ++it) {
+    std::string name(it->name.GetString(), it->name.GetStringLength());
+    if (it->value.IsString()) {
+      out->emplace_back(name, std::string(it->value.GetString(), it->value.GetStringLength()));
+      continue;
+    }
+    if (!it->value.IsArray()) {
+      return WrongType(field + "[" + name + "]", "an array of strings", it->value);
+    }
+    for (const Value& value : it->value.GetArray()) {
+      if (!value.IsString()) return WrongType(field + "[" + name + "]", "an array of strings", value);
+      out->emplace_back(name, std::string(value.GetString(), value.GetStringLength()));
+    }
+  }
+  return Status::Ok();
+}
+
+// HTTP and TCP checks: the target, the request, the schedule and the flap counters.
+Status DecodeActiveCheck(const Value& v, const std::string& f, core::CheckDefinition* c) {
+  core::ActiveCheck& a = c->active;
+  if (Field(v, "http") != nullptr && Field(v, "tcp") != nullptr) {
+    return Status::InvalidArgument(f + ": give either HTTP or TCP, not both");
+  }
+  if (Field(v, "ttl") != nullptr) {
+    return Status::InvalidArgument(f + ": give either a TTL or an HTTP or TCP target, not both");
+  }
+  if (Field(v, "http") != nullptr) {
+    c->kind = core::CheckKind::kHttp;
+    if (auto st = GetString(v, "http", f + ".HTTP", &a.target); !st.ok()) return st;
+    if (auto st = GetString(v, "method", f + ".Method", &a.method); !st.ok()) return st;
+    if (a.method.empty()) a.method = "GET";
+    if (auto st = GetHeaders(v, f + ".Header", &a.headers); !st.ok()) return st;
+    if (auto st = GetString(v, "body", f + ".Body", &a.body); !st.ok()) return st;
+  } else {
+    c->kind = core::CheckKind::kTcp;
+    if (auto st = GetString(v, "tcp", f + ".TCP", &a.target); !st.ok()) return st;
+    for (std::string_view key : {"method", "header", "body"}) {
+      if (Field(v, key) != nullptr) {
+        return Status::InvalidArgument(f + ": Method, Header and Body are for HTTP checks");
+      }
+    }
+  }
+  if (auto st = GetDuration(v, "interval", f + ".Interval", &a.interval); !st.ok()) return st;
+  if (a.interval == core::Duration::zero()) {
+    return Status::InvalidArgument(f + ".Interval: is required for HTTP and TCP checks (a "
+                                       "duration like \"10s\")");
+  }
+  // Consul's default.
+  a.timeout = std::chrono::seconds(10);
+  if (auto st = GetDuration(v, "timeout", f + ".Timeout", &a.timeout); !st.ok()) return st;
+  if (a.timeout == core::Duration::zero()) a.timeout = std::chrono::seconds(10);
+  std::int64_t n = 0;
+  if (auto st = GetInt(v, "successbeforepassing", f + ".SuccessBeforePassing", 0,
+                       core::Limits::kMaxCheckCounter, &n);
+      !st.ok()) {
+    return st;
+  }
+  a.success_before_passing = static_cast<std::uint32_t>(n);
+  n = 0;
+  if (auto st = GetInt(v, "failuresbeforecritical", f + ".FailuresBeforeCritical", 0,
+                       core::Limits::kMaxCheckCounter, &n);
+      !st.ok()) {
+    return st;
+  }
+  a.failures_before_critical = static_cast<std::uint32_t>(n);
+  if (Field(v, "failuresbeforewarning") != nullptr) {
+    return Status::InvalidArgument(f + ".FailuresBeforeWarning: is not supported; failures "
+                                       "count towards FailuresBeforeCritical");
+  }
+  return Status::Ok();
+}
 
 Result<core::CheckDefinition> DecodeCheck(const Value& v, std::string_view field) {
   if (!v.IsObject()) return WrongType(field, "an object", v);
   core::CheckDefinition c;
   std::string f(field);
   if (auto st = UniqueKeys(v, f + "."); !st.ok()) return st;
-  for (std::string_view key : kActiveCheckKeys) {
+  for (std::string_view key : kUnsupportedCheckKeys) {
     if (Field(v, key) != nullptr) {
-      return Status::InvalidArgument(f +
-                                     ": only TTL checks are supported; HTTP, TCP, gRPC and "
-                                     "script checks are not implemented yet");
+      return Status::InvalidArgument(f + ": only TTL, HTTP and TCP checks are supported; gRPC, "
+                                         "script, Docker, H2PING, UDP, OS service and alias "
+                                         "checks are not");
     }
+  }
+  if (Field(v, "http") != nullptr || Field(v, "tcp") != nullptr) {
+    if (auto st = DecodeActiveCheck(v, f, &c); !st.ok()) return st;
   }
   if (auto st = GetString(v, "checkid", f + ".CheckID", &c.id); !st.ok()) return st;
   if (c.id.empty()) {
@@ -191,9 +274,12 @@ Result<core::CheckDefinition> DecodeCheck(const Value& v, std::string_view field
   if (auto st = GetString(v, "name", f + ".Name", &c.name); !st.ok()) return st;
   if (auto st = GetString(v, "notes", f + ".Notes", &c.notes); !st.ok()) return st;
   if (auto st = GetString(v, "output", f + ".Output", &c.initial_output); !st.ok()) return st;
-  if (auto st = GetDuration(v, "ttl", f + ".TTL", &c.ttl); !st.ok()) return st;
-  if (c.ttl == core::Duration::zero()) {
-    return Status::InvalidArgument(f + ".TTL: is required (a duration like \"10s\")");
+  if (c.kind == core::CheckKind::kTtl) {
+    if (auto st = GetDuration(v, "ttl", f + ".TTL", &c.ttl); !st.ok()) return st;
+    if (c.ttl == core::Duration::zero()) {
+      return Status::InvalidArgument(f + ".TTL: is required (a duration like \"10s\"), or "
+                                         "give an HTTP or TCP target with an Interval");
+    }
   }
   if (auto st = GetDuration(v, "deregistercriticalserviceafter",
                             f + ".DeregisterCriticalServiceAfter", &c.deregister_critical_after);
@@ -258,6 +344,38 @@ void WriteAgentService(Writer& w, const core::Instance& inst, const NodeInfo& no
   w.EndObject();
 }
 
+// Consul's HealthCheckDefinition fields of an HTTP or TCP check.
+void WriteActiveDefinition(Writer& w, const core::CheckDefinition& d) {
+  const core::ActiveCheck& a = d.active;
+  if (d.kind == core::CheckKind::kHttp) {
+    StringField(w, "HTTP", a.target);
+    StringField(w, "Method", a.method);
+    Key(w, "Header");
+    w.StartObject();
+    // Grouped by name, in the order names first appear.
+    for (std::size_t i = 0; i < a.headers.size(); ++i) {
+      const std::string& name = a.headers[i].first;
+      bool seen = false;
+      for (std::size_t j = 0; j < i && !seen; ++j) seen = a.headers[j].first == name;
+      if (seen) continue;
+      Key(w, name);
+      w.StartArray();
+      for (std::size_t j = i; j < a.headers.size(); ++j) {
+        if (a.headers[j].first == name) WriteString(w, a.headers[j].second);
+      }
+      w.EndArray();
+    }
+    w.EndObject();
+    StringField(w, "Body", a.body);
+  } else {
+    StringField(w, "TCP", a.target);
+  }
+  StringField(w, "Interval", core::FormatDuration(a.interval));
+  StringField(w, "Timeout", core::FormatDuration(a.timeout));
+  IntField(w, "SuccessBeforePassing", a.success_before_passing);
+  IntField(w, "FailuresBeforeCritical", a.failures_before_critical);
+}
+
 void WriteCheck(Writer& w, const core::Check& c, const core::Instance& owner,
                 const NodeInfo& node) {
   w.StartObject();
@@ -274,13 +392,18 @@ void WriteCheck(Writer& w, const core::Check& c, const core::Instance& owner,
   StringField(w, "ServiceName", node_check ? "" : owner.service.name);
   Tags(w, "ServiceTags", node_check ? std::vector<core::Symbol>{} : owner.service.tags);
   const bool maintenance = core::IsMaintenanceCheck(c.id());
-  StringField(w, "Type", maintenance ? "maintenance" : "ttl");
+  const core::CheckDefinition& d = c.definition;
+  StringField(w, "Type", maintenance ? "maintenance" : core::ToString(d.kind));
   Key(w, "Definition");
   w.StartObject();
   if (!maintenance) {
-    StringField(w, "TTL", core::FormatDuration(c.definition.ttl));
+    if (d.kind == core::CheckKind::kTtl) {
+      StringField(w, "TTL", core::FormatDuration(d.ttl));
+    } else {
+      WriteActiveDefinition(w, d);
+    }
     StringField(w, "DeregisterCriticalServiceAfter",
-                core::FormatDuration(c.definition.deregister_critical_after));
+                core::FormatDuration(d.deregister_critical_after));
   }
   w.EndObject();
   StringField(w, "StatusSince", core::FormatTime(c.status_since));

@@ -11,6 +11,23 @@ namespace concierge::server {
 using core::Event;
 using core::HealthStatus;
 
+namespace {
+
+// A reason as one log line: control characters become spaces, and it is cut at 300 bytes
+// (check output may hold a whole response body).
+std::string OneLine(std::string_view reason) {
+  constexpr std::size_t kMax = 300;
+  if (reason.empty()) return "no output";
+  std::string out(reason.substr(0, kMax));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  if (reason.size() > kMax) out += "...";
+  return out;
+}
+
+}  // namespace
+
 Registry::Registry(const Clock& clock, RegistryOptions options, WatchHub* hub)
     : clock_(clock),
       options_(options),
@@ -168,9 +185,23 @@ void Registry::OnLeaderElected(const core::LeaderElected& elected) {
   if (!heard.empty()) follow_ups_.push_back(core::ChecksHeard{std::move(heard), {}});
 }
 
+void Registry::set_active_checks(ActiveChecks* active) {
+  active_ = active;
+  if (active_ == nullptr) return;
+  for (const auto& [name, group] : catalog_.services()) {
+    for (const auto& [id, inst] : group.instances) {
+      for (const core::Check& c : inst->checks) {
+        if (c.definition.kind != core::CheckKind::kTtl) active_->Track(id, c.definition, c.status);
+      }
+    }
+  }
+  active_->SetLeader(leader_);
+}
+
 void Registry::SetLeader(bool leader) {
   if (leader == leader_) return;
   leader_ = leader;
+  if (active_ != nullptr) active_->SetLeader(leader);
   // Held expiries are the leader's; a new leader restarts every TTL anyway.
   held_.clear();
   recheck_at_.reset();
@@ -227,7 +258,10 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
   }
   if (Status st = change(catalog_); !st.ok()) return st;
   last_applied_ = last_applied;
-  for (const core::Text& id : checks) heartbeats_.Remove(id);
+  for (const core::Text& id : checks) {
+    heartbeats_.Remove(id);
+    if (active_ != nullptr) active_->Untrack(id.str());
+  }
   reaps_ = {};
   core::Time now = clock_.Steady();
   for (const auto& [name, group] : catalog_.services()) {
@@ -236,6 +270,10 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
       ids.push_back(id);
       for (const core::Check& c : inst->checks) {
         if (core::IsMaintenanceCheck(c.id())) continue;
+        if (c.definition.kind != core::CheckKind::kTtl) {
+          if (active_ != nullptr) active_->Track(id, c.definition, c.status);
+          continue;
+        }
         std::uint32_t s = heartbeats_.Add(c.id(), c.definition.ttl, c.status, now);
         if (catalog_.UnheardSince(c.id())) heartbeats_.at(s).unheard.store(1);
         if (c.status != HealthStatus::kCritical) Arm(s, now + c.definition.ttl);
@@ -285,6 +323,12 @@ void Registry::HandleEvent(const Event& e) {
         spdlog::info("service {} ({}): {}", e.service_id, e.service_name, e.reason);
         return;
       }
+      // HTTP and TCP checks are run, not heartbeated.
+      if (check->definition.kind != core::CheckKind::kTtl) {
+        if (active_ != nullptr) active_->Track(e.service_id, check->definition, check->status);
+        if (check->status == HealthStatus::kCritical) ScheduleReap(e.service_id);
+        return;
+      }
       core::Time now = clock_.Steady();
       std::uint32_t s = heartbeats_.Add(e.check_id, check->definition.ttl, check->status, now);
       if (check->status == HealthStatus::kCritical) {
@@ -299,6 +343,7 @@ void Registry::HandleEvent(const Event& e) {
         spdlog::info("service {} ({}): {}", e.service_id, e.service_name, e.reason);
       }
       heartbeats_.Remove(e.check_id);
+      if (active_ != nullptr) active_->Untrack(e.check_id);
       return;
     case Event::Kind::kCheckStatusChanged: {
       Metrics::Get()
@@ -307,9 +352,17 @@ void Registry::HandleEvent(const Event& e) {
           .Inc();
       spdlog::info("check {} of service {} ({}): {} -> {}: {}", e.check_id, e.service_id,
                    e.service_name, core::ToString(e.old_status), core::ToString(e.new_status),
-                   e.reason.empty() ? "no output" : e.reason);
+                   OneLine(e.reason));
       std::optional<std::uint32_t> s = heartbeats_.Find(e.check_id);
-      if (!s) return;
+      if (!s) {
+        const core::Instance* inst = catalog_.FindInstance(e.service_id);
+        const core::Check* check = inst == nullptr ? nullptr : inst->FindCheck(e.check_id);
+        if (check != nullptr && check->definition.kind != core::CheckKind::kTtl) {
+          if (active_ != nullptr) active_->StatusChanged(e.check_id, e.new_status);
+          if (e.new_status == HealthStatus::kCritical) ScheduleReap(e.service_id);
+        }
+        return;
+      }
       HeartbeatTable::Slot& slot = heartbeats_.at(*s);
       slot.status.store(static_cast<std::uint8_t>(e.new_status), std::memory_order_seq_cst);
       std::int64_t last = slot.last_seen.load(std::memory_order_seq_cst);
@@ -321,8 +374,9 @@ void Registry::HandleEvent(const Event& e) {
       // A heartbeat that arrived after the expiry was decided, but read the status before
       // it turned critical, did not ask for a transition back: do it for it.
       if (slot.expiring_last_seen && *slot.expiring_last_seen != last) {
-        follow_ups_.push_back(
-            core::UpdateCheck{e.check_id.str(), HealthStatus::kPassing, "heartbeat received", {}});
+        follow_ups_.push_back(core::UpdateCheck{e.check_id.str(), HealthStatus::kPassing,
+                                                "heartbeat received", {},
+                                                core::CheckCause::kHeartbeat});
       }
       slot.expiring_last_seen.reset();
       return;
@@ -381,7 +435,7 @@ void Registry::Expire(const Due& due, core::Time now) {
   Metrics::Get().expiries.Inc();
   Run(core::UpdateCheck{slot.check_id.str(), HealthStatus::kCritical,
                         "TTL expired: no heartbeat for " + core::FormatDuration(now - last_seen),
-                        {}});
+                        {}, core::CheckCause::kTtlExpired});
 }
 
 std::vector<Registry::Due> Registry::Preserve(std::vector<Due> due, core::Time now) {

@@ -22,6 +22,7 @@
 
 #include "core/catalog.h"
 #include "core/expiry_queue.h"
+#include "server/active_checks.h"
 #include "server/clock.h"
 #include "server/concurrent_map.h"
 #include "server/epoch.h"
@@ -82,6 +83,12 @@ class Registry {
   // mark (plus a grace). That bounds how long repeated elections keep a dead check alive.
   void SetLeader(bool leader);
   bool leader() const { return leader_; }
+  // Who runs the HTTP and TCP checks (a CheckRunner); told of every active check in the
+  // catalog, now and as commands apply. Null: nobody (the checks keep their status).
+  void set_active_checks(ActiveChecks* active);
+  // Proposes a command the registry decided itself (an active check's result) the way TTL
+  // expiries are: through the proposer, on the leader only.
+  void Propose(core::Command command) { Run(std::move(command)); }
   // The catalog alone, for backups (GET /v1/snapshot); restored with a RestoreSnapshot command.
   std::string CatalogSnapshot() const { return catalog_.EncodeSnapshot(); }
   // The whole state as bytes (Raft snapshots), and back. Restore replaces
@@ -204,6 +211,7 @@ class Registry {
   // Commands decided while applying another (e.g. a heartbeat that raced an expiry).
   std::vector<core::Command> follow_ups_;
   Proposer proposer_;
+  ActiveChecks* active_ = nullptr;
   bool deferred_ = false;
   std::unordered_set<core::Symbol> dirty_names_;
   bool dirty_catalog_ = false;

@@ -98,8 +98,10 @@ class StatusCodeTest(ApiTestCase):
             "Name over 256 bytes": {"Name": long_name},
             "ID over 256 bytes": {"Name": "x", "ID": long_name},
             "EnableTagOverride is a string": {"Name": "x", "EnableTagOverride": "yes"},
-            "HTTP checks are not supported": {"Name": "x", "Check": {
-                "HTTP": "http://127.0.0.1/", "Interval": "10s"}},
+            "gRPC checks are not supported": {"Name": "x", "Check": {
+                "GRPC": "127.0.0.1:9000", "Interval": "10s"}},
+            "HTTPS checks are not supported": {"Name": "x", "Check": {
+                "HTTP": "https://127.0.0.1/", "Interval": "10s"}},
         }
         for what, body in cases.items():
             with self.subTest(what):

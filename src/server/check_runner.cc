@@ -1,0 +1,317 @@
+#include "server/check_runner.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <limits>
+
+namespace concierge::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using core::HealthStatus;
+
+struct CheckRunner::Entry {
+  Entry(std::string service, core::CheckDefinition def, HealthStatus s)
+      : service_id(std::move(service)),
+        definition(std::move(def)),
+        status(s),
+        filter(definition.active.success_before_passing,
+               definition.active.failures_before_critical) {}
+
+  std::string service_id;
+  core::CheckDefinition definition;
+  HealthStatus status;  // the catalog's
+  FlapFilter filter;
+  // Bumps on every start and stop: a loop whose generation is no longer current ends.
+  std::uint64_t generation = 0;
+  // What the current loop waits on, to cancel it at once when the check stops.
+  asio::steady_timer* timer = nullptr;
+  beast::tcp_stream* in_flight = nullptr;
+  tcp::resolver* resolving = nullptr;
+};
+
+namespace {
+
+// Clears a pointer that an entry holds to a local of a coroutine, if it still does.
+template <typename T>
+class Borrow {
+ public:
+  Borrow(T** slot, T* value) : slot_(slot), value_(value) { *slot_ = value_; }
+  ~Borrow() {
+    if (*slot_ == value_) *slot_ = nullptr;
+  }
+  Borrow(const Borrow&) = delete;
+  Borrow& operator=(const Borrow&) = delete;
+
+ private:
+  T** slot_;
+  T* value_;
+};
+
+std::string Describe(const boost::system::error_code& ec, core::Duration timeout) {
+  if (ec == beast::error::timeout) return "timed out after " + core::FormatDuration(timeout);
+  return ec.message();
+}
+
+// The Host header: the URL's host, and its port unless it is 80; IPv6 in brackets.
+std::string HostHeader(const core::HttpUrl& url) {
+  std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  return url.port == 80 ? host : host + ":" + std::to_string(url.port);
+}
+
+}  // namespace
+
+CheckRunner::CheckRunner(Propose propose, std::size_t max_output_bytes)
+    : propose_(std::move(propose)), max_output_(max_output_bytes) {}
+
+CheckRunner::~CheckRunner() { Stop(); }
+
+void CheckRunner::Start() {
+  work_.emplace(asio::make_work_guard(ctx_));
+  thread_ = std::thread([this] { ctx_.run(); });
+}
+
+void CheckRunner::Stop() {
+  if (!thread_.joinable()) return;
+  asio::post(ctx_, [this] {
+    stopping_ = true;
+    for (auto& [id, entry] : entries_) StopLoop(*entry);
+    if (loops_ == 0) return;
+    // In-flight runs end at once when cancelled, except a name lookup, which cannot be
+    // interrupted: do not wait for it for long.
+    stop_deadline_.expires_after(std::chrono::seconds(2));
+    stop_deadline_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) ctx_.stop();
+    });
+  });
+  work_.reset();
+  thread_.join();
+}
+
+void CheckRunner::Track(const std::string& service_id, const core::CheckDefinition& definition,
+                        HealthStatus status) {
+  asio::post(ctx_, [this, service_id, definition, status] {
+    if (auto it = entries_.find(definition.id); it != entries_.end()) StopLoop(*it->second);
+    auto entry = std::make_shared<Entry>(service_id, definition, status);
+    entries_[definition.id] = entry;
+    count_.store(entries_.size(), std::memory_order_relaxed);
+    if (leader_ && !stopping_) StartLoop(entry);
+  });
+}
+
+void CheckRunner::Untrack(const std::string& check_id) {
+  asio::post(ctx_, [this, check_id] {
+    auto it = entries_.find(check_id);
+    if (it == entries_.end()) return;
+    StopLoop(*it->second);
+    entries_.erase(it);
+    count_.store(entries_.size(), std::memory_order_relaxed);
+  });
+}
+
+void CheckRunner::StatusChanged(const std::string& check_id, HealthStatus status) {
+  asio::post(ctx_, [this, check_id, status] {
+    if (auto it = entries_.find(check_id); it != entries_.end()) it->second->status = status;
+  });
+}
+
+void CheckRunner::SetLeader(bool leader) {
+  asio::post(ctx_, [this, leader] {
+    if (leader == leader_) return;
+    leader_ = leader;
+    for (auto& [id, entry] : entries_) {
+      if (leader && !stopping_) {
+        StartLoop(entry);
+      } else {
+        StopLoop(*entry);
+      }
+    }
+  });
+}
+
+void CheckRunner::StartLoop(const std::shared_ptr<Entry>& entry) {
+  StopLoop(*entry);
+  ++loops_;
+  asio::co_spawn(ctx_, Loop(entry, entry->generation), [](const std::exception_ptr& error) {
+    if (!error) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      spdlog::error("active check stopped by an unexpected error: {}", e.what());
+    }
+  });
+}
+
+void CheckRunner::StopLoop(Entry& entry) {
+  ++entry.generation;
+  // A new leader (or a redefined check) counts its runs afresh.
+  entry.filter.Reset();
+  if (entry.timer != nullptr) entry.timer->cancel();
+  if (entry.in_flight != nullptr) entry.in_flight->cancel();
+  if (entry.resolving != nullptr) entry.resolving->cancel();
+}
+
+void CheckRunner::LoopEnded() {
+  --loops_;
+  if (stopping_ && loops_ == 0) stop_deadline_.cancel();
+}
+
+asio::awaitable<void> CheckRunner::Loop(std::shared_ptr<Entry> entry, std::uint64_t generation) {
+  asio::steady_timer timer(ctx_);
+  Borrow<asio::steady_timer> borrow(&entry->timer, &timer);
+  const core::Duration interval = entry->definition.active.interval;
+  auto next = std::chrono::steady_clock::now() + FirstRunOffset(entry->definition.id, interval);
+  for (;;) {
+    timer.expires_at(next);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (entry->generation != generation) break;
+    Outcome outcome;
+    if (entry->definition.kind == core::CheckKind::kHttp) {
+      outcome = co_await RunHttp(entry);
+    } else {
+      outcome = co_await RunTcp(entry);
+    }
+    if (entry->generation != generation) break;
+    runs_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::trace("check {}: {}: {}", entry->definition.id, core::ToString(outcome.status),
+                  outcome.output);
+    Report(*entry, std::move(outcome));
+    // Every interval from the first run; a run longer than the interval skips the slots it
+    // overran instead of running late ones back to back.
+    next += interval;
+    auto now = std::chrono::steady_clock::now();
+    if (next <= now) next += ((now - next) / interval + 1) * interval;
+  }
+  LoopEnded();
+}
+
+void CheckRunner::Report(Entry& entry, Outcome outcome) {
+  std::optional<HealthStatus> status = entry.filter.Observe(outcome.status);
+  if (!status || *status == entry.status) return;
+  propose_(core::UpdateCheck{entry.definition.id, *status, std::move(outcome.output), {},
+                             core::CheckCause::kActiveCheck});
+}
+
+asio::awaitable<boost::system::error_code> CheckRunner::Resolve(
+    std::shared_ptr<Entry> entry, std::string host, std::uint16_t port,
+    std::vector<tcp::endpoint>* endpoints) {
+  boost::system::error_code ec;
+  asio::ip::address address = asio::ip::make_address(host, ec);
+  if (!ec) {
+    endpoints->emplace_back(address, port);
+    co_return ec;
+  }
+  tcp::resolver resolver(ctx_);
+  Borrow<tcp::resolver> borrow(&entry->resolving, &resolver);
+  tcp::resolver::results_type results = co_await resolver.async_resolve(
+      host, std::to_string(port), asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return ec;
+  for (const auto& r : results) endpoints->push_back(r.endpoint());
+  co_return ec;
+}
+
+asio::awaitable<CheckRunner::Outcome> CheckRunner::RunHttp(std::shared_ptr<Entry> entry) {
+  const core::ActiveCheck& a = entry->definition.active;
+  auto url = core::ParseHttpUrl(a.target);
+  if (!url.ok()) co_return Outcome{HealthStatus::kCritical, url.status().message()};
+  auto fail = [&](std::string_view error) {
+    return Outcome{HealthStatus::kCritical, HttpCheckError(a.method, a.target, error, max_output_)};
+  };
+  // One deadline for the whole run: connect, request and response.
+  const auto deadline = std::chrono::steady_clock::now() + a.timeout;
+  std::vector<tcp::endpoint> endpoints;
+  std::string host = url->host;
+  boost::system::error_code ec = co_await Resolve(entry, host, url->port, &endpoints);
+  if (ec) co_return fail("lookup " + url->host + ": " + ec.message());
+  if (std::chrono::steady_clock::now() >= deadline) {
+    co_return fail("timed out after " + core::FormatDuration(a.timeout));
+  }
+  beast::tcp_stream stream(ctx_);
+  Borrow<beast::tcp_stream> borrow(&entry->in_flight, &stream);
+  stream.expires_at(deadline);
+  co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return fail(Describe(ec, a.timeout));
+
+  bhttp::request<bhttp::string_body> req;
+  req.version(11);
+  req.method_string(a.method);
+  req.target(url->target);
+  req.set(bhttp::field::host, HostHeader(*url));
+  req.set(bhttp::field::user_agent, "Concierge Health Check");
+  req.set(bhttp::field::accept, "text/plain, text/*, */*");
+  for (const auto& [name, value] : a.headers) {
+    // The check's own Host or User-Agent replaces ours; other names may repeat.
+    if (beast::iequals(name, "Host") || beast::iequals(name, "User-Agent") ||
+        beast::iequals(name, "Accept")) {
+      req.set(name, value);
+    } else {
+      req.insert(name, value);
+    }
+  }
+  req.set(bhttp::field::connection, "close");
+  req.body() = a.body;
+  req.prepare_payload();
+  co_await bhttp::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return fail(Describe(ec, a.timeout));
+
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.header_limit(16 * 1024);
+  // Read at most max_output_ bytes of it, below, whatever its length.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  if (beast::iequals(a.method, "HEAD")) parser.skip(true);
+  co_await bhttp::async_read_header(stream, buffer, parser,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return fail(Describe(ec, a.timeout));
+  // The body, up to the output limit; the status code decides even if the rest of the body
+  // is slow or cut short, as Consul does.
+  std::string body(max_output_, '\0');
+  parser.get().body().data = body.data();
+  parser.get().body().size = body.size();
+  parser.get().body().more = true;
+  if (!parser.is_done()) {
+    co_await bhttp::async_read(stream, buffer, parser,
+                               asio::redirect_error(asio::use_awaitable, ec));
+  }
+  body.resize(body.size() - parser.get().body().size);
+  const int code = static_cast<int>(parser.get().result_int());
+  std::string_view reason(parser.get().reason().data(), parser.get().reason().size());
+  co_return Outcome{StatusOfHttpCode(code),
+                    HttpCheckOutput(a.method, a.target, code, reason, body, max_output_)};
+}
+
+asio::awaitable<CheckRunner::Outcome> CheckRunner::RunTcp(std::shared_ptr<Entry> entry) {
+  const core::ActiveCheck& a = entry->definition.active;
+  auto target = core::ParseHostPort(a.target);
+  if (!target.ok()) co_return Outcome{HealthStatus::kCritical, target.status().message()};
+  const auto deadline = std::chrono::steady_clock::now() + a.timeout;
+  std::vector<tcp::endpoint> endpoints;
+  std::string host = target->host;
+  boost::system::error_code ec = co_await Resolve(entry, host, target->port, &endpoints);
+  if (ec) {
+    co_return Outcome{HealthStatus::kCritical,
+                      TcpCheckOutput(a.target, "lookup " + host + ": " + ec.message(),
+                                     max_output_)};
+  }
+  beast::tcp_stream stream(ctx_);
+  Borrow<beast::tcp_stream> borrow(&entry->in_flight, &stream);
+  stream.expires_at(deadline);
+  co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    co_return Outcome{HealthStatus::kCritical,
+                      TcpCheckOutput(a.target, Describe(ec, a.timeout), max_output_)};
+  }
+  co_return Outcome{HealthStatus::kPassing, TcpCheckOutput(a.target, "", max_output_)};
+}
+
+}  // namespace concierge::server

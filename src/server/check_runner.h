@@ -1,0 +1,91 @@
+// Runs the active (HTTP, TCP) checks of the catalog while this server leads, on one Asio
+// event loop thread: one coroutine per check, no thread per check. Each check first runs at
+// an offset within its interval (FirstRunOffset) and then every interval; every run has its
+// Timeout (connect, request and response together) and reads at most the output limit of the
+// response body. Results pass a FlapFilter; a status that differs from the catalog's is
+// handed to `propose` as an UpdateCheck, which goes through the registry's proposer like a
+// TTL expiry (docs/health.md "Active checks").
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/command.h"
+#include "server/active_checks.h"
+#include "server/check_policy.h"
+
+namespace concierge::server {
+
+class CheckRunner final : public ActiveChecks {
+ public:
+  // `propose` runs on the runner's thread; it must hand the command to the state thread.
+  using Propose = std::function<void(core::UpdateCheck)>;
+  explicit CheckRunner(Propose propose,
+                       std::size_t max_output_bytes = core::Limits::kMaxOutputBytes);
+  ~CheckRunner() override;
+  CheckRunner(const CheckRunner&) = delete;
+  CheckRunner& operator=(const CheckRunner&) = delete;
+
+  void Start();
+  // Stops every check (in-flight runs are cancelled) and joins the thread.
+  void Stop();
+
+  // ActiveChecks: any thread; applied on the runner's thread in the order called.
+  void Track(const std::string& service_id, const core::CheckDefinition& definition,
+             core::HealthStatus status) override;
+  void Untrack(const std::string& check_id) override;
+  void StatusChanged(const std::string& check_id, core::HealthStatus status) override;
+  void SetLeader(bool leader) override;
+
+  // Checks known, and runs done so far (for /v1/agent/self and metrics). Any thread.
+  std::size_t checks() const { return count_.load(std::memory_order_relaxed); }
+  std::uint64_t runs() const { return runs_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Entry;
+  struct Outcome {
+    core::HealthStatus status = core::HealthStatus::kCritical;
+    std::string output;
+  };
+  void StartLoop(const std::shared_ptr<Entry>& entry);
+  void StopLoop(Entry& entry);
+  boost::asio::awaitable<void> Loop(std::shared_ptr<Entry> entry, std::uint64_t generation);
+  boost::asio::awaitable<Outcome> RunHttp(std::shared_ptr<Entry> entry);
+  boost::asio::awaitable<Outcome> RunTcp(std::shared_ptr<Entry> entry);
+  void Report(Entry& entry, Outcome outcome);
+  // Fills `endpoints` for host:port (an IP address, or a name looked up); an error otherwise.
+  boost::asio::awaitable<boost::system::error_code> Resolve(std::shared_ptr<Entry> entry,
+                                                            std::string host, std::uint16_t port,
+                                                            std::vector<boost::asio::ip::tcp::endpoint>* endpoints);
+  void LoopEnded();
+
+  Propose propose_;
+  std::size_t max_output_;
+  boost::asio::io_context ctx_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  // Ends a Stop that waits too long for in-flight runs (e.g. a name lookup).
+  boost::asio::steady_timer stop_deadline_{ctx_};
+  std::thread thread_;
+  // Runner thread only.
+  std::unordered_map<std::string, std::shared_ptr<Entry>> entries_;
+  bool leader_ = false;
+  bool stopping_ = false;
+  std::size_t loops_ = 0;
+  std::atomic<std::size_t> count_{0};
+  std::atomic<std::uint64_t> runs_{0};
+};
+
+}  // namespace concierge::server

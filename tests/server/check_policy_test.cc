@@ -1,0 +1,104 @@
+#include "server/check_policy.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace concierge::server {
+namespace {
+
+using namespace std::chrono_literals;
+using core::HealthStatus;
+
+constexpr HealthStatus kPass = HealthStatus::kPassing;
+constexpr HealthStatus kWarn = HealthStatus::kWarning;
+constexpr HealthStatus kCrit = HealthStatus::kCritical;
+
+TEST(CheckPolicyTest, HttpCodes) {
+  EXPECT_EQ(StatusOfHttpCode(200), kPass);
+  EXPECT_EQ(StatusOfHttpCode(204), kPass);
+  EXPECT_EQ(StatusOfHttpCode(299), kPass);
+  EXPECT_EQ(StatusOfHttpCode(429), kWarn);
+  for (int code : {100, 199, 300, 301, 304, 400, 404, 428, 430, 500, 503, 999}) {
+    EXPECT_EQ(StatusOfHttpCode(code), kCrit) << code;
+  }
+}
+
+// Feeds results and collects what the filter reports after each (nullopt: held back).
+std::vector<std::optional<HealthStatus>> Feed(FlapFilter& f, std::vector<HealthStatus> results) {
+  std::vector<std::optional<HealthStatus>> out;
+  for (HealthStatus r : results) out.push_back(f.Observe(r));
+  return out;
+}
+
+TEST(CheckPolicyTest, WithoutCountersEveryResultCounts) {
+  for (std::uint32_t zero_or_one : {0u, 1u}) {
+    FlapFilter f(zero_or_one, zero_or_one);
+    EXPECT_EQ(Feed(f, {kPass, kCrit, kWarn, kCrit}),
+              (std::vector<std::optional<HealthStatus>>{kPass, kCrit, kWarn, kCrit}));
+  }
+}
+
+TEST(CheckPolicyTest, FailuresBeforeCriticalHoldsBackShortRunsOfFailures) {
+  FlapFilter f(0, 3);
+  EXPECT_EQ(Feed(f, {kPass, kCrit, kCrit, kPass, kCrit, kCrit, kCrit, kCrit}),
+            (std::vector<std::optional<HealthStatus>>{kPass, std::nullopt, std::nullopt, kPass,
+                                                      std::nullopt, std::nullopt, kCrit, kCrit}));
+}
+
+TEST(CheckPolicyTest, SuccessBeforePassingHoldsBackShortRunsOfSuccesses) {
+  FlapFilter f(2, 0);
+  // Warning counts as a success, as in Consul; a failure restarts the run.
+  EXPECT_EQ(Feed(f, {kCrit, kPass, kCrit, kPass, kWarn, kPass}),
+            (std::vector<std::optional<HealthStatus>>{kCrit, std::nullopt, kCrit, std::nullopt,
+                                                      kWarn, kPass}));
+}
+
+TEST(CheckPolicyTest, ResetStartsTheRunsAgain) {
+  FlapFilter f(0, 2);
+  EXPECT_EQ(f.Observe(kCrit), std::nullopt);
+  f.Reset();
+  EXPECT_EQ(f.Observe(kCrit), std::nullopt);
+  EXPECT_EQ(f.Observe(kCrit), kCrit);
+}
+
+TEST(CheckPolicyTest, FirstRunsSpreadOverTheInterval) {
+  // 1,000 checks registered at once: every offset within the interval, none piled up.
+  const core::Duration interval = 10s;
+  std::vector<int> per_second(10);
+  for (int i = 0; i < 1000; ++i) {
+    core::Duration offset = FirstRunOffset("service:web-" + std::to_string(i), interval);
+    ASSERT_GE(offset, core::Duration::zero());
+    ASSERT_LT(offset, interval);
+    ++per_second[static_cast<std::size_t>(offset / 1s)];
+  }
+  for (int n : per_second) {
+    EXPECT_GT(n, 60);
+    EXPECT_LT(n, 140);
+  }
+  // Stable: a check keeps its slot.
+  EXPECT_EQ(FirstRunOffset("a", interval), FirstRunOffset("a", interval));
+  EXPECT_EQ(FirstRunOffset("a", core::Duration::zero()), core::Duration::zero());
+}
+
+TEST(CheckPolicyTest, OutputIsConsulsLineCutToTheLimit) {
+  EXPECT_EQ(HttpCheckOutput("GET", "http://x/h", 200, "OK", "fine", 4096),
+            "HTTP GET http://x/h: 200 OK Output: fine");
+  std::string big(10000, 'b');
+  std::string out = HttpCheckOutput("GET", "http://x/h", 500, "Internal Server Error", big, 4096);
+  EXPECT_EQ(out.size(), 4096u);
+  EXPECT_TRUE(out.starts_with("HTTP GET http://x/h: 500 Internal Server Error Output: bbb"));
+  EXPECT_EQ(HttpCheckOutput("GET", "http://x/h", 200, "OK", "", 10), "HTTP GET h");
+  EXPECT_EQ(HttpCheckError("HEAD", "http://x/", "timed out after 1s", 4096),
+            "HTTP HEAD http://x/: timed out after 1s");
+  EXPECT_EQ(TcpCheckOutput("10.0.0.1:5432", "", 4096), "TCP connect 10.0.0.1:5432: Success");
+  EXPECT_EQ(TcpCheckOutput("10.0.0.1:5432", "Connection refused", 4096),
+            "dial tcp 10.0.0.1:5432: Connection refused");
+}
+
+}  // namespace
+}  // namespace concierge::server
