@@ -38,6 +38,7 @@
 #include "cluster/members.h"
 #include "raft/raft_log.h"
 #include "server/check_runner.h"
+#include "server/log_monitor.h"
 #include "server/registry.h"
 #include "server/state_loop.h"
 #include "server/watch_hub.h"
@@ -166,13 +167,21 @@ Result<std::pair<std::string, std::uint16_t>> SplitHostPort(const std::string& a
   return std::pair{host, static_cast<std::uint16_t>(port)};
 }
 
-Status SetLogLevel(const std::string& name) {
+// The agent logs to stderr at -log-level, and to `concierge monitor` readers at the level
+// each asks for (server::LogMonitor sets the logger to the lower of the two).
+struct Logging {
+  std::shared_ptr<spdlog::sinks::stderr_color_sink_mt> stderr_sink;
+  std::shared_ptr<server::LogMonitor> monitor;
+};
+
+Status SetLogLevel(const Logging& logging, const std::string& name) {
   auto level = spdlog::level::from_str(name);
   if (level == spdlog::level::off && name != "off") {
     return Status::InvalidArgument(
         "-log-level: expected trace, debug, info, warn or error, got \"" + name + "\"");
   }
-  spdlog::set_level(level);
+  logging.stderr_sink->set_level(level);
+  logging.monitor->SetBaseLevel(level);
   return Status::Ok();
 }
 
@@ -285,9 +294,13 @@ int RunAgent(int argc, char** argv) {
     return rc == 0 ? 0 : 2;  // bad flags exit 2, as every other command does
   }
 
-  auto logger = spdlog::stderr_color_mt("concierge");
+  Logging logging{std::make_shared<spdlog::sinks::stderr_color_sink_mt>(),
+                  std::make_shared<server::LogMonitor>()};
+  auto logger = std::make_shared<spdlog::logger>(
+      "concierge", spdlog::sinks_init_list{logging.stderr_sink, logging.monitor});
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  logging.monitor->Attach(logger, spdlog::level::info);
 
   std::set<std::string> from_flags;
   for (const char* name : {"http-addr", "data-dir", "node", "datacenter", "log-level",
@@ -306,7 +319,7 @@ int RunAgent(int argc, char** argv) {
     if (auto st = ReadConfigFile(config.config_file, &config, from_flags); !st.ok())
       return fail(st);
   }
-  if (auto st = SetLogLevel(config.log_level); !st.ok()) return fail(st);
+  if (auto st = SetLogLevel(logging, config.log_level); !st.ok()) return fail(st);
   auto addr = SplitHostPort(config.http_addr);
   if (!addr.ok()) return fail(addr.status());
   auto grace = core::ParseDuration(config.deregister_critical_after);
@@ -393,6 +406,7 @@ int RunAgent(int argc, char** argv) {
   api_options.node = {std::to_string(std::hash<std::string>{}(config.node)), config.node,
                       node_address, config.datacenter};
   api_options.version = CONCIERGE_VERSION;
+  api_options.monitor = logging.monitor.get();
   if (raft_log) api_options.cluster = [log = raft_log.get()] { return log->Cluster(); };
   std::unique_ptr<cluster::Members> members;
   std::unique_ptr<cluster::ClusterApi> cluster_api;
@@ -474,7 +488,7 @@ int RunAgent(int argc, char** argv) {
           AgentConfig fresh = config;
           if (auto st = ReadConfigFile(config.config_file, &fresh, from_flags); !st.ok()) {
             spdlog::error("reload failed, keeping the running config: {}", st.message());
-          } else if (auto lv = SetLogLevel(fresh.log_level); !lv.ok()) {
+          } else if (auto lv = SetLogLevel(logging, fresh.log_level); !lv.ok()) {
             spdlog::error("reload failed: {}", lv.message());
           } else {
             ApplyConfigServices(state, registry, fresh.services, node_address, &config_services);

@@ -243,6 +243,22 @@ int Heartbeat(HttpClient& client, const std::string& check_id, const std::string
 }
 
 // Blocking queries in a loop (Consul's documented client behaviour), printing what changed.
+// `concierge monitor`: prints the agent's log lines as they are written, until interrupted
+// (the default SIGINT action ends the process) or the agent goes away.
+int Monitor(HttpClient& client, const std::string& level) {
+  std::string target = "/v1/agent/monitor";
+  if (!level.empty()) target += "?loglevel=" + level;
+  std::function<bool(std::string_view)> print = [](std::string_view piece) {
+    std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    std::cout.flush();
+    return static_cast<bool>(std::cout);
+  };
+  Result<Response> r = client.Stream(target, print);
+  if (!r.ok()) return Fail(r.status().message());
+  if (r->status != 200) return Fail(AgentRefused(*r));
+  return 0;
+}
+
 int Watch(HttpClient& client, const std::string& service, bool passing,
           const std::vector<std::string>& tags) {
   // The agent holds a query up to wait (5m) plus wait/16 of jitter.
@@ -538,6 +554,14 @@ int RunCommand(const std::vector<std::string>& args) {
   CLI::App* maint_cmd = AddMaintCommand(app, &maint);
   AddHttpAddr(maint_cmd, address);
 
+  std::string log_level;
+  CLI::App* monitor_cmd =
+      app.add_subcommand("monitor", "Print the agent's log lines as they happen, until stopped");
+  monitor_cmd->add_option("--log-level", log_level,
+                          "trace, debug, info (default), warn or error; may be lower than the "
+                          "agent's own -log-level");
+  AddHttpAddr(monitor_cmd, address);
+
   app.set_version_flag("--version", "concierge " CONCIERGE_VERSION);
 
   std::vector<const char*> argv;
@@ -571,6 +595,7 @@ int RunCommand(const std::vector<std::string>& args) {
   if (watch_cmd->parsed()) return Watch(*client, service, passing, tags);
   if (members_cmd->parsed()) return Members(*client);
   if (maint_cmd->parsed()) return RunMaint(*client, maint);
+  if (monitor_cmd->parsed()) return Monitor(*client, log_level);
   if (list_peers_cmd->parsed()) return ListPeers(*client);
   if (remove_peer_cmd->parsed()) return RemovePeer(*client, peer_address);
   if (transfer_cmd->parsed()) return TransferLeader(*client, transfer_id);

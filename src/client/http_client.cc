@@ -9,6 +9,7 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -16,6 +17,7 @@
 #include <cctype>
 #include <charconv>
 #include <exception>
+#include <limits>
 #include <utility>
 
 #include "tls/context.h"
@@ -238,6 +240,74 @@ struct HttpClient::Impl {
     }
   }
 
+  Result<Response> Stream(std::string_view target,
+                          const std::function<bool(std::string_view)>& on_data) {
+    if (shut_down.load()) return Cancelled();
+    http::request<http::string_body> request{http::verb::get, ToBeast(target), 11};
+    request.set(http::field::host, address.ToString());
+    request.set(http::field::user_agent, "concierge-client");
+    request.keep_alive(false);
+    // Its own connection: the stream ends with it.
+    Close();
+    if (Status status = Connect(); !status.ok()) return status;
+    beast::error_code ec;
+    stream.expires_after(options.read_timeout);
+    http::async_write(stream, request, [&](beast::error_code e, std::size_t) { ec = e; });
+    RunIo();
+    if (shut_down.load()) return Cancelled();
+    if (ec) {
+      Close();
+      return Status::Unavailable("cannot send request to " + address.ToString() + ": " +
+                                 ec.message());
+    }
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    http::async_read_header(stream, buffer, parser,
+                            [&](beast::error_code e, std::size_t) { ec = e; });
+    RunIo();
+    if (shut_down.load()) return Cancelled();
+    if (ec) {
+      Close();
+      return Status::Unavailable("cannot read answer from " + address.ToString() + ": " +
+                                 ec.message());
+    }
+    Response response;
+    response.status = static_cast<int>(parser.get().result_int());
+    for (const auto& field : parser.get()) {
+      beast::string_view name = field.name_string();
+      beast::string_view value = field.value();
+      response.headers[Lower({name.data(), name.size()})] = std::string(value.data(), value.size());
+    }
+    // The body may take forever: no deadline from here on (Shutdown ends it).
+    stream.expires_never();
+    char piece[16 * 1024];
+    while (!parser.is_done()) {
+      parser.get().body().data = piece;
+      parser.get().body().size = sizeof piece;
+      http::async_read_some(stream, buffer, parser,
+                            [&](beast::error_code e, std::size_t) { ec = e; });
+      RunIo();
+      if (shut_down.load()) {
+        Close();
+        return Cancelled();
+      }
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        Close();
+        return Status::Unavailable("stream from " + address.ToString() + " broke: " +
+                                   ec.message());
+      }
+      std::string_view got(piece, sizeof piece - parser.get().body().size);
+      if (response.status != 200) {
+        if (response.body.size() < options.max_body_bytes) response.body.append(got);
+      } else if (!got.empty() && !on_data(got)) {
+        break;
+      }
+    }
+    Close();
+    return response;
+  }
+
   HostPort address;
   HttpClientOptions options;
   net::io_context ioc;
@@ -275,6 +345,16 @@ Result<Response> HttpClient::Send(std::string_view method, std::string_view targ
                                   const Headers& headers) {
   try {
     return impl_->Send(method, target, body, timeout, headers);
+  } catch (const std::exception& e) {
+    impl_->Close();
+    return Status::Internal("request to " + impl_->address.ToString() + " failed: " + e.what());
+  }
+}
+
+Result<Response> HttpClient::Stream(std::string_view target,
+                                    const std::function<bool(std::string_view)>& on_data) {
+  try {
+    return impl_->Stream(target, on_data);
   } catch (const std::exception& e) {
     impl_->Close();
     return Status::Internal("request to " + impl_->address.ToString() + " failed: " + e.what());

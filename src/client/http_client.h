@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -95,6 +96,13 @@ class HttpClient {
   Result<Response> Put(std::string_view target, std::string_view body = {}) {
     return Send("PUT", target, body);
   }
+
+  // GET `target` and hand each piece of a 200 answer's body to `on_data` as it arrives, with
+  // no deadline on the body, until the server ends it or `on_data` returns false (for
+  // streams such as /v1/agent/monitor). Another status comes back with its whole body and
+  // `on_data` is not called. Uses a connection of its own, closed at the end.
+  Result<Response> Stream(std::string_view target,
+                          const std::function<bool(std::string_view)>& on_data);
 
   // Aborts the request in progress, if any, and makes every later request fail at once
   // with Unavailable. Safe to call from any thread; permanent.

@@ -21,6 +21,7 @@ namespace {
 bool AgentLocal(std::string_view path) {
   return path == "/v1/agent/self" || path.starts_with("/v1/status/") ||
          path == "/v1/agent/members" || path.starts_with("/v1/agent/metrics") ||
+         path == "/v1/agent/monitor" ||
          !path.starts_with("/v1/");
 }
 

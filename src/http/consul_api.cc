@@ -3,6 +3,7 @@
 #include "http/heartbeat_batch.h"
 #include "http/maintenance_api.h"
 #include "http/metrics_api.h"
+#include "http/monitor_api.h"
 #include "server/metrics.h"
 
 #include <algorithm>
@@ -202,6 +203,7 @@ asio::awaitable<Response> ConsulApi::Route(Request& req) {
     co_return WithIndex(Response::Json(EncodeCatalogNodes(options_.node)), registry_.index());
   }
   if (rest == "agent/metrics") co_return AgentMetrics(req, registry_, hub_);
+  if (rest == "agent/monitor") co_return co_await AgentMonitor(req, options_.monitor);
   if (rest == "catalog/datacenters") {
     co_return WithIndex(Response::Json("[" + EncodeString(options_.node.datacenter) + "]"),
                         registry_.index());
@@ -290,7 +292,8 @@ asio::awaitable<Response> ConsulApi::CheckStatus(Request& req, std::string_view 
     core::Command heard = core::ChecksHeard{{std::string(id)}, {}};
     co_return co_await Submit(std::move(heard));
   }
-  core::Command command = core::UpdateCheck{std::string(id), status, std::string(note), {}};
+  core::Command command = core::UpdateCheck{std::string(id), status, std::string(note), {},
+                                            core::CheckCause::kHeartbeat};
   co_return co_await Submit(std::move(command));
 }
 
@@ -334,7 +337,8 @@ asio::awaitable<Response> ConsulApi::HeartbeatBatch(Request& req) {
       continue;
     }
     commands.push_back(
-        core::UpdateCheck{std::string(e.check_id), e.status, std::string(e.note), {}});
+        core::UpdateCheck{std::string(e.check_id), e.status, std::string(e.note), {},
+                          core::CheckCause::kHeartbeat});
     owners.push_back(i);
   }
   results.index = registry_.index();

@@ -6,6 +6,7 @@
 #include "http/consul_json.h"
 #include "http/message.h"
 #include "server/command_log.h"
+#include "server/log_monitor.h"
 #include "server/registry.h"
 #include "server/state_loop.h"
 #include "server/watch_hub.h"
@@ -27,6 +28,8 @@ struct ApiOptions {
   // Limits (docs/limits.md): parked blocking queries, and registered instances; 0 = none.
   std::size_t max_blocking_queries = 12288;
   std::size_t max_instances = 2097152;
+  // Where GET /v1/agent/monitor reads log lines; null: 501.
+  server::LogMonitor* monitor = nullptr;
 };
 
 class ConsulApi {

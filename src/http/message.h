@@ -2,6 +2,7 @@
 // that handlers and their tests do not instantiate Beast's parser (DEPENDENCY-NOTES.md).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +10,8 @@
 #include <vector>
 
 namespace concierge::http {
+
+class ResponseStream;  // http/stream.h
 
 struct Request {
   std::string method;  // "GET", "PUT", ...
@@ -32,6 +35,8 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set: the body is this stream (chunked), not `body`, and the connection closes after it.
+  std::shared_ptr<ResponseStream> stream = nullptr;
 
   static Response Json(std::string body) { return {200, "application/json", std::move(body), {}}; }
   // A one-line error message in plain text, as Consul answers errors.

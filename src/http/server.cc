@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/beast_request.h"
+#include "http/stream.h"
 
 namespace concierge::http {
 
@@ -44,6 +45,53 @@ std::string Number(double x) {
   s.erase(s.find_last_not_of('0') + 1);
   if (s.back() == '.') s.pop_back();
   return s;
+}
+
+// Writes a response whose body is a ResponseStream, chunk by chunk, until it ends or the
+// client goes away.
+template <class Stream>
+asio::awaitable<void> WriteStream(Stream& stream, Response& response, unsigned version,
+                                  std::chrono::seconds write_timeout) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  std::shared_ptr<ResponseStream> body = response.stream;
+  bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(response.status), version};
+  head.set(bhttp::field::server, "concierge");
+  head.set(bhttp::field::content_type, response.content_type);
+  for (auto& [k, v] : response.headers) head.set(k, v);
+  head.keep_alive(false);
+  head.chunked(true);
+  bhttp::response_serializer<bhttp::empty_body> serializer{head};
+  boost::system::error_code ec;
+  lowest.expires_after(write_timeout);
+  co_await bhttp::async_write_header(stream, serializer,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    body->ClientGone();
+    co_return;
+  }
+  // The client sends nothing more; a read that completes means it closed the connection (or
+  // broke the protocol). Read on the socket itself, under TLS too, so that the stream's write
+  // deadline does not apply to this read, which may wait for hours; what it reads is dropped.
+  auto byte = std::make_shared<char>();
+  lowest.socket().async_read_some(asio::buffer(byte.get(), 1),
+                                  [body, byte](const boost::system::error_code&, std::size_t) {
+                                    body->ClientGone();
+                                  });
+  for (;;) {
+    std::optional<std::string> piece = co_await body->Next();
+    if (!piece) break;
+    // A reader that does not read is cut off after the write timeout.
+    lowest.expires_after(write_timeout);
+    co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(*piece)),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+  }
+  body->ClientGone();
+  if (!ec) {
+    lowest.expires_after(write_timeout);
+    co_await asio::async_write(stream, bhttp::make_chunk_last(),
+                               asio::redirect_error(asio::use_awaitable, ec));
+  }
 }
 
 }  // namespace
@@ -328,6 +376,10 @@ asio::awaitable<void> Server::Serve(Stream& stream, beast::flat_buffer& buffer,
           response = Response::Error(500, std::string("internal error: ") + e.what());
         }
       }
+    }
+    if (response.stream) {
+      co_await WriteStream(stream, response, version, options_.write_timeout);
+      break;
     }
     auto res = ToBeast(response, version, keep_alive);
     lowest.expires_after(options_.write_timeout);
