@@ -11,6 +11,8 @@
 
 #include <limits>
 
+#include "server/metrics.h"
+
 namespace concierge::server {
 
 namespace asio = boost::asio;
@@ -104,6 +106,7 @@ void CheckRunner::Track(const std::string& service_id, const core::CheckDefiniti
     auto entry = std::make_shared<Entry>(service_id, definition, status);
     entries_[definition.id] = entry;
     count_.store(entries_.size(), std::memory_order_relaxed);
+    Metrics::Get().active_checks.Set(static_cast<std::int64_t>(entries_.size()));
     if (leader_ && !stopping_) StartLoop(entry);
   });
 }
@@ -115,6 +118,7 @@ void CheckRunner::Untrack(const std::string& check_id) {
     StopLoop(*it->second);
     entries_.erase(it);
     count_.store(entries_.size(), std::memory_order_relaxed);
+    Metrics::Get().active_checks.Set(static_cast<std::int64_t>(entries_.size()));
   });
 }
 
@@ -183,6 +187,7 @@ asio::awaitable<void> CheckRunner::Loop(std::shared_ptr<Entry> entry, std::uint6
     }
     if (entry->generation != generation) break;
     runs_.fetch_add(1, std::memory_order_relaxed);
+    Metrics::Get().active_check_runs[static_cast<std::size_t>(outcome.status)].Inc();
     spdlog::trace("check {}: {}: {}", entry->definition.id, core::ToString(outcome.status),
                   outcome.output);
     Report(*entry, std::move(outcome));

@@ -325,6 +325,20 @@ std::vector<Family> Metrics::Collect() const {
   out.push_back(Family::Of("concierge_expiries_paused_total",
                            "TTL expiries held back by self-preservation", Type::kCounter,
                            static_cast<double>(expiries_paused.value())));
+  out.push_back(Family::Of("concierge_active_checks",
+                           "HTTP and TCP checks in the catalog (run by the leader)",
+                           Type::kGauge, static_cast<double>(active_checks.value())));
+  Family runs{"concierge_active_check_runs_total",
+              "HTTP and TCP check runs on this server, by result (before FailuresBeforeCritical "
+              "and SuccessBeforePassing)",
+              Type::kCounter,
+              {},
+              {}};
+  for (std::size_t status = 0; status < 3; ++status) {
+    runs.samples.push_back({{{"status", std::string(kStatusNames[status])}},
+                            static_cast<double>(active_check_runs[status].value())});
+  }
+  out.push_back(std::move(runs));
   Family dereg{"concierge_deregistrations_total",
                "Service instances removed, by request or by the reaper",
                Type::kCounter,

@@ -152,6 +152,10 @@ struct Metrics {
   // Services removed by request and by the reaper (as applied, on every server).
   Counter deregistrations_request;
   Counter deregistrations_reaped;
+  // Active (HTTP, TCP) checks known to the runner, and the runs it made by their result
+  // (before the flap filter), [status].
+  Gauge active_checks;
+  std::array<Counter, 3> active_check_runs;
   // Check status transitions, [from][to].
   std::array<std::array<Counter, 3>, 3> transitions;
   // Applying one command to the catalog (including republishing views).
