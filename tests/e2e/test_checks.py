@@ -8,6 +8,7 @@ import time
 import unittest
 
 import harness
+from test_cluster import ELECTION_TIMEOUT, ClusterTestCase
 
 INTERVAL = "200ms"
 
@@ -192,6 +193,44 @@ class ActiveChecksTest(harness.AgentTestCase):
         self.agent.register({"Name": "nohb", "ID": "nohb-1",
                              "Check": {"TCP": "127.0.0.1:1", "Interval": "10s"}})
         self.assertEqual(self.agent.put("/v1/agent/check/pass/service:nohb-1").status, 404)
+
+
+class ActiveChecksInAClusterTest(ClusterTestCase):
+    """Only the leader runs the checks, and a new leader takes them over."""
+
+    def test_the_leader_runs_the_checks_and_its_successor_takes_over(self):
+        specs, servers, leader = self.start_cluster()
+        backend = Backend()
+        self.addCleanup(backend.stop)
+        r = self.put_until_not_503(servers[leader], "/v1/agent/service/register", {
+            "Name": "clustered", "ID": "clustered-1",
+            "Check": {"HTTP": "http://127.0.0.1:%d/" % backend.port, "Interval": "200ms"}})
+        self.assertEqual(r.status, 200, r)
+
+        def status(server):
+            checks = server.try_json("/v1/agent/checks?stale") or {}
+            return checks.get("service:clustered-1", {}).get("Status")
+
+        for s in servers:
+            harness.wait_until(lambda: status(s) == "passing", 15,
+                               what="%s to show the check passing" % s.address)
+        # One server runs it: about 5 runs a second, not 15.
+        before = backend.count(200)
+        time.sleep(2)
+        runs = backend.count(200) - before
+        self.assertGreater(runs, 2)
+        self.assertLessEqual(runs, 13, "more than one server runs the check")
+
+        old = specs[leader].raft_address
+        servers[leader].kill()
+        survivors = [s for i, s in enumerate(servers) if i != leader]
+        survivor_specs = [spec for i, spec in enumerate(specs) if i != leader]
+        new = self.wait_for_leader(survivors, survivor_specs, ELECTION_TIMEOUT, not_this=old)
+        backend.set(500)
+        harness.wait_until(lambda: status(survivors[new]) == "critical", 15,
+                           what="the new leader to run the check and see the failure")
+        harness.wait_until(lambda: all(status(s) == "critical" for s in survivors), 15,
+                           what="every survivor to show the check critical")
 
 
 if __name__ == "__main__":
