@@ -37,7 +37,8 @@ bool IsToken(std::string_view s) {
 
 // An HTTP or TCP check: its target, schedule and, for HTTP, the request it sends.
 Status ValidateActiveCheck(const CheckDefinition& c) {
-  const ActiveCheck& a = c.active;
+  if (c.active == nullptr) return Invalid("Check", "an HTTP or TCP check needs its settings");
+  const ActiveCheck& a = *c.active;
   const std::string field = c.kind == CheckKind::kHttp ? "Check.HTTP" : "Check.TCP";
   if (c.ttl != Duration::zero()) {
     return Invalid("Check.TTL", "a check has either a TTL or an HTTP or TCP target, not both");
@@ -146,7 +147,7 @@ Status ValidateRegister(const RegisterService& cmd) {
     } else if (c.ttl < Limits::kMinTtl) {
       return Invalid("Check.TTL", "must be at least " + FormatDuration(Limits::kMinTtl) +
                                       ", got " + FormatDuration(c.ttl));
-    } else if (!(c.active == ActiveCheck{})) {
+    } else if (c.active != nullptr) {
       return Invalid("Check.TTL", "a TTL check has no HTTP or TCP settings");
     }
     if (c.deregister_critical_after < Duration::zero()) {

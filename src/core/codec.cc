@@ -96,7 +96,9 @@ void PutCheckDefinition(Encoder& e, const CheckDefinition& ch) {
   e.Bytes(ch.initial_output);
   e.U8(static_cast<std::uint8_t>(ch.kind));
   if (ch.kind == CheckKind::kTtl) return;
-  const ActiveCheck& a = ch.active;
+  // Never null in a valid command; an invalid one still encodes (and fails validation).
+  static const ActiveCheck kNone;
+  const ActiveCheck& a = ch.active ? *ch.active : kNone;
   e.Bytes(a.target);
   e.Bytes(a.method);
   e.Varint(a.headers.size());
@@ -122,7 +124,9 @@ bool GetCheckDefinition(Decoder& d, CheckDefinition* ch, bool with_kind) {
   if (!d.U8(&kind) || kind > static_cast<std::uint8_t>(CheckKind::kTcp)) return false;
   ch->kind = static_cast<CheckKind>(kind);
   if (ch->kind == CheckKind::kTtl) return true;
-  ActiveCheck& a = ch->active;
+  auto active = std::make_shared<ActiveCheck>();
+  ch->active = active;
+  ActiveCheck& a = *active;
   std::size_t n = 0;
   if (!d.Bytes(&a.target) || !d.Bytes(&a.method) || !GetCount(d, Limits::kMaxCheckHeaders, &n)) {
     return false;

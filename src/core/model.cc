@@ -131,6 +131,13 @@ Result<HostPort> ParseHostPort(std::string_view address) {
   return SplitHostPort(address, std::nullopt, "TCP");
 }
 
+bool CheckDefinition::operator==(const CheckDefinition& o) const {
+  const bool same_active = active == o.active || (active && o.active && *active == *o.active);
+  return id == o.id && name == o.name && notes == o.notes && kind == o.kind && ttl == o.ttl &&
+         same_active && deregister_critical_after == o.deregister_critical_after &&
+         initial_status == o.initial_status && initial_output == o.initial_output;
+}
+
 bool IsMaintenanceCheck(std::string_view check_id) {
   return check_id.starts_with(kServiceMaintenancePrefix) || check_id == kNodeMaintenanceCheckId;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,12 +76,15 @@ struct CheckDefinition {
   Symbol notes;
   CheckKind kind = CheckKind::kTtl;
   Duration ttl{0};  // kTtl only
-  ActiveCheck active;  // kHttp and kTcp only
+  // kHttp and kTcp only, shared by the copies of a record. Null for TTL checks, which are
+  // most checks: they pay one pointer for it, not the settings (memory per instance).
+  std::shared_ptr<const ActiveCheck> active;
   // Deregister the service once this check has been critical this long; 0 = never.
   Duration deregister_critical_after{0};
   HealthStatus initial_status = HealthStatus::kCritical;
   Text initial_output;
-  bool operator==(const CheckDefinition&) const = default;
+  // By value, `active` included.
+  bool operator==(const CheckDefinition& other) const;
 };
 
 // An HTTP check's URL, split. Only plain http:// is supported (no TLS yet).

@@ -199,7 +199,9 @@ Status GetHeaders(const Value& obj, const std::string& field,
 
 // HTTP and TCP checks: the target, the request, the schedule and the flap counters.
 Status DecodeActiveCheck(const Value& v, const std::string& f, core::CheckDefinition* c) {
-  core::ActiveCheck& a = c->active;
+  auto active = std::make_shared<core::ActiveCheck>();
+  c->active = active;
+  core::ActiveCheck& a = *active;
   if (Field(v, "http") != nullptr && Field(v, "tcp") != nullptr) {
     return Status::InvalidArgument(f + ": give either HTTP or TCP, not both");
   }
@@ -346,7 +348,7 @@ void WriteAgentService(Writer& w, const core::Instance& inst, const NodeInfo& no
 
 // Consul's HealthCheckDefinition fields of an HTTP or TCP check.
 void WriteActiveDefinition(Writer& w, const core::CheckDefinition& d) {
-  const core::ActiveCheck& a = d.active;
+  const core::ActiveCheck& a = *d.active;
   if (d.kind == core::CheckKind::kHttp) {
     StringField(w, "HTTP", a.target);
     StringField(w, "Method", a.method);

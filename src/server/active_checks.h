@@ -3,7 +3,7 @@
 // leader decides TTL expiries). Calls come from the state thread.
 #pragma once
 
-#include <string>
+#include <string_view>
 
 #include "core/model.h"
 
@@ -13,11 +13,11 @@ class ActiveChecks {
  public:
   virtual ~ActiveChecks() = default;
   // A new or redefined HTTP/TCP check, with its status in the catalog.
-  virtual void Track(const std::string& service_id, const core::CheckDefinition& definition,
+  virtual void Track(std::string_view service_id, const core::CheckDefinition& definition,
                      core::HealthStatus status) = 0;
-  virtual void Untrack(const std::string& check_id) = 0;
+  virtual void Untrack(std::string_view check_id) = 0;
   // The catalog applied a status change of a tracked check (from this runner or elsewhere).
-  virtual void StatusChanged(const std::string& check_id, core::HealthStatus status) = 0;
+  virtual void StatusChanged(std::string_view check_id, core::HealthStatus status) = 0;
   virtual void SetLeader(bool leader) = 0;
 };
 

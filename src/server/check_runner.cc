@@ -26,8 +26,8 @@ struct CheckRunner::Entry {
       : service_id(std::move(service)),
         definition(std::move(def)),
         status(s),
-        filter(definition.active.success_before_passing,
-               definition.active.failures_before_critical) {}
+        filter(definition.active->success_before_passing,
+               definition.active->failures_before_critical) {}
 
   std::string service_id;
   core::CheckDefinition definition;
@@ -99,20 +99,21 @@ void CheckRunner::Stop() {
   thread_.join();
 }
 
-void CheckRunner::Track(const std::string& service_id, const core::CheckDefinition& definition,
+void CheckRunner::Track(std::string_view service_id, const core::CheckDefinition& definition,
                         HealthStatus status) {
-  asio::post(ctx_, [this, service_id, definition, status] {
-    if (auto it = entries_.find(definition.id); it != entries_.end()) StopLoop(*it->second);
-    auto entry = std::make_shared<Entry>(service_id, definition, status);
-    entries_[definition.id] = entry;
+  asio::post(ctx_, [this, service = std::string(service_id), definition, status] {
+    std::string id = definition.id.str();
+    if (auto it = entries_.find(id); it != entries_.end()) StopLoop(*it->second);
+    auto entry = std::make_shared<Entry>(service, definition, status);
+    entries_[id] = entry;
     count_.store(entries_.size(), std::memory_order_relaxed);
     Metrics::Get().active_checks.Set(static_cast<std::int64_t>(entries_.size()));
     if (leader_ && !stopping_) StartLoop(entry);
   });
 }
 
-void CheckRunner::Untrack(const std::string& check_id) {
-  asio::post(ctx_, [this, check_id] {
+void CheckRunner::Untrack(std::string_view check_id) {
+  asio::post(ctx_, [this, check_id = std::string(check_id)] {
     auto it = entries_.find(check_id);
     if (it == entries_.end()) return;
     StopLoop(*it->second);
@@ -122,8 +123,8 @@ void CheckRunner::Untrack(const std::string& check_id) {
   });
 }
 
-void CheckRunner::StatusChanged(const std::string& check_id, HealthStatus status) {
-  asio::post(ctx_, [this, check_id, status] {
+void CheckRunner::StatusChanged(std::string_view check_id, HealthStatus status) {
+  asio::post(ctx_, [this, check_id = std::string(check_id), status] {
     if (auto it = entries_.find(check_id); it != entries_.end()) it->second->status = status;
   });
 }
@@ -172,7 +173,7 @@ void CheckRunner::LoopEnded() {
 asio::awaitable<void> CheckRunner::Loop(std::shared_ptr<Entry> entry, std::uint64_t generation) {
   asio::steady_timer timer(ctx_);
   Borrow<asio::steady_timer> borrow(&entry->timer, &timer);
-  const core::Duration interval = entry->definition.active.interval;
+  const core::Duration interval = entry->definition.active->interval;
   auto next = std::chrono::steady_clock::now() + FirstRunOffset(entry->definition.id, interval);
   for (;;) {
     timer.expires_at(next);
@@ -203,7 +204,7 @@ asio::awaitable<void> CheckRunner::Loop(std::shared_ptr<Entry> entry, std::uint6
 void CheckRunner::Report(Entry& entry, Outcome outcome) {
   std::optional<HealthStatus> status = entry.filter.Observe(outcome.status);
   if (!status || *status == entry.status) return;
-  propose_(core::UpdateCheck{entry.definition.id, *status, std::move(outcome.output), {},
+  propose_(core::UpdateCheck{entry.definition.id.str(), *status, std::move(outcome.output), {},
                              core::CheckCause::kActiveCheck});
 }
 
@@ -226,7 +227,7 @@ asio::awaitable<boost::system::error_code> CheckRunner::Resolve(
 }
 
 asio::awaitable<CheckRunner::Outcome> CheckRunner::RunHttp(std::shared_ptr<Entry> entry) {
-  const core::ActiveCheck& a = entry->definition.active;
+  const core::ActiveCheck& a = *entry->definition.active;
   auto url = core::ParseHttpUrl(a.target);
   if (!url.ok()) co_return Outcome{HealthStatus::kCritical, url.status().message()};
   auto fail = [&](std::string_view error) {
@@ -296,7 +297,7 @@ asio::awaitable<CheckRunner::Outcome> CheckRunner::RunHttp(std::shared_ptr<Entry
 }
 
 asio::awaitable<CheckRunner::Outcome> CheckRunner::RunTcp(std::shared_ptr<Entry> entry) {
-  const core::ActiveCheck& a = entry->definition.active;
+  const core::ActiveCheck& a = *entry->definition.active;
   auto target = core::ParseHostPort(a.target);
   if (!target.ok()) co_return Outcome{HealthStatus::kCritical, target.status().message()};
   const auto deadline = std::chrono::steady_clock::now() + a.timeout;

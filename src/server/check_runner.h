@@ -44,10 +44,10 @@ class CheckRunner final : public ActiveChecks {
   void Stop();
 
   // ActiveChecks: any thread; applied on the runner's thread in the order called.
-  void Track(const std::string& service_id, const core::CheckDefinition& definition,
+  void Track(std::string_view service_id, const core::CheckDefinition& definition,
              core::HealthStatus status) override;
-  void Untrack(const std::string& check_id) override;
-  void StatusChanged(const std::string& check_id, core::HealthStatus status) override;
+  void Untrack(std::string_view check_id) override;
+  void StatusChanged(std::string_view check_id, core::HealthStatus status) override;
   void SetLeader(bool leader) override;
 
   // Checks known, and runs done so far (for /v1/agent/self and metrics). Any thread.

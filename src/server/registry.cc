@@ -260,7 +260,7 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
   last_applied_ = last_applied;
   for (const core::Text& id : checks) {
     heartbeats_.Remove(id);
-    if (active_ != nullptr) active_->Untrack(id.str());
+    if (active_ != nullptr) active_->Untrack(id);
   }
   reaps_ = {};
   core::Time now = clock_.Steady();

@@ -730,9 +730,20 @@ CheckDefinition Http(std::string id, std::string url = "http://10.0.0.1:8080/hea
   CheckDefinition c;
   c.id = std::move(id);
   c.kind = CheckKind::kHttp;
-  c.active.target = std::move(url);
-  c.active.interval = 10s;
-  c.active.timeout = 1s;
+  auto active = std::make_shared<ActiveCheck>();
+  active->target = std::move(url);
+  active->interval = 10s;
+  active->timeout = 1s;
+  c.active = std::move(active);
+  return c;
+}
+
+// `c` with its active settings changed by `change`.
+template <typename F>
+CheckDefinition With(CheckDefinition c, F change) {
+  auto active = std::make_shared<ActiveCheck>(c.active ? *c.active : ActiveCheck{});
+  change(*active);
+  c.active = std::move(active);
   return c;
 }
 
@@ -752,26 +763,26 @@ TEST_F(CatalogTest, ActiveChecksAreValidated) {
   EXPECT_THAT(refused(Http("h", "http://x:0/")), HasSubstr("port must be a number 1..65535"));
   EXPECT_THAT(refused(Http("h", "http://u:p@x/")), HasSubstr("credentials"));
   EXPECT_THAT(refused(Http("h", "http://::1/")), HasSubstr("IPv6 address must be in brackets"));
+  EXPECT_EQ(refused(With(Http("h"), [](ActiveCheck& a) { a.interval = 10ms; })),
+            "Check.Interval: must be at least 100ms, got 10ms");
+  EXPECT_THAT(refused(With(Http("h"), [](ActiveCheck& a) { a.method = "GE T"; })),
+              HasSubstr("Check.Method"));
+  EXPECT_EQ(refused(With(Http("h"),
+                         [](ActiveCheck& a) { a.headers = {{"X-Ok", "a\r\nInjected: yes"}}; })),
+            "Check.Header[X-Ok]: must not contain control characters");
   CheckDefinition c = Http("h");
-  c.active.interval = 10ms;
-  EXPECT_EQ(refused(c), "Check.Interval: must be at least 100ms, got 10ms");
-  c = Http("h");
-  c.active.method = "GE T";
-  EXPECT_THAT(refused(c), HasSubstr("Check.Method"));
-  c = Http("h");
-  c.active.headers = {{"X-Ok", "a\r\nInjected: yes"}};
-  EXPECT_EQ(refused(c), "Check.Header[X-Ok]: must not contain control characters");
-  c = Http("h");
   c.ttl = 10s;
   EXPECT_THAT(refused(c), HasSubstr("either a TTL or an HTTP or TCP target"));
+  EXPECT_THAT(refused(With(Http("h"), [](ActiveCheck& a) { a.failures_before_critical = 1001; })),
+              HasSubstr("at most 1000"));
   c = Http("h");
-  c.active.failures_before_critical = 1001;
-  EXPECT_THAT(refused(c), HasSubstr("at most 1000"));
+  c.active = nullptr;
+  EXPECT_THAT(refused(c), HasSubstr("needs its settings"));
   c = Http("t", "10.0.0.1");
   c.kind = CheckKind::kTcp;
   EXPECT_EQ(refused(c), "TCP: expected host:port, got \"10.0.0.1\"");
-  CheckDefinition ttl = Ttl("x");
-  ttl.active.interval = 1s;
+  CheckDefinition ttl = With(Ttl("x"), [](ActiveCheck& a) { a.interval = 1s; });
+  ttl.kind = CheckKind::kTtl;
   EXPECT_THAT(refused(ttl), HasSubstr("a TTL check has no HTTP or TCP settings"));
 }
 
@@ -810,12 +821,13 @@ TEST_F(CatalogTest, TransitionReasonSaysWhy) {
 }
 
 TEST_F(CatalogTest, ActiveCheckSurvivesASnapshot) {
-  CheckDefinition h = Http("h");
-  h.active.method = "POST";
-  h.active.headers = {{"X-A", "1"}, {"X-A", "2"}};
-  h.active.body = "{}";
-  h.active.success_before_passing = 2;
-  h.active.failures_before_critical = 3;
+  CheckDefinition h = With(Http("h"), [](ActiveCheck& a) {
+    a.method = "POST";
+    a.headers = {{"X-A", "1"}, {"X-A", "2"}};
+    a.body = "{}";
+    a.success_before_passing = 2;
+    a.failures_before_critical = 3;
+  });
   Ok(Reg("web-1", "web", {h}));
   auto restored = Catalog::DecodeSnapshot(catalog_.EncodeSnapshot());
   ASSERT_TRUE(restored.ok()) << restored.status().message();

@@ -23,13 +23,15 @@ using ::testing::ElementsAre;
 // Records every call as a line.
 class FakeActiveChecks final : public ActiveChecks {
  public:
-  void Track(const std::string& service_id, const CheckDefinition& d, HealthStatus s) override {
-    calls.push_back("track " + service_id + " " + d.id + " " + d.active.target + " " +
+  void Track(std::string_view service_id, const CheckDefinition& d, HealthStatus s) override {
+    calls.push_back("track " + std::string(service_id) + " " + d.id.str() + " " + d.active->target + " " +
                     std::string(core::ToString(s)));
   }
-  void Untrack(const std::string& check_id) override { calls.push_back("untrack " + check_id); }
-  void StatusChanged(const std::string& check_id, HealthStatus s) override {
-    calls.push_back("status " + check_id + " " + std::string(core::ToString(s)));
+  void Untrack(std::string_view check_id) override {
+    calls.push_back("untrack " + std::string(check_id));
+  }
+  void StatusChanged(std::string_view check_id, HealthStatus s) override {
+    calls.push_back("status " + std::string(check_id) + " " + std::string(core::ToString(s)));
   }
   void SetLeader(bool leader) override { calls.push_back(leader ? "leader" : "follower"); }
   std::vector<std::string> calls;
@@ -39,9 +41,11 @@ CheckDefinition Http(std::string id, std::string url, core::Duration grace = {})
   CheckDefinition c;
   c.id = std::move(id);
   c.kind = core::CheckKind::kHttp;
-  c.active.target = std::move(url);
-  c.active.interval = 10s;
-  c.active.timeout = 1s;
+  auto active = std::make_shared<core::ActiveCheck>();
+  active->target = std::move(url);
+  active->interval = 10s;
+  active->timeout = 1s;
+  c.active = std::move(active);
   c.deregister_critical_after = grace;
   return c;
 }
