@@ -44,12 +44,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // And every check it declared can be updated, then the service removed.
     core::Index index = 3;
     for (const auto& check : cmd.checks) {
-      ValidateAndApply(catalog, core::UpdateCheck{check.id, core::HealthStatus::kWarning, "fuzz",
-                                                  cmd.at + core::Duration(index)},
-                       index);
+      core::UpdateCheck update{std::string(check.id.view()), core::HealthStatus::kWarning, "fuzz",
+                               cmd.at + core::Duration(index)};
+      ValidateAndApply(catalog, update, index);
       ++index;
     }
-    ValidateAndApply(catalog, core::DeregisterService{cmd.service.id, cmd.at}, index);
+    ValidateAndApply(catalog, core::DeregisterService{std::string(cmd.service.id.view()), cmd.at},
+                     index);
   }
 
   if (auto update = http::DecodeCheckUpdate(body); update.ok()) {
