@@ -1,6 +1,7 @@
 #include "http/heartbeat_batch.h"
 
 #include <array>
+#include <cstddef>
 #include <charconv>
 #include <cstdio>
 
@@ -25,7 +26,8 @@ std::string_view View(const Value& v) { return {v.GetString(), v.GetStringLength
 // the stack. Calls `use(doc)` while the document is alive.
 template <typename Use>
 auto WithDocument(std::string& body, Use&& use) -> decltype(use(std::declval<const Document&>())) {
-  thread_local std::array<char, kParseBufferBytes> buffer;
+  // Aligned: the allocator puts its chunk header (pointers) at the start.
+  alignas(std::max_align_t) thread_local std::array<char, kParseBufferBytes> buffer;
   Allocator allocator(buffer.data(), buffer.size());
   Document doc(&allocator);
   doc.ParseInsitu<rapidjson::kParseIterativeFlag>(body.data());
