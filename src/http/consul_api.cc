@@ -283,7 +283,9 @@ asio::awaitable<Response> ConsulApi::CheckStatus(Request& req, std::string_view 
   std::optional<HealthStatus> current = registry_.Heartbeat(id, &unheard);
   if (!current) {
     co_return Response::Error(404, "unknown check ID \"" + std::string(id) +
-                                       "\": register the service with a TTL check first");
+                                       "\": pass, warn and fail are for TTL checks (the agent "
+                                       "runs HTTP and TCP checks itself); register the service "
+                                       "with a TTL check first");
   }
   std::string_view note = req.Query("note").value_or("");
   if (*current == status && note.empty()) {

@@ -192,7 +192,9 @@ class ActiveChecksTest(harness.AgentTestCase):
     def test_heartbeats_are_refused_on_active_checks(self):
         self.agent.register({"Name": "nohb", "ID": "nohb-1",
                              "Check": {"TCP": "127.0.0.1:1", "Interval": "10s"}})
-        self.assertEqual(self.agent.put("/v1/agent/check/pass/service:nohb-1").status, 404)
+        r = self.agent.put("/v1/agent/check/pass/service:nohb-1")
+        self.assertEqual(r.status, 404)
+        self.assertIn("pass, warn and fail are for TTL checks", r.text)
 
 
 class ActiveChecksInAClusterTest(ClusterTestCase):
