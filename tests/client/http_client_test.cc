@@ -9,6 +9,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -120,6 +121,32 @@ TEST(ParseHostPortTest, RejectsWithReason) {
   EXPECT_NE(message("h:80x").find("no valid port"), std::string::npos);
   EXPECT_NE(message("::1:80").find("without brackets"), std::string::npos);
   EXPECT_FALSE(HttpClient::Open("nope").ok());
+}
+
+TEST(HttpClientTest, StreamHandsOverTheBodyAndStopsWhenAsked) {
+  TestServer server(TestServer::Mode::kKeepAlive);
+  Result<HttpClient> client = HttpClient::Open(server.address());
+  ASSERT_TRUE(client.ok());
+  std::string got;
+  std::function<bool(std::string_view)> collect = [&](std::string_view piece) {
+    got.append(piece);
+    return true;
+  };
+  Result<Response> response = client->Stream("/v1/agent/monitor", collect);
+  ASSERT_TRUE(response.ok()) << response.status().message();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "") << "a 200 body goes to on_data only";
+  EXPECT_EQ(got, "GET /v1/agent/monitor ");
+  ASSERT_NE(response->Header("x-consul-index"), nullptr);
+
+  // A callback that says stop ends the stream; the client still works afterwards.
+  int calls = 0;
+  std::function<bool(std::string_view)> stop = [&](std::string_view) { return ++calls > 1; };
+  ASSERT_TRUE(client->Stream("/again", stop).ok());
+  EXPECT_EQ(calls, 1);
+  Result<Response> after = client->Get("/after");
+  ASSERT_TRUE(after.ok()) << after.status().message();
+  EXPECT_EQ(after->body, "GET /after ");
 }
 
 TEST(HttpClientTest, ReusesOneConnection) {
