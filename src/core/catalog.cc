@@ -329,7 +329,9 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
   for (const Check& c : inst->checks) {
     const Check* prev = old ? old->FindCheck(c.id()) : nullptr;
     if (prev == nullptr) {
-      if (!IsMaintenanceCheck(c.id())) check_owner_[c.id()] = def.id;
+      if (!IsMaintenanceCheck(c.id()) && !IsDefaultCheckId(c.id(), def.id)) {
+        check_owner_[c.id()] = def.id;
+      }
       events.push_back({Event::Kind::kCheckAdded, def.name, def.id, c.id(), c.status, c.status,
                         "registered"});
       continue;
@@ -412,7 +414,7 @@ std::string UpdateReason(const UpdateCheck& cmd) {
 }  // namespace
 
 Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Index index) {
-  const Text& service_id = check_owner_.find(cmd.check_id)->second;
+  const Text service_id = *FindCheckOwner(cmd.check_id);  // a copy: the record is replaced
   std::shared_ptr<const Instance>& slot = instances_.find(service_id)->second;
   const Check* current = slot->FindCheck(cmd.check_id);
   // From a client, an update is a sign of life; from the leader (an expiry), the check is
@@ -441,12 +443,14 @@ Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Ind
 }
 
 void Catalog::ApplyLeaderElected(const LeaderElected& cmd) {
-  for (const auto& [check_id, service_id] : check_owner_) {
-    const Check* check = instances_.at(service_id)->FindCheck(check_id);
-    if (check->definition.ttl <= Duration::zero() || check->status == HealthStatus::kCritical) {
-      continue;
+  for (const auto& [service_id, inst] : instances_) {
+    for (const Check& check : inst->checks) {
+      if (IsMaintenanceCheck(check.id()) || check.definition.ttl <= Duration::zero() ||
+          check.status == HealthStatus::kCritical) {
+        continue;
+      }
+      unheard_since_.try_emplace(check.id(), cmd.at);
     }
-    unheard_since_.try_emplace(check_id, cmd.at);
   }
 }
 
@@ -595,8 +599,12 @@ const ServiceGroup* Catalog::FindService(std::string_view name) const {
 }
 
 const Text* Catalog::FindCheckOwner(std::string_view check_id) const {
-  auto it = check_owner_.find(check_id);
-  return it == check_owner_.end() ? nullptr : &it->second;
+  if (auto it = check_owner_.find(check_id); it != check_owner_.end()) return &it->second;
+  // "service:<ID>", the default, is not in the map: its owner is in its name.
+  if (!check_id.starts_with(kDefaultCheckPrefix)) return nullptr;
+  auto it = instances_.find(check_id.substr(kDefaultCheckPrefix.size()));
+  if (it == instances_.end() || it->second->FindCheck(check_id) == nullptr) return nullptr;
+  return &it->second->service.id;
 }
 
 }  // namespace concierge::core

@@ -48,6 +48,14 @@ inline constexpr std::string_view kServiceMaintenancePrefix = "_service_maintena
 inline constexpr std::string_view kNodeMaintenanceCheckId = "_node_maintenance";
 bool IsMaintenanceCheck(std::string_view check_id);
 
+// "service:<ID>": the ID a service's check gets when its registration names none. The catalog
+// finds the owner of such a check from its name, with no index entry.
+inline constexpr std::string_view kDefaultCheckPrefix = "service:";
+inline bool IsDefaultCheckId(std::string_view check_id, std::string_view service_id) {
+  return check_id.size() == kDefaultCheckPrefix.size() + service_id.size() &&
+         check_id.starts_with(kDefaultCheckPrefix) && check_id.ends_with(service_id);
+}
+
 // How a check learns the instance's health: heartbeats within a TTL (the instance reports),
 // or an HTTP request or a TCP connection that the agent makes every Interval (active checks).
 enum class CheckKind : std::uint8_t { kTtl = 0, kHttp = 1, kTcp = 2 };

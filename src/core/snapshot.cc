@@ -72,6 +72,7 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
     return bad("unknown format version " + std::to_string(version));
   }
   Catalog c;
+  std::size_t total_checks = 0;  // bounds the unheard-since marks
   std::size_t groups = 0;
   if (!d.Varint(&c.index_) || !d.Varint(&c.services_index_) || !GetCount(d, kMaxGroups, &groups)) {
     return bad("truncated header");
@@ -95,10 +96,14 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
       inst->checks.resize(checks);
       for (Check& check : inst->checks) {
         if (!GetCheck(d, &check, version)) return bad("truncated check");
+        ++total_checks;
         if (IsMaintenanceCheck(check.id())) continue;  // not addressable by ID
-        if (!c.check_owner_.emplace(check.id(), inst->service.id).second) {
+        const bool derived = IsDefaultCheckId(check.id(), inst->service.id);
+        if (inst->FindCheck(check.id()) != &check || c.check_owner_.contains(check.id()) ||
+            (!derived && c.FindCheckOwner(check.id()) != nullptr)) {
           return bad("check ID " + check.id() + " appears twice");
         }
+        if (!derived) c.check_owner_.emplace(check.id(), inst->service.id);
       }
       const Text& id = inst->service.id;
       if (inst->service.name != name || !c.instances_.emplace(id, inst).second) {
@@ -120,12 +125,12 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
   }
   if (version >= 3) {
     std::size_t n = 0;
-    if (!GetCount(d, c.check_owner_.size(), &n)) return bad("truncated unheard-since marks");
+    if (!GetCount(d, total_checks, &n)) return bad("truncated unheard-since marks");
     for (std::size_t i = 0; i < n; ++i) {
       std::string id;
       Time at{};
       if (!d.Bytes(&id) || !GetTime(d, &at)) return bad("truncated unheard-since mark");
-      if (!c.check_owner_.contains(id)) return bad("unheard-since mark of unknown check " + id);
+      if (c.FindCheckOwner(id) == nullptr) return bad("unheard-since mark of unknown check " + id);
       if (!c.unheard_since_.emplace(std::move(id), at).second) return bad("mark appears twice");
     }
   }

@@ -416,6 +416,24 @@ TEST_F(CatalogTest, CheckIdOwnedByAnotherServiceIsAConflict) {
   EXPECT_EQ(catalog_.FindInstance("web-2"), nullptr);
 }
 
+// "service:<ID>" checks have no index entry (their owner is in their name): ownership and
+// conflicts work the same for them, in either order, and across a snapshot.
+TEST_F(CatalogTest, DefaultCheckIdsAreOwnedWithoutAnIndexEntry) {
+  Ok(Reg("web-1", "web", {Ttl("service:web-1")}));
+  Ok(Reg("api-1", "api", {Ttl("service:web-2")}));  // another service's default ID, taken
+  EXPECT_EQ(*catalog_.FindCheckOwner("service:web-1"), "web-1");
+  EXPECT_EQ(*catalog_.FindCheckOwner("service:web-2"), "api-1");
+  EXPECT_EQ(catalog_.FindCheckOwner("service:nobody"), nullptr);
+  EXPECT_EQ(Err(Reg("web-2", "web", {Ttl("service:web-2")})).code(), Status::Code::kConflict);
+  EXPECT_EQ(Err(Reg("db-1", "db", {Ttl("service:web-1")})).code(), Status::Code::kConflict);
+  Ok(Update("service:web-1", HealthStatus::kPassing, "fine", kT0 + 1s));
+  EXPECT_EQ(catalog_.FindInstance("web-1")->checks[0].status, HealthStatus::kPassing);
+  auto restored = Catalog::DecodeSnapshot(catalog_.EncodeSnapshot());
+  ASSERT_TRUE(restored.ok()) << restored.status().message();
+  EXPECT_EQ(*restored->FindCheckOwner("service:web-1"), "web-1");
+  EXPECT_EQ(*restored->FindCheckOwner("service:web-2"), "api-1");
+}
+
 TEST_F(CatalogTest, DuplicateCheckIdsAreInvalid) {
   Status st = Err(Reg("web-1", "web", {Ttl("c1"), Ttl("c1", 20s)}));
   EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
