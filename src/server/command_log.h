@@ -29,6 +29,15 @@ class CommandLog {
   // `done` runs on the state thread with the apply's result, or with the reason it could not
   // be committed (e.g. "no cluster leader"). It is never acknowledged before it is durable.
   virtual void Append(core::Command command, Done done) = 0;
+  // Append for the commands that arrived together, in this order. A log that writes to disk
+  // makes them share one write (group commit); the default appends one by one.
+  struct Write {
+    core::Command command;
+    Done done;
+  };
+  virtual void AppendAll(std::vector<Write> writes) {
+    for (Write& w : writes) Append(std::move(w.command), std::move(w.done));
+  }
   // State thread. Releases what the log holds; `done` runs once it has (possibly later).
   virtual void Close(std::function<void()> done) = 0;
 };

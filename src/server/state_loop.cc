@@ -1,5 +1,9 @@
 #include "server/state_loop.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -21,9 +25,13 @@ void Check(int rc, const char* what) {
 
 StateLoop::StateLoop(Registry& registry) : registry_(registry), direct_(registry), log_(&direct_) {
   Check(uv_loop_init(&loop_), "uv_loop_init");
-  Check(uv_async_init(&loop_, &wake_, [](uv_async_t* a) { static_cast<StateLoop*>(a->data)->Drain(); }),
-        "uv_async_init");
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) Check(uv_translate_sys_error(errno), "eventfd");
+  Check(uv_poll_init(&loop_, &wake_, wake_fd_), "uv_poll_init");
   wake_.data = this;
+  Check(uv_poll_start(&wake_, UV_READABLE,
+                      [](uv_poll_t* p, int, int) { static_cast<StateLoop*>(p->data)->Drain(); }),
+        "uv_poll_start");
   Check(uv_timer_init(&loop_, &timer_), "uv_timer_init");
   timer_.data = this;
   // Before the loop blocks for I/O, so that whatever the callbacks of this iteration
@@ -37,20 +45,24 @@ StateLoop::StateLoop(Registry& registry) : registry_(registry), direct_(registry
     self->registry_.Collect();
   });
   uv_unref(reinterpret_cast<uv_handle_t*>(&flush_));
+  Check(uv_idle_init(&loop_, &ack_), "uv_idle_init");
+  ack_.data = this;
 }
 
 StateLoop::~StateLoop() {
   Stop();
   // Never started, or stopped: close what is still open and let the loop finish.
-  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&wake_))) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
-  }
-  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&flush_))) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&flush_), nullptr);
-  }
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&wake_))) CloseHandles();
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
+  close(wake_fd_);
+}
+
+void StateLoop::CloseHandles() {
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&wake_), reinterpret_cast<uv_handle_t*>(&timer_),
+                         reinterpret_cast<uv_handle_t*>(&flush_), reinterpret_cast<uv_handle_t*>(&ack_)}) {
+    uv_close(h, nullptr);
+  }
 }
 
 void StateLoop::set_log(CommandLog* log) { log_ = log; }
@@ -63,31 +75,43 @@ void StateLoop::Stop() {
   if (!thread_.joinable()) return;
   Post([this] {
     stopping_ = true;
+    AppendWrites();  // the commands of the jobs before this one
     log_->Close([this] {
+      Acknowledge();
       registry_.Flush();
-      uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
-      uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
-      uv_close(reinterpret_cast<uv_handle_t*>(&flush_), nullptr);
+      CloseHandles();
     });
   });
   thread_.join();
 }
 
 void StateLoop::Post(std::function<void()> fn) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
+    wake = jobs_.empty();
     jobs_.push_back(std::move(fn));
   }
-  uv_async_send(&wake_);
+  // The loop empties the queue after it has read the eventfd, so a job queued after that
+  // finds it empty and writes again: no job waits for a later wake-up.
+  if (wake) {
+    while (eventfd_write(wake_fd_, 1) != 0 && errno == EINTR) {
+    }
+  }
 }
 
 void StateLoop::Drain() {
+  eventfd_t ignored;
+  (void)eventfd_read(wake_fd_, &ignored);
   std::vector<std::function<void()>> jobs;
   {
     std::lock_guard lock(mu_);
     jobs.swap(jobs_);
   }
+  draining_ = true;
   for (auto& job : jobs) job();
+  draining_ = false;
+  AppendWrites();
   if (stopping_) return;
   ArmTimer();
   registry_.Collect();
@@ -121,22 +145,47 @@ void StateLoop::SubmitHere(core::Command command, CommandLog::Done done) {
     return;
   }
   command = registry_.Prepare(std::move(command));
-  // A write is answered only once readers can see it.
-  done = [this, done = std::move(done)](Result<core::Index> r) {
-    registry_.Flush();
-    done(std::move(r));
+  // A write is answered only once readers can see it: Acknowledge publishes first.
+  done = [this, done = std::move(done)](Result<core::Index> r) mutable {
+    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&ack_))) {
+      done(std::move(r));  // the loop is closing: nothing else will run
+      return;
+    }
+    if (acks_.empty()) {
+      uv_idle_start(&ack_, [](uv_idle_t* h) { static_cast<StateLoop*>(h->data)->Acknowledge(); });
+    }
+    acks_.emplace_back(std::move(done), std::move(r));
   };
   if (Status st = registry_.catalog().Validate(command); !st.ok()) {
     done(st);
     return;
   }
   // Commit latency: ordering (with Raft, replication and fsync) plus apply.
-  log_->Append(std::move(command),
-               [started = std::chrono::steady_clock::now(), done = std::move(done)](
-                   Result<core::Index> r) {
-                 Metrics::Get().commit_latency.Observe(std::chrono::steady_clock::now() - started);
-                 done(std::move(r));
-               });
+  CommandLog::Done timed = [started = std::chrono::steady_clock::now(),
+                            done = std::move(done)](Result<core::Index> r) {
+    Metrics::Get().commit_latency.Observe(std::chrono::steady_clock::now() - started);
+    done(std::move(r));
+  };
+  // With a log on disk, the commands of one wake-up go to it together, after the last job
+  // (Drain). In memory each is applied at once, so the next one is validated against it.
+  writes_.push_back({std::move(command), std::move(timed)});
+  if (!draining_ || log_ == &direct_) AppendWrites();
+}
+
+void StateLoop::AppendWrites() {
+  if (writes_.empty()) return;
+  std::vector<CommandLog::Write> writes;
+  writes.swap(writes_);
+  log_->AppendAll(std::move(writes));
+}
+
+void StateLoop::Acknowledge() {
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&ack_))) uv_idle_stop(&ack_);
+  registry_.Flush();
+  // An answer may submit more (SubmitAndWait's caller, a follow-up): those queue anew.
+  std::vector<std::pair<CommandLog::Done, Result<core::Index>>> acks;
+  acks.swap(acks_);
+  for (auto& [done, result] : acks) done(std::move(result));
 }
 
 void StateLoop::ArmTimer() {

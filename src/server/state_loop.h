@@ -69,15 +69,30 @@ class StateLoop {
   template <typename Token>
   auto AsyncSubmitAll(std::vector<core::Command> commands, Token&& token);
   void SubmitHere(core::Command command, CommandLog::Done done);
+  void AppendWrites();
   void Drain();
+  void Acknowledge();
+  void CloseHandles();
 
   Registry& registry_;
   DirectLog direct_;
   CommandLog* log_;
   uv_loop_t loop_{};
-  uv_async_t wake_{};
+  // Other threads wake the loop through an eventfd written only when the job queue goes
+  // from empty to not empty. Not a uv_async_t: libuv 1.44's loop spins (sched_yield) until
+  // the sender's uv_async_send returns, and on a busy machine a sender preempted inside it
+  // stalled the state thread for milliseconds.
+  int wake_fd_ = -1;
+  uv_poll_t wake_{};
   uv_timer_t timer_{};
   uv_prepare_t flush_{};  // publishes what the last loop iteration changed
+  // Answers to writes whose commands are applied, given out together once the callbacks of
+  // this loop iteration are done: the Raft log has started its next disk write by then, the
+  // changed views are published once for all of them, and only then are they answered.
+  uv_idle_t ack_{};
+  std::vector<std::pair<CommandLog::Done, Result<core::Index>>> acks_;
+  std::vector<CommandLog::Write> writes_;  // validated, for the log after this wake-up's jobs
+  bool draining_ = false;
   std::thread thread_;
   std::mutex mu_;
   std::vector<std::function<void()>> jobs_;
