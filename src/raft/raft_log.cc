@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/codec.h"
+#include "server/metrics.h"
 
 namespace concierge::raft {
 
@@ -24,11 +25,29 @@ std::string RaftError(int rv, struct raft* r = nullptr) {
 
 }  // namespace
 
-struct RaftLog::ApplyRequest {
+// One raft_apply of several entries. Freed once libraft has called back and every entry is
+// answered.
+struct RaftLog::Batch {
   struct raft_apply req{};
   RaftLog* self = nullptr;
-  Done done;
+  raft_term term = 0;
+  std::vector<const void*> bases;  // the entries' buffers
+  std::vector<Done> dones;         // emptied once answered
+  std::size_t unanswered = 0;
+  bool requested = true;           // libraft holds `req`
 };
+
+namespace {
+
+// The longest wait for the clients of the last write to send their next commands. A wait is
+// never longer than that write took: past that, a write of what is there is the better bet.
+constexpr auto kMaxGather = std::chrono::milliseconds(5);
+// What one raft_apply carries at most; the rest waits for the next write. libraft refuses a
+// batch larger than a segment (8 MiB), and one large command goes alone.
+constexpr std::size_t kMaxBatchBytes = 1 << 20;
+constexpr std::size_t kMaxBatchEntries = 4096;
+
+}  // namespace
 
 RaftLog::RaftLog(uv_loop_t* loop, server::Registry& registry, RaftOptions options)
     : loop_(loop), registry_(registry), options_(std::move(options)) {
@@ -102,6 +121,8 @@ Status RaftLog::Start(const RaftOptions& options) {
   started_flag_ = true;
   uv_timer_init(loop_, &watch_);
   watch_.data = this;
+  uv_timer_init(loop_, &gather_);
+  gather_.data = this;
   uv_timer_start(
       &watch_, [](uv_timer_t* t) { static_cast<RaftLog*>(t->data)->WatchLeadership(); }, 0, 20);
   return Status::Ok();
@@ -136,6 +157,10 @@ void RaftLog::WatchLeadership() {
       if (s.role == RAFT_VOTER) status_.voters.emplace_back(s.address);
     }
   }
+  if (!leader && (in_flight_ > 0 || !queued_.empty())) {
+    FailWrites(Status::Unavailable("leadership lost: this server is no longer the leader, and "
+                                   "the write may or may not have been committed"));
+  }
   if (!leader && leader_ready_) {
     leader_ready_ = false;
     barrier_.data = nullptr;
@@ -164,49 +189,149 @@ server::ClusterInfo RaftLog::Cluster() const {
 }
 
 void RaftLog::Append(core::Command command, Done done) {
+  std::vector<Write> writes;
+  writes.push_back({std::move(command), std::move(done)});
+  AppendAll(std::move(writes));
+}
+
+void RaftLog::AppendAll(std::vector<Write> writes) {
   if (!started_ || raft_state(&raft_) != RAFT_LEADER) {
-    done(Status::Unavailable("no cluster leader: this server is not the leader; retry, or send "
-                             "the write to the leader"));
-    return;
-  }
-  // libraft 0.15's on-disk segments misread entries whose length is not a multiple of 8
-  // (found by restarting after kill -9: "short read" on the next batch), so every entry is
-  // framed as [4-byte little-endian length][command][zero padding to 8 bytes].
-  std::string bytes = core::EncodeCommand(command);
-  raft_buffer buf;
-  buf.len = (4 + bytes.size() + 7) / 8 * 8;
-  buf.base = raft_calloc(1, buf.len);
-  if (buf.base == nullptr) {
-    done(Status::Internal("out of memory"));
-    return;
-  }
-  auto* out = static_cast<unsigned char*>(buf.base);
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<unsigned char>(bytes.size() >> (8 * i));
-  std::memcpy(out + 4, bytes.data(), bytes.size());
-  auto* request = new ApplyRequest;
-  request->self = this;
-  request->done = std::move(done);
-  request->req.data = request;
-  int rv = raft_apply(&raft_, &request->req, &buf, 1, [](struct raft_apply* req, int status, void*) {
-    auto* request = static_cast<ApplyRequest*>(req->data);
-    RaftLog* self = request->self;
-    if (status != 0) {
-      // Not committed (leadership lost, disk error, ...): never acknowledged.
-      request->done(Status::Unavailable("write not committed: " + RaftError(status)));
-    } else if (self->last_result_) {
-      request->done(std::move(*self->last_result_));
-    } else {
-      request->done(Status::Internal("write committed but no result recorded"));
+    for (Write& w : writes) {
+      w.done(Status::Unavailable("no cluster leader: this server is not the leader; retry, or "
+                                 "send the write to the leader"));
     }
-    self->last_result_.reset();
-    delete request;
-  });
-  if (rv != 0) {
-    raft_free(buf.base);
-    Done d = std::move(request->done);
-    delete request;
-    d(Status::Unavailable("write not accepted: " + RaftError(rv, &raft_)));
+    return;
   }
+  for (Write& w : writes) queued_.push_back(std::move(w));
+  // Nothing on its way to disk: write now, unless the clients of the last write are still
+  // expected (gathering) and have not all sent their next command yet.
+  if (in_flight_ == 0 && (!uv_is_active(reinterpret_cast<uv_handle_t*>(&gather_)) ||
+                          queued_.size() >= expect_)) {
+    Release();
+  }
+}
+
+void RaftLog::Release() {
+  uv_timer_stop(&gather_);
+  expect_ = 0;
+  released_ = 0;
+  written_at_ = std::chrono::steady_clock::now();
+  std::vector<Write> writes;
+  writes.swap(queued_);
+  std::size_t next = 0;
+  while (next < writes.size()) {
+    // libraft 0.15's on-disk segments misread entries whose length is not a multiple of 8
+    // (found by restarting after kill -9: "short read" on the next batch), so every entry is
+    // framed as [4-byte little-endian length][command][zero padding to 8 bytes].
+    std::vector<raft_buffer> bufs;
+    auto* batch = new Batch;
+    batch->self = this;
+    batch->term = raft_.current_term;
+    batch->req.data = batch;
+    std::size_t bytes_in_batch = 0;
+    Status failed;
+    while (next < writes.size() && bufs.size() < kMaxBatchEntries) {
+      std::string bytes = core::EncodeCommand(writes[next].command);
+      raft_buffer buf;
+      buf.len = (4 + bytes.size() + 7) / 8 * 8;
+      if (!bufs.empty() && bytes_in_batch + buf.len > kMaxBatchBytes) break;
+      buf.base = raft_calloc(1, buf.len);
+      if (buf.base == nullptr) {
+        failed = Status::Internal("out of memory");
+        break;
+      }
+      auto* out = static_cast<unsigned char*>(buf.base);
+      for (int i = 0; i < 4; ++i) out[i] = static_cast<unsigned char>(bytes.size() >> (8 * i));
+      std::memcpy(out + 4, bytes.data(), bytes.size());
+      bytes_in_batch += buf.len;
+      bufs.push_back(buf);
+      batch->bases.push_back(buf.base);
+      batch->dones.push_back(std::move(writes[next].done));
+      ++next;
+    }
+    int rv = failed.ok() ? raft_apply(&raft_, &batch->req, bufs.data(),
+                                      static_cast<unsigned>(bufs.size()), &RaftLog::BatchDone)
+                         : RAFT_NOMEM;
+    if (rv != 0) {
+      for (raft_buffer& buf : bufs) raft_free(buf.base);
+      Status why = failed.ok() ? Status::Unavailable("write not accepted: " + RaftError(rv, &raft_))
+                               : failed;
+      for (Done& done : batch->dones) done(why);
+      delete batch;
+      if (!failed.ok()) writes[next++].done(why);  // the command that could not be framed
+      continue;
+    }
+    server::Metrics::Get().raft_appends.Inc();
+    server::Metrics::Get().raft_entries.Inc(batch->dones.size());
+    batch->unanswered = batch->dones.size();
+    for (std::size_t i = 0; i < batch->bases.size(); ++i) pending_[batch->bases[i]] = {batch, i};
+    in_flight_ += batch->dones.size();
+    released_ += batch->dones.size();
+  }
+}
+
+// libraft is done with a batch: after its first entry is applied, or with why it was not
+// committed (leadership lost, disk error, ...), which none of its entries then was.
+void RaftLog::BatchDone(struct raft_apply* req, int status, void*) {
+  auto* batch = static_cast<Batch*>(req->data);
+  batch->requested = false;
+  RaftLog* self = batch->self;
+  if (status != 0) {
+    Status why = Status::Unavailable("write not committed: " + RaftError(status));
+    for (std::size_t i = 0; i < batch->bases.size(); ++i) {
+      if (!batch->dones[i]) continue;
+      self->pending_.erase(batch->bases[i]);
+      self->Resolve({batch, i}, why);
+    }
+  }
+  if (batch->unanswered == 0) delete batch;
+}
+
+void RaftLog::Resolve(Pending pending, Result<core::Index> result) {
+  Batch* batch = pending.batch;
+  Done done = std::move(batch->dones[pending.slot]);
+  batch->dones[pending.slot] = nullptr;
+  --batch->unanswered;
+  --in_flight_;
+  done(std::move(result));
+  if (in_flight_ == 0) Written();
+}
+
+// The writes in flight are applied (or failed). Called from libraft's callbacks, so the next
+// write starts from the timer, never from here.
+void RaftLog::Written() {
+  last_write_ = std::chrono::steady_clock::now() - written_at_;
+  expect_ = queued_.size() + released_;
+  auto wait = std::min<std::chrono::steady_clock::duration>(last_write_, kMaxGather);
+  uv_timer_start(
+      &gather_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<RaftLog*>(t->data);
+        self->expect_ = 0;
+        if (self->in_flight_ == 0 && !self->queued_.empty()) self->Release();
+      },
+      static_cast<std::uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(wait).count()), 0);
+}
+
+void RaftLog::FailWrites(const Status& why) {
+  uv_timer_stop(&gather_);
+  expect_ = 0;
+  std::vector<Write> queued;
+  queued.swap(queued_);
+  for (Write& w : queued) w.done(why);
+  // Entries written but not applied: libraft may still call back for their batches, which
+  // then find nothing left to answer.
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [base, p] : pending) {
+    Batch* batch = p.batch;
+    Done done = std::move(batch->dones[p.slot]);
+    batch->dones[p.slot] = nullptr;
+    --batch->unanswered;
+    done(why);
+    if (batch->unanswered == 0 && !batch->requested) delete batch;
+  }
+  in_flight_ = 0;
 }
 
 int RaftLog::FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
@@ -220,16 +345,31 @@ int RaftLog::FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
   auto command = entry.size() >= 4 && len <= entry.size() - 4
                      ? core::DecodeCommand(entry.substr(4, len))
                      : Result<core::Command>(Status::InvalidArgument("entry framing is corrupt"));
+  Result<core::Index> applied = command.status();
   if (!command.ok()) {
     // Every server skips the same entry, so they stay identical; say so loudly.
     spdlog::error("raft: skipping an entry that does not decode: {}",
                   command.status().message());
-    self->last_result_ = command.status();
   } else {
-    self->last_result_ = self->registry_.Apply(*command);
+    applied = self->registry_.Apply(*command);
   }
   self->last_applied_.fetch_add(1);
   if (self->after_apply_) self->after_apply_();
+  // One of ours, written in this term as leader (so its buffer is still the one we gave).
+  if (!self->pending_.empty()) {
+    auto it = self->pending_.find(buf->base);
+    if (it != self->pending_.end()) {
+      Pending p = it->second;
+      self->pending_.erase(it);
+      Batch* batch = p.batch;
+      if (batch->term == self->raft_.current_term && raft_state(&self->raft_) == RAFT_LEADER) {
+        self->Resolve(p, std::move(applied));
+      } else {
+        self->Resolve(p, Status::Unavailable("leadership lost while the write was in flight"));
+      }
+      if (batch->unanswered == 0 && !batch->requested) delete batch;
+    }
+  }
   return 0;
 }
 
@@ -397,12 +537,14 @@ void RaftLog::Close(std::function<void()> done) {
   }
   close_done_ = std::move(done);
   uv_timer_stop(&watch_);
+  FailWrites(Status::Unavailable("the agent is shutting down"));
   raft_.data = this;
   raft_close(&raft_, [](struct raft* r) {
     auto* self = static_cast<RaftLog*>(r->data);
     raft_uv_close(&self->io_);
     raft_uv_tcp_close(&self->transport_);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->watch_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->gather_), nullptr);
     self->started_ = false;
     self->started_flag_ = false;
     self->leader_flag_ = false;

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 extern "C" {
@@ -62,6 +64,12 @@ class RaftLog final : public server::CommandLog {
   void set_after_apply(std::function<void()> fn) { after_apply_ = std::move(fn); }
 
   void Append(core::Command command, Done done) override;
+  // Group commit: the commands given together, and those that arrive while a write is on its
+  // way to disk, go out as one raft_apply of many entries, so they share one disk write (and
+  // one AppendEntries per follower). When a write is done, the next waits briefly for the
+  // clients just answered to send their next commands, so that they share it too (see
+  // docs/design.md "Group commit").
+  void AppendAll(std::vector<Write> writes) override;
   void Close(std::function<void()> done) override;
 
   // Any thread.
@@ -84,7 +92,16 @@ class RaftLog final : public server::CommandLog {
   raft_index last_applied() const { return last_applied_.load(); }
 
  private:
-  struct ApplyRequest;
+  struct Batch;
+  struct Pending {  // an entry of a batch, until it is applied
+    Batch* batch;
+    std::size_t slot;
+  };
+  void Release();
+  static void BatchDone(struct raft_apply* req, int status, void* result);
+  void Resolve(Pending pending, Result<core::Index> result);
+  void Written();
+  void FailWrites(const Status& why);
   static int FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result);
   static int FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs);
   static int FsmRestore(raft_fsm* fsm, raft_buffer* buf);
@@ -110,7 +127,17 @@ class RaftLog final : public server::CommandLog {
   bool LeaderNow() { return started_ && raft_state(&raft_) == RAFT_LEADER; }
   bool leader_ready_ = false;  // leader, and its barrier has applied the whole log
   struct raft_barrier barrier_{};
-  std::optional<Result<core::Index>> last_result_;
+  // Group commit. Entries are known by their buffers, which libraft hands back to FsmApply on
+  // the leader: raft_apply calls back after the first entry of a batch is applied, not the
+  // last, so each entry is answered from its own apply instead.
+  std::unordered_map<const void*, Pending> pending_;
+  std::vector<Write> queued_;    // for the next write
+  std::size_t in_flight_ = 0;    // entries written and not yet applied
+  std::size_t released_ = 0;     // entries in the writes in flight
+  std::size_t expect_ = 0;       // while gathering: how many commands make the next write full
+  uv_timer_t gather_{};          // ends the wait for them
+  std::chrono::steady_clock::time_point written_at_{};
+  std::chrono::steady_clock::duration last_write_{};
   std::function<void()> after_apply_;
   std::function<void()> close_done_;
   std::atomic<raft_index> last_applied_{0};

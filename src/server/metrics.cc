@@ -339,6 +339,12 @@ std::vector<Family> Metrics::Collect() const {
                             static_cast<double>(active_check_runs[status].value())});
   }
   out.push_back(std::move(runs));
+  out.push_back(Family::Of("concierge_raft_appends_total",
+                           "Batches of commands the leader appended to the Raft log",
+                           Type::kCounter, static_cast<double>(raft_appends.value())));
+  out.push_back(Family::Of("concierge_raft_entries_total",
+                           "Commands in those batches (entries per batch: group commit)",
+                           Type::kCounter, static_cast<double>(raft_entries.value())));
   Family dereg{"concierge_deregistrations_total",
                "Service instances removed, by request or by the reaper",
                Type::kCounter,

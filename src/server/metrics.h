@@ -162,6 +162,9 @@ struct Metrics {
   Histogram apply_latency;
   // From submitting a command to its result: ordering (Raft: commit) plus apply.
   Histogram commit_latency;
+  // Group commit on the leader: raft_apply calls, and the commands they carried.
+  Counter raft_appends;
+  Counter raft_entries;
   // HTTP requests by route and status code, and their latency by route.
   void ObserveRequest(std::size_t route, int code, std::chrono::nanoseconds latency);
   std::array<Histogram, kRouteCount> request_latency;

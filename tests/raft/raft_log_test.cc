@@ -1,0 +1,216 @@
+// The Raft log as the agent runs it by default: a single voter on a libuv loop, with its log
+// in a temporary directory on disk. The loop runs until the callbacks under test have fired
+// (bounded by a deadline), never sleeps.
+#include "raft/raft_log.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "server/clock.h"
+#include "server/metrics.h"
+#include "server/registry.h"
+
+namespace concierge::raft {
+namespace {
+
+using core::Index;
+
+std::string FreeAddress() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+}
+
+core::RegisterService Reg(const std::string& id) {
+  core::RegisterService r;
+  r.service.id = id;
+  r.service.name = "web";
+  return r;
+}
+
+// One agent's worth: a registry and its log on a loop of the test's own.
+struct Node {
+  explicit Node(const std::string& dir, const std::string& address) {
+    uv_loop_init(&loop);
+    options.dir = dir;
+    options.address = address;
+    options.bootstrap = {{1, address}};
+    log.emplace(&loop, registry, options);
+  }
+  ~Node() {
+    if (log->started()) Close();
+    log.reset();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+  }
+  // Runs the loop until `done` holds; false if it did not within 20 s.
+  bool RunUntil(const std::function<bool()>& done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      uv_run(&loop, UV_RUN_ONCE);
+    }
+    return true;
+  }
+  void Close() {
+    bool closed = false;
+    log->Close([&] { closed = true; });
+    RunUntil([&] { return closed; });
+  }
+
+  uv_loop_t loop{};
+  server::RealClock clock;
+  server::Registry registry{clock, server::RegistryOptions{}, nullptr};
+  RaftOptions options;
+  std::optional<RaftLog> log;
+};
+
+class RaftLogTest : public ::testing::Test {
+ protected:
+  RaftLogTest() {
+    spdlog::set_level(spdlog::level::warn);
+    char tmpl[] = "/tmp/concierge-raft-log-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    address_ = FreeAddress();
+  }
+  ~RaftLogTest() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<Node> StartNode() {
+    auto node = std::make_unique<Node>(dir_, address_);
+    Status st = node->log->Start(node->options);
+    EXPECT_TRUE(st.ok()) << st.message();
+    EXPECT_TRUE(node->RunUntil([&] { return node->log->is_leader(); }));
+    return node;
+  }
+
+  std::string dir_;
+  std::string address_;
+};
+
+// Every command given to AppendAll is answered exactly once, after it is applied, with its
+// own result, and commands given together share batches (far fewer raft_apply calls than
+// commands).
+TEST_F(RaftLogTest, GroupCommitAnswersEachCommandOnceWithItsOwnResult) {
+  auto node = StartNode();
+  server::Metrics& metrics = server::Metrics::Get();
+  const auto appends_before = metrics.raft_appends.value();
+  const auto entries_before = metrics.raft_entries.value();
+
+  constexpr int kFirst = 300;
+  constexpr int kSecond = 100;
+  std::vector<int> calls(kFirst + kSecond + 1, 0);
+  std::vector<std::optional<Result<Index>>> results(calls.size());
+  auto writes = [&](int from, int to) {
+    std::vector<server::CommandLog::Write> w;
+    for (int i = from; i < to; ++i) {
+      w.push_back({Reg("web-" + std::to_string(i)), [&, i](Result<Index> r) {
+                     ++calls[i];
+                     // Answered after its apply: the registry already holds it.
+                     if (r.ok()) {
+                       EXPECT_NE(node->registry.Instance("web-" + std::to_string(i)), nullptr);
+                     }
+                     results[i] = std::move(r);
+                   }});
+    }
+    return w;
+  };
+  node->log->AppendAll(writes(0, kFirst));
+  // While the first batch is on its way to disk: these wait for the next write.
+  node->log->AppendAll(writes(kFirst, kFirst + kSecond));
+  // An entry that fails its apply gets its own error; the others in its batch do not.
+  std::vector<server::CommandLog::Write> bad;
+  bad.push_back({core::DeregisterService{"nobody", {}}, [&](Result<Index> r) {
+                   ++calls[kFirst + kSecond];
+                   results[kFirst + kSecond] = std::move(r);
+                 }});
+  node->log->AppendAll(std::move(bad));
+
+  ASSERT_TRUE(node->RunUntil([&] {
+    return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+  }));
+  std::set<Index> indexes;
+  for (int i = 0; i < kFirst + kSecond; ++i) {
+    EXPECT_EQ(calls[i], 1) << i;
+    ASSERT_TRUE(results[i]->ok()) << i << ": " << results[i]->status().message();
+    indexes.insert(results[i]->value());
+  }
+  EXPECT_EQ(indexes.size(), static_cast<std::size_t>(kFirst + kSecond));
+  EXPECT_EQ(calls[kFirst + kSecond], 1);
+  ASSERT_FALSE(results[kFirst + kSecond]->ok());
+  EXPECT_EQ(results[kFirst + kSecond]->status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(node->registry.instance_count(), static_cast<std::size_t>(kFirst + kSecond));
+
+  const auto appends = metrics.raft_appends.value() - appends_before;
+  const auto entries = metrics.raft_entries.value() - entries_before;
+  // Ours, and the leader's own (its election mark) if it went out in the meantime.
+  EXPECT_GE(entries, static_cast<std::uint64_t>(kFirst + kSecond + 1));
+  EXPECT_LE(appends, 4u);
+}
+
+// What was acknowledged is on disk: a new log on the same directory replays it.
+TEST_F(RaftLogTest, AcknowledgedCommandsSurviveARestart) {
+  constexpr int kN = 50;
+  {
+    auto node = StartNode();
+    int answered = 0;
+    for (int i = 0; i < kN; ++i) {
+      // One at a time, as separate clients do: each either starts a write or joins the next.
+      node->log->Append(Reg("web-" + std::to_string(i)), [&](Result<Index> r) {
+        EXPECT_TRUE(r.ok()) << r.status().message();
+        ++answered;
+      });
+      if (i % 10 == 0) node->RunUntil([&] { return answered > i / 2; });
+    }
+    ASSERT_TRUE(node->RunUntil([&] { return answered == kN; }));
+    node->Close();
+  }
+  auto node = StartNode();
+  EXPECT_TRUE(node->RunUntil(
+      [&] { return node->registry.instance_count() == static_cast<std::size_t>(kN); }));
+}
+
+TEST_F(RaftLogTest, WritesBeforeStartAreRefused) {
+  Node node(dir_, address_);
+  std::optional<Result<Index>> result;
+  node.log->Append(Reg("web-1"), [&](Result<Index> r) { result = std::move(r); });
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->status().code(), Status::Code::kUnavailable);
+}
+
+// Closing answers what is still waiting, with an error, and never an acknowledgement for
+// what was not written.
+TEST_F(RaftLogTest, CloseAnswersEveryWaitingCommand) {
+  auto node = StartNode();
+  int answered = 0;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<server::CommandLog::Write> w;
+    for (int i = 0; i < 20; ++i) {
+      w.push_back(
+          {Reg("web-" + std::to_string(round * 20 + i)), [&](Result<Index>) { ++answered; }});
+    }
+    node->log->AppendAll(std::move(w));
+  }
+  node->Close();
+  EXPECT_EQ(answered, 60);
+}
+
+}  // namespace
+}  // namespace concierge::raft
