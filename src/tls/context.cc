@@ -86,6 +86,10 @@ Status ServerFiles::Check(std::string_view prefix) const {
     return Status::InvalidArgument(p + "cert-file and " + p +
                                    "key-file go together: give both, or neither");
   }
+  if (!ca_file.empty() && cert_file.empty()) {
+    return Status::InvalidArgument(p + "ca-file needs " + p + "cert-file and " + p +
+                                   "key-file (TLS is off without them)");
+  }
   if (verify_incoming && ca_file.empty()) {
     return Status::InvalidArgument(p + "verify-incoming needs " + p +
                                    "ca-file (the CA that signs client certificates)");

@@ -172,6 +172,7 @@ class TlsFlagsTest(unittest.TestCase):
              "cannot read"),
             (["-tls-cert-file", pem("server.pem"), "-tls-key-file", pem("server-key.pem"),
               "-tls-verify-incoming"], "-tls-ca-file"),
+            (["-tls-ca-file", pem("ca.pem")], "TLS is off without them"),
         ]
         for args, message in cases:
             r = subprocess.run([binary(), "agent", "-dev", "-http-addr", "127.0.0.1:0",
