@@ -14,7 +14,15 @@ namespace concierge {
 
 class Status {
  public:
-  enum class Code { kOk, kInvalidArgument, kNotFound, kConflict, kUnavailable, kInternal };
+  enum class Code {
+    kOk,
+    kInvalidArgument,
+    kNotFound,
+    kConflict,
+    kUnavailable,
+    kInternal,
+    kPermissionDenied,
+  };
 
   // An ok Status.
   Status() = default;
@@ -30,6 +38,10 @@ class Status {
   static Status Unavailable(std::string msg) { return {Code::kUnavailable, std::move(msg)}; }
   // Something that should not happen (an answer that cannot be read, a library error).
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+  // The ACL token lacks a right, or names no token (HTTP 403).
+  static Status PermissionDenied(std::string msg) {
+    return {Code::kPermissionDenied, std::move(msg)};
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -201,9 +201,10 @@ Status Catalog::Validate(const Command& command) const {
           return CheckText("reason", cmd.reason, Limits::kMaxOutputBytes, false);
         } else if constexpr (std::is_same_v<T, LeaderElected> || std::is_same_v<T, ChecksHeard>) {
           return Status::Ok();  // IDs gone meanwhile are skipped
-        } else {
-          static_assert(std::is_same_v<T, RestoreSnapshot>);
+        } else if constexpr (std::is_same_v<T, RestoreSnapshot>) {
           return DecodeSnapshot(cmd.snapshot).status();
+        } else {
+          return acl_.Validate(cmd);
         }
       },
       command);
@@ -230,9 +231,12 @@ Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
         } else if constexpr (std::is_same_v<T, ChecksHeard>) {
           for (const std::string& id : cmd.check_ids) Heard(id);
           return std::vector<Event>{};
-        } else {
-          static_assert(std::is_same_v<T, RestoreSnapshot>);
+        } else if constexpr (std::is_same_v<T, RestoreSnapshot>) {
           return ApplyRestore(cmd, index);
+        } else {
+          acl_.Apply(cmd, index);
+          index_ = index;
+          return std::vector<Event>{};
         }
       },
       command);
@@ -462,6 +466,9 @@ std::optional<Time> Catalog::UnheardSince(std::string_view check_id) const {
 
 Result<std::vector<Event>> Catalog::ApplyRestore(const RestoreSnapshot& cmd, Index index) {
   Result<Catalog> restored = DecodeSnapshot(cmd.snapshot);
+  // A backup from before ACLs (formats 1 to 4) says nothing about them: keep the current
+  // ones rather than drop every token and let anyone bootstrap again.
+  if (static_cast<std::uint8_t>(cmd.snapshot.front()) < 5) restored->acl_ = acl_;
   *this = std::move(*restored);
   // Indexes never go backwards: everything restored changed at this command.
   index_ = index;

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/acl.h"
 #include "core/command.h"
 #include "core/model.h"
 #include "core/status.h"
@@ -45,9 +46,9 @@ struct ServiceGroup {
   std::map<Symbol, std::uint32_t, std::less<>> tags;
 };
 
-// 2 adds the node's maintenance check, 3 the unheard-since marks, 4 active checks; versions
-// 1 to 3 still decode.
-inline constexpr std::uint8_t kSnapshotFormatVersion = 4;
+// 2 adds the node's maintenance check, 3 the unheard-since marks, 4 active checks, 5 the ACL
+// state; versions 1 to 4 still decode (with the initial ACL state: nothing bootstrapped).
+inline constexpr std::uint8_t kSnapshotFormatVersion = 5;
 
 class Catalog {
  public:
@@ -87,6 +88,9 @@ class Catalog {
     return unheard_since_;
   }
 
+  // Policies and tokens (ACL commands change nothing else).
+  const AclState& acl() const { return acl_; }
+
   // The check every instance carries while the node is in maintenance mode.
   const std::optional<Check>& node_maintenance() const { return node_maintenance_; }
 
@@ -125,6 +129,7 @@ class Catalog {
   std::optional<Check> node_maintenance_;
   // TTL checks no leader has heard from since a LeaderElected: check ID -> its time.
   std::unordered_map<Text, Time, TextHash, TextEqual> unheard_since_;
+  AclState acl_;
 };
 
 }  // namespace concierge::core

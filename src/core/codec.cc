@@ -13,6 +13,11 @@ enum class Type : std::uint8_t {
   kSetMaintenance = 6,
   kLeaderElected = 7,
   kChecksHeard = 8,
+  kAclBootstrap = 9,
+  kAclSetPolicy = 10,
+  kAclDeletePolicy = 11,
+  kAclSetToken = 12,
+  kAclDeleteToken = 13,
 };
 
 // At most this many check IDs in one ChecksHeard (a leader sends one per batch of heartbeats).
@@ -43,7 +48,109 @@ bool GetRegister(Decoder& d, RegisterService* c, std::uint8_t version) {
   return GetTime(d, &c->at);
 }
 
+// One policy or token as commands carry them; snapshots add the indexes (PutAclPolicy).
+void PutPolicy(Encoder& e, const AclPolicy& p) {
+  e.Bytes(p.id);
+  e.Bytes(p.name);
+  e.Bytes(p.description);
+  e.Varint(p.rules.rules.size());
+  for (const AclRule& r : p.rules.rules) {
+    e.U8(static_cast<std::uint8_t>(r.resource));
+    e.U8(r.prefix ? 1 : 0);
+    e.Bytes(r.name);
+    e.U8(static_cast<std::uint8_t>(r.access));
+  }
+  for (const auto& a : {p.rules.operator_access, p.rules.acl_access}) {
+    e.U8(a ? static_cast<std::uint8_t>(*a) + 1 : 0);
+  }
+}
+
+bool GetOptionalAccess(Decoder& d, std::optional<AclAccess>* a) {
+  std::uint8_t v = 0;
+  if (!d.U8(&v) || v > 3) return false;
+  if (v == 0) {
+    a->reset();
+  } else {
+    *a = static_cast<AclAccess>(v - 1);
+  }
+  return true;
+}
+
+bool GetPolicy(Decoder& d, AclPolicy* p) {
+  std::size_t n = 0;
+  if (!d.Bytes(&p->id) || !d.Bytes(&p->name) || !d.Bytes(&p->description) ||
+      !GetCount(d, AclLimits::kMaxRulesPerPolicy, &n)) {
+    return false;
+  }
+  p->rules.rules.resize(n);
+  for (AclRule& r : p->rules.rules) {
+    std::uint8_t resource = 0;
+    std::uint8_t prefix = 0;
+    std::uint8_t access = 0;
+    if (!d.U8(&resource) || resource >= kAclResourceCount || !d.U8(&prefix) || prefix > 1 ||
+        !d.Bytes(&r.name) || !d.U8(&access) || access > 2) {
+      return false;
+    }
+    r.resource = static_cast<AclResource>(resource);
+    r.prefix = prefix == 1;
+    r.access = static_cast<AclAccess>(access);
+  }
+  return GetOptionalAccess(d, &p->rules.operator_access) &&
+         GetOptionalAccess(d, &p->rules.acl_access);
+}
+
+void PutToken(Encoder& e, const AclToken& t) {
+  e.Bytes(t.accessor_id);
+  e.Bytes(t.secret_hash);
+  e.Bytes(t.description);
+  e.Varint(t.policy_ids.size());
+  for (const std::string& p : t.policy_ids) e.Bytes(p);
+  PutTime(e, t.create_time);
+}
+
+bool GetToken(Decoder& d, AclToken* t) {
+  std::size_t n = 0;
+  if (!d.Bytes(&t->accessor_id) || !d.Bytes(&t->secret_hash) || !d.Bytes(&t->description) ||
+      !GetCount(d, AclLimits::kMaxPoliciesPerToken, &n)) {
+    return false;
+  }
+  if (!t->secret_hash.empty() && t->secret_hash.size() != kSecretHashBytes) return false;
+  t->policy_ids.resize(n);
+  for (std::string& p : t->policy_ids) {
+    if (!d.Bytes(&p)) return false;
+  }
+  return GetTime(d, &t->create_time);
+}
+
 }  // namespace
+
+void PutAclPolicy(Encoder& e, const AclPolicy& p) {
+  PutPolicy(e, p);
+  e.Varint(p.create_index);
+  e.Varint(p.modify_index);
+}
+
+bool GetAclPolicy(Decoder& d, AclPolicy* p) {
+  return GetPolicy(d, p) && d.Varint(&p->create_index) && d.Varint(&p->modify_index);
+}
+
+void PutAclToken(Encoder& e, const AclToken& t) {
+  PutToken(e, t);
+  e.Varint(t.create_index);
+  e.Varint(t.modify_index);
+}
+
+bool GetAclToken(Decoder& d, AclToken* t) {
+  return GetToken(d, t) && d.Varint(&t->create_index) && d.Varint(&t->modify_index);
+}
+
+bool IsAclCommand(const Command& command) {
+  return std::holds_alternative<AclBootstrap>(command) ||
+         std::holds_alternative<AclSetPolicy>(command) ||
+         std::holds_alternative<AclDeletePolicy>(command) ||
+         std::holds_alternative<AclSetToken>(command) ||
+         std::holds_alternative<AclDeleteToken>(command);
+}
 
 void PutService(Encoder& e, const ServiceDefinition& s) {
   e.Bytes(s.id);
@@ -254,12 +361,34 @@ std::string EncodeCommand(const Command& command) {
           e.Varint(c.check_ids.size());
           for (const std::string& id : c.check_ids) e.Bytes(id);
           PutTime(e, c.at);
-        } else {
-          static_assert(std::is_same_v<T, SetMaintenance>);
+        } else if constexpr (std::is_same_v<T, SetMaintenance>) {
           e.U8(static_cast<std::uint8_t>(Type::kSetMaintenance));
           e.Bytes(c.service_id);
           e.U8(c.enable ? 1 : 0);
           e.Bytes(c.reason);
+          PutTime(e, c.at);
+        } else if constexpr (std::is_same_v<T, AclBootstrap>) {
+          e.U8(static_cast<std::uint8_t>(Type::kAclBootstrap));
+          PutToken(e, c.token);
+          PutTime(e, c.at);
+        } else if constexpr (std::is_same_v<T, AclSetPolicy>) {
+          e.U8(static_cast<std::uint8_t>(Type::kAclSetPolicy));
+          PutPolicy(e, c.policy);
+          e.U8(c.create ? 1 : 0);
+          PutTime(e, c.at);
+        } else if constexpr (std::is_same_v<T, AclDeletePolicy>) {
+          e.U8(static_cast<std::uint8_t>(Type::kAclDeletePolicy));
+          e.Bytes(c.id);
+          PutTime(e, c.at);
+        } else if constexpr (std::is_same_v<T, AclSetToken>) {
+          e.U8(static_cast<std::uint8_t>(Type::kAclSetToken));
+          PutToken(e, c.token);
+          e.U8(c.create ? 1 : 0);
+          PutTime(e, c.at);
+        } else {
+          static_assert(std::is_same_v<T, AclDeleteToken>);
+          e.U8(static_cast<std::uint8_t>(Type::kAclDeleteToken));
+          e.Bytes(c.accessor_id);
           PutTime(e, c.at);
         }
       },
@@ -338,6 +467,40 @@ Result<Command> DecodeCommand(std::string_view bytes) {
       if (ok) c.check_ids.resize(n);
       for (std::size_t i = 0; ok && i < n; ++i) ok = d.Bytes(&c.check_ids[i]);
       ok = ok && GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kAclBootstrap: {
+      AclBootstrap c;
+      ok = GetToken(d, &c.token) && GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kAclSetPolicy: {
+      AclSetPolicy c;
+      std::uint8_t create = 0;
+      ok = GetPolicy(d, &c.policy) && d.U8(&create) && create <= 1 && GetTime(d, &c.at);
+      c.create = create == 1;
+      out = std::move(c);
+      break;
+    }
+    case Type::kAclDeletePolicy: {
+      AclDeletePolicy c;
+      ok = d.Bytes(&c.id) && GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kAclSetToken: {
+      AclSetToken c;
+      std::uint8_t create = 0;
+      ok = GetToken(d, &c.token) && d.U8(&create) && create <= 1 && GetTime(d, &c.at);
+      c.create = create == 1;
+      out = std::move(c);
+      break;
+    }
+    case Type::kAclDeleteToken: {
+      AclDeleteToken c;
+      ok = d.Bytes(&c.accessor_id) && GetTime(d, &c.at);
       out = std::move(c);
       break;
     }

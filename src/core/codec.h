@@ -69,6 +69,10 @@ void PutTime(Encoder& e, Time t);
 bool GetTime(Decoder& d, Time* t);
 bool GetDuration(Decoder& d, Duration* out);
 bool GetStatus(Decoder& d, HealthStatus* s);
+void PutAclPolicy(Encoder& e, const AclPolicy& p);
+bool GetAclPolicy(Decoder& d, AclPolicy* p);
+void PutAclToken(Encoder& e, const AclToken& t);
+bool GetAclToken(Decoder& d, AclToken* t);
 // A count read from the wire, bounded so that a corrupt length cannot ask for huge memory.
 bool GetCount(Decoder& d, std::size_t limit, std::size_t* n);
 

@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/acl.h"
 #include "core/model.h"
 
 namespace concierge::core {
@@ -92,7 +93,50 @@ struct ChecksHeard {
   bool operator==(const ChecksHeard&) const = default;
 };
 
+// ACLs (core/acl.h). Secrets arrive hashed; IDs are chosen by the server that proposes the
+// command, so applying stays deterministic.
+
+// The first management token (linked to global-management). Refused once it has happened.
+struct AclBootstrap {
+  AclToken token;
+  Time at{};
+  bool operator==(const AclBootstrap&) const = default;
+};
+
+// Creates (`create`: the ID must be new) or updates (the ID must exist) a policy.
+struct AclSetPolicy {
+  AclPolicy policy;
+  bool create = true;
+  Time at{};
+  bool operator==(const AclSetPolicy&) const = default;
+};
+
+struct AclDeletePolicy {
+  std::string id;
+  Time at{};
+  bool operator==(const AclDeletePolicy&) const = default;
+};
+
+// Creates or updates a token. An update with an empty secret_hash keeps the token's secret.
+struct AclSetToken {
+  AclToken token;
+  bool create = true;
+  Time at{};
+  bool operator==(const AclSetToken&) const = default;
+};
+
+struct AclDeleteToken {
+  std::string accessor_id;
+  Time at{};
+  bool operator==(const AclDeleteToken&) const = default;
+};
+
 using Command = std::variant<RegisterService, DeregisterService, UpdateCheck, ReapService,
-                             RestoreSnapshot, SetMaintenance, LeaderElected, ChecksHeard>;
+                             RestoreSnapshot, SetMaintenance, LeaderElected, ChecksHeard,
+                             AclBootstrap, AclSetPolicy, AclDeletePolicy, AclSetToken,
+                             AclDeleteToken>;
+
+// The command changes ACL state only (no catalog events, no service index moves).
+bool IsAclCommand(const Command& command);
 
 }  // namespace concierge::core

@@ -58,6 +58,7 @@ std::string Catalog::EncodeSnapshot() const {
     e.Bytes(id);
     PutTime(e, at);
   }
+  acl_.Encode(e);
   return e.Take();
 }
 
@@ -134,6 +135,7 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
       if (!c.unheard_since_.emplace(std::move(id), at).second) return bad("mark appears twice");
     }
   }
+  if (version >= 5 && !AclState::Decode(d, &c.acl_)) return bad("malformed ACL state");
   if (!d.done()) return bad("trailing bytes");
   return c;
 }
