@@ -60,8 +60,34 @@ struct AgentConfig {
   int bootstrap_expect = 1;
   std::vector<std::string> join;
   bool dev = false;
+  bool acl_enabled = false;
+  std::string acl_default_policy;  // "allow" or "deny"; empty: deny, or allow with -dev
   std::vector<core::RegisterService> services;  // from the config file
 };
+
+// "acl": {"enabled": true, "default_policy": "deny"}, Consul's keys.
+Status ReadAclConfig(const std::string& path, const rapidjson::Value& v, AgentConfig* config,
+                     const std::set<std::string>& given_on_command_line) {
+  if (!v.IsObject()) return Status::InvalidArgument(path + ": acl: expected an object");
+  for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+    std::string key = it->name.GetString();
+    if (key == "enabled") {
+      if (!it->value.IsBool()) return Status::InvalidArgument(path + ": acl.enabled: expected true or false");
+      if (!given_on_command_line.contains("acl_enabled")) config->acl_enabled = it->value.GetBool();
+    } else if (key == "default_policy") {
+      if (!it->value.IsString()) {
+        return Status::InvalidArgument(path + ": acl.default_policy: expected \"allow\" or \"deny\"");
+      }
+      if (!given_on_command_line.contains("acl_default_policy")) {
+        config->acl_default_policy = it->value.GetString();
+      }
+    } else {
+      return Status::InvalidArgument(path + ": acl: unknown key \"" + key +
+                                     "\" (known: enabled, default_policy)");
+    }
+  }
+  return Status::Ok();
+}
 
 std::string Hostname() {
   char buf[256] = {};
@@ -118,6 +144,8 @@ Status ReadConfigFile(const std::string& path, AgentConfig* config,
       } else if (!given_on_command_line.contains(key)) {
         config->server_port = v.GetInt();
       }
+    } else if (key == "acl") {
+      st = ReadAclConfig(path, v, config, given_on_command_line);
     } else if (key == "services") {
       if (!v.IsArray()) return Status::InvalidArgument(path + ": services: expected an array");
       for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
@@ -135,7 +163,7 @@ Status ReadConfigFile(const std::string& path, AgentConfig* config,
       return Status::InvalidArgument(
           path + ": unknown key \"" + key +
           "\" (known: http_addr, data_dir, node_name, datacenter, log_level, "
-          "deregister_critical_after, workers, server_port, services)");
+          "deregister_critical_after, workers, server_port, acl, services)");
     }
     if (!st.ok()) return st;
   }
@@ -278,6 +306,11 @@ int RunAgent(int argc, char** argv) {
       ->check(CLI::Range(1, 7));
   app.add_option("--join", config.join, "HTTP address of a cluster member (repeatable)");
   app.add_flag("--dev", config.dev, "Development mode: in memory, nothing written to disk");
+  app.add_flag("--acl-enabled", config.acl_enabled,
+               "Enforce ACL tokens (docs/acl.md); bootstrap with `concierge acl bootstrap`");
+  app.add_option("--acl-default-policy", config.acl_default_policy,
+                 "With ACLs: allow or deny what no rule of a token decides (default deny; "
+                 "allow with -dev)");
   DnsFlags dns_flags;
   AddDnsFlags(app, &dns_flags);
   tls::ServerFiles tls_files;
@@ -304,7 +337,8 @@ int RunAgent(int argc, char** argv) {
 
   std::set<std::string> from_flags;
   for (const char* name : {"http-addr", "data-dir", "node", "datacenter", "log-level",
-                           "deregister-critical-after", "workers", "server-port"}) {
+                           "deregister-critical-after", "workers", "server-port", "acl-enabled",
+                           "acl-default-policy"}) {
     if (app.count(std::string("--") + name) > 0) {
       std::string key = name;
       std::replace(key.begin(), key.end(), '-', '_');
@@ -347,7 +381,13 @@ int RunAgent(int argc, char** argv) {
 
   server::RealClock clock;
   server::WatchHub hub;
+  if (config.acl_default_policy.empty()) config.acl_default_policy = config.dev ? "allow" : "deny";
+  if (config.acl_default_policy != "allow" && config.acl_default_policy != "deny") {
+    return fail(Status::InvalidArgument("-acl-default-policy: expected allow or deny, got \"" +
+                                        config.acl_default_policy + "\""));
+  }
   server::RegistryOptions registry_options{*grace};
+  registry_options.acl_default_allow = config.acl_default_policy == "allow";
   registry_options.self_preservation_threshold = self_preservation;
   if (auto window = core::ParseDuration(self_preservation_window); window.ok()) {
     registry_options.self_preservation_window = *window;
@@ -407,6 +447,7 @@ int RunAgent(int argc, char** argv) {
                       node_address, config.datacenter};
   api_options.version = CONCIERGE_VERSION;
   api_options.monitor = logging.monitor.get();
+  api_options.acl_enabled = config.acl_enabled;
   if (raft_log) api_options.cluster = [log = raft_log.get()] { return log->Cluster(); };
   std::unique_ptr<cluster::Members> members;
   std::unique_ptr<cluster::ClusterApi> cluster_api;
@@ -431,7 +472,7 @@ int RunAgent(int argc, char** argv) {
   api.set_http_address(node_address + ":" + std::to_string(http_server.port()));
   // DNS (docs/dns.md) on the HTTP API's host; stopped by its destructor, before the registry's.
   auto dns_server = StartDns(dns_flags, addr->first, {config.node, node_address, config.datacenter},
-                             config.workers, registry);
+                             config.workers, registry, config.acl_enabled);
   if (!dns_server.ok()) return fail(dns_server.status());
 
   // Signals are caught from here on, so a SIGTERM right after start still stops cleanly.
@@ -474,6 +515,12 @@ int RunAgent(int argc, char** argv) {
                                 std::to_string(config.server_port));
   spdlog::info("HTTP API listening on {}://{}:{}", server_options.tls ? "https" : "http",
                addr->first, http_server.port());
+  if (config.acl_enabled) {
+    spdlog::info("ACLs enabled, default policy {}{}", config.acl_default_policy,
+                 registry.Acl().state->bootstrap_index() == 0
+                     ? "; not bootstrapped yet: run `concierge acl bootstrap`"
+                     : "");
+  }
 
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int sig) {

@@ -20,7 +20,7 @@ void AddDnsFlags(CLI::App& app, DnsFlags* flags) {
 
 Result<std::unique_ptr<dns::Server>> StartDns(const DnsFlags& flags, const std::string& host,
                                               const DnsNode& node, int workers,
-                                              const server::Registry& registry) {
+                                              const server::Registry& registry, bool acl) {
   if (flags.port == -1) return std::unique_ptr<dns::Server>();
   if (flags.port < -1 || flags.port > 65535) {
     return Status::InvalidArgument("-dns-port: expected 0..65535, or -1 to disable DNS, got " +
@@ -46,6 +46,8 @@ Result<std::unique_ptr<dns::Server>> StartDns(const DnsFlags& flags, const std::
   options.host = host;
   options.port = static_cast<std::uint16_t>(flags.port);
   options.workers = workers;
+  options.acl = acl;
+  options.acl_node = node.name;
   auto server = std::make_unique<dns::Server>(options, std::move(*answerer), registry);
   if (auto st = server->Listen(); !st.ok()) {
     if (flags.port_option == nullptr || flags.port_option->count() > 0) return st;

@@ -31,9 +31,10 @@ struct DnsNode {
 
 // Starts the DNS server on `host` unless -dns-port is -1 (then returns null), and logs the
 // address it listens on. When the default port is taken (another agent on this host), DNS is
-// left off with a warning; a port given with -dns-port must be free.
+// left off with a warning; a port given with -dns-port must be free. With `acl`, answers
+// follow the anonymous token's rights.
 Result<std::unique_ptr<dns::Server>> StartDns(const DnsFlags& flags, const std::string& host,
                                               const DnsNode& node, int workers,
-                                              const server::Registry& registry);
+                                              const server::Registry& registry, bool acl);
 
 }  // namespace concierge::cli

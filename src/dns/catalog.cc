@@ -26,6 +26,14 @@ std::span<const std::shared_ptr<const core::Instance>> RegistryCatalog::Service(
     if (it != folded_.end() && it->first == name) held_ = registry_.Service(it->second);
   }
   if (held_ == nullptr) return {};
+  if (acl_) {
+    using P = core::AclAuthorizer::Permission;
+    const core::AclAuthorizer& anonymous = *registry_.Acl().tokens->anonymous();
+    if (!anonymous.Allowed(core::AclResource::kService, held_->name, P::kRead) ||
+        !anonymous.Allowed(core::AclResource::kNode, acl_node_, P::kRead)) {
+      return {};
+    }
+  }
   return held_->instances;
 }
 

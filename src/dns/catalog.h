@@ -18,11 +18,17 @@ namespace concierge::dns {
 class RegistryCatalog final : public CatalogView {
  public:
   explicit RegistryCatalog(const server::Registry& registry) : registry_(registry) {}
+  // With ACLs on: services the anonymous token may not read (or whose node, `node_name`, it
+  // may not read) look absent, as in Consul.
+  RegistryCatalog(const server::Registry& registry, std::string node_name)
+      : registry_(registry), acl_node_(std::move(node_name)), acl_(true) {}
 
   std::span<const std::shared_ptr<const core::Instance>> Service(std::string_view name) override;
 
  private:
   const server::Registry& registry_;
+  std::string acl_node_;
+  bool acl_ = false;
   std::shared_ptr<const server::ServiceView> held_;
   // Registered names that are not all lower case, by their lower-case form, sorted; rebuilt
   // when the set of names changes (services_index), so that lookups never allocate.

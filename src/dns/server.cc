@@ -33,8 +33,12 @@ struct Server::Worker {
   static constexpr std::size_t kBatch = 32;
   static constexpr std::size_t kMaxQuery = 4096;  // larger datagrams are not queries we answer
 
-  Worker(const server::Registry& registry, std::uint64_t seed, std::size_t max_reply)
-      : catalog(registry), scratch(seed), reply_size(max_reply) {
+  Worker(const server::Registry& registry, const ServerOptions& options, std::uint64_t seed,
+         std::size_t max_reply)
+      : catalog(options.acl ? RegistryCatalog(registry, options.acl_node)
+                            : RegistryCatalog(registry)),
+        scratch(seed),
+        reply_size(max_reply) {
     in.resize(kBatch * kMaxQuery);
     out.resize(kBatch * reply_size);
     for (std::size_t i = 0; i < kBatch; ++i) {
@@ -67,7 +71,8 @@ Server::Server(ServerOptions options, std::unique_ptr<const Answerer> answerer,
   std::random_device seed;
   for (int i = 0; i < n; ++i) {
     std::uint64_t s = std::uint64_t{seed()} << 32 | seed();
-    workers_.push_back(std::make_unique<Worker>(registry, s, answerer_->options().max_udp_size));
+    workers_.push_back(
+        std::make_unique<Worker>(registry, options_, s, answerer_->options().max_udp_size));
   }
 }
 

@@ -29,6 +29,9 @@ struct ServerOptions {
   // Time allowed for the next query on a TCP connection (RFC 7766 suggests seconds).
   std::chrono::seconds tcp_idle_timeout{10};
   std::size_t max_tcp_connections = 1024;
+  // ACLs on: answer what the anonymous token may read on node `acl_node` (docs/acl.md).
+  bool acl = false;
+  std::string acl_node;
 };
 
 class Server {

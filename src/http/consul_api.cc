@@ -28,7 +28,6 @@ namespace {
 constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
     {"kv/", "the KV store is not supported"},
     {"session/", "sessions are not supported"},
-    {"acl/", "ACLs are not supported yet"},
     {"event/", "user events are not supported"},
     {"txn", "transactions are not supported"},
     {"connect/", "Connect (service mesh) is not supported"},
@@ -63,6 +62,8 @@ int HttpStatus(const Status& st) {
       return 503;
     case Status::Code::kInternal:
       return 500;
+    case Status::Code::kPermissionDenied:
+      return 403;
   }
   return 500;
 }
@@ -87,6 +88,12 @@ bool AllPassing(const core::Instance& inst) {
   return inst.AggregateStatus() == HealthStatus::kPassing;
 }
 
+// Consul's header on a list that ACLs shortened.
+Response Filtered(Response r, bool filtered) {
+  if (filtered) r.headers.emplace_back("X-Consul-Results-Filtered-By-ACLs", "true");
+  return r;
+}
+
 // "/a/b/rest" after `prefix`: the rest if the path has the prefix and a non-empty rest.
 std::optional<std::string_view> Param(std::string_view path, std::string_view prefix) {
   if (!path.starts_with(prefix) || path.size() == prefix.size()) return std::nullopt;
@@ -97,7 +104,11 @@ std::optional<std::string_view> Param(std::string_view path, std::string_view pr
 
 ConsulApi::ConsulApi(server::Registry& registry, server::StateLoop& state, server::WatchHub& hub,
                      ApiOptions options)
-    : registry_(registry), state_(state), hub_(hub), options_(std::move(options)) {}
+    : registry_(registry),
+      state_(state),
+      hub_(hub),
+      options_(std::move(options)),
+      acl_(registry, state, options_.acl_enabled, options_.node) {}
 
 server::ClusterInfo ConsulApi::Cluster() const {
   if (options_.cluster) return options_.cluster();
@@ -125,6 +136,13 @@ asio::awaitable<Response> ConsulApi::Route(Request& req) {
   if (auto page = ServeUi(req)) co_return std::move(*page);
   if (!path.starts_with("/v1/")) {
     co_return Response::Error(404, "no such endpoint: " + req.path);
+  }
+  // One authorizer per request, from its token; then the endpoint's right (docs/acl.md).
+  auto authorizer = acl_.Resolve(req);
+  if (!authorizer.ok()) co_return FromStatus(authorizer.status());
+  req.acl = std::move(*authorizer);
+  if (req.acl->enforcing()) {
+    if (Status st = co_await acl_.Authorize(req); !st.ok()) co_return FromStatus(st);
   }
   if (options_.intercept) {
     std::optional<Response> answer = co_await options_.intercept(req);
@@ -181,6 +199,11 @@ asio::awaitable<Response> ConsulApi::Route(Request& req) {
     if (!get && !put) co_return method_not_allowed("PUT");
     co_return co_await Deregister(*id);
   }
+  if (rest.starts_with("acl/")) {
+    Response r = co_await acl_.Handle(req, rest);
+    if (r.status == 200) r = WithIndex(std::move(r), registry_.index());
+    co_return r;
+  }
   for (const auto& [prefix, message] : kUnsupported) {
     if (rest.starts_with(prefix)) {
       co_return Response::Error(501, std::string(message) + " (" + req.method + " " + req.path + ")");
@@ -192,16 +215,14 @@ asio::awaitable<Response> ConsulApi::Route(Request& req) {
   }
   if (rest == "agent/services") co_return AgentServices(req);
   if (auto id = Param(rest, "agent/service/")) co_return AgentService(*id);
-  if (rest == "agent/checks") co_return AgentChecks();
+  if (rest == "agent/checks") co_return AgentChecks(req);
   if (rest == "agent/self") co_return AgentSelf();
   if (auto name = Param(rest, "health/service/")) co_return co_await HealthService(req, *name);
   if (auto name = Param(rest, "health/checks/")) co_return co_await HealthChecks(req, *name);
-  if (auto state = Param(rest, "health/state/")) co_return HealthState(*state);
+  if (auto state = Param(rest, "health/state/")) co_return HealthState(req, *state);
   if (rest == "catalog/services") co_return co_await CatalogServices(req);
   if (auto name = Param(rest, "catalog/service/")) co_return co_await CatalogService(req, *name);
-  if (rest == "catalog/nodes") {
-    co_return WithIndex(Response::Json(EncodeCatalogNodes(options_.node)), registry_.index());
-  }
+  if (rest == "catalog/nodes") co_return CatalogNodes(req);
   if (rest == "agent/metrics") co_return AgentMetrics(req, registry_, hub_);
   if (rest == "agent/monitor") co_return co_await AgentMonitor(req, options_.monitor);
   if (rest == "catalog/datacenters") {
@@ -257,6 +278,9 @@ asio::awaitable<Response> ConsulApi::SnapshotRestore(Request& req) {
 asio::awaitable<Response> ConsulApi::Register(Request& req) {
   auto cmd = DecodeServiceRegistration(req.body);
   if (!cmd.ok()) co_return FromStatus(cmd.status());
+  if (auto st = acl_.RequireServiceWrite(req, cmd->service.id, cmd->service.name); !st.ok()) {
+    co_return FromStatus(st);
+  }
   if (options_.max_instances > 0 && registry_.instance_count() >= options_.max_instances &&
       registry_.Instance(cmd->service.id) == nullptr) {
     co_return Response::Error(429, "the registry holds " +
@@ -416,6 +440,10 @@ asio::awaitable<Response> ConsulApi::HealthService(Request& req, std::string_vie
   if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
   core::Index index = current();
   auto view = registry_.Service(key);
+  if (view && !acl_.CanRead(req, key, true)) {
+    co_return Filtered(WithIndex(Response::Json(EncodeHealthService({}, options_.node)), index),
+                       true);
+  }
   bool passing = Truthy(req.Query("passing"));
   std::vector<std::string_view> tags = req.QueryAll("tag");
   co_return WithIndex(Response::Json(RenderHealthService(view, passing, tags)), index);
@@ -463,7 +491,8 @@ asio::awaitable<Response> ConsulApi::HealthChecks(Request& req, std::string_view
   auto view = registry_.Service(key);
   std::vector<const core::Check*> checks;
   std::vector<const core::Instance*> owners;
-  if (view) {
+  const bool filtered = view && !acl_.CanRead(req, key, true);
+  if (view && !filtered) {
     for (const auto& inst : view->instances) {
       for (const core::Check& c : inst->checks) {
         checks.push_back(&c);
@@ -471,10 +500,12 @@ asio::awaitable<Response> ConsulApi::HealthChecks(Request& req, std::string_view
       }
     }
   }
-  co_return WithIndex(Response::Json(EncodeHealthChecks(checks, owners, options_.node)), index);
+  co_return Filtered(
+      WithIndex(Response::Json(EncodeHealthChecks(checks, owners, options_.node)), index),
+      filtered);
 }
 
-Response ConsulApi::HealthState(std::string_view state) {
+Response ConsulApi::HealthState(const Request& req, std::string_view state) {
   std::optional<HealthStatus> want;
   if (state != "any") {
     want = core::ParseHealthStatus(state);
@@ -488,7 +519,12 @@ Response ConsulApi::HealthState(std::string_view state) {
   std::vector<const core::Check*> checks;
   std::vector<const core::Instance*> owners;
   bool node_check_seen = false;
+  bool filtered = false;
   for (const auto& inst : instances) {
+    if (!acl_.CanRead(req, inst->service.name, true)) {
+      filtered = true;
+      continue;
+    }
     for (const core::Check& c : inst->checks) {
       if (want && c.status != *want) continue;
       if (c.id() == core::kNodeMaintenanceCheckId && std::exchange(node_check_seen, true)) continue;
@@ -496,7 +532,9 @@ Response ConsulApi::HealthState(std::string_view state) {
       owners.push_back(inst.get());
     }
   }
-  return WithIndex(Response::Json(EncodeHealthChecks(checks, owners, options_.node)), index);
+  return Filtered(
+      WithIndex(Response::Json(EncodeHealthChecks(checks, owners, options_.node)), index),
+      filtered);
 }
 
 asio::awaitable<Response> ConsulApi::CatalogService(Request& req, std::string_view name) {
@@ -506,13 +544,15 @@ asio::awaitable<Response> ConsulApi::CatalogService(Request& req, std::string_vi
   core::Index index = current();
   auto view = registry_.Service(key);
   std::vector<InstancePtr> out;
-  if (view) {
+  const bool filtered = view && !acl_.CanRead(req, key, true);
+  if (view && !filtered) {
     std::vector<std::string_view> tags = req.QueryAll("tag");
     for (const auto& inst : view->instances) {
       if (HasTags(*inst, tags)) out.push_back(inst);
     }
   }
-  co_return WithIndex(Response::Json(EncodeCatalogService(out, options_.node)), index);
+  co_return Filtered(WithIndex(Response::Json(EncodeCatalogService(out, options_.node)), index),
+                    filtered);
 }
 
 asio::awaitable<Response> ConsulApi::CatalogServices(Request& req) {
@@ -520,13 +560,28 @@ asio::awaitable<Response> ConsulApi::CatalogServices(Request& req) {
   std::string key(server::WatchHub::kCatalogKey);
   if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
   core::Index index = current();
-  co_return WithIndex(Response::Json(EncodeCatalogServices(registry_.ServiceNames())), index);
+  auto names = registry_.ServiceNames();
+  const std::size_t all = names.size();
+  std::erase_if(names, [&](const auto& entry) { return !acl_.CanRead(req, entry.first, false); });
+  co_return Filtered(WithIndex(Response::Json(EncodeCatalogServices(names)), index),
+                    names.size() != all);
 }
 
-Response ConsulApi::AgentServices(const Request&) {
+std::vector<InstancePtr> ConsulApi::ReadableInstances(const Request& req, bool* filtered) const {
+  auto instances = registry_.Instances();
+  const std::size_t all = instances.size();
+  std::erase_if(instances,
+                [&](const InstancePtr& inst) { return !acl_.CanRead(req, inst->service.name, false); });
+  *filtered = instances.size() != all;
+  return instances;
+}
+
+Response ConsulApi::AgentServices(const Request& req) {
   core::Index index = registry_.index();
-  return WithIndex(Response::Json(EncodeAgentServices(registry_.Instances(), options_.node)),
-                   index);
+  bool filtered = false;
+  auto instances = ReadableInstances(req, &filtered);
+  return Filtered(WithIndex(Response::Json(EncodeAgentServices(instances, options_.node)), index),
+                  filtered);
 }
 
 Response ConsulApi::AgentService(std::string_view id) {
@@ -538,9 +593,20 @@ Response ConsulApi::AgentService(std::string_view id) {
   return WithIndex(Response::Json(EncodeAgentService(*inst, options_.node)), inst->modify_index);
 }
 
-Response ConsulApi::AgentChecks() {
+Response ConsulApi::AgentChecks(const Request& req) {
   core::Index index = registry_.index();
-  return WithIndex(Response::Json(EncodeAgentChecks(registry_.Instances(), options_.node)), index);
+  bool filtered = false;
+  auto instances = ReadableInstances(req, &filtered);
+  return Filtered(WithIndex(Response::Json(EncodeAgentChecks(instances, options_.node)), index),
+                  filtered);
+}
+
+Response ConsulApi::CatalogNodes(const Request& req) {
+  if (!req.acl->Allowed(core::AclResource::kNode, options_.node.name,
+                        core::AclAuthorizer::Permission::kRead)) {
+    return Filtered(WithIndex(Response::Json("[]"), registry_.index()), true);
+  }
+  return WithIndex(Response::Json(EncodeCatalogNodes(options_.node)), registry_.index());
 }
 
 Response ConsulApi::AgentSelf() {

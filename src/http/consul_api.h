@@ -3,6 +3,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "http/acl_api.h"
 #include "http/consul_json.h"
 #include "http/message.h"
 #include "server/command_log.h"
@@ -30,6 +31,8 @@ struct ApiOptions {
   std::size_t max_instances = 2097152;
   // Where GET /v1/agent/monitor reads log lines; null: 501.
   server::LogMonitor* monitor = nullptr;
+  // Enforce ACL tokens (docs/acl.md); the default policy is the registry's.
+  bool acl_enabled = false;
 };
 
 class ConsulApi {
@@ -64,9 +67,12 @@ class ConsulApi {
   Awaitable CatalogServices(Request& req);
   Response AgentServices(const Request& req);
   Response AgentService(std::string_view id);
-  Response AgentChecks();
+  Response AgentChecks(const Request& req);
   Response AgentSelf();
-  Response HealthState(std::string_view state);
+  Response HealthState(const Request& req, std::string_view state);
+  Response CatalogNodes(const Request& req);
+  // Every instance whose service the request's token may read; `filtered` if any was not.
+  std::vector<InstancePtr> ReadableInstances(const Request& req, bool* filtered) const;
 
   // Parks a blocking query (?index=N&wait=D) on `key` until `current()` exceeds N or the
   // wait ends. Returns an error response for a malformed index or wait.
@@ -81,6 +87,7 @@ class ConsulApi {
   server::StateLoop& state_;
   server::WatchHub& hub_;
   ApiOptions options_;
+  AclApi acl_;
 };
 
 }  // namespace concierge::http

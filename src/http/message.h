@@ -9,6 +9,10 @@
 #include <utility>
 #include <vector>
 
+namespace concierge::core {
+class AclAuthorizer;
+}
+
 namespace concierge::http {
 
 class ResponseStream;  // http/stream.h
@@ -21,6 +25,8 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string remote_address;  // the client's IP, without port
+  // What the request's ACL token may do (http/acl_api.h); set before routing.
+  std::shared_ptr<const core::AclAuthorizer> acl;
 
   // The first value of a query parameter, or nullopt. "?passing" gives "".
   std::optional<std::string_view> Query(std::string_view name) const;

@@ -32,7 +32,16 @@ Registry::Registry(const Clock& clock, RegistryOptions options, WatchHub* hub)
     : clock_(clock),
       options_(options),
       hub_(hub),
-      preservation_(options.self_preservation_threshold, options.self_preservation_window) {}
+      preservation_(options.self_preservation_threshold, options.self_preservation_window) {
+  PublishAcl();
+}
+
+void Registry::PublishAcl() {
+  AclView view{std::make_shared<const core::AclState>(catalog_.acl()), nullptr};
+  view.tokens = std::make_shared<const core::AclTokenIndex>(*view.state, options_.acl_default_allow);
+  std::lock_guard lock(acl_mu_);
+  acl_ = std::move(view);
+}
 
 Registry::~Registry() = default;
 
@@ -62,6 +71,10 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
   auto events = catalog_.Apply(command, last_applied_ + 1);
   if (!events.ok()) return events.status();
   ++last_applied_;
+  if (core::IsAclCommand(command)) {
+    PublishAcl();
+    return last_applied_;
+  }
   Metrics& metrics = Metrics::Get();
   std::vector<core::Symbol> changed_names;
   std::vector<core::Text> changed_ids;
@@ -258,6 +271,7 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
   }
   if (Status st = change(catalog_); !st.ok()) return st;
   last_applied_ = last_applied;
+  PublishAcl();
   for (const core::Text& id : checks) {
     heartbeats_.Remove(id);
     if (active_ != nullptr) active_->Untrack(id);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <queue>
 #include <string>
@@ -51,6 +52,16 @@ struct RegistryOptions {
   // from it since an earlier election (min(TTL, this); docs/clustering.md "Elections and
   // TTLs").
   core::Duration election_grace = std::chrono::seconds(2);
+  // ACLs: where no rule of a token matches, allow (true) or deny. Used only when the HTTP
+  // layer enforces ACLs.
+  bool acl_default_allow = false;
+};
+
+// What readers see of the ACL state: the policies and tokens, and the tokens by hashed secret
+// with their authorizers compiled. Rebuilt by the state thread when an ACL command applies.
+struct AclView {
+  std::shared_ptr<const core::AclState> state;
+  std::shared_ptr<const core::AclTokenIndex> tokens;
 };
 
 class Registry {
@@ -134,6 +145,11 @@ class Registry {
     return std::max(core::Duration(0), clock_.Steady() - *seen);
   }
   std::shared_ptr<const ServiceView> Service(std::string_view name) const;
+  // The ACL state as of the last applied ACL command (or restore).
+  AclView Acl() const {
+    std::lock_guard lock(acl_mu_);
+    return acl_;
+  }
   std::shared_ptr<const core::Instance> Instance(std::string_view service_id) const;
   // Every service name with its tags, sorted by name.
   std::vector<std::pair<std::string, std::vector<std::string>>> ServiceNames() const;
@@ -165,6 +181,7 @@ class Registry {
   void Arm(std::uint32_t slot, core::Time deadline);
   void ScheduleReap(const core::Text& service_id);
   void Publish(const core::Symbol& name);
+  void PublishAcl();
   void Run(core::Command command);
   // A TTL expiry decided at `now` on the heartbeat seen at `last` (steady nanoseconds).
   struct Due {
@@ -194,6 +211,9 @@ class Registry {
   std::atomic<core::Index> services_index_{1};
   std::atomic<std::size_t> instance_count_{0};
   std::array<std::atomic<std::int64_t>, 3> by_status_{};
+  // Rarely written (ACL commands), read once per request when ACLs are on.
+  mutable std::mutex acl_mu_;
+  AclView acl_;
 
   SelfPreservation preservation_;
   // Expiries held back by self-preservation: slot -> its generation when held.

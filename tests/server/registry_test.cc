@@ -683,5 +683,24 @@ TEST_F(ElectionTest, AHeartbeatBeforeLeaderElectedAppliesIsNotLost) {
   EXPECT_EQ(heard->check_ids, std::vector<std::string>{kCheck});
 }
 
+TEST_F(RegistryTest, AclViewIsRepublishedWhenAclCommandsApplyAndOnRestore) {
+  const std::string hash(core::kSecretHashBytes, 'h');
+  core::AclToken root;
+  root.accessor_id = "root";
+  root.secret_hash = hash;
+  EXPECT_TRUE(registry().Acl().tokens->Candidates(hash).empty());
+  MustApply(core::AclBootstrap{root, {}});
+  AclView view = registry().Acl();
+  ASSERT_EQ(view.tokens->Candidates(hash).size(), 1u);
+  EXPECT_TRUE(view.tokens->Candidates(hash)[0]->authorizer->AclAllowed(
+      core::AclAuthorizer::Permission::kWrite));
+  EXPECT_EQ(view.state->bootstrap_index(), registry().last_applied());
+  // The ACL state travels in the Raft snapshot.
+  Registry other(clock_, RegistryOptions{}, &hub_);
+  ASSERT_TRUE(other.Restore(registry().Snapshot()).ok());
+  EXPECT_EQ(other.Acl().tokens->Candidates(hash).size(), 1u);
+  EXPECT_EQ(other.Acl().state->bootstrap_index(), view.state->bootstrap_index());
+}
+
 }  // namespace
 }  // namespace concierge::server
