@@ -125,6 +125,8 @@ struct ClientOptions {
   Duration request_timeout = std::chrono::seconds(10);
   // HTTPS to every address (see concierge/tls.h). Open fails if the files cannot be used.
   TlsOptions tls{};
+  // ACL token (SecretID) sent with every request (X-Consul-Token); empty: the anonymous token.
+  std::string token;
 };
 
 class Client {

@@ -1,6 +1,7 @@
 #include "cli/args.h"
 
 #include <cctype>
+#include <cstdlib>
 #include <string_view>
 
 namespace concierge::cli {
@@ -38,6 +39,12 @@ std::vector<std::string> SplitAddresses(const std::string& list) {
     start = comma + 1;
   }
   return out;
+}
+
+std::string TokenFromEnv(const std::string& token) {
+  if (!token.empty()) return token;
+  const char* consul = std::getenv("CONSUL_HTTP_TOKEN");
+  return consul != nullptr ? consul : "";
 }
 
 }  // namespace concierge::cli

@@ -19,4 +19,8 @@ std::vector<std::string> RewriteLongFlags(std::vector<std::string> args);
 // empty items dropped.
 std::vector<std::string> SplitAddresses(const std::string& list);
 
+// The ACL token to send: -token (or CONCIERGE_HTTP_TOKEN, which CLI11 reads into it), else
+// Consul's CONSUL_HTTP_TOKEN, else none.
+std::string TokenFromEnv(const std::string& token);
+
 }  // namespace concierge::cli

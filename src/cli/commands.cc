@@ -19,6 +19,8 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/acl.h"
+#include "cli/args.h"
 #include "cli/gateway.h"
 #include "cli/instances.h"
 #include "cli/maint.h"
@@ -384,8 +386,9 @@ Result<HttpClient> OpenAgent(std::string address, client::HttpClientOptions opti
 constexpr std::uint64_t kMaxSnapshotBytes = std::uint64_t{4} << 30;
 constexpr std::chrono::milliseconds kSnapshotTimeout = 10min;
 
-int SnapshotSave(const std::string& address, const std::string& file) {
+int SnapshotSave(const std::string& address, const std::string& token, const std::string& file) {
   client::HttpClientOptions options;
+  options.token = token;
   options.max_body_bytes = kMaxSnapshotBytes;
   options.read_timeout = kSnapshotTimeout;
   Result<HttpClient> client = OpenAgent(address, options);
@@ -403,7 +406,8 @@ int SnapshotSave(const std::string& address, const std::string& file) {
   return 0;
 }
 
-int SnapshotRestore(const std::string& address, const std::string& file) {
+int SnapshotRestore(const std::string& address, const std::string& token,
+                    const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   std::stringstream contents;
   contents << in.rdbuf();
@@ -412,6 +416,7 @@ int SnapshotRestore(const std::string& address, const std::string& file) {
   if (bytes.empty()) return Fail(file + " is empty; expected a file written by snapshot save");
   client::HttpClientOptions options;
   options.read_timeout = kSnapshotTimeout;
+  options.token = token;
   Result<HttpClient> client = OpenAgent(address, options);
   if (!client.ok()) return Usage("--http-addr: " + client.status().message());
   int exit_code = 0;
@@ -420,12 +425,16 @@ int SnapshotRestore(const std::string& address, const std::string& file) {
   return 0;
 }
 
-// -http-addr and the TLS flags on every command that talks to an agent.
-void AddHttpAddr(CLI::App* command, std::string& address) {
+// -http-addr, -token and the TLS flags on every command that talks to an agent.
+void AddHttpAddr(CLI::App* command, std::string& address, std::string& token) {
   command->add_option("--http-addr", address,
                       "Agent HTTP address as host:port (https://host:port for HTTPS)")
       ->envname("CONCIERGE_HTTP_ADDR")
       ->capture_default_str();
+  command
+      ->add_option("--token", token,
+                   "ACL token (SecretID); also CONCIERGE_HTTP_TOKEN or CONSUL_HTTP_TOKEN")
+      ->envname("CONCIERGE_HTTP_TOKEN");
   AddClientTlsFlags(command, &client_tls);
 }
 
@@ -439,6 +448,7 @@ int RunCommand(const std::vector<std::string>& args) {
   CLI::App app{"Concierge: a service registry that speaks Consul's HTTP API.", "concierge"};
   app.require_subcommand(1);
   std::string address = "127.0.0.1:8500";
+  std::string token;
 
   app.add_subcommand("agent", "Run an agent (the registry server) in the foreground");
   app.add_subcommand("sidecar", "Register a process and heartbeat for it while it is healthy");
@@ -471,16 +481,16 @@ int RunCommand(const std::vector<std::string>& args) {
       register_cmd->add_option("--deregister-critical-after", reg.flags.deregister_critical_after,
                                "Deregister after the check has been critical this long, e.g. 1m"),
   };
-  AddHttpAddr(register_cmd, address);
+  AddHttpAddr(register_cmd, address, token);
 
   std::string service_id;
   CLI::App* deregister_cmd =
       services->add_subcommand("deregister", "Deregister a service instance");
   deregister_cmd->add_option("id", service_id, "Instance ID")->required();
-  AddHttpAddr(deregister_cmd, address);
+  AddHttpAddr(deregister_cmd, address, token);
 
   CLI::App* list_cmd = services->add_subcommand("list", "List the agent's services");
-  AddHttpAddr(list_cmd, address);
+  AddHttpAddr(list_cmd, address, token);
 
   std::string service;
   bool passing = false;
@@ -491,7 +501,7 @@ int RunCommand(const std::vector<std::string>& args) {
   health_cmd->add_flag("--passing", passing, "Only instances whose checks all pass");
   health_cmd->add_option("--tag", tags, "Only instances with this tag (repeatable)")
       ->allow_extra_args(false);
-  AddHttpAddr(health_cmd, address);
+  AddHttpAddr(health_cmd, address, token);
 
   std::string check_id;
   std::string note;
@@ -502,7 +512,7 @@ int RunCommand(const std::vector<std::string>& args) {
   heartbeat_cmd->add_option("--status", status, "passing, warning or critical")
       ->check(CLI::IsMember({"passing", "warning", "critical"}))
       ->capture_default_str();
-  AddHttpAddr(heartbeat_cmd, address);
+  AddHttpAddr(heartbeat_cmd, address, token);
 
   CLI::App* watch_cmd =
       app.add_subcommand("watch", "Print each change to a service's instances until stopped");
@@ -510,10 +520,10 @@ int RunCommand(const std::vector<std::string>& args) {
   watch_cmd->add_flag("--passing", passing, "Only instances whose checks all pass");
   watch_cmd->add_option("--tag", tags, "Only instances with this tag (repeatable)")
       ->allow_extra_args(false);
-  AddHttpAddr(watch_cmd, address);
+  AddHttpAddr(watch_cmd, address, token);
 
   CLI::App* members_cmd = app.add_subcommand("members", "List the servers of the cluster");
-  AddHttpAddr(members_cmd, address);
+  AddHttpAddr(members_cmd, address, token);
 
   CLI::App* operator_cmd = app.add_subcommand("operator", "Cluster operations");
   operator_cmd->require_subcommand(1);
@@ -521,19 +531,19 @@ int RunCommand(const std::vector<std::string>& args) {
   raft_cmd->require_subcommand(1);
   CLI::App* list_peers_cmd =
       raft_cmd->add_subcommand("list-peers", "List the servers in the Raft configuration");
-  AddHttpAddr(list_peers_cmd, address);
+  AddHttpAddr(list_peers_cmd, address, token);
   std::string peer_address;
   CLI::App* remove_peer_cmd =
       raft_cmd->add_subcommand("remove-peer", "Remove a (dead) server from the Raft configuration");
   remove_peer_cmd
       ->add_option("--address", peer_address, "Raft address (host:port) of the server to remove")
       ->required();
-  AddHttpAddr(remove_peer_cmd, address);
+  AddHttpAddr(remove_peer_cmd, address, token);
   std::string transfer_id;
   CLI::App* transfer_cmd = raft_cmd->add_subcommand(
       "transfer-leader", "Hand leadership to another voter (default: the most up to date)");
   transfer_cmd->add_option("--id", transfer_id, "Raft ID of the new leader (see list-peers)");
-  AddHttpAddr(transfer_cmd, address);
+  AddHttpAddr(transfer_cmd, address, token);
 
   CLI::App* snapshot_cmd = app.add_subcommand("snapshot", "Save and restore the catalog");
   snapshot_cmd->require_subcommand(1);
@@ -542,17 +552,21 @@ int RunCommand(const std::vector<std::string>& args) {
       snapshot_cmd->add_subcommand("save", "Write a snapshot of the catalog to a file");
   save_cmd->add_option("file", snapshot_file, "Where to write it (replaced atomically)")
       ->required();
-  AddHttpAddr(save_cmd, address);
+  AddHttpAddr(save_cmd, address, token);
   CLI::App* restore_cmd = snapshot_cmd->add_subcommand(
       "restore", "Replace the catalog with a snapshot written by snapshot save");
   restore_cmd->add_option("file", snapshot_file, "The snapshot file")
       ->required()
       ->check(CLI::ExistingFile);
-  AddHttpAddr(restore_cmd, address);
+  AddHttpAddr(restore_cmd, address, token);
 
   MaintArgs maint;
   CLI::App* maint_cmd = AddMaintCommand(app, &maint);
-  AddHttpAddr(maint_cmd, address);
+  AddHttpAddr(maint_cmd, address, token);
+
+  AclArgs acl;
+  std::function<void(CLI::App*)> connect = [&](CLI::App* c) { AddHttpAddr(c, address, token); };
+  CLI::App* acl_cmd = AddAclCommand(app, &acl, connect);
 
   std::string log_level;
   CLI::App* monitor_cmd =
@@ -577,10 +591,13 @@ int RunCommand(const std::vector<std::string>& args) {
     return 0;
   }
 
-  if (save_cmd->parsed()) return SnapshotSave(address, snapshot_file);
-  if (restore_cmd->parsed()) return SnapshotRestore(address, snapshot_file);
+  token = TokenFromEnv(token);
+  if (save_cmd->parsed()) return SnapshotSave(address, token, snapshot_file);
+  if (restore_cmd->parsed()) return SnapshotRestore(address, token, snapshot_file);
 
-  Result<HttpClient> client = OpenAgent(address);
+  client::HttpClientOptions client_options;
+  client_options.token = token;
+  Result<HttpClient> client = OpenAgent(address, client_options);
   if (!client.ok()) return Usage("--http-addr: " + client.status().message());
 
   if (register_cmd->parsed()) {
@@ -599,6 +616,7 @@ int RunCommand(const std::vector<std::string>& args) {
   if (list_peers_cmd->parsed()) return ListPeers(*client);
   if (remove_peer_cmd->parsed()) return RemovePeer(*client, peer_address);
   if (transfer_cmd->parsed()) return TransferLeader(*client, transfer_id);
+  if (acl_cmd->parsed()) return RunAcl(*client, acl);
   return Usage("agent: run as the first argument, e.g. concierge agent -dev");
 }
 

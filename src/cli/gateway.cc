@@ -61,6 +61,10 @@ int RunGateway(const std::vector<std::string>& args) {
                  "Registry address host:port; a comma-separated list for a cluster")
       ->envname("CONCIERGE_HTTP_ADDR")
       ->capture_default_str();
+  std::string token;
+  app.add_option("--token", token,
+                 "ACL token (SecretID); also CONCIERGE_HTTP_TOKEN or CONSUL_HTTP_TOKEN")
+      ->envname("CONCIERGE_HTTP_TOKEN");
   app.add_option("--listen", options.listen, "HTTP listen address host:port (port 0: any)")
       ->capture_default_str();
   app.add_option("--route", path_routes, "PREFIX=SERVICE[:TAG], e.g. /api/=web (repeatable)")
@@ -136,8 +140,8 @@ int RunGateway(const std::vector<std::string>& args) {
     options.tls = std::move(ctx).value();
   }
   TlsOptions tls = ResolveClientTls(registry_tls, &addresses);
-  Result<std::unique_ptr<Client>> client =
-      Client::Open({.addresses = SplitAddresses(addresses), .tls = tls});
+  Result<std::unique_ptr<Client>> client = Client::Open(
+      {.addresses = SplitAddresses(addresses), .tls = tls, .token = TokenFromEnv(token)});
   if (!client.ok()) return Usage("-http-addr: " + client.status().message());
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("concierge"));

@@ -134,6 +134,10 @@ int RunSidecar(const std::vector<std::string>& args) {
       ->capture_default_str();
   ClientTlsFlags tls_flags;
   AddClientTlsFlags(&app, &tls_flags);
+  std::string token;
+  app.add_option("--token", token,
+                 "ACL token (SecretID); also CONCIERGE_HTTP_TOKEN or CONSUL_HTTP_TOKEN")
+      ->envname("CONCIERGE_HTTP_TOKEN");
 
   std::vector<const char*> argv;
   argv.push_back("concierge sidecar");
@@ -177,8 +181,8 @@ int RunSidecar(const std::vector<std::string>& args) {
   options.log = [](const std::string& event) { Log(event); };
 
   TlsOptions tls = ResolveClientTls(tls_flags, &addresses);
-  Result<std::unique_ptr<Client>> client =
-      Client::Open({.addresses = SplitAddresses(addresses), .tls = tls});
+  Result<std::unique_ptr<Client>> client = Client::Open(
+      {.addresses = SplitAddresses(addresses), .tls = tls, .token = TokenFromEnv(token)});
   if (!client.ok()) return Usage("-http-addr: " + client.status().message());
 
   // Signals are taken by sigwait below; the heartbeating thread inherits the blocked mask.

@@ -99,6 +99,7 @@ struct Client::Impl {
     http_options.read_timeout = options.request_timeout;
     http_options.tls = options.tls;
     http_options.tls_context = tls_context;
+    http_options.token = options.token;
     Result<client::HttpClient> c = client::HttpClient::Open(server.address, http_options);
     if (!c.ok()) return c.status();
     return std::make_unique<client::HttpClient>(std::move(c).value());

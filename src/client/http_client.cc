@@ -221,6 +221,7 @@ struct HttpClient::Impl {
     request.set(http::field::host, address.ToString());
     request.set(http::field::user_agent, "concierge-client");
     for (const auto& [name, value] : headers) request.set(ToBeast(name), ToBeast(value));
+    if (!options.token.empty()) request.set("X-Consul-Token", options.token);
     request.keep_alive(true);
     request.body() = std::string(body);
     request.prepare_payload();

@@ -64,6 +64,8 @@ struct HttpClientOptions {
   // given here (so that many clients share one).
   TlsOptions tls;
   std::shared_ptr<boost::asio::ssl::context> tls_context;
+  // An ACL token sent as X-Consul-Token with every request; empty: none (anonymous).
+  std::string token;
 };
 
 class HttpClient {
