@@ -159,8 +159,8 @@ class StatusCodeTest(ApiTestCase):
     def test_unsupported_consul_endpoints_are_501(self):
         a = self.agent
         for method, path in [("GET", "/v1/kv/x"), ("PUT", "/v1/kv/x"),
-                             ("GET", "/v1/session/list"), ("GET", "/v1/acl/tokens"),
-                             ("PUT", "/v1/acl/bootstrap"), ("GET", "/v1/connect/ca/roots"),
+                             ("GET", "/v1/session/list"), ("PUT", "/v1/agent/token/default"),
+                             ("GET", "/v1/connect/ca/roots"),
                              ("PUT", "/v1/agent/check/register"), ("PUT", "/v1/txn"),
                              ("PUT", "/v1/catalog/register")]:
             with self.subTest(method=method, path=path):

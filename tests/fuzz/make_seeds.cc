@@ -1,6 +1,6 @@
 // Writes the valid seeds of corpus/command and corpus/snapshot (the near-valid ones are
 // truncations and flipped bytes of these). Not part of the build; run from tests/fuzz:
-//   c++ -std=c++20 -I../../src -I../../include make_seeds.cc ../../src/core/{catalog,codec,model,snapshot,time}.cc -o /tmp/make_seeds && /tmp/make_seeds
+//   c++ -std=c++20 -I../../src -I../../include make_seeds.cc ../../src/core/{acl,catalog,codec,model,snapshot,time}.cc -o /tmp/make_seeds && /tmp/make_seeds
 #include <fstream>
 #include <string>
 
@@ -70,5 +70,29 @@ int main() {
   Write("corpus/snapshot/one_instance", one.EncodeSnapshot());
   std::string snap = catalog.EncodeSnapshot();
   Write("corpus/snapshot/truncated", snap.substr(0, snap.size() / 2));
+
+  // ACL commands, and a snapshot that carries ACL state (format 3).
+  AclToken root;
+  root.accessor_id = "root";
+  root.secret_hash = std::string(kSecretHashBytes, 'r');
+  AclPolicy web;
+  web.id = "p-web";
+  web.name = "web-writer";
+  web.rules.rules = {{AclResource::kService, false, "web", AclAccess::kWrite},
+                     {AclResource::kNode, true, "", AclAccess::kRead}};
+  web.rules.operator_access = AclAccess::kRead;
+  AclToken token = root;
+  token.accessor_id = "t-web";
+  token.secret_hash = std::string(kSecretHashBytes, 'w');
+  token.policy_ids = {"p-web"};
+  Write("corpus/command/acl_bootstrap", EncodeCommand(AclBootstrap{root, at}));
+  Write("corpus/command/acl_set_policy", EncodeCommand(AclSetPolicy{web, true, at}));
+  Write("corpus/command/acl_delete_policy", EncodeCommand(AclDeletePolicy{"p-web", at}));
+  Write("corpus/command/acl_set_token", EncodeCommand(AclSetToken{token, true, at}));
+  Write("corpus/command/acl_delete_token", EncodeCommand(AclDeleteToken{"t-web", at}));
+  catalog.Apply(AclBootstrap{root, at}, 5);
+  catalog.Apply(AclSetPolicy{web, true, at}, 6);
+  catalog.Apply(AclSetToken{token, true, at}, 7);
+  Write("corpus/snapshot/acl", catalog.EncodeSnapshot());
   return 0;
 }
