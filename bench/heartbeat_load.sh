@@ -8,7 +8,8 @@
 # `concierge agent -dev` with INSTANCES registered TTL checks, both driven by
 # bench/heartbeat.lua, and prints req/s, the ratio to the floor and p99 latencies.
 # Environment: RUNS (3), DURATION (10s), CONNECTIONS (64), INSTANCES (10000), AGENT_FLAGS
-# (extra agent flags, e.g. "-workers 1" to give it the floor's one I/O thread).
+# (extra agent flags, e.g. "-workers 1" to give it the floor's one I/O thread; with
+# "-acl-enabled" the heartbeats carry a management token).
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
@@ -131,6 +132,13 @@ if ! wait_http "$port" "$agent_pid"; then
   echo "the agent did not answer on 127.0.0.1:$port; its log:" >&2
   tail -20 "$tmp/agent.log" >&2
   exit 1
+fi
+# With -acl-enabled in AGENT_FLAGS (-dev: default allow), the heartbeats carry the bootstrap
+# (management) token, so each one pays the token's SHA-256 and lookup.
+if [[ " ${AGENT_FLAGS:-} " == *" -acl-enabled "* ]]; then
+  CONCIERGE_TOKEN=$(curl -s -X PUT "http://127.0.0.1:$port/v1/acl/bootstrap" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["SecretID"])')
+  export CONCIERGE_TOKEN
 fi
 # One keep-alive connection; every answer must be 200. The first heartbeat of each check
 # turns it from critical (Consul's initial TTL status) to passing, so it is sent here and
