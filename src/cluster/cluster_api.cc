@@ -7,6 +7,7 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include "http/acl_api.h"
 #include "http/forward.h"
 
 namespace concierge::cluster {
@@ -48,7 +49,9 @@ std::optional<http::HeartbeatEntry> SingleHeartbeat(const Request& req) {
   for (const auto& [prefix, status] : kPrefixes) {
     std::string_view path = req.path;
     if (path.size() > prefix.size() && path.starts_with(prefix)) {
-      return http::HeartbeatEntry{path.substr(prefix.size()), status, req.Query("note").value_or("")};
+      // The client's token travels with its heartbeat: the leader checks it again.
+      return http::HeartbeatEntry{path.substr(prefix.size()), status,
+                                  req.Query("note").value_or(""), http::RequestToken(req)};
     }
   }
   return std::nullopt;

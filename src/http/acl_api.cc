@@ -301,7 +301,12 @@ AclApi::AclApi(server::Registry& registry, server::StateLoop& state, bool enable
 
 Result<std::shared_ptr<const core::AclAuthorizer>> AclApi::Resolve(const Request& req) const {
   if (!enabled_) return core::AclAuthorizer::AllowAll();
-  std::string_view secret = RequestToken(req);
+  return ResolveSecret(RequestToken(req));
+}
+
+Result<std::shared_ptr<const core::AclAuthorizer>> AclApi::ResolveSecret(
+    std::string_view secret) const {
+  if (!enabled_) return core::AclAuthorizer::AllowAll();
   server::AclView view = registry_.Acl();
   if (secret.empty() || secret == "anonymous") return view.tokens->anonymous();
   std::string hash = HashSecret(secret);
@@ -311,6 +316,46 @@ Result<std::shared_ptr<const core::AclAuthorizer>> AclApi::Resolve(const Request
     }
   }
   return Status::PermissionDenied("ACL not found");
+}
+
+asio::awaitable<std::vector<Status>> AclApi::AuthorizeHeartbeats(
+    const Request& req, const std::vector<HeartbeatEntry>& entries) {
+  std::vector<Status> out(entries.size());
+  if (!enabled_) co_return out;
+  // Which service each check belongs to: the catalog knows, on the state thread.
+  auto ids = std::make_shared<std::vector<std::string>>();
+  ids->reserve(entries.size());
+  for (const HeartbeatEntry& e : entries) ids->emplace_back(e.check_id);
+  auto names = std::make_shared<std::vector<std::optional<std::string>>>(entries.size());
+  server::StateLoop::Operation find = [this, ids, names](std::function<void(Status)> done) {
+    const core::Catalog& catalog = registry_.catalog();
+    for (std::size_t i = 0; i < ids->size(); ++i) {
+      const std::string* owner = catalog.FindCheckOwner((*ids)[i]);
+      const core::Instance* inst = owner != nullptr ? catalog.FindInstance(*owner) : nullptr;
+      if (inst != nullptr) (*names)[i] = inst->service.name;
+    }
+    done(Status::Ok());
+  };
+  co_await state_.Call(std::move(find));
+  // Entries forwarded by a follower carry their clients' tokens; most batches hold a few.
+  std::vector<std::pair<std::string_view, Result<std::shared_ptr<const core::AclAuthorizer>>>>
+      resolved;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!(*names)[i]) continue;
+    std::shared_ptr<const core::AclAuthorizer> authorizer = req.acl;
+    if (std::string_view token = entries[i].token; !token.empty()) {
+      auto it = std::find_if(resolved.begin(), resolved.end(),
+                             [&](const auto& r) { return r.first == token; });
+      if (it == resolved.end()) it = resolved.insert(resolved.end(), {token, ResolveSecret(token)});
+      if (!it->second.ok()) {
+        out[i] = it->second.status();
+        continue;
+      }
+      authorizer = *it->second;
+    }
+    out[i] = authorizer->Require(AclResource::kService, *(*names)[i], P::kWrite);
+  }
+  co_return out;
 }
 
 bool AclApi::CanRead(const Request& req, std::string_view service, bool node) const {
@@ -398,8 +443,9 @@ asio::awaitable<Status> AclApi::Authorize(const Request& req) {
     if (!inst) co_return Status::Ok();
     co_return a.Require(AclResource::kService, inst->service.name, P::kRead);
   }
-  // The web UI's live data shows every service and node.
-  if (rest == "concierge/heartbeats" || rest == "concierge/changes") {
+  // The web UI's live data shows every service and node. A batch of heartbeats
+  // (PUT concierge/heartbeats) is checked entry by entry (AuthorizeHeartbeats).
+  if ((rest == "concierge/heartbeats" && read) || rest == "concierge/changes") {
     co_return a.RequireOperator(P::kRead);
   }
   co_return Status::Ok();

@@ -12,6 +12,7 @@
 
 #include "core/acl.h"
 #include "http/consul_json.h"
+#include "http/heartbeat_batch.h"
 #include "http/message.h"
 #include "server/registry.h"
 #include "server/state_loop.h"
@@ -40,6 +41,13 @@ class AclApi {
   // The authorizer of the request's token: allow-all when ACLs are off, the anonymous
   // token's without a token, 403 "ACL not found" for a secret no token has.
   Result<std::shared_ptr<const core::AclAuthorizer>> Resolve(const Request& req) const;
+  Result<std::shared_ptr<const core::AclAuthorizer>> ResolveSecret(std::string_view secret) const;
+
+  // PUT /v1/concierge/heartbeats: for each entry, ok or why its token (the entry's, else the
+  // request's) may not heartbeat that check (service:write on its service). Unknown checks
+  // are ok here (the handler answers them 404). One hop to the state thread per batch.
+  boost::asio::awaitable<std::vector<Status>> AuthorizeHeartbeats(
+      const Request& req, const std::vector<HeartbeatEntry>& entries);
 
   // The right the endpoint needs, checked against req.acl (set by Resolve): ok, or 403 with
   // the missing right. Lists (catalog, health, agent services) are filtered by their

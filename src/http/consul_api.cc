@@ -339,6 +339,7 @@ asio::awaitable<Response> ConsulApi::HeartbeatBatch(Request& req) {
   if (!entries.ok()) co_return FromStatus(entries.status());
   HeartbeatResults results;
   results.codes.assign(entries->size(), 200);
+  std::vector<Status> allowed = co_await acl_.AuthorizeHeartbeats(req, *entries);
   // As the single endpoints do: every entry is a heartbeat; those that change the status or
   // carry a note also go through the log, all of them in one hop to the state thread.
   // Checks heard for the first time since an election share one ChecksHeard (DESIGN.md 3).
@@ -348,6 +349,11 @@ asio::awaitable<Response> ConsulApi::HeartbeatBatch(Request& req) {
   std::vector<std::uint32_t> heard_owners;
   for (std::uint32_t i = 0; i < entries->size(); ++i) {
     const HeartbeatEntry& e = (*entries)[i];
+    if (!allowed[i].ok()) {
+      results.codes[i] = static_cast<std::uint16_t>(HttpStatus(allowed[i]));
+      results.errors.emplace_back(i, allowed[i].message());
+      continue;
+    }
     bool unheard = false;
     std::optional<HealthStatus> current = registry_.Heartbeat(e.check_id, &unheard);
     if (!current) {

@@ -52,7 +52,7 @@ Status ReadStatus(const Value& v, std::string_view field, core::HealthStatus* ou
   return Status::Ok();
 }
 
-// "Status", "Note" and "ID" of an object, case as Consul's clients vary it.
+// "Status", "Note", "ID" and "Token" of an object, case as Consul's clients vary it.
 const Value* Member(const Value& object, std::string_view lower) {
   for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
     std::string_view key = View(it->name);
@@ -131,6 +131,10 @@ Result<std::vector<HeartbeatEntry>> DecodeHeartbeatBatch(std::string& body) {
           if (!n->IsString()) return Status::InvalidArgument(field() + ".Note: expected a string");
           e.note = View(*n);
         }
+        if (const Value* t = Member(c, "token")) {
+          if (!t->IsString()) return Status::InvalidArgument(field() + ".Token: expected a string");
+          e.token = View(*t);
+        }
       } else {
         return Status::InvalidArgument(field() + ": expected a check ID or an object with \"ID\"");
       }
@@ -148,7 +152,7 @@ std::string EncodeHeartbeatBatch(const std::vector<HeartbeatEntry>& entries) {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const HeartbeatEntry& e = entries[i];
     if (i > 0) out += ',';
-    if (e.status == core::HealthStatus::kPassing && e.note.empty()) {
+    if (e.status == core::HealthStatus::kPassing && e.note.empty() && e.token.empty()) {
       AppendString(out, e.check_id);
       continue;
     }
@@ -159,6 +163,10 @@ std::string EncodeHeartbeatBatch(const std::vector<HeartbeatEntry>& entries) {
     if (!e.note.empty()) {
       out += ",\"Note\":";
       AppendString(out, e.note);
+    }
+    if (!e.token.empty()) {
+      out += ",\"Token\":";
+      AppendString(out, e.token);
     }
     out += '}';
   }

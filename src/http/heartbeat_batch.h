@@ -3,10 +3,12 @@
 // generator that holds many instances can send its own. The body:
 //
 //   {"Status": "passing", "Note": "", "Checks": ["service:web-1", {"ID": "service:web-2",
-//    "Status": "warning", "Note": "slow disk"}, ...]}
+//    "Status": "warning", "Note": "slow disk", "Token": "..."}, ...]}
 //
 // "Status" and "Note" at the top are the defaults of the entries (passing, no note); an entry
-// is a check ID or an object that overrides them. The answer lists one HTTP-like code per
+// is a check ID or an object that overrides them. With ACLs on, an entry's "Token" is the ACL
+// token its heartbeat is checked against (a follower forwards many clients' heartbeats in one
+// batch, each with its client's token); without one, the request's token. The answer lists one HTTP-like code per
 // entry, in order, and a message for each entry that failed:
 //
 //   {"Index": 42, "Results": [200, 404, ...], "Errors": [{"Position": 1, "Error": "..."}]}
@@ -28,6 +30,7 @@ struct HeartbeatEntry {
   std::string_view check_id;
   core::HealthStatus status = core::HealthStatus::kPassing;
   std::string_view note;
+  std::string_view token;  // ACL token of this entry's client; empty: the request's
 };
 
 // At most this many entries in one batch (docs/limits.md).

@@ -17,6 +17,7 @@ import tempfile
 import unittest
 
 from harness import Agent, binary, wait_until
+from test_cluster import FORM_TIMEOUT, ClusterTestCase, Spec, free_ports
 
 try:
     import consul
@@ -168,6 +169,25 @@ class AclTest(unittest.TestCase):
         self.assertEqual(self.ok("GET", "/v1/acl/token/self", token=web).json()["Policies"][0]["Name"],
                          "web-writer")
 
+    def test_2b_heartbeat_batches_are_checked_entry_by_entry(self):
+        root = self.management()
+        web = self.web_token()
+        for token, name, inst in ((web, "web", "web-1"), (root, "db", "db-1")):
+            self.ok("PUT", "/v1/agent/service/register", self.service(name, inst), token=token)
+        batch = {"Checks": ["service:web-1", "service:db-1", "service:nope"]}
+        r = self.ok("PUT", "/v1/concierge/heartbeats", batch, token=web).json()
+        self.assertEqual(r["Results"], [200, 403, 404])
+        self.assertIn("lacks permission 'service:write' on \"db\"", r["Errors"][0]["Error"])
+        r = self.ok("PUT", "/v1/concierge/heartbeats", batch).json()
+        self.assertEqual(r["Results"], [403, 403, 404])
+        # An entry's own token (as a follower forwards them) decides for that entry.
+        batch = {"Checks": [{"ID": "service:db-1", "Token": root}, "service:web-1",
+                            {"ID": "service:web-1", "Token": "not-a-token"}]}
+        r = self.ok("PUT", "/v1/concierge/heartbeats", batch, token=web).json()
+        self.assertEqual(r["Results"], [200, 200, 403])
+        self.assertIn("ACL not found", r["Errors"][0]["Error"])
+        self.denied("GET", "/v1/concierge/heartbeats", token=web, right="operator:read")
+
     def test_3_reads_are_filtered(self):
         root = self.management()
         web = self.web_token()
@@ -285,6 +305,55 @@ class AclTest(unittest.TestCase):
         self.denied("PUT", "/v1/agent/service/register", self.service("web", "web-9"))
         again = self.call("PUT", "/v1/acl/bootstrap")
         self.assertEqual(again.status, 403, again)
+
+
+class AclClusterTest(ClusterTestCase):
+    """Three servers with ACLs: the state replicates, followers enforce it, and heartbeats a
+    follower batches to the leader keep their clients' tokens."""
+
+    def test_tokens_replicate_and_followers_forward_them(self):
+        ports = free_ports(6)
+        root_dir = self.make_dir()
+        specs = [Spec("n%d" % (i + 1), os.path.join(root_dir, "n%d" % (i + 1)), ports[2 * i],
+                      ports[2 * i + 1], ports[0], 3) for i in range(3)]
+        servers = [self.start(*spec.args, "-acl-enabled") for spec in specs]
+        leader = self.wait_for_leader(servers, specs, FORM_TIMEOUT)
+        follower = servers[(leader + 1) % 3]
+
+        def call(server, method, path, body=None, token=None):
+            return server.request(method, path, body=body,
+                                  headers={"X-Consul-Token": token} if token else {})
+
+        r = call(follower, "PUT", "/v1/acl/bootstrap")  # forwarded to the leader
+        self.assertEqual(r.status, 200, r)
+        root = r.json()["SecretID"]
+        wait_until(lambda: all(call(s, "GET", "/v1/acl/token/self?stale", token=root).status == 200
+                               for s in servers), 15, what="the root token on every server")
+        rules = {"service": {"web": {"policy": "write"}}, "node_prefix": {"": {"policy": "read"}}}
+        r = call(follower, "PUT", "/v1/acl/policy", {"Name": "web", "Rules": json.dumps(rules)},
+                 token=root)
+        self.assertEqual(r.status, 200, r)
+        r = call(follower, "PUT", "/v1/acl/token", {"Policies": [{"Name": "web"}]}, token=root)
+        self.assertEqual(r.status, 200, r)
+        web = r.json()["SecretID"]
+        wait_until(lambda: all(call(s, "GET", "/v1/acl/token/self?stale", token=web).status == 200
+                               for s in servers), 15, what="the web token on every server")
+
+        for name, token in (("web", web), ("db", root)):
+            body = {"Name": name, "ID": name + "-1", "Check": {"TTL": "30s"}}
+            r = call(follower, "PUT", "/v1/agent/service/register", body, token=token)
+            self.assertEqual(r.status, 200, r)
+        r = call(follower, "PUT", "/v1/agent/service/register", {"Name": "db", "ID": "db-2"},
+                 token=web)
+        self.assertEqual(r.status, 403, r)
+        # Batched to the leader with the client's token, which the leader checks again.
+        r = call(follower, "PUT", "/v1/agent/check/pass/service:web-1", token=web)
+        self.assertEqual(r.status, 200, r)
+        for token in (web, None):
+            r = call(follower, "PUT", "/v1/agent/check/pass/service:db-1", token=token)
+            self.assertEqual(r.status, 403, r)
+        r = call(follower, "PUT", "/v1/agent/check/pass/service:web-1")
+        self.assertEqual(r.status, 403, r)
 
 
 class AclOffTest(unittest.TestCase):
