@@ -330,9 +330,9 @@ asio::awaitable<std::vector<Status>> AclApi::AuthorizeHeartbeats(
   server::StateLoop::Operation find = [this, ids, names](std::function<void(Status)> done) {
     const core::Catalog& catalog = registry_.catalog();
     for (std::size_t i = 0; i < ids->size(); ++i) {
-      const std::string* owner = catalog.FindCheckOwner((*ids)[i]);
+      const core::Text* owner = catalog.FindCheckOwner((*ids)[i]);
       const core::Instance* inst = owner != nullptr ? catalog.FindInstance(*owner) : nullptr;
-      if (inst != nullptr) (*names)[i] = inst->service.name;
+      if (inst != nullptr) (*names)[i] = inst->service.name.str();
     }
     done(Status::Ok());
   };
@@ -383,7 +383,7 @@ asio::awaitable<std::optional<std::string>> AclApi::ServiceOfCheck(std::string c
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (auto inst = registry_.Instance(id)) {
         for (const core::Check& c : inst->checks) {
-          if (c.id() == check_id) co_return inst->service.name;
+          if (c.id() == check_id) co_return inst->service.name.str();
         }
       }
       std::size_t colon = id.rfind(':');
@@ -394,9 +394,9 @@ asio::awaitable<std::optional<std::string>> AclApi::ServiceOfCheck(std::string c
   // Any other check ID: the catalog on the state thread knows its owner.
   auto name = std::make_shared<std::optional<std::string>>();
   server::StateLoop::Operation find = [this, name, check_id](std::function<void(Status)> done) {
-    if (const std::string* owner = registry_.catalog().FindCheckOwner(check_id)) {
+    if (const core::Text* owner = registry_.catalog().FindCheckOwner(check_id)) {
       if (const core::Instance* inst = registry_.catalog().FindInstance(*owner)) {
-        *name = inst->service.name;
+        *name = inst->service.name.str();
       }
     }
     done(Status::Ok());
