@@ -574,7 +574,7 @@ int RunCommand(const std::vector<std::string>& args) {
   monitor_cmd->add_option("--log-level", log_level,
                           "trace, debug, info (default), warn or error; may be lower than the "
                           "agent's own -log-level");
-  AddHttpAddr(monitor_cmd, address);
+  AddHttpAddr(monitor_cmd, address, token);
 
   app.set_version_flag("--version", "concierge " CONCIERGE_VERSION);
 
