@@ -39,9 +39,6 @@ struct RaftLog::Batch {
 
 namespace {
 
-// The longest wait for the clients of the last write to send their next commands. A wait is
-// never longer than that write took: past that, a write of what is there is the better bet.
-constexpr auto kMaxGather = std::chrono::milliseconds(5);
 // What one raft_apply carries at most; the rest waits for the next write. libraft refuses a
 // batch larger than a segment (8 MiB), and one large command goes alone.
 constexpr std::size_t kMaxBatchBytes = 1 << 20;
@@ -121,8 +118,8 @@ Status RaftLog::Start(const RaftOptions& options) {
   started_flag_ = true;
   uv_timer_init(loop_, &watch_);
   watch_.data = this;
-  uv_timer_init(loop_, &gather_);
-  gather_.data = this;
+  uv_timer_init(loop_, &next_);
+  next_.data = this;
   uv_timer_start(
       &watch_, [](uv_timer_t* t) { static_cast<RaftLog*>(t->data)->WatchLeadership(); }, 0, 20);
   return Status::Ok();
@@ -203,19 +200,13 @@ void RaftLog::AppendAll(std::vector<Write> writes) {
     return;
   }
   for (Write& w : writes) queued_.push_back(std::move(w));
-  // Nothing on its way to disk: write now, unless the clients of the last write are still
-  // expected (gathering) and have not all sent their next command yet.
-  if (in_flight_ == 0 && (!uv_is_active(reinterpret_cast<uv_handle_t*>(&gather_)) ||
-                          queued_.size() >= expect_)) {
-    Release();
-  }
+  // Nothing on its way to disk: write now. Otherwise these wait for the write in flight and
+  // go out together in the next one (Written).
+  if (in_flight_ == 0) Release();
 }
 
 void RaftLog::Release() {
-  uv_timer_stop(&gather_);
-  expect_ = 0;
-  released_ = 0;
-  written_at_ = std::chrono::steady_clock::now();
+  uv_timer_stop(&next_);
   std::vector<Write> writes;
   writes.swap(queued_);
   std::size_t next = 0;
@@ -266,7 +257,6 @@ void RaftLog::Release() {
     batch->unanswered = batch->dones.size();
     for (std::size_t i = 0; i < batch->bases.size(); ++i) pending_[batch->bases[i]] = {batch, i};
     in_flight_ += batch->dones.size();
-    released_ += batch->dones.size();
   }
 }
 
@@ -297,25 +287,23 @@ void RaftLog::Resolve(Pending pending, Result<core::Index> result) {
   if (in_flight_ == 0) Written();
 }
 
-// The writes in flight are applied (or failed). Called from libraft's callbacks, so the next
-// write starts from the timer, never from here.
+// The writes in flight are applied (or failed): what queued meanwhile goes out next, from the
+// loop (this runs inside libraft's callbacks), before the answers are given out. Waiting
+// longer for the clients just answered, so that they share the write, was measured to be
+// slower: their round trip is then spent with the disk idle.
 void RaftLog::Written() {
-  last_write_ = std::chrono::steady_clock::now() - written_at_;
-  expect_ = queued_.size() + released_;
-  auto wait = std::min<std::chrono::steady_clock::duration>(last_write_, kMaxGather);
+  if (queued_.empty()) return;
   uv_timer_start(
-      &gather_,
+      &next_,
       [](uv_timer_t* t) {
         auto* self = static_cast<RaftLog*>(t->data);
-        self->expect_ = 0;
         if (self->in_flight_ == 0 && !self->queued_.empty()) self->Release();
       },
-      static_cast<std::uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(wait).count()), 0);
+      0, 0);
 }
 
 void RaftLog::FailWrites(const Status& why) {
-  uv_timer_stop(&gather_);
-  expect_ = 0;
+  uv_timer_stop(&next_);
   std::vector<Write> queued;
   queued.swap(queued_);
   for (Write& w : queued) w.done(why);
@@ -544,7 +532,7 @@ void RaftLog::Close(std::function<void()> done) {
     raft_uv_close(&self->io_);
     raft_uv_tcp_close(&self->transport_);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->watch_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&self->gather_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->next_), nullptr);
     self->started_ = false;
     self->started_flag_ = false;
     self->leader_flag_ = false;

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -66,9 +65,7 @@ class RaftLog final : public server::CommandLog {
   void Append(core::Command command, Done done) override;
   // Group commit: the commands given together, and those that arrive while a write is on its
   // way to disk, go out as one raft_apply of many entries, so they share one disk write (and
-  // one AppendEntries per follower). When a write is done, the next waits briefly for the
-  // clients just answered to send their next commands, so that they share it too (see
-  // docs/design.md "Group commit").
+  // one AppendEntries per follower). See docs/design.md "Group commit".
   void AppendAll(std::vector<Write> writes) override;
   void Close(std::function<void()> done) override;
 
@@ -131,13 +128,9 @@ class RaftLog final : public server::CommandLog {
   // the leader: raft_apply calls back after the first entry of a batch is applied, not the
   // last, so each entry is answered from its own apply instead.
   std::unordered_map<const void*, Pending> pending_;
-  std::vector<Write> queued_;    // for the next write
-  std::size_t in_flight_ = 0;    // entries written and not yet applied
-  std::size_t released_ = 0;     // entries in the writes in flight
-  std::size_t expect_ = 0;       // while gathering: how many commands make the next write full
-  uv_timer_t gather_{};          // ends the wait for them
-  std::chrono::steady_clock::time_point written_at_{};
-  std::chrono::steady_clock::duration last_write_{};
+  std::vector<Write> queued_;  // for the next write
+  std::size_t in_flight_ = 0;  // entries written and not yet applied
+  uv_timer_t next_{};          // starts the next write once these are applied
   std::function<void()> after_apply_;
   std::function<void()> close_done_;
   std::atomic<raft_index> last_applied_{0};
