@@ -55,7 +55,15 @@ RaftLog::RaftLog(uv_loop_t* loop, server::Registry& registry, RaftOptions option
   fsm_.restore = &RaftLog::FsmRestore;
 }
 
-RaftLog::~RaftLog() = default;
+RaftLog::~RaftLog() {
+  if (!started_) return;
+  // Started but never closed: the agent failed after Start (e.g. its HTTP port was taken),
+  // before the state thread ran the loop. libraft's handles on the loop point here, so close
+  // them on the loop, which no other thread runs yet.
+  bool closed = false;
+  Close([&closed] { closed = true; });
+  while (!closed) uv_run(loop_, UV_RUN_ONCE);
+}
 
 Status RaftLog::Start(const RaftOptions& options) {
   if (started_) return Status::Ok();

@@ -10,7 +10,9 @@ test_cluster.py and test_failover.py.
 
 import os
 import shutil
+import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -260,6 +262,28 @@ class PartitionTest(FaultTestCase):
         for s in servers:
             self.assertEqual(self.instances(s, minority), [],
                              "a write refused by the minority appeared on %s" % s.address)
+
+
+class StartupFailureTest(unittest.TestCase):
+    """An agent that fails after its Raft log has started (here: its HTTP port is taken)
+    closes the log and exits 1 with the reason; it used to crash on the way out."""
+
+    def test_a_taken_http_port_is_an_error_not_a_crash(self):
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        data = tempfile.mkdtemp(prefix="concierge-startup-")
+        try:
+            p = subprocess.run([binary(), "agent", "-data-dir", data, "-http-addr",
+                                "127.0.0.1:%d" % taken.getsockname()[1], "-server-port", "0",
+                                "-dns-port", "-1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=30)
+        finally:
+            taken.close()
+            shutil.rmtree(data, ignore_errors=True)
+        self.assertEqual(p.returncode, 1, p.stderr[-2000:])
+        self.assertIn("cannot listen on", p.stderr)
 
 
 if __name__ == "__main__":
