@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "core/time.h"
+
 namespace concierge::cli {
 namespace {
 
@@ -45,6 +47,16 @@ std::string TokenFromEnv(const std::string& token) {
   if (!token.empty()) return token;
   const char* consul = std::getenv("CONSUL_HTTP_TOKEN");
   return consul != nullptr ? consul : "";
+}
+
+Result<std::chrono::milliseconds> ParseFlagDuration(const std::string& flag,
+                                                    const std::string& text) {
+  Result<core::Duration> d = core::ParseDuration(text);
+  if (!d.ok() || *d <= core::Duration::zero()) {
+    return Status::InvalidArgument(flag + ": expected a positive duration like \"10s\", got \"" +
+                                   text + "\"");
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
 }
 
 }  // namespace concierge::cli

@@ -2,8 +2,11 @@
 // accepts only two (--http-addr), so both spellings are turned into the second first.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
+
+#include "core/status.h"
 
 namespace concierge::cli {
 
@@ -22,5 +25,10 @@ std::vector<std::string> SplitAddresses(const std::string& list);
 // The ACL token to send: -token (or CONCIERGE_HTTP_TOKEN, which CLI11 reads into it), else
 // Consul's CONSUL_HTTP_TOKEN, else none.
 std::string TokenFromEnv(const std::string& token);
+
+// The value of a duration flag ("10s", "1m30s"): positive, in milliseconds, or an error that
+// names the flag.
+Result<std::chrono::milliseconds> ParseFlagDuration(const std::string& flag,
+                                                    const std::string& text);
 
 }  // namespace concierge::cli

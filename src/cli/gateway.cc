@@ -27,15 +27,6 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-Result<Duration> ParseFlagDuration(const std::string& flag, const std::string& text) {
-  Result<core::Duration> d = core::ParseDuration(text);
-  if (!d.ok() || *d <= core::Duration::zero()) {
-    return Status::InvalidArgument(flag + ": expected a positive duration like \"10s\", got \"" +
-                                   text + "\"");
-  }
-  return std::chrono::duration_cast<Duration>(*d);
-}
-
 Result<Policy> ParsePolicy(const std::string& text) {
   if (text == "round-robin") return Policy::kRoundRobin;
   if (text == "weighted") return Policy::kWeighted;

@@ -38,15 +38,6 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-Result<Duration> ParseFlagDuration(const std::string& flag, const std::string& text) {
-  Result<core::Duration> d = core::ParseDuration(text);
-  if (!d.ok() || *d <= core::Duration::zero()) {
-    return Status::InvalidArgument(flag + ": expected a positive duration like \"10s\", got \"" +
-                                   text + "\"");
-  }
-  return std::chrono::duration_cast<Duration>(*d);
-}
-
 // "http://host:port/path" -> address and target.
 struct HttpUrl {
   std::string address;

@@ -43,5 +43,13 @@ TEST(SplitAddressesTest, SplitsOnCommasAndDropsEmptyItems) {
   EXPECT_TRUE(SplitAddresses(",").empty());
 }
 
+TEST(ParseFlagDurationTest, PositiveDurationsOnlyAndTheErrorNamesTheFlag) {
+  EXPECT_EQ(*ParseFlagDuration("-ttl", "1m30s"), std::chrono::milliseconds(90'000));
+  EXPECT_EQ(ParseFlagDuration("-ttl", "0s").status().message(),
+            "-ttl: expected a positive duration like \"10s\", got \"0s\"");
+  EXPECT_FALSE(ParseFlagDuration("-ttl", "soon").ok());
+  EXPECT_FALSE(ParseFlagDuration("-ttl", "-5s").ok());
+}
+
 }  // namespace
 }  // namespace concierge::cli
