@@ -214,7 +214,8 @@ Result<core::AclRules> DecodeRules(std::string_view text) {
   }
   auto doc = Parse(trimmed, "Rules");
   if (!doc.ok()) return doc.status();
-  for (auto it = doc->MemberBegin(); it != doc->MemberEnd(); ++it) {
+  const Value& root = *doc;  // const iterators: clang rejects comparing the others (C++20)
+  for (auto it = root.MemberBegin(); it != root.MemberEnd(); ++it) {
     std::string_view key = Str(it->name);
     const Value& v = it->value;
     if (key == "operator" || key == "acl") {
