@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -128,6 +129,25 @@ TEST_F(StateLoopTest, PostRunsOnTheStateThread) {
   std::promise<std::thread::id> ran_on;
   loop_.Post([&] { ran_on.set_value(std::this_thread::get_id()); });
   EXPECT_NE(ran_on.get_future().get(), std::this_thread::get_id());
+}
+
+// Jobs posted from many threads at once all run, once each: none waits for a wake-up that
+// never comes (the loop is woken only when its queue goes from empty to not empty).
+TEST_F(StateLoopTest, PostsFromManyThreadsAllRun) {
+  constexpr int kThreads = 4;
+  constexpr int kEach = 2000;
+  std::atomic<int> ran{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) loop_.Post([&] { ran.fetch_add(1); });
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::promise<void> last;
+  loop_.Post([&] { last.set_value(); });
+  last.get_future().wait();
+  EXPECT_EQ(ran.load(), kThreads * kEach);
 }
 
 TEST_F(StateLoopTest, StopRunsQueuedWorkAndIsIdempotent) {
