@@ -40,10 +40,10 @@ TEST(HeartbeatBatchTest, EntriesTakeTheDefaultsUnlessTheyOverrideThem) {
 
 TEST(HeartbeatBatchTest, EncodeThenDecodeGivesTheSameEntries) {
   const std::string odd = std::string("ctl\x01\x1f \"\\/", 10);
-  std::vector<HeartbeatEntry> in = {{"service:web-1", HealthStatus::kPassing, ""},
-                                    {odd, HealthStatus::kWarning, "n\nl"},
-                                    {"x", HealthStatus::kCritical, ""},
-                                    {"y", HealthStatus::kPassing, "with a note"}};
+  std::vector<HeartbeatEntry> in = {{"service:web-1", HealthStatus::kPassing, "", ""},
+                                    {odd, HealthStatus::kWarning, "n\nl", ""},
+                                    {"x", HealthStatus::kCritical, "", ""},
+                                    {"y", HealthStatus::kPassing, "with a note", ""}};
   std::string body = EncodeHeartbeatBatch(in);
   std::vector<HeartbeatEntry> out = MustDecode(body);
   ASSERT_EQ(out.size(), in.size());
