@@ -85,19 +85,25 @@ void StateLoop::Stop() {
   thread_.join();
 }
 
+bool StateLoop::Enqueue(std::function<void()> fn) {
+  std::lock_guard lock(mu_);
+  bool first = jobs_.empty();
+  jobs_.push_back(std::move(fn));
+  return first;
+}
+
+void StateLoop::Wake() {
+  while (eventfd_write(wake_fd_, 1) != 0 && errno == EINTR) {
+  }
+}
+
+// The loop empties the queue after it has read the eventfd, so a job queued after that finds
+// it empty and wakes it again: no job waits for a later wake-up. A job queued behind one
+// whose wake-up is deferred (PostFrom) waits for that one, or for any other; Post always
+// wakes, so that Stop never waits on an I/O thread that has stopped.
 void StateLoop::Post(std::function<void()> fn) {
-  bool wake = false;
-  {
-    std::lock_guard lock(mu_);
-    wake = jobs_.empty();
-    jobs_.push_back(std::move(fn));
-  }
-  // The loop empties the queue after it has read the eventfd, so a job queued after that
-  // finds it empty and writes again: no job waits for a later wake-up.
-  if (wake) {
-    while (eventfd_write(wake_fd_, 1) != 0 && errno == EINTR) {
-    }
-  }
+  Enqueue(std::move(fn));
+  Wake();
 }
 
 void StateLoop::Drain() {

@@ -58,6 +58,13 @@ class StateLoop {
 
   // Runs `fn` on the state thread. Any thread.
   void Post(std::function<void()> fn);
+  // Post from a handler running on `ex` (an I/O thread): the loop is woken once that thread
+  // has run the other handlers that are ready, so that a burst of requests read together
+  // costs the state thread one wake-up and reaches the log as one batch.
+  template <typename Executor>
+  void PostFrom(const Executor& ex, std::function<void()> fn) {
+    if (Enqueue(std::move(fn))) boost::asio::post(ex, [this] { Wake(); });
+  }
   // State thread: re-arms the registry's timer after something changed its schedule.
   void ArmTimer();
 
@@ -68,6 +75,9 @@ class StateLoop {
   auto AsyncCall(Operation fn, Token&& token);
   template <typename Token>
   auto AsyncSubmitAll(std::vector<core::Command> commands, Token&& token);
+  // Queues a job; true if the queue was empty, so that the caller must wake the loop.
+  bool Enqueue(std::function<void()> fn);
+  void Wake();
   void SubmitHere(core::Command command, CommandLog::Done done);
   void AppendWrites();
   void Drain();
@@ -125,7 +135,7 @@ auto StateLoop::AsyncSubmit(core::Command command, Token&& token) {
         auto ex = boost::asio::get_associated_executor(handler);
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
         auto work = std::make_shared<boost::asio::executor_work_guard<decltype(ex)>>(ex);
-        Post([this, h, work, cmd = std::move(cmd)]() mutable {
+        PostFrom(ex, [this, h, work, cmd = std::move(cmd)]() mutable {
           SubmitHere(std::move(cmd), [h, work](Result<core::Index> r) {
             boost::asio::post(work->get_executor(),
                               [h, work, r = std::move(r)]() mutable { (*h)(std::move(r)); });
@@ -151,7 +161,7 @@ auto StateLoop::AsyncSubmitAll(std::vector<core::Command> commands, Token&& toke
         auto p = std::make_shared<Pending>(
             Pending{std::move(handler), boost::asio::executor_work_guard<decltype(ex)>(ex),
                     Results(cmds.size(), Status::Internal("not submitted")), cmds.size()});
-        Post([this, p, cmds = std::move(cmds)]() mutable {
+        PostFrom(ex, [this, p, cmds = std::move(cmds)]() mutable {
           auto finish = [p] {
             boost::asio::post(p->work.get_executor(),
                               [p] { p->handler(std::move(p->results)); });
