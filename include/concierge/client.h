@@ -126,7 +126,7 @@ struct ClientOptions {
   // HTTPS to every address (see concierge/tls.h). Open fails if the files cannot be used.
   TlsOptions tls{};
   // ACL token (SecretID) sent with every request (X-Consul-Token); empty: the anonymous token.
-  std::string token;
+  std::string token{};
 };
 
 class Client {
