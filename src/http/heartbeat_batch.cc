@@ -8,6 +8,8 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include "core/json_string.h"
+
 namespace concierge::http {
 
 namespace {
@@ -64,23 +66,6 @@ const Value* Member(const Value& object, std::string_view lower) {
     if (same) return it->value.IsNull() ? nullptr : &it->value;
   }
   return nullptr;
-}
-
-void AppendString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
 }
 
 void AppendNumber(std::string& out, std::uint64_t n) {
@@ -153,20 +138,20 @@ std::string EncodeHeartbeatBatch(const std::vector<HeartbeatEntry>& entries) {
     const HeartbeatEntry& e = entries[i];
     if (i > 0) out += ',';
     if (e.status == core::HealthStatus::kPassing && e.note.empty() && e.token.empty()) {
-      AppendString(out, e.check_id);
+      core::AppendJsonString(out, e.check_id);
       continue;
     }
     out += "{\"ID\":";
-    AppendString(out, e.check_id);
+    core::AppendJsonString(out, e.check_id);
     out += ",\"Status\":";
-    AppendString(out, core::ToString(e.status));
+    core::AppendJsonString(out, core::ToString(e.status));
     if (!e.note.empty()) {
       out += ",\"Note\":";
-      AppendString(out, e.note);
+      core::AppendJsonString(out, e.note);
     }
     if (!e.token.empty()) {
       out += ",\"Token\":";
-      AppendString(out, e.token);
+      core::AppendJsonString(out, e.token);
     }
     out += '}';
   }
@@ -190,7 +175,7 @@ std::string EncodeHeartbeatResults(const HeartbeatResults& results) {
     out += "{\"Position\":";
     AppendNumber(out, results.errors[i].first);
     out += ",\"Error\":";
-    AppendString(out, results.errors[i].second);
+    core::AppendJsonString(out, results.errors[i].second);
     out += '}';
   }
   out += "]}";

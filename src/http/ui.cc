@@ -5,11 +5,18 @@
 #include <cstdio>
 #include <string>
 
+#include "core/json_string.h"
 #include "core/time.h"
 
 namespace concierge::http {
 
 namespace {
+
+std::string Quoted(std::string_view s) {
+  std::string out;
+  core::AppendJsonString(out, s);
+  return out;
+}
 
 namespace asio = boost::asio;
 
@@ -24,23 +31,6 @@ Response Redirect(std::string location) {
   Response r{302, "text/plain; charset=utf-8", "see " + location + "\n", {}};
   r.headers.emplace_back("Location", std::move(location));
   return r;
-}
-
-std::string Quoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + '"';
 }
 
 Response Heartbeats(const Request& req, const server::Registry& registry) {

@@ -9,6 +9,8 @@
 #include <functional>
 #include <thread>
 
+#include "core/json_string.h"
+
 namespace concierge::server {
 
 namespace {
@@ -62,30 +64,13 @@ void AppendLabels(std::string& out, const Labels& labels, std::string_view extra
   out += '}';
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
 void AppendJsonLabels(std::string& out, const Labels& labels) {
   out += "\"Labels\":{";
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (i > 0) out += ',';
-    AppendJsonString(out, labels[i].first);
+    core::AppendJsonString(out, labels[i].first);
     out += ':';
-    AppendJsonString(out, labels[i].second);
+    core::AppendJsonString(out, labels[i].second);
   }
   out += '}';
 }
@@ -246,7 +231,7 @@ std::string RenderJson(const std::vector<Family>& families, std::string_view tim
       std::string& list = f.type == Family::Type::kCounter ? counters : gauges;
       sep(list);
       list += "{\"Name\":";
-      AppendJsonString(list, name);
+      core::AppendJsonString(list, name);
       if (f.type == Family::Type::kCounter) {
         list += ",\"Count\":";
         AppendNumber(list, s.value);
@@ -263,7 +248,7 @@ std::string RenderJson(const std::vector<Family>& families, std::string_view tim
       if (h.count == 0) continue;
       sep(samples);
       samples += "{\"Name\":";
-      AppendJsonString(samples, name);
+      core::AppendJsonString(samples, name);
       samples += ",\"Count\":";
       AppendNumber(samples, static_cast<double>(h.count));
       // Consul reports samples in milliseconds.
@@ -277,7 +262,7 @@ std::string RenderJson(const std::vector<Family>& families, std::string_view tim
     }
   }
   std::string out = "{\"Timestamp\":";
-  AppendJsonString(out, timestamp);
+  core::AppendJsonString(out, timestamp);
   out += ",\"Gauges\":[" + gauges + "],\"Points\":[],\"Counters\":[" + counters +
          "],\"Samples\":[" + samples + "]}";
   return out;
