@@ -4,29 +4,16 @@
 #include "raft/auth_transport.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <string>
+
+#include "free_address.h"
 
 namespace concierge::raft {
 namespace {
 
 constexpr std::string_view kKey = "Yl9kW8aPQVqJq0Ui3g9nYw0c7v5V6h8kq1pR2sT3uE4=";
 constexpr std::string_view kOtherKey = "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktISE=";
-
-std::string FreeAddress() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-}
 
 struct Side {
   raft_uv_transport tcp{};

@@ -4,10 +4,7 @@
 #include "raft/raft_log.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "free_address.h"
 #include "server/clock.h"
 #include "server/metrics.h"
 #include "server/registry.h"
@@ -26,18 +24,6 @@ namespace concierge::raft {
 namespace {
 
 using core::Index;
-
-std::string FreeAddress() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-}
 
 core::RegisterService Reg(const std::string& id) {
   core::RegisterService r;
