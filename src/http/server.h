@@ -25,6 +25,10 @@
 
 namespace concierge::http {
 
+namespace serve_detail {
+struct IpSlot;
+}
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8500;  // 0 picks a free port
@@ -68,6 +72,8 @@ class Server {
   std::size_t connections() const { return connections_.load(); }
 
  private:
+  friend struct serve_detail::IpSlot;
+
   boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Session(boost::asio::ip::tcp::socket socket, std::string remote);
   boost::asio::awaitable<void> SessionTls(boost::asio::ip::tcp::socket socket,

@@ -1,0 +1,55 @@
+// The HTTPS side of the server (ServerOptions::tls): its own translation unit so that the
+// request loop's instantiation over a TLS stream compiles in parallel with the plain one.
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "http/serve.h"
+#include "http/server.h"
+
+namespace concierge::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using namespace serve_detail;
+
+asio::awaitable<void> Server::SessionTls(tcp::socket socket, std::string remote) {
+  ConnectionGuard counted(connections_);
+  boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *options_.tls);
+  auto& lowest = beast::get_lowest_layer(stream);
+  if (!EnterIp(remote)) co_return;  // a plain-text answer would not be understood
+  IpSlot slot(*this, remote);
+  // The first bytes tell a TLS client from a plain HTTP one, which gets an answer it can read.
+  beast::flat_buffer buffer;
+  lowest.expires_after(options_.read_timeout);
+  bool is_tls = co_await beast::async_detect_ssl(lowest, buffer,
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return;
+  if (!is_tls) {
+    std::string answer = RawAnswer(400, "Bad Request",
+                                   "this port speaks HTTPS only (the agent runs with TLS): use "
+                                   "https:// and the CA that signed its certificate");
+    lowest.expires_after(options_.write_timeout);
+    co_await asio::async_write(lowest, asio::buffer(answer),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_return;
+  }
+  std::size_t used = co_await stream.async_handshake(
+      ssl::stream_base::server, buffer.data(), asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    spdlog::debug("http: TLS handshake with {} failed: {}", remote, ec.message());
+    co_return;
+  }
+  buffer.consume(used);
+  co_await Serve(stream, buffer, remote);
+  // close_notify, bounded: a client that has gone does not answer it.
+  lowest.expires_after(std::chrono::seconds(1));
+  co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+}  // namespace concierge::http
