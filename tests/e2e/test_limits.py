@@ -59,8 +59,15 @@ class ConnectionLimitsTest(unittest.TestCase):
             self.assertTrue(answer.startswith(b"HTTP/1.1 429 "), answer)
             self.assertIn(b"-http-max-conns-per-client", answer)
             held.pop().close()
-            wait_until(lambda: agent.get("/v1/status/leader", timeout=5).status == 200, 10,
-                       what="a connection slot to free up")
+
+            def answered():
+                # Until the agent has seen the close, a new connection is still refused.
+                try:
+                    return agent.get("/v1/status/leader", timeout=5).status == 200
+                except ConnectionError:
+                    return False
+
+            wait_until(answered, 10, what="a connection slot to free up")
 
     def test_connections_in_all(self):
         with Agent("-http-max-connections", "4") as agent:
@@ -75,8 +82,15 @@ class ConnectionLimitsTest(unittest.TestCase):
             wait_until(lambda: "connections open (the limit)" in agent.stderr, 5,
                        what="the refusal to be logged")
             held.pop().close()
-            wait_until(lambda: agent.get("/v1/status/leader", timeout=5).status == 200, 10,
-                       what="a connection slot to free up")
+
+            def answered():
+                # Until the agent has seen the close, a new connection is still refused.
+                try:
+                    return agent.get("/v1/status/leader", timeout=5).status == 200
+                except ConnectionError:
+                    return False
+
+            wait_until(answered, 10, what="a connection slot to free up")
 
 
 class BlockingQueryLimitTest(unittest.TestCase):
