@@ -50,6 +50,29 @@ struct ServiceGroup {
 // state; versions 1 to 4 still decode (with the initial ACL state: nothing bootstrapped).
 inline constexpr std::uint8_t kSnapshotFormatVersion = 5;
 
+// What a snapshot holds, taken from the catalog without copying its records (they are
+// immutable and shared): cheap enough for the state thread, which must not stop for long,
+// and encoded afterwards on any thread while the catalog moves on.
+class CatalogImage {
+ public:
+  // The snapshot's bytes (Catalog::DecodeSnapshot reads them).
+  std::string Encode() const;
+
+ private:
+  friend class Catalog;
+  struct Group {
+    Symbol name;
+    Index index = 0;
+    std::vector<std::shared_ptr<const Instance>> instances;  // by ID
+  };
+  Index index_ = 0;
+  Index services_index_ = 0;
+  std::vector<Group> groups_;  // by name
+  std::optional<Check> node_maintenance_;
+  std::vector<std::pair<Text, Time>> unheard_;  // sorted
+  AclState acl_;
+};
+
 class Catalog {
  public:
   // Validates and applies `command` as log entry `index` (strictly increasing). On error
@@ -77,7 +100,9 @@ class Catalog {
 
   // The whole catalog as bytes, for Raft snapshots and backups. The encoding starts with a
   // format version (kSnapshotFormatVersion) so that a newer server reads an older snapshot.
-  std::string EncodeSnapshot() const;
+  std::string EncodeSnapshot() const { return Image().Encode(); }
+  // The same, in two steps: Image here, in O(instances) pointer copies; Encode anywhere.
+  CatalogImage Image() const;
   // Rejects unknown versions and malformed or inconsistent input.
   static Result<Catalog> DecodeSnapshot(std::string_view bytes);
 

@@ -29,17 +29,38 @@ bool GetCheck(Decoder& d, Check* c, std::uint8_t version) {
 
 }  // namespace
 
-std::string Catalog::EncodeSnapshot() const {
+CatalogImage Catalog::Image() const {
+  CatalogImage image;
+  image.index_ = index_;
+  image.services_index_ = services_index_;
+  image.groups_.reserve(services_.size());
+  for (const auto& [name, group] : services_) {
+    CatalogImage::Group& g = image.groups_.emplace_back();
+    g.name = name;
+    g.index = group.index;
+    g.instances.reserve(group.instances.size());
+    for (const auto& [id, inst] : group.instances) g.instances.push_back(inst);
+  }
+  image.node_maintenance_ = node_maintenance_;
+  // Sorted, so that equal catalogs encode to equal bytes.
+  image.unheard_.assign(unheard_since_.begin(), unheard_since_.end());
+  std::sort(image.unheard_.begin(), image.unheard_.end(),
+            [](const auto& a, const auto& b) { return a.first.view() < b.first.view(); });
+  image.acl_ = acl_;
+  return image;
+}
+
+std::string CatalogImage::Encode() const {
   Encoder e;
   e.U8(kSnapshotFormatVersion);
   e.Varint(index_);
   e.Varint(services_index_);
-  e.Varint(services_.size());
-  for (const auto& [name, group] : services_) {
-    e.Bytes(name);
+  e.Varint(groups_.size());
+  for (const Group& group : groups_) {
+    e.Bytes(group.name);
     e.Varint(group.index);
     e.Varint(group.instances.size());
-    for (const auto& [id, inst] : group.instances) {
+    for (const auto& inst : group.instances) {
       PutService(e, inst->service);
       e.Varint(inst->create_index);
       e.Varint(inst->modify_index);
@@ -49,12 +70,8 @@ std::string Catalog::EncodeSnapshot() const {
   }
   e.U8(node_maintenance_ ? 1 : 0);
   if (node_maintenance_) PutCheck(e, *node_maintenance_);
-  // Sorted, so that equal catalogs encode to equal bytes.
-  std::vector<std::pair<std::string_view, Time>> unheard(unheard_since_.begin(),
-                                                         unheard_since_.end());
-  std::sort(unheard.begin(), unheard.end());
-  e.Varint(unheard.size());
-  for (const auto& [id, at] : unheard) {
+  e.Varint(unheard_.size());
+  for (const auto& [id, at] : unheard_) {
     e.Bytes(id);
     PutTime(e, at);
   }

@@ -254,13 +254,18 @@ asio::awaitable<Response> ConsulApi::Submit(core::Command command) {
 constexpr std::string_view kSnapshotMagic = "CONCIERGE-SNAPSHOT 1\n";
 
 asio::awaitable<Response> ConsulApi::SnapshotSave() {
-  auto bytes = std::make_shared<std::string>(kSnapshotMagic);
-  server::StateLoop::Operation read = [this, bytes](std::function<void(Status)> done) {
-    *bytes += registry_.CatalogSnapshot();
+  // The image is taken on the state thread (pointer copies) and encoded here, so that a
+  // backup of a large catalog does not hold up writes.
+  auto image = std::make_shared<core::CatalogImage>();
+  server::StateLoop::Operation take = [this, image](std::function<void(Status)> done) {
+    *image = registry_.CatalogImage();
     done(Status::Ok());
   };
-  co_await state_.Call(std::move(read));
-  Response r{200, "application/octet-stream", std::move(*bytes), {}};
+  co_await state_.Call(std::move(take));
+  std::string bytes(kSnapshotMagic);
+  bytes += image->Encode();
+  image.reset();
+  Response r{200, "application/octet-stream", std::move(bytes), {}};
   co_return WithIndex(std::move(r), registry_.index());
 }
 

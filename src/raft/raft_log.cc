@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <utility>
@@ -48,11 +49,13 @@ constexpr std::size_t kMaxBatchEntries = 4096;
 
 RaftLog::RaftLog(uv_loop_t* loop, server::Registry& registry, RaftOptions options)
     : loop_(loop), registry_(registry), options_(std::move(options)) {
-  fsm_.version = 1;
+  fsm_.version = 3;
   fsm_.data = this;
   fsm_.apply = &RaftLog::FsmApply;
   fsm_.snapshot = &RaftLog::FsmSnapshot;
   fsm_.restore = &RaftLog::FsmRestore;
+  fsm_.snapshot_finalize = &RaftLog::FsmSnapshotFinalize;
+  fsm_.snapshot_async = &RaftLog::FsmSnapshotAsync;
 }
 
 RaftLog::~RaftLog() {
@@ -89,14 +92,21 @@ Status RaftLog::Start(const RaftOptions& options) {
     auth_ = std::make_unique<AuthTransport>(loop_, &transport_, *options_.cluster_key);
     transport = auth_->transport();
   }
-  rv = raft_uv_init(&io_, loop_, options_.dir.c_str(), transport);
+  rv = raft_uv_init(&io_.io, loop_, options_.dir.c_str(), transport);
   if (rv != 0) {
-    std::string why = io_.errmsg;
+    std::string why = io_.io.errmsg;
     raft_uv_tcp_close(&transport_);
     return Status::Unavailable("cannot open the Raft log in " + options_.dir + ": " +
                                RaftError(rv) + (why.empty() ? "" : " (" + why + ")"));
   }
-  rv = raft_init(&raft_, &io_, &fsm_, options_.id, options_.address.c_str());
+  if (io_.io.version < 2 || io_.io.async_work == nullptr) {
+    // raft_uv 0.15 has no async_work, which asynchronous snapshots need: libuv's thread
+    // pool gives it.
+    io_.io.version = 2;
+    io_.io.async_work = &RaftLog::AsyncWork;
+    io_.owner = this;
+  }
+  rv = raft_init(&raft_, &io_.io, &fsm_, options_.id, options_.address.c_str());
   if (rv != 0) return Status::Internal("raft_init: " + RaftError(rv, &raft_));
   raft_set_snapshot_threshold(&raft_, options_.snapshot_threshold);
   raft_set_snapshot_trailing(&raft_, options_.snapshot_trailing);
@@ -154,7 +164,7 @@ void RaftLog::WatchLeadership() {
     // Followers: time since the leader was last heard from (Raft restarts the election
     // timer on every contact). The leader is in contact with itself.
     status_.last_contact_ms =
-        leader || id == 0 ? 0 : static_cast<std::int64_t>(io_.time(&io_) - raft_.election_timer_start);
+        leader || id == 0 ? 0 : static_cast<std::int64_t>(io_.io.time(&io_.io) - raft_.election_timer_start);
     status_.leader = address != nullptr ? address : "";
     status_.voters.clear();
     for (unsigned i = 0; i < raft_.configuration.n; ++i) {
@@ -371,20 +381,75 @@ int RaftLog::FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
 
 int RaftLog::FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
   auto* self = static_cast<RaftLog*>(fsm->data);
-  std::string bytes = self->registry_.Snapshot();
+  *bufs = static_cast<raft_buffer*>(raft_calloc(1, sizeof(raft_buffer)));
+  if (*bufs == nullptr) return RAFT_NOMEM;
+  *n_bufs = 1;
+  auto started = std::chrono::steady_clock::now();
+  self->snapshot_image_ = std::make_unique<server::Registry::Image>(self->registry_.TakeImage());
+  spdlog::debug("raft: snapshot image of {} instances taken in {} us",
+                self->registry_.instance_count(),
+                std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - started)
+                    .count());
+  return 0;
+}
+
+int RaftLog::AsyncWork(raft_io* io, raft_io_async_work* req, raft_io_async_work_cb cb) {
+  struct Work {
+    uv_work_t work{};
+    raft_io_async_work* req;
+    raft_io_async_work_cb cb;
+    int status = 0;
+  };
+  RaftLog* self = reinterpret_cast<Io*>(io)->owner;
+  auto* w = new Work{.req = req, .cb = cb};
+  w->work.data = w;
+  int rv = uv_queue_work(
+      self->loop_, &w->work,
+      [](uv_work_t* work) {
+        auto* w = static_cast<Work*>(work->data);
+        w->status = w->req->work(w->req);
+      },
+      [](uv_work_t* work, int status) {  // on the loop; status is UV_ECANCELED if it never ran
+        std::unique_ptr<Work> w(static_cast<Work*>(work->data));
+        w->cb(w->req, status != 0 ? RAFT_CANCELED : w->status);
+      });
+  if (rv != 0) {
+    delete w;
+    return RAFT_IOERR;
+  }
+  return 0;
+}
+
+// On a libuv worker thread: only the image and the buffers are touched here.
+int RaftLog::FsmSnapshotAsync(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
+  auto* self = static_cast<RaftLog*>(fsm->data);
+  std::unique_ptr<server::Registry::Image> image = std::move(self->snapshot_image_);
+  if (!image || *n_bufs != 1) return RAFT_INVALID;
+  std::string bytes = image->Encode();
+  image.reset();  // the records it held, before the copy below doubles the memory in use
+  void* base = raft_malloc(bytes.size());
+  if (base == nullptr) return RAFT_NOMEM;
+  std::memcpy(base, bytes.data(), bytes.size());
+  (*bufs)[0].base = base;
+  (*bufs)[0].len = bytes.size();
+  return 0;
+}
+
+int RaftLog::FsmSnapshotFinalize(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
+  auto* self = static_cast<RaftLog*>(fsm->data);
+  self->snapshot_image_.reset();  // if the encoding never ran
+  if (*bufs != nullptr) {
+    for (unsigned i = 0; i < *n_bufs; ++i) {
+      if ((*bufs)[i].len > 0) spdlog::debug("raft: snapshot of {} bytes", (*bufs)[i].len);
+      raft_free((*bufs)[i].base);
+    }
+    raft_free(*bufs);
+  }
+  *bufs = nullptr;
+  *n_bufs = 0;
   self->trim_at_ms_ = uv_now(self->loop_) + 2'000;
   self->trims_left_ = 2;
-  *bufs = static_cast<raft_buffer*>(raft_malloc(sizeof(raft_buffer)));
-  if (*bufs == nullptr) return RAFT_NOMEM;
-  (*bufs)[0].len = bytes.size();
-  (*bufs)[0].base = raft_malloc(bytes.size());
-  if ((*bufs)[0].base == nullptr) {
-    raft_free(*bufs);
-    return RAFT_NOMEM;
-  }
-  std::memcpy((*bufs)[0].base, bytes.data(), bytes.size());
-  *n_bufs = 1;
-  spdlog::debug("raft: snapshot of {} bytes", bytes.size());
   return 0;
 }
 
@@ -537,7 +602,7 @@ void RaftLog::Close(std::function<void()> done) {
   raft_.data = this;
   raft_close(&raft_, [](struct raft* r) {
     auto* self = static_cast<RaftLog*>(r->data);
-    raft_uv_close(&self->io_);
+    raft_uv_close(&self->io_.io);
     raft_uv_tcp_close(&self->transport_);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->watch_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->next_), nullptr);

@@ -100,14 +100,28 @@ class RaftLog final : public server::CommandLog {
   void Written();
   void FailWrites(const Status& why);
   static int FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result);
+  // Snapshots in three steps (libraft's FSM version 3): FsmSnapshot takes the registry's
+  // image on the state thread (pointer copies, no encoding), FsmSnapshotAsync encodes it on
+  // a libuv worker thread while commands keep applying, FsmSnapshotFinalize frees the bytes
+  // on the state thread once libraft has written them.
   static int FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs);
+  static int FsmSnapshotAsync(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs);
+  static int FsmSnapshotFinalize(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs);
   static int FsmRestore(raft_fsm* fsm, raft_buffer* buf);
   void WatchLeadership();
 
   uv_loop_t* loop_;
   server::Registry& registry_;
   RaftOptions options_;
-  raft_io io_{};
+  // libraft's I/O (raft_uv) with a way back to us from the raft_io pointer (AsyncWork).
+  struct Io {
+    raft_io io{};  // first: a raft_io* is a pointer to its Io
+    RaftLog* owner = nullptr;
+  };
+  Io io_;
+  // Runs a job on libuv's thread pool for libraft (asynchronous snapshots), which raft_uv
+  // 0.15 does not provide.
+  static int AsyncWork(raft_io* io, raft_io_async_work* req, raft_io_async_work_cb cb);
   raft_uv_transport transport_{};
   std::unique_ptr<AuthTransport> auth_;  // over transport_, with a cluster key
   raft_fsm fsm_{};
@@ -117,6 +131,10 @@ class RaftLog final : public server::CommandLog {
   // writing it: the snapshot is a copy of the whole state, and glibc keeps freed memory.
   void TrimAfterSnapshot();
   std::uint64_t trim_at_ms_ = 0;  // uv_now() of the next trim; 0 = none
+  // From FsmSnapshot (state thread) to FsmSnapshotAsync (worker). libraft takes one snapshot
+  // at a time and finalizes it before the next, and libuv orders the hand-offs, so the three
+  // never touch it at once.
+  std::unique_ptr<server::Registry::Image> snapshot_image_;
   int trims_left_ = 0;
   bool started_ = false;
   std::atomic<bool> started_flag_{false};

@@ -233,11 +233,11 @@ void Registry::SetLeader(bool leader) {
   Run(core::LeaderElected{});
 }
 
-std::string Registry::Snapshot() const {
+std::string Registry::Image::Encode() const {
   core::Encoder e;
-  e.Varint(last_applied_);
+  e.Varint(last_applied);
   std::string out = e.Take();
-  out += catalog_.EncodeSnapshot();
+  out += catalog.Encode();
   return out;
 }
 

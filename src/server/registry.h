@@ -101,10 +101,18 @@ class Registry {
   // expiries are: through the proposer, on the leader only.
   void Propose(core::Command command) { Run(std::move(command)); }
   // The catalog alone, for backups (GET /v1/snapshot); restored with a RestoreSnapshot command.
+  // Taken here cheaply, encoded on any thread (core::CatalogImage).
+  core::CatalogImage CatalogImage() const { return catalog_.Image(); }
   std::string CatalogSnapshot() const { return catalog_.EncodeSnapshot(); }
   // The whole state as bytes (Raft snapshots), and back. Restore replaces
   // everything, republishes every view and wakes every watcher.
-  std::string Snapshot() const;
+  struct Image {
+    core::Index last_applied = 0;
+    core::CatalogImage catalog;
+    std::string Encode() const;
+  };
+  Image TakeImage() const { return {last_applied_, catalog_.Image()}; }
+  std::string Snapshot() const { return TakeImage().Encode(); }
   Status Restore(std::string_view snapshot);
   core::Index last_applied() const { return last_applied_; }
 

@@ -79,8 +79,12 @@ class RaftLogTest : public ::testing::Test {
   }
   ~RaftLogTest() override { std::filesystem::remove_all(dir_); }
 
-  std::unique_ptr<Node> StartNode() {
+  std::unique_ptr<Node> StartNode(unsigned snapshot_threshold = 0) {
     auto node = std::make_unique<Node>(dir_, address_);
+    if (snapshot_threshold > 0) {
+      node->options.snapshot_threshold = snapshot_threshold;
+      node->options.snapshot_trailing = snapshot_threshold / 4;
+    }
     Status st = node->log->Start(node->options);
     EXPECT_TRUE(st.ok()) << st.message();
     EXPECT_TRUE(node->RunUntil([&] { return node->log->is_leader(); }));
@@ -171,6 +175,40 @@ TEST_F(RaftLogTest, AcknowledgedCommandsSurviveARestart) {
   auto node = StartNode();
   EXPECT_TRUE(node->RunUntil(
       [&] { return node->registry.instance_count() == static_cast<std::size_t>(kN); }));
+}
+
+// Snapshots are taken as the log grows (encoded on a worker thread while commands keep
+// applying), and a restart restores the last one and replays the log after it.
+TEST_F(RaftLogTest, SnapshotsTakenWhileWritingRestoreOnRestart) {
+  constexpr int kN = 600;
+  auto snapshots = [&] {
+    int n = 0;
+    for (const auto& f : std::filesystem::directory_iterator(dir_)) {
+      const std::string name = f.path().filename().string();
+      n += name.starts_with("snapshot-") && !name.ends_with(".meta");
+    }
+    return n;
+  };
+  {
+    auto node = StartNode(64);
+    int answered = 0;
+    for (int i = 0; i < kN; ++i) {
+      node->log->Append(Reg("web-" + std::to_string(i)), [&](Result<Index> r) {
+        EXPECT_TRUE(r.ok()) << r.status().message();
+        ++answered;
+      });
+      if (i % 20 == 0) node->RunUntil([&] { return answered > i - 10; });
+    }
+    ASSERT_TRUE(node->RunUntil([&] { return answered == kN; }));
+    ASSERT_TRUE(node->RunUntil([&] { return snapshots() > 0; }));
+    node->Close();
+  }
+  auto node = StartNode(64);
+  ASSERT_TRUE(node->RunUntil(
+      [&] { return node->registry.instance_count() == static_cast<std::size_t>(kN); }));
+  for (int i = 0; i < kN; i += 97) {
+    EXPECT_NE(node->registry.Instance("web-" + std::to_string(i)), nullptr) << i;
+  }
 }
 
 TEST_F(RaftLogTest, WritesBeforeStartAreRefused) {
