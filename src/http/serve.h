@@ -33,9 +33,12 @@ namespace bhttp = beast::http;
 bhttp::response<bhttp::string_body> ToBeast(Response& r, unsigned version, bool keep_alive);
 // "2.5", "100": a rate as a person writes it.
 std::string Number(double x);
-// Answers written before any request is read (the connection is closed after them).
-std::string RawAnswer(int status, std::string_view reason, std::string_view message,
-                      std::string_view extra_headers = {});
+// Answers a connection before reading any request (refused by a limit, or plain HTTP on the
+// HTTPS port) in plain text, then closes it.
+asio::awaitable<void> AnswerAndClose(beast::tcp_stream& stream, int status,
+                                     std::string_view reason, std::string_view message,
+                                     std::chrono::seconds write_timeout,
+                                     std::string_view extra_headers = {});
 
 // Counts the connection while its session runs.
 struct ConnectionGuard {

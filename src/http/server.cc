@@ -25,7 +25,6 @@ bhttp::response<bhttp::string_body> ToBeast(Response& r, unsigned version, bool 
   return res;
 }
 
-// "2.5", "100": a rate as a person writes it.
 std::string Number(double x) {
   std::string s = std::to_string(x);
   s.erase(s.find_last_not_of('0') + 1);
@@ -33,13 +32,20 @@ std::string Number(double x) {
   return s;
 }
 
-std::string RawAnswer(int status, std::string_view reason, std::string_view message,
-                      std::string_view extra_headers) {
+asio::awaitable<void> AnswerAndClose(beast::tcp_stream& stream, int status,
+                                     std::string_view reason, std::string_view message,
+                                     std::chrono::seconds write_timeout,
+                                     std::string_view extra_headers) {
   std::string body = std::string(message) + "\n";
-  return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
-         "\r\nServer: concierge\r\nContent-Type: text/plain; charset=utf-8\r\n" +
-         std::string(extra_headers) + "Content-Length: " + std::to_string(body.size()) +
-         "\r\nConnection: close\r\n\r\n" + body;
+  std::string answer = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+                       "\r\nServer: concierge\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+                       std::string(extra_headers) + "Content-Length: " +
+                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  boost::system::error_code ec;
+  stream.expires_after(write_timeout);
+  co_await asio::async_write(stream, asio::buffer(answer),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
 }  // namespace serve_detail
@@ -139,16 +145,13 @@ asio::awaitable<void> Server::Session(tcp::socket socket, std::string remote) {
   socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
   if (!EnterIp(remote)) {
-    std::string answer = RawAnswer(
-        429, "Too Many Requests",
+    // A named local, not a temporary in the co_await (GCC PR 100611).
+    const std::string message =
         "too many connections from " + remote + " (the limit is " +
-            std::to_string(options_.max_connections_per_ip) +
-            " per client address, -http-max-conns-per-client); close some and retry",
-        "Retry-After: 1\r\n");
-    stream.expires_after(options_.write_timeout);
-    co_await asio::async_write(stream, asio::buffer(answer),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        std::to_string(options_.max_connections_per_ip) +
+        " per client address, -http-max-conns-per-client); close some and retry";
+    co_await AnswerAndClose(stream, 429, "Too Many Requests", message, options_.write_timeout,
+                            "Retry-After: 1\r\n");
     co_return;
   }
   IpSlot slot(*this, remote);

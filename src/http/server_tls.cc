@@ -30,13 +30,10 @@ asio::awaitable<void> Server::SessionTls(tcp::socket socket, std::string remote)
                                                  asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return;
   if (!is_tls) {
-    std::string answer = RawAnswer(400, "Bad Request",
-                                   "this port speaks HTTPS only (the agent runs with TLS): use "
-                                   "https:// and the CA that signed its certificate");
-    lowest.expires_after(options_.write_timeout);
-    co_await asio::async_write(lowest, asio::buffer(answer),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_await AnswerAndClose(lowest, 400, "Bad Request",
+                            "this port speaks HTTPS only (the agent runs with TLS): use "
+                            "https:// and the CA that signed its certificate",
+                            options_.write_timeout);
     co_return;
   }
   std::size_t used = co_await stream.async_handshake(
