@@ -31,9 +31,10 @@ std::vector<std::string> LogSubscription::Take() {
   return out;
 }
 
-void LogMonitor::Attach(std::shared_ptr<spdlog::logger> logger, spdlog::level::level_enum base) {
+void LogMonitor::Attach(const std::shared_ptr<spdlog::logger>& logger,
+                        spdlog::level::level_enum base) {
   std::lock_guard lock(mutex_);
-  logger_ = std::move(logger);
+  logger_ = logger;
   base_ = base;
   UpdateLevel();
 }
@@ -77,10 +78,11 @@ void LogMonitor::sink_it_(const spdlog::details::log_msg& msg) {
 }
 
 void LogMonitor::UpdateLevel() {
-  if (!logger_) return;
+  std::shared_ptr<spdlog::logger> logger = logger_.lock();
+  if (!logger) return;
   spdlog::level::level_enum level = base_;
   for (const auto& reader : readers_) level = std::min(level, reader->level());
-  logger_->set_level(level);
+  logger->set_level(level);
 }
 
 }  // namespace concierge::server

@@ -49,7 +49,7 @@ class LogMonitor final : public spdlog::sinks::base_sink<std::mutex> {
 
   // The logger whose level follows what is asked of it: the lower of `base` (the agent's
   // -log-level, for stderr) and the lowest level a reader asked for.
-  void Attach(std::shared_ptr<spdlog::logger> logger, spdlog::level::level_enum base);
+  void Attach(const std::shared_ptr<spdlog::logger>& logger, spdlog::level::level_enum base);
   void SetBaseLevel(spdlog::level::level_enum base);
 
   // A new reader of lines at `level` and above, or null when kMaxReaders already read.
@@ -68,7 +68,8 @@ class LogMonitor final : public spdlog::sinks::base_sink<std::mutex> {
   void UpdateLevel();
 
   std::vector<std::shared_ptr<LogSubscription>> readers_;
-  std::shared_ptr<spdlog::logger> logger_;
+  // Weak: the logger holds this sink, and the two must not keep each other alive.
+  std::weak_ptr<spdlog::logger> logger_;
   spdlog::level::level_enum base_ = spdlog::level::info;
 };
 

@@ -16,6 +16,8 @@ constexpr std::string_view kKey = "Yl9kW8aPQVqJq0Ui3g9nYw0c7v5V6h8kq1pR2sT3uE4="
 constexpr std::string_view kOtherKey = "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktISE=";
 
 struct Side {
+  // libraft's transport keeps the pointer it is given at init, not a copy.
+  std::string address;
   raft_uv_transport tcp{};
   std::unique_ptr<AuthTransport> auth;
   bool closing = false;
@@ -56,8 +58,9 @@ class AuthTransportTest : public ::testing::Test {
     ASSERT_EQ(raft_uv_tcp_init(&side->tcp, &loop_), 0);
     side->auth = std::make_unique<AuthTransport>(&loop_, &side->tcp,
                                                  tls::ClusterKey::Parse(key).value());
+    side->address = address;
     raft_uv_transport* t = side->auth->transport();
-    ASSERT_EQ(t->init(t, id, address.c_str()), 0);
+    ASSERT_EQ(t->init(t, id, side->address.c_str()), 0);
   }
 
   template <class Done>
