@@ -9,12 +9,23 @@ namespace concierge::core {
 namespace text_detail {
 namespace {
 
+// An interned block: its hash, kept for the table, then the block that Symbols point to.
+struct InternedBlock {
+  std::size_t hash;
+  Block block;
+};
+
+InternedBlock* Outer(Block* b) {
+  return reinterpret_cast<InternedBlock*>(reinterpret_cast<char*>(b) -
+                                          offsetof(InternedBlock, block));
+}
+
 struct Hash {
   using is_transparent = void;
   std::size_t operator()(std::string_view s) const noexcept {
     return std::hash<std::string_view>()(s);
   }
-  std::size_t operator()(const Block* b) const noexcept { return b->hash; }
+  std::size_t operator()(Block* b) const noexcept { return Outer(b)->hash; }
 };
 
 struct Equal {
@@ -39,19 +50,20 @@ Table& Interned() {
   return *table;
 }
 
-Block* New(std::string_view s, std::size_t hash) {
-  void* memory = ::operator new(offsetof(Block, data) + s.size());
+// Fills in the block at `memory`, which has room for `s`.
+Block* Fill(void* memory, std::string_view s) {
   auto* b = static_cast<Block*>(memory);
   new (&b->refs) std::atomic<std::uint32_t>(1);
   b->size = static_cast<std::uint32_t>(s.size());
-  b->hash = hash;
   std::memcpy(b->data, s.data(), s.size());
   return b;
 }
 
 }  // namespace
 
-Block* Allocate(std::string_view s) { return New(s, 0); }
+Block* Allocate(std::string_view s) {
+  return Fill(::operator new(offsetof(Block, data) + s.size()), s);
+}
 
 Block* Intern(std::string_view s) {
   Table& table = Interned();
@@ -62,7 +74,10 @@ Block* Intern(std::string_view s) {
     (*it)->refs.fetch_add(1, std::memory_order_relaxed);
     return *it;
   }
-  Block* b = New(s, hash);
+  void* memory = ::operator new(offsetof(InternedBlock, block.data) + s.size());
+  auto* outer = static_cast<InternedBlock*>(memory);
+  outer->hash = hash;
+  Block* b = Fill(&outer->block, s);
   table.blocks.insert(b);
   return b;
 }
@@ -78,7 +93,7 @@ void ReleaseInterned(Block* b) {
   std::lock_guard lock(table.mutex);
   if (b->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   table.blocks.erase(b);
-  ::operator delete(b);
+  ::operator delete(Outer(b));
 }
 
 }  // namespace text_detail

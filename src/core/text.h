@@ -28,11 +28,12 @@ namespace concierge::core {
 
 namespace text_detail {
 
+// A Text's buffer: 8 bytes of header, then the characters. An interned block (Symbol) is
+// preceded by its hash (text.cc), which unique strings do not pay for.
 struct Block {
   std::atomic<std::uint32_t> refs;
   std::uint32_t size;
-  std::size_t hash;  // interned blocks only
-  char data[1];      // `size` bytes follow
+  char data[1];  // `size` bytes follow
 };
 
 Block* Allocate(std::string_view s);
