@@ -25,8 +25,8 @@ std::uint32_t HeartbeatTable::Add(const core::Text& check_id, core::Duration ttl
   slot.unheard.store(0);
   slot.check_id = check_id;
   slot.ttl = ttl;
-  slot.armed.reset();
-  slot.expiring_last_seen.reset();
+  slot.armed = kNotArmed;
+  slot.expiring_last_seen = kNotExpiring;
   // Publishing the index entry after the slot is filled makes the slot visible to readers.
   index_.Put(slot.check_id, s);
   return s;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,10 @@ namespace concierge::server {
 
 class HeartbeatTable {
  public:
+  // Sentinels rather than std::optional: 16 bytes less per TTL check (memory per instance).
+  static constexpr core::Time kNotArmed = core::Time::max();
+  static constexpr std::int64_t kNotExpiring = std::numeric_limits<std::int64_t>::min();
+
   struct Slot {
     std::atomic<std::int64_t> last_seen{0};  // steady-clock nanoseconds
     std::atomic<std::uint8_t> status{0};     // core::HealthStatus
@@ -32,10 +37,11 @@ class HeartbeatTable {
     std::uint32_t generation = 0;  // bumped on removal; stale expiry entries compare it
     core::Text check_id;  // shares the catalog record's buffer
     core::Duration ttl{0};
-    std::optional<core::Time> armed;  // deadline of this slot's one live expiry entry
-    // The last_seen an expiry was decided on, while that expiry is being applied; a
-    // heartbeat that lands in between is detected by comparing with it.
-    std::optional<std::int64_t> expiring_last_seen;
+    // Deadline of this slot's one live expiry entry; kNotArmed if none.
+    core::Time armed = kNotArmed;
+    // The last_seen an expiry was decided on, while that expiry is being applied (a
+    // heartbeat that lands in between is detected by comparing with it); kNotExpiring if none.
+    std::int64_t expiring_last_seen = kNotExpiring;
   };
 
   static constexpr std::uint32_t kChunkSlots = 4096;

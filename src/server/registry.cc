@@ -225,7 +225,7 @@ void Registry::SetLeader(bool leader) {
   leader_since_ = now.time_since_epoch().count();
   heartbeats_.ForEach([&](std::uint32_t s, HeartbeatTable::Slot& slot) {
     slot.last_seen.store(now.time_since_epoch().count(), std::memory_order_seq_cst);
-    slot.expiring_last_seen.reset();
+    slot.expiring_last_seen = HeartbeatTable::kNotExpiring;
     if (static_cast<HealthStatus>(slot.status.load()) != HealthStatus::kCritical) {
       Arm(s, now + slot.ttl);
     }
@@ -387,12 +387,13 @@ void Registry::HandleEvent(const Event& e) {
       ScheduleReap(e.service_id);
       // A heartbeat that arrived after the expiry was decided, but read the status before
       // it turned critical, did not ask for a transition back: do it for it.
-      if (slot.expiring_last_seen && *slot.expiring_last_seen != last) {
+      if (slot.expiring_last_seen != HeartbeatTable::kNotExpiring &&
+          slot.expiring_last_seen != last) {
         follow_ups_.push_back(core::UpdateCheck{e.check_id.str(), HealthStatus::kPassing,
                                                 "heartbeat received", {},
                                                 core::CheckCause::kHeartbeat});
       }
-      slot.expiring_last_seen.reset();
+      slot.expiring_last_seen = HeartbeatTable::kNotExpiring;
       return;
     }
   }
@@ -401,7 +402,7 @@ void Registry::HandleEvent(const Event& e) {
 void Registry::Arm(std::uint32_t s, core::Time deadline) {
   HeartbeatTable::Slot& slot = heartbeats_.at(s);
   // One live entry per slot: an earlier one re-arms itself lazily when it fires.
-  if (slot.armed && *slot.armed <= deadline) return;
+  if (slot.armed <= deadline) return;  // kNotArmed is later than any deadline
   slot.armed = deadline;
   expiry_.Schedule(deadline, s, slot.generation);
 }
@@ -421,7 +422,7 @@ void Registry::RunTimers() {
   while (std::optional<core::ExpiryQueue::Entry> e = expiry_.PopDue(now)) {
     HeartbeatTable::Slot& slot = heartbeats_.at(e->key);
     if (slot.generation != e->generation || slot.armed != e->deadline) continue;  // stale
-    slot.armed.reset();
+    slot.armed = HeartbeatTable::kNotArmed;
     auto status = static_cast<HealthStatus>(slot.status.load(std::memory_order_seq_cst));
     if (status == HealthStatus::kCritical) continue;  // re-armed when it passes again
     std::int64_t last = slot.last_seen.load(std::memory_order_seq_cst);

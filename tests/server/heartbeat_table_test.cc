@@ -79,8 +79,8 @@ TEST(HeartbeatTableTest, AddResetsTimerStateOfAReusedSlot) {
   table.Remove("a");
   domain.Collect();
   ASSERT_EQ(table.Add("b", 10s, HealthStatus::kPassing, kT0), a);
-  EXPECT_EQ(table.at(a).armed, std::nullopt);
-  EXPECT_EQ(table.at(a).expiring_last_seen, std::nullopt);
+  EXPECT_EQ(table.at(a).armed, HeartbeatTable::kNotArmed);
+  EXPECT_EQ(table.at(a).expiring_last_seen, HeartbeatTable::kNotExpiring);
 }
 
 TEST(HeartbeatTableTest, GrowsPastOneChunk) {
