@@ -247,7 +247,7 @@ void Catalog::Touch(const Symbol& name, Index index) {
   index_ = index;
 }
 
-bool Catalog::CountTags(ServiceGroup& group, const std::vector<Symbol>& tags, int delta) {
+bool Catalog::CountTags(ServiceGroup& group, const TagList& tags, int delta) {
   bool changed = false;
   for (const Symbol& tag : tags) {
     if (delta > 0) {

@@ -143,7 +143,7 @@ class Catalog {
                                std::vector<Event>* events);
   void Touch(const Symbol& name, Index index);
   // Count `tags` into (delta +1) or out of (delta -1) the group; true if the set changed.
-  static bool CountTags(ServiceGroup& group, const std::vector<Symbol>& tags, int delta);
+  static bool CountTags(ServiceGroup& group, const TagList& tags, int delta);
 
   // Keys share their buffers with the records' own IDs (core/text.h).
   std::unordered_map<Text, std::shared_ptr<const Instance>, TextHash, TextEqual> instances_;

@@ -172,18 +172,20 @@ void PutService(Encoder& e, const ServiceDefinition& s) {
 bool GetService(Decoder& d, ServiceDefinition* s) {
   std::size_t n = 0;
   if (!d.Bytes(&s->id) || !d.Bytes(&s->name) || !GetCount(d, Limits::kMaxTags, &n)) return false;
-  s->tags.resize(n);
-  for (auto& t : s->tags) {
+  std::vector<Symbol> tags(n);
+  for (auto& t : tags) {
     if (!d.Bytes(&t)) return false;
   }
+  s->tags = tags;
   std::uint64_t port = 0;
   if (!d.Bytes(&s->address) || !d.Varint(&port) || port > 65535) return false;
   s->port = static_cast<std::uint16_t>(port);
   if (!GetCount(d, Limits::kMaxMetaPairs, &n)) return false;
-  s->meta.resize(n);
-  for (auto& [k, v] : s->meta) {
+  std::vector<std::pair<Symbol, Symbol>> meta(n);
+  for (auto& [k, v] : meta) {
     if (!d.Bytes(&k) || !d.Bytes(&v)) return false;
   }
+  s->meta = meta;
   std::uint8_t flag = 0;
   if (!GetInt(d, &s->weights.passing) || !GetInt(d, &s->weights.warning) || !d.U8(&flag) ||
       flag > 1) {

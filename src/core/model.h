@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/interned_list.h"
 #include "core/status.h"
 #include "core/text.h"
 #include "core/time.h"
@@ -34,10 +35,10 @@ struct Weights {
 struct ServiceDefinition {
   Text id;      // unique in the catalog; defaults to name
   Symbol name;  // the service it is an instance of
-  std::vector<Symbol> tags;
+  TagList tags;  // interned: instances with the same tags share them (core/interned_list.h)
   Text address;  // set by the server from the client's address when empty
   std::uint16_t port = 0;
-  std::vector<std::pair<Symbol, Symbol>> meta;  // sorted by key, keys unique
+  MetaList meta;  // sorted by key, keys unique; interned like the tags
   Weights weights;
   bool enable_tag_override = false;
   bool operator==(const ServiceDefinition&) const = default;

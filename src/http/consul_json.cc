@@ -337,15 +337,17 @@ void IntField(Writer& w, std::string_view k, std::int64_t v) {
   Key(w, k);
   w.Int64(v);
 }
-template <typename String>
-void Tags(Writer& w, std::string_view k, const std::vector<String>& tags) {
+// `tags`: a range of strings (std::vector or core::TagList).
+template <typename List>
+void Tags(Writer& w, std::string_view k, const List& tags) {
   Key(w, k);
   w.StartArray();
   for (const auto& t : tags) WriteString(w, t);
   w.EndArray();
 }
-template <typename String>
-void Meta(Writer& w, std::string_view k, const std::vector<std::pair<String, String>>& m) {
+// `m`: a range of (key, value) pairs of strings (std::vector or core::MetaList).
+template <typename List>
+void Meta(Writer& w, std::string_view k, const List& m) {
   Key(w, k);
   w.StartObject();
   for (const auto& [mk, mv] : m) StringField(w, mk, mv);
@@ -495,24 +497,28 @@ Result<core::RegisterService> DecodeServiceRegistration(std::string_view body) {
   s.port = static_cast<std::uint16_t>(port);
   if (const Value* tags = Field(v, "tags")) {
     if (!tags->IsArray()) return WrongType("Tags", "an array of strings", *tags);
+    std::vector<core::Symbol> list;
     for (const Value& t : tags->GetArray()) {
       if (!t.IsString()) return WrongType("Tags", "an array of strings", t);
       std::string_view tag(t.GetString(), t.GetStringLength());
       if (!ValidUtf8(tag)) return NotUtf8("Tags");
-      s.tags.emplace_back(tag);
+      list.emplace_back(tag);
     }
+    s.tags = list;
   }
   if (const Value* meta = Field(v, "meta")) {
     if (!meta->IsObject()) return WrongType("Meta", "an object of strings", *meta);
+    std::vector<std::pair<core::Symbol, core::Symbol>> pairs;
     for (auto it = meta->MemberBegin(); it != meta->MemberEnd(); ++it) {
       std::string key(it->name.GetString(), it->name.GetStringLength());
       if (!ValidUtf8(key)) return NotUtf8("Meta key");
       if (!it->value.IsString()) return WrongType("Meta[" + key + "]", "a string", it->value);
       std::string_view value(it->value.GetString(), it->value.GetStringLength());
       if (!ValidUtf8(value)) return NotUtf8("Meta[" + key + "]");
-      s.meta.emplace_back(key, value);
+      pairs.emplace_back(key, value);
     }
-    std::sort(s.meta.begin(), s.meta.end());
+    std::sort(pairs.begin(), pairs.end());
+    s.meta = pairs;
   }
   if (const Value* weights = Field(v, "weights")) {
     if (!weights->IsObject()) return WrongType("Weights", "an object", *weights);

@@ -42,7 +42,7 @@ RegisterService Reg(std::string id, std::string name, std::vector<CheckDefinitio
   RegisterService r;
   r.service.id = std::move(id);
   r.service.name = std::move(name);
-  r.service.tags.assign(tags.begin(), tags.end());
+  r.service.tags = TagList(tags.begin(), tags.end());
   r.service.address = "10.0.0.1";
   r.service.port = 8080;
   r.checks = std::move(checks);
@@ -485,7 +485,7 @@ const InvalidCase kInvalidCases[] = {
     {"IdSlash", [](RegisterService& r) { r.service.id = "a/b"; }, "ID: must not contain '/'"},
     {"AddressTooLong", [](RegisterService& r) { r.service.address = Bytes(257); },
      "Address: is 257 bytes, the limit is 256"},
-    {"TooManyTags", [](RegisterService& r) { r.service.tags.assign(65, "t"); },
+    {"TooManyTags", [](RegisterService& r) { r.service.tags = std::vector<Symbol>(65, "t"); },
      "Tags: has 65 tags, the limit is 64"},
     {"EmptyTag",
      [](RegisterService& r) {
@@ -496,7 +496,9 @@ const InvalidCase kInvalidCases[] = {
      "Tags: is 257 bytes, the limit is 256"},
     {"TooManyMeta",
      [](RegisterService& r) {
-       for (int i = 0; i < 65; ++i) r.service.meta.emplace_back("k" + std::to_string(100 + i), "");
+       std::vector<std::pair<Symbol, Symbol>> meta;
+       for (int i = 0; i < 65; ++i) meta.emplace_back("k" + std::to_string(100 + i), "");
+       r.service.meta = meta;
      },
      "Meta: has 65 keys, the limit is 64"},
     {"MetaKeyEmpty",
@@ -556,12 +558,13 @@ INSTANTIATE_TEST_SUITE_P(Limits, CatalogValidationTest, ::testing::ValuesIn(kInv
 TEST(CatalogLimitsTest, ValuesAtEveryLimitAreAccepted) {
   auto reg = Reg(Bytes(Limits::kMaxIdBytes), Bytes(Limits::kMaxNameBytes));
   reg.service.address = Bytes(Limits::kMaxAddressBytes);
-  for (std::size_t i = 0; i < Limits::kMaxTags; ++i)
-    reg.service.tags.push_back(Bytes(Limits::kMaxTagBytes));
+  reg.service.tags = std::vector<Symbol>(Limits::kMaxTags, Bytes(Limits::kMaxTagBytes));
+  std::vector<std::pair<Symbol, Symbol>> meta;
   for (std::size_t i = 0; i < Limits::kMaxMetaPairs; ++i) {
-    reg.service.meta.emplace_back(std::to_string(100 + i) + Bytes(Limits::kMaxMetaKeyBytes - 3),
-                                  Bytes(Limits::kMaxMetaValueBytes));
+    meta.emplace_back(std::to_string(100 + i) + Bytes(Limits::kMaxMetaKeyBytes - 3),
+                      Bytes(Limits::kMaxMetaValueBytes));
   }
+  reg.service.meta = meta;
   reg.service.weights = {1, 0};
   for (std::size_t i = 0; i < Limits::kMaxChecksPerService; ++i) {
     reg.checks.push_back(Ttl(std::to_string(i), Limits::kMinTtl));

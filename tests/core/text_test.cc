@@ -1,4 +1,5 @@
 #include "core/text.h"
+#include "core/interned_list.h"
 
 #include <gtest/gtest.h>
 
@@ -68,6 +69,53 @@ TEST(Symbol, ConcurrentInterningAndReleaseAreSafe) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(InternedCount(), before);
+}
+
+TEST(InternedList, EqualItemsShareOneBlockUntilTheLastGoes) {
+  std::size_t before = TagList::Count();
+  {
+    TagList a = {"text-test-v1", "primary"};
+    TagList b(std::vector<Symbol>{"text-test-v1", "primary"});
+    EXPECT_EQ(a.begin(), b.begin());
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(TagList::Count(), before + 1);
+    EXPECT_NE(a, (TagList{"primary", "text-test-v1"}));  // order matters
+    ASSERT_EQ(a.size(), 2u);
+    EXPECT_EQ(a[1], "primary");
+    EXPECT_EQ(a.vector(), (std::vector<Symbol>{"text-test-v1", "primary"}));
+    TagList c = std::move(a);
+    EXPECT_TRUE(a.empty());  // NOLINT: moved-from is empty by contract
+    EXPECT_EQ(c, b);
+  }
+  EXPECT_EQ(TagList::Count(), before);
+}
+
+TEST(InternedList, EmptyAllocatesNothing) {
+  std::size_t before = MetaList::Count();
+  MetaList empty = std::vector<std::pair<Symbol, Symbol>>{};
+  EXPECT_TRUE(empty.empty());
+  EXPECT_EQ(empty.begin(), empty.end());
+  EXPECT_EQ(empty, MetaList());
+  EXPECT_EQ(MetaList::Count(), before);
+  MetaList one = {{"zone", "a"}};
+  EXPECT_EQ(one[0].second, "a");
+  EXPECT_EQ(MetaList::Count(), before + 1);
+}
+
+// As for Symbol: threads build, copy and drop the same lists at once.
+TEST(InternedList, ConcurrentInterningAndReleaseAreSafe) {
+  std::size_t before = TagList::Count();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([] {
+      for (int i = 0; i < 20'000; ++i) {
+        TagList list = {Symbol("shared-" + std::to_string(i % 7)), Symbol("v1")};
+        TagList copy = list;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(TagList::Count(), before);
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ class FakeCatalog : public CatalogView {
     inst->service.name = name;
     inst->service.address = std::move(address);
     inst->service.port = port;
-    inst->service.tags.assign(tags.begin(), tags.end());
+    inst->service.tags = core::TagList(tags.begin(), tags.end());
     inst->service.weights.passing = weight;
     core::Check check;
     check.status = status;

@@ -46,7 +46,7 @@ class FuzzCatalog : public dns::CatalogView {
     inst->service.id = name + "-" + std::to_string(services_[name].size());
     inst->service.address = std::move(address);
     inst->service.port = port;
-    inst->service.tags.assign(tags.begin(), tags.end());
+    inst->service.tags = core::TagList(tags.begin(), tags.end());
     core::Check check;
     check.status = status;
     inst->checks.push_back(check);

@@ -48,7 +48,7 @@ int main() {
   catalog.Apply(Web("web-2", 2), 2);
   RegisterService api = Web("api", 1);
   api.service.name = "api";
-  api.service.tags.clear();
+  api.service.tags = {};
   catalog.Apply(api, 3);
   catalog.Apply(UpdateCheck{"service:web-2:1", HealthStatus::kCritical, "down", at}, 4);
 

@@ -44,7 +44,7 @@ RegisterService Reg(std::string id, std::string name, std::vector<CheckDefinitio
   RegisterService r;
   r.service.id = std::move(id);
   r.service.name = std::move(name);
-  r.service.tags.assign(tags.begin(), tags.end());
+  r.service.tags = core::TagList(tags.begin(), tags.end());
   r.checks = std::move(checks);
   return r;
 }
