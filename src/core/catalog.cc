@@ -551,7 +551,7 @@ void Catalog::ReplaceMaintenanceCheck(const Text& service_id, const Text& check_
   if (current != nullptr) {
     events->push_back({Event::Kind::kCheckRemoved, name, service_id, check_id, current->status,
                        current->status, reason});
-    std::erase_if(inst->checks, [&](const Check& c) { return c.id() == check_id; });
+    inst->checks.erase_if([&](const Check& c) { return c.id() == check_id; });
   }
   if (check != nullptr) {
     inst->checks.push_back(*check);

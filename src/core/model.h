@@ -2,10 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -32,14 +35,15 @@ struct Weights {
 };
 
 // What a registration says about a service instance.
+// (Members are ordered for size, not meaning: this is part of every instance record.)
 struct ServiceDefinition {
   Text id;      // unique in the catalog; defaults to name
   Symbol name;  // the service it is an instance of
   TagList tags;  // interned: instances with the same tags share them (core/interned_list.h)
   Text address;  // set by the server from the client's address when empty
-  std::uint16_t port = 0;
   MetaList meta;  // sorted by key, keys unique; interned like the tags
   Weights weights;
+  std::uint16_t port = 0;
   bool enable_tag_override = false;
   bool operator==(const ServiceDefinition&) const = default;
 };
@@ -79,19 +83,20 @@ struct ActiveCheck {
 
 // What a registration says about one check of a service. Maintenance checks are TTL checks
 // without a TTL (ttl 0) that never expire.
+// (Members are ordered for size, not meaning: this is part of every instance record.)
 struct CheckDefinition {
   Text id;  // "service:<ID>" (or ":<n>") when the registration gave none
   Symbol name;
   Symbol notes;
-  CheckKind kind = CheckKind::kTtl;
   Duration ttl{0};  // kTtl only
   // kHttp and kTcp only, shared by the copies of a record. Null for TTL checks, which are
   // most checks: they pay one pointer for it, not the settings (memory per instance).
   std::shared_ptr<const ActiveCheck> active;
   // Deregister the service once this check has been critical this long; 0 = never.
   Duration deregister_critical_after{0};
-  HealthStatus initial_status = HealthStatus::kCritical;
   Text initial_output;
+  CheckKind kind = CheckKind::kTtl;
+  HealthStatus initial_status = HealthStatus::kCritical;
   // By value, `active` included.
   bool operator==(const CheckDefinition& other) const;
 };
@@ -121,11 +126,119 @@ struct Check {
   const Text& id() const { return definition.id; }
 };
 
+// An instance's checks, read and built like a std::vector<Check>. Nearly every instance has
+// one check (or none), so the first is stored inline, in the record's own allocation; a
+// second moves them all to the heap (memory per instance, issue 9).
+class CheckList {
+ public:
+  CheckList() noexcept {}
+  CheckList(const CheckList& other) { Append(other.begin(), other.end()); }
+  CheckList(CheckList&& other) noexcept { Take(std::move(other)); }
+  CheckList& operator=(const CheckList& other) {
+    if (this != &other) {
+      CheckList copy(other);
+      clear();
+      Take(std::move(copy));
+    }
+    return *this;
+  }
+  CheckList& operator=(CheckList&& other) noexcept {
+    if (this != &other) {
+      clear();
+      Take(std::move(other));
+    }
+    return *this;
+  }
+  ~CheckList() { clear(); }
+
+  Check* begin() noexcept { return data(); }
+  Check* end() noexcept { return data() + size_; }
+  const Check* begin() const noexcept { return data(); }
+  const Check* end() const noexcept { return data() + size_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  Check& operator[](std::size_t i) noexcept { return data()[i]; }
+  const Check& operator[](std::size_t i) const noexcept { return data()[i]; }
+
+  void push_back(Check check) {
+    Reserve(size_ + 1);
+    new (data() + size_) Check(std::move(check));
+    ++size_;
+  }
+  // Default-constructs checks up to `n` (n >= size()).
+  void resize(std::size_t n) {
+    Reserve(n);
+    for (; size_ < n; ++size_) new (data() + size_) Check();
+  }
+  // Removes the checks for which pred(check) is true, keeping the others' order.
+  template <typename Pred>
+  void erase_if(Pred pred) {
+    Check* out = begin();
+    for (Check& c : *this) {
+      if (pred(std::as_const(c))) continue;
+      if (out != &c) *out = std::move(c);
+      ++out;
+    }
+    while (end() != out) {
+      --size_;
+      end()->~Check();
+    }
+  }
+  void clear() noexcept {
+    for (Check& c : *this) c.~Check();
+    size_ = 0;
+    if (capacity_ > 1) {
+      ::operator delete(heap_);
+      capacity_ = 1;
+    }
+  }
+
+ private:
+  static_assert(std::is_nothrow_move_constructible_v<Check>);
+  Check* data() noexcept { return capacity_ > 1 ? heap_ : &inline_; }
+  const Check* data() const noexcept { return capacity_ > 1 ? heap_ : &inline_; }
+  void Append(const Check* first, const Check* last) {
+    Reserve(size_ + static_cast<std::size_t>(last - first));
+    for (; first != last; ++first, ++size_) new (data() + size_) Check(*first);
+  }
+  // Precondition: this list is empty and inline.
+  void Take(CheckList&& other) noexcept {
+    if (other.capacity_ > 1) {
+      heap_ = other.heap_;
+      capacity_ = std::exchange(other.capacity_, 1);
+      size_ = std::exchange(other.size_, 0);
+    } else if (other.size_ == 1) {
+      new (&inline_) Check(std::move(other.inline_));
+      size_ = 1;
+      other.clear();
+    }
+  }
+  void Reserve(std::size_t n) {
+    if (n <= capacity_) return;
+    std::size_t capacity = std::max<std::size_t>(n, 2 * capacity_);
+    auto* fresh = static_cast<Check*>(::operator new(capacity * sizeof(Check)));
+    for (std::uint32_t i = 0; i < size_; ++i) {
+      new (fresh + i) Check(std::move(data()[i]));
+      data()[i].~Check();
+    }
+    if (capacity_ > 1) ::operator delete(heap_);
+    heap_ = fresh;
+    capacity_ = static_cast<std::uint32_t>(capacity);
+  }
+
+  union {
+    Check inline_;  // capacity_ == 1: the one slot, constructed while size_ == 1
+    Check* heap_;   // capacity_ > 1
+  };
+  std::uint32_t size_ = 0;
+  std::uint32_t capacity_ = 1;
+};
+
 // One registered service instance and its checks. Immutable once in the catalog: a change
 // replaces the whole record, so readers may hold it without locks.
 struct Instance {
   ServiceDefinition service;
-  std::vector<Check> checks;
+  CheckList checks;
   Index create_index = 0;
   Index modify_index = 0;
 

@@ -150,7 +150,12 @@ TEST(CodecTest, ReadsVersionOneCommands) {
   Encoder r;
   r.U8(1);
   r.U8(1);  // RegisterService
-  PutService(r, ServiceDefinition{"web-1", "web", {}, "10.0.0.1", 80, {}, {}, false});
+  ServiceDefinition web;
+  web.id = "web-1";
+  web.name = "web";
+  web.address = "10.0.0.1";
+  web.port = 80;
+  PutService(r, web);
   r.Varint(1);
   r.Bytes("service:web-1");
   r.Bytes("");
