@@ -266,7 +266,7 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
   for (const CheckDefinition& cd : cmd.checks) Heard(cd.id);
   const ServiceDefinition& def = cmd.service;
   auto old_it = instances_.find(def.id);
-  std::shared_ptr<const Instance> old = old_it == instances_.end() ? nullptr : old_it->second;
+  std::shared_ptr<const Instance> old = old_it == instances_.end() ? nullptr : old_it->ptr;
 
   // Same ID under another name: the old registration goes first, as a deregistration.
   if (old && old->service.name != def.name) {
@@ -356,7 +356,7 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
   bool tags_changed = CountTags(group, def.tags, +1);
   if (old) tags_changed |= CountTags(group, old->service.tags, -1);
   group.instances[def.id] = inst;
-  instances_[def.id] = inst;
+  if (auto [it, added] = instances_.insert({inst}); !added) it->ptr = inst;
   Touch(def.name, index);
   if (new_name || tags_changed) services_index_ = index;
   events.insert(events.begin() + own_events,
@@ -369,7 +369,7 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
 Result<std::vector<Event>> Catalog::ApplyDeregister(std::string_view service_id, Index index,
                                                     std::string reason) {
   auto it = instances_.find(service_id);
-  std::shared_ptr<const Instance> inst = it->second;
+  std::shared_ptr<const Instance> inst = it->ptr;
   const Symbol& name = inst->service.name;
   const Text& id = inst->service.id;
   std::vector<Event> events;
@@ -419,7 +419,7 @@ std::string UpdateReason(const UpdateCheck& cmd) {
 
 Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Index index) {
   const Text service_id = *FindCheckOwner(cmd.check_id);  // a copy: the record is replaced
-  std::shared_ptr<const Instance>& slot = instances_.find(service_id)->second;
+  std::shared_ptr<const Instance>& slot = instances_.find(service_id)->ptr;
   const Check* current = slot->FindCheck(cmd.check_id);
   // From a client, an update is a sign of life; from the leader (an expiry), the check is
   // critical and needs no mark.
@@ -447,8 +447,8 @@ Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Ind
 }
 
 void Catalog::ApplyLeaderElected(const LeaderElected& cmd) {
-  for (const auto& [service_id, inst] : instances_) {
-    for (const Check& check : inst->checks) {
+  for (const IndexedInstance& e : instances_) {
+    for (const Check& check : e.ptr->checks) {
       if (IsMaintenanceCheck(check.id()) || check.definition.ttl <= Duration::zero() ||
           check.status == HealthStatus::kCritical) {
         continue;
@@ -516,7 +516,7 @@ Result<std::vector<Event>> Catalog::ApplyMaintenance(const SetMaintenance& cmd, 
                                                                       : ": " + cmd.reason)
                                   : "maintenance mode disabled";
   if (!node) {
-    Text service_id = instances_.find(cmd.service_id)->first;
+    Text service_id = instances_.find(cmd.service_id)->ptr->service.id;
     ReplaceMaintenanceCheck(service_id, std::string(kServiceMaintenancePrefix) + cmd.service_id,
                             check ? &*check : nullptr, index, reason, &events);
     return events;
@@ -528,7 +528,7 @@ Result<std::vector<Event>> Catalog::ApplyMaintenance(const SetMaintenance& cmd, 
   node_maintenance_ = check;
   std::vector<Text> ids;
   ids.reserve(instances_.size());
-  for (const auto& [id, inst] : instances_) ids.push_back(id);
+  for (const IndexedInstance& e : instances_) ids.push_back(e.ptr->service.id);
   const Text check_id(kNodeMaintenanceCheckId);
   for (const Text& id : ids) {
     ReplaceMaintenanceCheck(id, check_id, check ? &*check : nullptr, index, reason, &events);
@@ -540,7 +540,7 @@ Result<std::vector<Event>> Catalog::ApplyMaintenance(const SetMaintenance& cmd, 
 void Catalog::ReplaceMaintenanceCheck(const Text& service_id, const Text& check_id,
                                       const Check* check, Index index, const std::string& reason,
                                       std::vector<Event>* events) {
-  std::shared_ptr<const Instance>& slot = instances_.find(service_id)->second;
+  std::shared_ptr<const Instance>& slot = instances_.find(service_id)->ptr;
   const Check* current = slot->FindCheck(check_id);
   if (current == nullptr && check == nullptr) return;
   if (current != nullptr && check != nullptr && current->definition == check->definition) return;
@@ -592,12 +592,12 @@ std::optional<Time> Catalog::ReapDeadline(const Instance& instance) {
 
 const Instance* Catalog::FindInstance(std::string_view service_id) const {
   auto it = instances_.find(service_id);
-  return it == instances_.end() ? nullptr : it->second.get();
+  return it == instances_.end() ? nullptr : it->ptr.get();
 }
 
 std::shared_ptr<const Instance> Catalog::FindInstancePtr(std::string_view service_id) const {
   auto it = instances_.find(service_id);
-  return it == instances_.end() ? nullptr : it->second;
+  return it == instances_.end() ? nullptr : it->ptr;
 }
 
 const ServiceGroup* Catalog::FindService(std::string_view name) const {
@@ -610,8 +610,8 @@ const Text* Catalog::FindCheckOwner(std::string_view check_id) const {
   // "service:<ID>", the default, is not in the map: its owner is in its name.
   if (!check_id.starts_with(kDefaultCheckPrefix)) return nullptr;
   auto it = instances_.find(check_id.substr(kDefaultCheckPrefix.size()));
-  if (it == instances_.end() || it->second->FindCheck(check_id) == nullptr) return nullptr;
-  return &it->second->service.id;
+  if (it == instances_.end() || it->ptr->FindCheck(check_id) == nullptr) return nullptr;
+  return &it->ptr->service.id;
 }
 
 }  // namespace concierge::core

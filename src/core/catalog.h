@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/acl.h"
@@ -145,8 +146,25 @@ class Catalog {
   // Count `tags` into (delta +1) or out of (delta -1) the group; true if the set changed.
   static bool CountTags(ServiceGroup& group, const TagList& tags, int delta);
 
-  // Keys share their buffers with the records' own IDs (core/text.h).
-  std::unordered_map<Text, std::shared_ptr<const Instance>, TextHash, TextEqual> instances_;
+  // Every instance, found by its ID: a set of records keyed by their own IDs, with no key per
+  // entry (memory per instance). Replacing a record keeps its ID, hence its place in the set.
+  struct IndexedInstance {
+    mutable std::shared_ptr<const Instance> ptr;
+  };
+  struct ById {
+    using is_transparent = void;
+    static std::string_view Id(std::string_view id) { return id; }
+    static std::string_view Id(const IndexedInstance& e) { return e.ptr->service.id; }
+    template <typename A>
+    std::size_t operator()(const A& a) const noexcept {
+      return std::hash<std::string_view>()(Id(a));
+    }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return Id(a) == Id(b);
+    }
+  };
+  std::unordered_set<IndexedInstance, ById, ById> instances_;
   std::unordered_map<Text, Text, TextHash, TextEqual> check_owner_;  // check ID -> service ID
   std::map<Symbol, ServiceGroup, std::less<>> services_;
   Index index_ = 0;

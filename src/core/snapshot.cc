@@ -124,7 +124,7 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
         if (!derived) c.check_owner_.emplace(check.id(), inst->service.id);
       }
       const Text& id = inst->service.id;
-      if (inst->service.name != name || !c.instances_.emplace(id, inst).second) {
+      if (inst->service.name != name || !c.instances_.insert({inst}).second) {
         return bad("inconsistent instance " + id);
       }
       CountTags(group, inst->service.tags, +1);
