@@ -4,6 +4,9 @@
 //
 // Used for the heartbeat index (check ID -> slot) and the published read views
 // (service name -> view, instance ID -> instance).
+//
+// KeyOf, if given, reads an entry's key from its value (the instance ID from an instance
+// record): the node then stores no key of its own, 16 bytes less an entry (issue 9).
 #pragma once
 
 #include <atomic>
@@ -13,13 +16,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "core/text.h"
 #include "server/epoch.h"
 
 namespace concierge::server {
 
-template <typename V>
+template <typename V, typename KeyOf = void>
 class ConcurrentMap {
  public:
   explicit ConcurrentMap(EpochDomain& domain) : domain_(domain), table_(new Table(16)) {}
@@ -59,15 +63,69 @@ class ConcurrentMap {
     const Table* t = table_.load();
     for (std::size_t i = 0; i <= t->mask; ++i) {
       const Node* n = t->buckets[i].load();
-      if (n != nullptr && n != Tomb()) f(std::string_view(n->key), n->value);
+      if (n != nullptr && n != Tomb()) f(n->Key(), n->value);
     }
   }
 
   // Writer only. A Text key shares its buffer with the caller's (e.g. a record's own ID).
-  void Put(const core::Text& key, V value) {
+  void Put(const core::Text& key, V value)
+    requires std::is_void_v<KeyOf>
+  {
+    std::uint64_t h = Hash(key);
+    Insert(h, new Node{h, key, std::move(value)});
+  }
+  // Writer only: with KeyOf, the key is the value's own.
+  void Put(V value)
+    requires(!std::is_void_v<KeyOf>)
+  {
+    std::uint64_t h = Hash(KeyOf()(value));
+    Insert(h, new Node{h, std::move(value)});
+  }
+
+  // Writer only. Returns whether the key was present.
+  bool Erase(std::string_view key) {
     std::uint64_t h = Hash(key);
     Table* t = table_.load();
-    auto* node = new Node{h, key, std::move(value)};
+    for (std::size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+      Node* n = t->buckets[i].load();
+      if (n == nullptr) return false;
+      if (n != Tomb() && n->hash == h && n->Key() == key) {
+        t->buckets[i].store(Tomb());
+        domain_.Retire([n] { delete n; });
+        --live_;
+        return true;
+      }
+    }
+  }
+
+  // Writer only (readers may call it; the answer is then approximate).
+  std::size_t size() const { return live_; }
+
+ private:
+  struct KeyedNode {
+    std::uint64_t hash;
+    core::Text key;
+    V value;
+    std::string_view Key() const { return key; }
+  };
+  struct ValueKeyedNode {
+    std::uint64_t hash;
+    V value;
+    std::string_view Key() const { return KeyOf()(value); }
+  };
+  using Node = std::conditional_t<std::is_void_v<KeyOf>, KeyedNode, ValueKeyedNode>;
+  struct Table {
+    explicit Table(std::size_t capacity)
+        : mask(capacity - 1), buckets(new std::atomic<Node*>[capacity]) {
+      for (std::size_t i = 0; i < capacity; ++i) buckets[i].store(nullptr);
+    }
+    std::size_t mask;
+    std::unique_ptr<std::atomic<Node*>[]> buckets;
+  };
+
+  void Insert(std::uint64_t h, Node* node) {
+    const std::string_view key = node->Key();
+    Table* t = table_.load();
     std::size_t i = h & t->mask;
     std::atomic<Node*>* free_bucket = nullptr;
     for (;; i = (i + 1) & t->mask) {
@@ -77,7 +135,7 @@ class ConcurrentMap {
         if (free_bucket == nullptr) free_bucket = &t->buckets[i];
         continue;
       }
-      if (n->hash == h && n->key == key) {
+      if (n->hash == h && n->Key() == key) {
         t->buckets[i].store(node);
         domain_.Retire([n] { delete n; });
         return;
@@ -97,40 +155,6 @@ class ConcurrentMap {
     ++live_;
   }
 
-  // Writer only. Returns whether the key was present.
-  bool Erase(std::string_view key) {
-    std::uint64_t h = Hash(key);
-    Table* t = table_.load();
-    for (std::size_t i = h & t->mask;; i = (i + 1) & t->mask) {
-      Node* n = t->buckets[i].load();
-      if (n == nullptr) return false;
-      if (n != Tomb() && n->hash == h && n->key == key) {
-        t->buckets[i].store(Tomb());
-        domain_.Retire([n] { delete n; });
-        --live_;
-        return true;
-      }
-    }
-  }
-
-  // Writer only (readers may call it; the answer is then approximate).
-  std::size_t size() const { return live_; }
-
- private:
-  struct Node {
-    std::uint64_t hash;
-    core::Text key;
-    V value;
-  };
-  struct Table {
-    explicit Table(std::size_t capacity)
-        : mask(capacity - 1), buckets(new std::atomic<Node*>[capacity]) {
-      for (std::size_t i = 0; i < capacity; ++i) buckets[i].store(nullptr);
-    }
-    std::size_t mask;
-    std::unique_ptr<std::atomic<Node*>[]> buckets;
-  };
-
   static Node* Tomb() {
     static Node tomb{};
     return &tomb;
@@ -141,7 +165,7 @@ class ConcurrentMap {
     for (std::size_t i = h & t->mask;; i = (i + 1) & t->mask) {
       const Node* n = t->buckets[i].load();
       if (n == nullptr) return nullptr;
-      if (n != Tomb() && n->hash == h && n->key == key) return n;
+      if (n != Tomb() && n->hash == h && n->Key() == key) return n;
     }
   }
 

@@ -113,7 +113,7 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
     if (auto old = instances_.Get(id)) CountStatus(old->get(), -1);
     if (auto inst = catalog_.FindInstancePtr(id)) {
       CountStatus(inst.get(), +1);
-      instances_.Put(id, std::move(inst));
+      instances_.Put(std::move(inst));
     } else {
       instances_.Erase(id);
     }
@@ -302,7 +302,7 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
   }
   for (const core::Text& id : ids) {
     if (auto inst = catalog_.FindInstancePtr(id)) {
-      instances_.Put(id, std::move(inst));
+      instances_.Put(std::move(inst));
     } else {
       instances_.Erase(id);
     }

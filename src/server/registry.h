@@ -213,7 +213,13 @@ class Registry {
   EpochDomain epoch_;  // before the maps that retire into it
   HeartbeatTable heartbeats_{epoch_};
   ConcurrentMap<std::shared_ptr<const ServiceView>> views_{epoch_};
-  ConcurrentMap<std::shared_ptr<const core::Instance>> instances_{epoch_};
+  // Keyed by the records' own IDs (no key per entry).
+  struct InstanceId {
+    std::string_view operator()(const std::shared_ptr<const core::Instance>& inst) const {
+      return inst->service.id;
+    }
+  };
+  ConcurrentMap<std::shared_ptr<const core::Instance>, InstanceId> instances_{epoch_};
   ConcurrentMap<std::shared_ptr<const std::vector<std::string>>> tags_{epoch_};
   std::atomic<core::Index> index_{1};
   std::atomic<core::Index> services_index_{1};

@@ -39,6 +39,32 @@ TEST(ConcurrentMapTest, PutGetOverwriteErase) {
   EXPECT_EQ(map.Get(""), "empty key");
 }
 
+// Values that carry their own key: "<key>=<value>".
+struct BeforeEquals {
+  std::string_view operator()(const std::shared_ptr<const std::string>& v) const {
+    return std::string_view(*v).substr(0, v->find('='));
+  }
+};
+
+TEST(ConcurrentMapTest, KeysReadFromTheValues) {
+  EpochDomain domain;
+  ConcurrentMap<std::shared_ptr<const std::string>, BeforeEquals> map(domain);
+  for (int i = 0; i < 100; ++i) map.Put(std::make_shared<const std::string>(Key(i) + "=" + std::to_string(i)));
+  map.Put(std::make_shared<const std::string>("key-7=seven"));
+  EXPECT_EQ(map.size(), 100u);
+  EXPECT_EQ(**map.Get("key-7"), "key-7=seven");
+  EXPECT_EQ(**map.Get("key-99"), "key-99=99");
+  EXPECT_EQ(map.Get("key-100"), std::nullopt);
+  EXPECT_TRUE(map.Erase("key-7"));
+  EXPECT_EQ(map.Get("key-7"), std::nullopt);
+  std::size_t seen = 0;
+  map.ForEach([&](std::string_view key, const auto& v) {
+    EXPECT_TRUE(v->starts_with(std::string(key) + "="));
+    ++seen;
+  });
+  EXPECT_EQ(seen, 99u);
+}
+
 TEST(ConcurrentMapTest, WithCallsOnlyForPresentKeys) {
   EpochDomain domain;
   ConcurrentMap<int> map(domain);
