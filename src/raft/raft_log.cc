@@ -351,14 +351,13 @@ int RaftLog::FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
   auto command = entry.size() >= 4 && len <= entry.size() - 4
                      ? core::DecodeCommand(entry.substr(4, len))
                      : Result<core::Command>(Status::InvalidArgument("entry framing is corrupt"));
-  Result<core::Index> applied = command.status();
   if (!command.ok()) {
     // Every server skips the same entry, so they stay identical; say so loudly.
     spdlog::error("raft: skipping an entry that does not decode: {}",
                   command.status().message());
-  } else {
-    applied = self->registry_.Apply(*command);
   }
+  Result<core::Index> applied =
+      command.ok() ? self->registry_.Apply(*command) : Result<core::Index>(command.status());
   self->last_applied_.fetch_add(1);
   if (self->after_apply_) self->after_apply_();
   // One of ours, written in this term as leader (so its buffer is still the one we gave).
