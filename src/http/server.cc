@@ -115,12 +115,23 @@ asio::awaitable<void> Server::Accept() {
     }
     auto peer = socket.remote_endpoint(ec);
     std::string remote = ec ? "" : peer.address().to_string();
-    if (options_.tls) {
-      asio::co_spawn(ctx, SessionTls(std::move(socket), std::move(remote)), asio::detached);
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    {
+      std::lock_guard lock(tls_mu_);
+      tls = options_.tls;
+    }
+    if (tls) {
+      asio::co_spawn(ctx, SessionTls(std::move(socket), std::move(remote), std::move(tls)),
+                     asio::detached);
     } else {
       asio::co_spawn(ctx, Session(std::move(socket), std::move(remote)), asio::detached);
     }
   }
+}
+
+void Server::SetTls(std::shared_ptr<boost::asio::ssl::context> tls) {
+  std::lock_guard lock(tls_mu_);
+  if (options_.tls && tls) options_.tls = std::move(tls);
 }
 
 bool Server::EnterIp(const std::string& ip) {

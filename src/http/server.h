@@ -70,6 +70,9 @@ class Server {
   // Stops accepting, closes connections and joins the threads.
   void Stop();
   std::size_t connections() const { return connections_.load(); }
+  // With HTTPS on (ServerOptions::tls): connections accepted from now on use `tls` (a renewed
+  // certificate); open ones keep the context they started with. Ignored without HTTPS.
+  void SetTls(std::shared_ptr<boost::asio::ssl::context> tls);
 
  private:
   friend struct serve_detail::IpSlot;
@@ -77,7 +80,8 @@ class Server {
   boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Session(boost::asio::ip::tcp::socket socket, std::string remote);
   boost::asio::awaitable<void> SessionTls(boost::asio::ip::tcp::socket socket,
-                                          std::string remote);
+                                          std::string remote,
+                                          std::shared_ptr<boost::asio::ssl::context> tls);
   // The request loop, over a TCP or a TLS stream.
   template <class Stream>
   boost::asio::awaitable<void> Serve(Stream& stream, boost::beast::flat_buffer& buffer,
@@ -95,6 +99,7 @@ class Server {
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> connections_{0};
+  std::mutex tls_mu_;  // guards options_.tls, which SetTls replaces
   std::mutex per_ip_mu_;
   std::unordered_map<std::string, std::size_t> per_ip_;
 };

@@ -15,11 +15,13 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using namespace serve_detail;
 
-asio::awaitable<void> Server::SessionTls(tcp::socket socket, std::string remote) {
+// `tls` is the context when the connection was accepted (SetTls may replace the server's).
+asio::awaitable<void> Server::SessionTls(tcp::socket socket, std::string remote,
+                                         std::shared_ptr<ssl::context> tls) {
   ConnectionGuard counted(connections_);
   boost::system::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
-  ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *options_.tls);
+  ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
   auto& lowest = beast::get_lowest_layer(stream);
   if (!EnterIp(remote)) co_return;  // a plain-text answer would not be understood
   IpSlot slot(*this, remote);
