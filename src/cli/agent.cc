@@ -1,14 +1,10 @@
 // `concierge agent`: wires the registry, its state thread and the HTTP API, and runs them in
-// the foreground until SIGINT or SIGTERM. SIGHUP reloads the log level and the services
-// defined in the config file.
+// the foreground until SIGINT or SIGTERM. SIGHUP reloads the config file's log level and
+// services, and the HTTPS certificate (docs/configuration.md, "Reloading").
 #include "cli/agent.h"
 
 #include <malloc.h>
 
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <fcntl.h>
@@ -23,14 +19,11 @@
 #include <cstring>
 #include <filesystem>
 #include <thread>
-#include <fstream>
 #include <functional>
 #include <future>
 #include <set>
-#include <sstream>
 
-#include "cli/dns_agent.h"
-#include "cli/security_flags.h"
+#include "cli/agent_config.h"
 #include "http/consul_api.h"
 #include "http/server.h"
 #include "cluster/cluster_api.h"
@@ -47,128 +40,10 @@ namespace concierge::cli {
 
 namespace {
 
-struct AgentConfig {
-  std::string http_addr = "127.0.0.1:8500";
-  std::string data_dir = "data";
-  std::string node;
-  std::string datacenter = "dc1";
-  std::string log_level = "info";
-  std::string deregister_critical_after = "1h";
-  std::string config_file;
-  int workers = 0;
-  int server_port = 8300;
-  int bootstrap_expect = 1;
-  std::vector<std::string> join;
-  bool dev = false;
-  bool acl_enabled = false;
-  std::string acl_default_policy;  // "allow" or "deny"; empty: deny, or allow with -dev
-  std::vector<core::RegisterService> services;  // from the config file
-};
-
-// "acl": {"enabled": true, "default_policy": "deny"}, Consul's keys.
-Status ReadAclConfig(const std::string& path, const rapidjson::Value& v, AgentConfig* config,
-                     const std::set<std::string>& given_on_command_line) {
-  if (!v.IsObject()) return Status::InvalidArgument(path + ": acl: expected an object");
-  for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
-    std::string key = it->name.GetString();
-    if (key == "enabled") {
-      if (!it->value.IsBool()) return Status::InvalidArgument(path + ": acl.enabled: expected true or false");
-      if (!given_on_command_line.contains("acl_enabled")) config->acl_enabled = it->value.GetBool();
-    } else if (key == "default_policy") {
-      if (!it->value.IsString()) {
-        return Status::InvalidArgument(path + ": acl.default_policy: expected \"allow\" or \"deny\"");
-      }
-      if (!given_on_command_line.contains("acl_default_policy")) {
-        config->acl_default_policy = it->value.GetString();
-      }
-    } else {
-      return Status::InvalidArgument(path + ": acl: unknown key \"" + key +
-                                     "\" (known: enabled, default_policy)");
-    }
-  }
-  return Status::Ok();
-}
-
 std::string Hostname() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "concierge";
   return buf;
-}
-
-Status ReadConfigFile(const std::string& path, AgentConfig* config,
-                      const std::set<std::string>& given_on_command_line) {
-  std::ifstream in(path);
-  if (!in) return Status::InvalidArgument("cannot read config file " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  rapidjson::Document doc;
-  std::string body = text.str();
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Status::InvalidArgument(
-        path + ": not valid JSON: " + rapidjson::GetParseError_En(doc.GetParseError()) +
-        " (at byte " + std::to_string(doc.GetErrorOffset()) + ")");
-  }
-  if (!doc.IsObject()) return Status::InvalidArgument(path + ": expected a JSON object");
-  std::vector<core::RegisterService> services;
-  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
-    std::string key = it->name.GetString();
-    const auto& v = it->value;
-    auto string_field = [&](std::string* out) -> Status {
-      if (!v.IsString()) return Status::InvalidArgument(path + ": " + key + ": expected a string");
-      if (!given_on_command_line.contains(key)) *out = v.GetString();
-      return Status::Ok();
-    };
-    Status st;
-    if (key == "http_addr") {
-      st = string_field(&config->http_addr);
-    } else if (key == "data_dir") {
-      st = string_field(&config->data_dir);
-    } else if (key == "node_name") {
-      st = string_field(&config->node);
-    } else if (key == "datacenter") {
-      st = string_field(&config->datacenter);
-    } else if (key == "log_level") {
-      st = string_field(&config->log_level);
-    } else if (key == "deregister_critical_after") {
-      st = string_field(&config->deregister_critical_after);
-    } else if (key == "workers") {
-      if (!v.IsInt() || v.GetInt() < 0) {
-        st = Status::InvalidArgument(path + ": workers: expected a non-negative integer");
-      } else if (!given_on_command_line.contains(key)) {
-        config->workers = v.GetInt();
-      }
-    } else if (key == "server_port") {
-      if (!v.IsInt() || v.GetInt() < 0 || v.GetInt() > 65535) {
-        st = Status::InvalidArgument(path + ": server_port: expected a port number");
-      } else if (!given_on_command_line.contains(key)) {
-        config->server_port = v.GetInt();
-      }
-    } else if (key == "acl") {
-      st = ReadAclConfig(path, v, config, given_on_command_line);
-    } else if (key == "services") {
-      if (!v.IsArray()) return Status::InvalidArgument(path + ": services: expected an array");
-      for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
-        rapidjson::StringBuffer buf;
-        rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-        v[i].Accept(w);
-        auto reg = http::DecodeServiceRegistration({buf.GetString(), buf.GetSize()});
-        if (!reg.ok()) {
-          return Status::InvalidArgument(path + ": services[" + std::to_string(i) +
-                                         "]: " + reg.status().message());
-        }
-        services.push_back(std::move(*reg));
-      }
-    } else {
-      return Status::InvalidArgument(
-          path + ": unknown key \"" + key +
-          "\" (known: http_addr, data_dir, node_name, datacenter, log_level, "
-          "deregister_critical_after, workers, server_port, acl, services)");
-    }
-    if (!st.ok()) return st;
-  }
-  config->services = std::move(services);
-  return Status::Ok();
 }
 
 Result<std::pair<std::string, std::uint16_t>> SplitHostPort(const std::string& addr) {
@@ -247,6 +122,29 @@ void ApplyConfigServices(server::StateLoop& state, const server::Registry& regis
   *owned = std::move(now);
 }
 
+// SIGHUP: connections accepted from now on get the certificate, key and CA of `now`; open
+// ones keep theirs. Turning HTTPS on or off needs a restart (the port speaks one protocol).
+void ReloadTls(http::Server& server, const tls::ServerFiles& started,
+               const tls::ServerFiles& now) {
+  if (started.enabled() != now.enabled()) {
+    spdlog::warn("reload: turning HTTPS {} takes effect when the agent restarts",
+                 now.enabled() ? "on" : "off");
+    return;
+  }
+  if (!now.enabled()) return;
+  if (auto st = now.Check("-tls-"); !st.ok()) {
+    spdlog::error("reload: keeping the current certificate: {}", st.message());
+    return;
+  }
+  auto ctx = tls::ServerContext(now);
+  if (!ctx.ok()) {
+    spdlog::error("reload: keeping the current certificate: {}", ctx.status().message());
+    return;
+  }
+  server.SetTls(std::move(ctx).value());
+  spdlog::info("reload: HTTPS certificate {} loaded for new connections", now.cert_file);
+}
+
 // Holds an exclusive lock on the data directory, so that two agents never share one.
 class DataDirLock {
  public:
@@ -280,46 +178,7 @@ int RunAgent(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   AgentConfig config;
   CLI::App app{"Runs a Concierge agent (registry server) in the foreground.", "concierge agent"};
-  app.add_option("--http-addr", config.http_addr, "HTTP API address, host:port (port 0 picks one)");
-  app.add_option("--data-dir", config.data_dir, "Data directory (durable storage comes with Raft)");
-  app.add_option("--node", config.node, "Node name (default: the host name)");
-  app.add_option("--datacenter", config.datacenter, "Datacenter name");
-  app.add_option("--log-level", config.log_level, "trace, debug, info, warn or error");
-  app.add_option(
-      "--deregister-critical-after", config.deregister_critical_after,
-      "Deregister instances critical this long when their check does not say; 0 = never");
-  app.add_option("--config-file", config.config_file,
-                 "JSON config file (see docs/configuration.md)");
-  double self_preservation = 0;
-  std::string self_preservation_window = "30s";
-  app.add_option("--self-preservation", self_preservation,
-                 "Pause expiry when more than this share of TTL checks would expire within "
-                 "the window, e.g. 0.5 (0 = off)")
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--self-preservation-window", self_preservation_window,
-                 "The window of -self-preservation, e.g. 30s");
-  app.add_option("--workers", config.workers, "HTTP I/O threads (0 = one per core)");
-  app.add_option("--server-port", config.server_port,
-                 "Raft port between servers, on the -http-addr host (0 picks one)");
-  app.add_option("--bootstrap-expect", config.bootstrap_expect,
-                 "Servers to wait for before forming a new cluster (1 = a single server)")
-      ->check(CLI::Range(1, 7));
-  app.add_option("--join", config.join, "HTTP address of a cluster member (repeatable)");
-  app.add_flag("--dev", config.dev, "Development mode: in memory, nothing written to disk");
-  app.add_flag("--acl-enabled", config.acl_enabled,
-               "Enforce ACL tokens (docs/acl.md); bootstrap with `concierge acl bootstrap`");
-  app.add_option("--acl-default-policy", config.acl_default_policy,
-                 "With ACLs: allow or deny what no rule of a token decides (default deny; "
-                 "allow with -dev)");
-  DnsFlags dns_flags;
-  AddDnsFlags(app, &dns_flags);
-  tls::ServerFiles tls_files;
-  AddServerTlsFlags(app, &tls_files);
-  ClusterKeyFlags key_flags;
-  AddClusterKeyFlags(app, &key_flags);
-  http::ServerOptions server_options;
-  http::ApiOptions api_options;
-  AddLimitFlags(app, &server_options, &api_options);
+  AddAgentFlags(app, &config);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -335,24 +194,21 @@ int RunAgent(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   logging.monitor->Attach(logger, spdlog::level::info);
 
-  std::set<std::string> from_flags;
-  for (const char* name : {"http-addr", "data-dir", "node", "datacenter", "log-level",
-                           "deregister-critical-after", "workers", "server-port", "acl-enabled",
-                           "acl-default-policy"}) {
-    if (app.count(std::string("--") + name) > 0) {
-      std::string key = name;
-      std::replace(key.begin(), key.end(), '-', '_');
-      from_flags.insert(key == "node" ? "node_name" : key);
-    }
-  }
+  // A reload starts again from the flags and the defaults, so that a key removed from the
+  // file goes back to its default.
+  const std::set<std::string> from_flags = FlagsGiven(app);
+  const AgentConfig base = config;
   auto fail = [](const Status& st) {
     spdlog::error("{}", st.message());
     return 1;
   };
   if (!config.config_file.empty()) {
-    if (auto st = ReadConfigFile(config.config_file, &config, from_flags); !st.ok())
+    if (auto st = ReadConfigFile(config.config_file, from_flags, &config); !st.ok()) {
       return fail(st);
+    }
   }
+  // What a reload compares with, to warn of changes that need a restart.
+  const AgentConfig started = config;
   if (auto st = SetLogLevel(logging, config.log_level); !st.ok()) return fail(st);
   auto addr = SplitHostPort(config.http_addr);
   if (!addr.ok()) return fail(addr.status());
@@ -362,7 +218,10 @@ int RunAgent(int argc, char** argv) {
   }
   if (config.node.empty()) config.node = Hostname();
   // HTTPS and the cluster key (docs/clustering.md, "Security").
+  const tls::ServerFiles& tls_files = config.tls;
   if (auto st = tls_files.Check("-tls-"); !st.ok()) return fail(st);
+  http::ServerOptions server_options = config.server;
+  http::ApiOptions api_options = config.api;
   cluster::PeerSecurity security;
   if (tls_files.enabled()) {
     auto ctx = tls::ServerContext(tls_files);
@@ -375,7 +234,7 @@ int RunAgent(int argc, char** argv) {
     if (!client_ctx.ok()) return fail(client_ctx.status());
     security.tls.context = std::move(client_ctx).value();
   }
-  auto cluster_key = LoadClusterKey(key_flags);
+  auto cluster_key = LoadClusterKey(config.cluster_key);
   if (!cluster_key.ok()) return fail(cluster_key.status());
   security.key = *cluster_key;
 
@@ -388,8 +247,8 @@ int RunAgent(int argc, char** argv) {
   }
   server::RegistryOptions registry_options{*grace};
   registry_options.acl_default_allow = config.acl_default_policy == "allow";
-  registry_options.self_preservation_threshold = self_preservation;
-  if (auto window = core::ParseDuration(self_preservation_window); window.ok()) {
+  registry_options.self_preservation_threshold = config.self_preservation;
+  if (auto window = core::ParseDuration(config.self_preservation_window); window.ok()) {
     registry_options.self_preservation_window = *window;
   } else {
     return fail(
@@ -471,7 +330,7 @@ int RunAgent(int argc, char** argv) {
   if (auto st = http_server.Listen(); !st.ok()) return fail(st);
   api.set_http_address(node_address + ":" + std::to_string(http_server.port()));
   // DNS (docs/dns.md) on the HTTP API's host; stopped by its destructor, before the registry's.
-  auto dns_server = StartDns(dns_flags, addr->first, {config.node, node_address, config.datacenter},
+  auto dns_server = StartDns(config.dns, addr->first, {config.node, node_address, config.datacenter},
                              config.workers, registry, config.acl_enabled);
   if (!dns_server.ok()) return fail(dns_server.status());
 
@@ -531,16 +390,24 @@ int RunAgent(int argc, char** argv) {
         }
         spdlog::info("received SIGHUP, reloading {}",
                      config.config_file.empty() ? "(no config file)" : config.config_file);
+        AgentConfig fresh = base;
         if (!config.config_file.empty()) {
-          AgentConfig fresh = config;
-          if (auto st = ReadConfigFile(config.config_file, &fresh, from_flags); !st.ok()) {
+          if (auto st = ReadConfigFile(config.config_file, from_flags, &fresh); !st.ok()) {
             spdlog::error("reload failed, keeping the running config: {}", st.message());
-          } else if (auto lv = SetLogLevel(logging, fresh.log_level); !lv.ok()) {
-            spdlog::error("reload failed: {}", lv.message());
-          } else {
-            ApplyConfigServices(state, registry, fresh.services, node_address, &config_services);
+            signals.async_wait(on_signal);
+            return;
           }
+          for (const std::string& key : ChangedRestartKeys(started, fresh)) {
+            spdlog::warn("reload: {} changed; it takes effect when the agent restarts", key);
+          }
+          if (auto lv = SetLogLevel(logging, fresh.log_level); !lv.ok()) {
+            spdlog::error("reload: {}", lv.message());
+          }
+          ApplyConfigServices(state, registry, fresh.services, node_address, &config_services);
         }
+        // The certificate files are read again even when their names did not change: that
+        // is how a renewed certificate is put in place.
+        ReloadTls(http_server, started.tls, fresh.tls);
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);

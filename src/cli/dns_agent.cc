@@ -50,7 +50,9 @@ Result<std::unique_ptr<dns::Server>> StartDns(const DnsFlags& flags, const std::
   options.acl_node = node.name;
   auto server = std::make_unique<dns::Server>(options, std::move(*answerer), registry);
   if (auto st = server->Listen(); !st.ok()) {
-    if (flags.port_option == nullptr || flags.port_option->count() > 0) return st;
+    if (flags.port_given || flags.port_option == nullptr || flags.port_option->count() > 0) {
+      return st;
+    }
     spdlog::warn("DNS is off: {} (pass -dns-port to choose another port)", st.message());
     return std::unique_ptr<dns::Server>();
   }

@@ -18,6 +18,7 @@ struct DnsFlags {
   std::string ttl = "0s";
   bool refuse_outside = true;
   const CLI::Option* port_option = nullptr;  // to tell the default port from a chosen one
+  bool port_given = false;                    // chosen in the config file
 };
 
 // -dns-port, -domain, -dns-ttl, -dns-refuse-outside.
