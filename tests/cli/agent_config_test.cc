@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,23 @@ TEST(AgentConfigTest, EveryKeyNamesRealFlags) {
       EXPECT_NE(app.get_option_no_throw("--" + std::string(flag)), nullptr)
           << key.path << ": no flag -" << flag;
     }
+  }
+}
+
+TEST(AgentConfigTest, TheDocsListEveryKeyWithItsFlagAndWhetherItReloads) {
+  std::ifstream in(CONCIERGE_DOCS_DIR "/configuration.md");
+  ASSERT_TRUE(in) << CONCIERGE_DOCS_DIR "/configuration.md";
+  std::stringstream docs;
+  docs << in.rdbuf();
+  for (const ConfigKey& key : ConfigKeys()) {
+    std::string row = "\n| `" + std::string(key.path) + "` |";
+    std::size_t at = docs.str().find(row);
+    ASSERT_NE(at, std::string::npos) << key.path << " is not in the table";
+    std::string line = docs.str().substr(at + 1, docs.str().find('\n', at + 1) - at - 1);
+    if (!key.flags.empty()) {
+      EXPECT_NE(line.find("`-" + std::string(key.flags[0]) + "`"), std::string::npos) << line;
+    }
+    EXPECT_NE(line.find(key.reloadable ? "| yes |" : "| restart |"), std::string::npos) << line;
   }
 }
 
