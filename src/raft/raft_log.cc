@@ -210,6 +210,10 @@ void RaftLog::Append(core::Command command, Done done) {
 }
 
 void RaftLog::AppendAll(std::vector<Write> writes) {
+  if (closing_) {
+    for (Write& w : writes) w.done(Status::Unavailable("the agent is shutting down"));
+    return;
+  }
   if (!started_ || raft_state(&raft_) != RAFT_LEADER) {
     for (Write& w : writes) {
       w.done(Status::Unavailable("no cluster leader: this server is not the leader; retry, or "
@@ -396,12 +400,13 @@ int RaftLog::FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
 int RaftLog::AsyncWork(raft_io* io, raft_io_async_work* req, raft_io_async_work_cb cb) {
   struct Work {
     uv_work_t work{};
+    RaftLog* self;
     raft_io_async_work* req;
     raft_io_async_work_cb cb;
     int status = 0;
   };
   RaftLog* self = reinterpret_cast<Io*>(io)->owner;
-  auto* w = new Work{.req = req, .cb = cb};
+  auto* w = new Work{.self = self, .req = req, .cb = cb};
   w->work.data = w;
   int rv = uv_queue_work(
       self->loop_, &w->work,
@@ -412,11 +417,18 @@ int RaftLog::AsyncWork(raft_io* io, raft_io_async_work* req, raft_io_async_work_
       [](uv_work_t* work, int status) {  // on the loop; status is UV_ECANCELED if it never ran
         std::unique_ptr<Work> w(static_cast<Work*>(work->data));
         w->cb(w->req, status != 0 ? RAFT_CANCELED : w->status);
+        RaftLog* self = w->self;
+        if (--self->async_in_flight_ == 0 && self->after_async_) {
+          std::function<void()> then = std::move(self->after_async_);
+          self->after_async_ = nullptr;
+          then();
+        }
       });
   if (rv != 0) {
     delete w;
     return RAFT_IOERR;
   }
+  ++self->async_in_flight_;
   return 0;
 }
 
@@ -596,8 +608,35 @@ void RaftLog::Close(std::function<void()> done) {
     return;
   }
   close_done_ = std::move(done);
-  uv_timer_stop(&watch_);
-  FailWrites(Status::Unavailable("the agent is shutting down"));
+  closing_ = true;
+  // What is queued was never sent: refused now. What is on its way to disk gets its real
+  // outcome if the write completes soon; libraft 0.15 can also crash when it is closed with
+  // an append in flight (seen about once in ten closes under load).
+  uv_timer_stop(&next_);
+  std::vector<Write> queued;
+  queued.swap(queued_);
+  for (Write& w : queued) w.done(Status::Unavailable("the agent is shutting down"));
+  close_deadline_ms_ = uv_now(loop_) + 2'000;
+  uv_timer_start(
+      &watch_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<RaftLog*>(t->data);
+        bool written = self->raft_.last_stored >= raft_last_index(&self->raft_);
+        if (!written && uv_now(self->loop_) < self->close_deadline_ms_) return;
+        uv_timer_stop(&self->watch_);
+        self->FailWrites(Status::Unavailable("the agent is shutting down"));
+        // raft_uv does not know of the jobs AsyncWork gave libuv: libraft must not be closed
+        // under one (its callback continues the snapshot), so the close waits for them.
+        if (self->async_in_flight_ > 0) {
+          self->after_async_ = [self] { self->CloseRaft(); };
+          return;
+        }
+        self->CloseRaft();
+      },
+      0, 5);
+}
+
+void RaftLog::CloseRaft() {
   raft_.data = this;
   raft_close(&raft_, [](struct raft* r) {
     auto* self = static_cast<RaftLog*>(r->data);

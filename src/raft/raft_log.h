@@ -122,6 +122,11 @@ class RaftLog final : public server::CommandLog {
   // Runs a job on libuv's thread pool for libraft (asynchronous snapshots), which raft_uv
   // 0.15 does not provide.
   static int AsyncWork(raft_io* io, raft_io_async_work* req, raft_io_async_work_cb cb);
+  int async_in_flight_ = 0;           // AsyncWork jobs not yet called back
+  std::function<void()> after_async_;  // what waits for them (Close)
+  void CloseRaft();
+  bool closing_ = false;                // Close has begun: no new writes
+  std::uint64_t close_deadline_ms_ = 0;  // uv_now() until which Close waits for a write
   raft_uv_transport transport_{};
   std::unique_ptr<AuthTransport> auth_;  // over transport_, with a cluster key
   raft_fsm fsm_{};
