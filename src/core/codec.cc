@@ -233,9 +233,7 @@ bool GetCheckDefinition(Decoder& d, CheckDefinition* ch, bool with_kind) {
   if (!d.U8(&kind) || kind > static_cast<std::uint8_t>(CheckKind::kTcp)) return false;
   ch->kind = static_cast<CheckKind>(kind);
   if (ch->kind == CheckKind::kTtl) return true;
-  auto active = std::make_shared<ActiveCheck>();
-  ch->active = active;
-  ActiveCheck& a = *active;
+  ActiveCheck a;
   std::size_t n = 0;
   if (!d.Bytes(&a.target) || !d.Bytes(&a.method) || !GetCount(d, Limits::kMaxCheckHeaders, &n)) {
     return false;
@@ -244,8 +242,12 @@ bool GetCheckDefinition(Decoder& d, CheckDefinition* ch, bool with_kind) {
   for (auto& [k, v] : a.headers) {
     if (!d.Bytes(&k) || !d.Bytes(&v)) return false;
   }
-  return d.Bytes(&a.body) && GetDuration(d, &a.interval) && GetDuration(d, &a.timeout) &&
-         GetInt(d, &a.success_before_passing) && GetInt(d, &a.failures_before_critical);
+  if (!d.Bytes(&a.body) || !GetDuration(d, &a.interval) || !GetDuration(d, &a.timeout) ||
+      !GetInt(d, &a.success_before_passing) || !GetInt(d, &a.failures_before_critical)) {
+    return false;
+  }
+  ch->active = SharedConst<ActiveCheck>(std::move(a));
+  return true;
 }
 
 void PutTime(Encoder& e, Time t) { e.Signed(t.time_since_epoch().count()); }

@@ -1,6 +1,8 @@
 // The catalog's data: services (instances), their checks, and health statuses.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <algorithm>
 #include <memory>
@@ -81,6 +83,47 @@ struct ActiveCheck {
   bool operator==(const ActiveCheck&) const = default;
 };
 
+// An immutable T shared by reference count through one pointer (a std::shared_ptr is two):
+// what a record pays for a field that few records use.
+template <typename T>
+class SharedConst {
+ public:
+  SharedConst() noexcept = default;
+  SharedConst(std::nullptr_t) noexcept {}  // NOLINT: implicit, like a pointer
+  explicit SharedConst(T value) : holder_(new Holder{{1}, std::move(value)}) {}
+  SharedConst(const SharedConst& other) noexcept : holder_(other.holder_) {
+    if (holder_ != nullptr) holder_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  SharedConst(SharedConst&& other) noexcept : holder_(std::exchange(other.holder_, nullptr)) {}
+  SharedConst& operator=(SharedConst other) noexcept {
+    std::swap(holder_, other.holder_);
+    return *this;
+  }
+  ~SharedConst() {
+    if (holder_ != nullptr && holder_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      delete holder_;
+    }
+  }
+
+  const T& operator*() const noexcept { return holder_->value; }
+  const T* operator->() const noexcept { return &holder_->value; }
+  const T* get() const noexcept { return holder_ == nullptr ? nullptr : &holder_->value; }
+  explicit operator bool() const noexcept { return holder_ != nullptr; }
+  friend bool operator==(const SharedConst& a, const SharedConst& b) noexcept {
+    return a.holder_ == b.holder_;
+  }
+  friend bool operator==(const SharedConst& a, std::nullptr_t) noexcept {
+    return a.holder_ == nullptr;
+  }
+
+ private:
+  struct Holder {
+    std::atomic<std::uint32_t> refs;
+    T value;
+  };
+  Holder* holder_ = nullptr;
+};
+
 // What a registration says about one check of a service. Maintenance checks are TTL checks
 // without a TTL (ttl 0) that never expire.
 // (Members are ordered for size, not meaning: this is part of every instance record.)
@@ -91,7 +134,7 @@ struct CheckDefinition {
   Duration ttl{0};  // kTtl only
   // kHttp and kTcp only, shared by the copies of a record. Null for TTL checks, which are
   // most checks: they pay one pointer for it, not the settings (memory per instance).
-  std::shared_ptr<const ActiveCheck> active;
+  SharedConst<ActiveCheck> active;
   // Deregister the service once this check has been critical this long; 0 = never.
   Duration deregister_critical_after{0};
   Text initial_output;

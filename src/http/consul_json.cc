@@ -230,9 +230,7 @@ Status GetHeaders(const Value& obj, const std::string& field,
 
 // HTTP and TCP checks: the target, the request, the schedule and the flap counters.
 Status DecodeActiveCheck(const Value& v, const std::string& f, core::CheckDefinition* c) {
-  auto active = std::make_shared<core::ActiveCheck>();
-  c->active = active;
-  core::ActiveCheck& a = *active;
+  core::ActiveCheck a;
   if (Field(v, "http") != nullptr && Field(v, "tcp") != nullptr) {
     return Status::InvalidArgument(f + ": give either HTTP or TCP, not both");
   }
@@ -282,6 +280,7 @@ Status DecodeActiveCheck(const Value& v, const std::string& f, core::CheckDefini
     return Status::InvalidArgument(f + ".FailuresBeforeWarning: is not supported; failures "
                                        "count towards FailuresBeforeCritical");
   }
+  c->active = core::SharedConst<core::ActiveCheck>(std::move(a));
   return Status::Ok();
 }
 

@@ -748,20 +748,20 @@ CheckDefinition Http(std::string id, std::string url = "http://10.0.0.1:8080/hea
   CheckDefinition c;
   c.id = std::move(id);
   c.kind = CheckKind::kHttp;
-  auto active = std::make_shared<ActiveCheck>();
-  active->target = std::move(url);
-  active->interval = 10s;
-  active->timeout = 1s;
-  c.active = std::move(active);
+  ActiveCheck active;
+  active.target = std::move(url);
+  active.interval = 10s;
+  active.timeout = 1s;
+  c.active = SharedConst<ActiveCheck>(std::move(active));
   return c;
 }
 
 // `c` with its active settings changed by `change`.
 template <typename F>
 CheckDefinition With(CheckDefinition c, F change) {
-  auto active = std::make_shared<ActiveCheck>(c.active ? *c.active : ActiveCheck{});
-  change(*active);
-  c.active = std::move(active);
+  ActiveCheck active = c.active ? *c.active : ActiveCheck{};
+  change(active);
+  c.active = SharedConst<ActiveCheck>(std::move(active));
   return c;
 }
 

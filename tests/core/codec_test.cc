@@ -48,7 +48,7 @@ RegisterService FullRegister() {
   settings.timeout = 2s;
   settings.success_before_passing = 3;
   settings.failures_before_critical = 1000;
-  http.active = std::make_shared<ActiveCheck>(settings);
+  http.active = SharedConst<ActiveCheck>(settings);
   CheckDefinition tcp = a;
   tcp.id = "service:web-1:4";
   tcp.ttl = Duration::zero();
@@ -57,7 +57,7 @@ RegisterService FullRegister() {
   tcp_settings.target = "[::1]:5432";
   tcp_settings.interval = 100ms;
   tcp_settings.timeout = 1s;
-  tcp.active = std::make_shared<ActiveCheck>(tcp_settings);
+  tcp.active = SharedConst<ActiveCheck>(tcp_settings);
   r.checks = {a, b, http, tcp};
   r.at = Time(std::chrono::nanoseconds(1'700'000'000'123'456'789));
   return r;

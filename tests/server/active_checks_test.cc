@@ -41,11 +41,11 @@ CheckDefinition Http(std::string id, std::string url, core::Duration grace = {})
   CheckDefinition c;
   c.id = std::move(id);
   c.kind = core::CheckKind::kHttp;
-  auto active = std::make_shared<core::ActiveCheck>();
-  active->target = std::move(url);
-  active->interval = 10s;
-  active->timeout = 1s;
-  c.active = std::move(active);
+  core::ActiveCheck active;
+  active.target = std::move(url);
+  active.interval = 10s;
+  active.timeout = 1s;
+  c.active = core::SharedConst<core::ActiveCheck>(std::move(active));
   c.deregister_critical_after = grace;
   return c;
 }
