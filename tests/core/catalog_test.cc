@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace concierge::core {
@@ -615,6 +616,38 @@ TEST(CatalogRestoreTest, RestoreSnapshotReplacesStateAndMovesIndexesForward) {
   EXPECT_EQ(target.services_index(), 9u);
   EXPECT_EQ(target.FindService("web")->index, 9u);
   EXPECT_EQ(target.FindService("web")->tags.count("v1"), 1u);
+}
+
+// A Raft snapshot is encoded on a worker thread from an image taken on the state thread,
+// while the state thread goes on changing the catalog (RaftLog::FsmSnapshotAsync). The image
+// must encode what the catalog held when it was taken, and share nothing mutable with it
+// (run under TSan by scripts/test).
+TEST(CatalogImageTest, EncodesOnAnotherThreadWhileTheCatalogChanges) {
+  Catalog catalog;
+  Index index = 1;
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(catalog
+                    .Apply(Reg("web-" + std::to_string(i), "web-" + std::to_string(i % 7),
+                               {Ttl("ttl-" + std::to_string(i))}, {"a", "b"}),
+                           ++index)
+                    .ok());
+  }
+  const std::string expected = catalog.EncodeSnapshot();
+  CatalogImage image = catalog.Image();
+  std::string encoded;
+  std::thread encoder([&] { encoded = image.Encode(); });
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = std::to_string(i);
+    if (i % 3 == 0) {
+      ASSERT_TRUE(catalog.Apply(DeregisterService{"web-" + id, {}}, ++index).ok());
+    } else {
+      ASSERT_TRUE(catalog.Apply(Update("ttl-" + id, HealthStatus::kPassing), ++index).ok());
+    }
+    ASSERT_TRUE(catalog.Apply(Reg("new-" + id, "web-0", {}, {"c"}), ++index).ok());
+  }
+  encoder.join();
+  EXPECT_EQ(encoded, expected);
+  EXPECT_NE(catalog.EncodeSnapshot(), expected);
 }
 
 TEST(CatalogRestoreTest, CorruptSnapshotIsRefusedAndStateKept) {
