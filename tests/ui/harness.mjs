@@ -1,0 +1,104 @@
+// What the browser tests of the web UI share: chromium and playwright-core (installed when
+// missing), the agent on a free port, and small assertions.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, "../..");
+export const chromiumPath = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+export const SKIP = 77;
+
+export function log(...args) {
+  console.log(`[ui_test ${new Date().toISOString().slice(11, 23)}]`, ...args);
+}
+
+export function fail(message) {
+  console.error(`FAIL: ${message}`);
+  process.exitCode = 1;
+  throw new Error(message);
+}
+
+export function check(cond, message) {
+  if (!cond) fail(message);
+  log(`ok: ${message}`);
+}
+
+export function ensureChromium() {
+  if (existsSync(chromiumPath)) return true;
+  log(`${chromiumPath} is missing: installing Debian's chromium`);
+  const root = process.getuid?.() === 0;
+  const sudo = root ? [] : ["sudo"];
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const run = (args) => {
+    const cmd = [...sudo, ...args];
+    const r = spawnSync(cmd[0], cmd.slice(1), { stdio: "inherit", env });
+    return r.status === 0;
+  };
+  run(["apt-get", "update", "-qq"]);
+  run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]);
+  return existsSync(chromiumPath);
+}
+
+export async function loadPlaywright() {
+  const modulePath = join(here, "node_modules/playwright-core/index.mjs");
+  if (!existsSync(modulePath)) {
+    log("playwright-core is missing: npm ci in tests/ui");
+    const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: here, stdio: "inherit" });
+    if (r.status !== 0) fail("npm ci in tests/ui failed (is the npm registry reachable?)");
+  }
+  return await import(modulePath);
+}
+
+export function startAgent(bin, extraArgs = []) {
+  return new Promise((resolvePort, reject) => {
+    const agent = spawn(bin, ["agent", "-dev", "-http-addr", "127.0.0.1:0", "-dns-port", "-1", ...extraArgs], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let buffered = "";
+    const timer = setTimeout(() => reject(new Error(`agent did not start:\n${buffered}`)), 20000);
+    const onData = (chunk) => {
+      buffered += chunk.toString();
+      const m = buffered.match(/HTTP API listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolvePort({ agent, base: `http://127.0.0.1:${m[1]}` });
+      }
+    };
+    agent.stdout.on("data", onData);
+    agent.stderr.on("data", onData);
+    agent.on("exit", (code) => reject(new Error(`agent exited with ${code}:\n${buffered}`)));
+  });
+}
+
+export async function api(base, method, path, body, token) {
+  const r = await fetch(base + path, {
+    method,
+    headers: token ? { "X-Consul-Token": token } : {},
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (!r.ok) fail(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+export async function eventually(what, f, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await f()) return;
+    if (Date.now() > deadline) fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+
+// Debian's chromium, headless, with a fresh profile.
+export async function launchBrowser(chromium, profile) {
+  return await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+    viewport: { width: 1200, height: 1000 },
+  });
+}
