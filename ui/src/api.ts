@@ -1,5 +1,52 @@
 // What the UI knows of the registry, kept current with one blocking query
 // (/v1/concierge/changes) that wakes on any change, and heartbeat ages polled once a second.
+// Every request carries the operator's ACL token (X-Consul-Token), if one was entered.
+
+// The token lives in sessionStorage (docs/ui.md says why), never in a URL or a log.
+const TOKEN_KEY = "concierge.token";
+
+export function getToken(): string {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) ?? "";
+  } catch {
+    return ""; // storage disabled
+  }
+}
+
+export function setToken(token: string) {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // storage disabled: the token cannot be kept
+  }
+}
+
+// An answer other than 2xx: the status and the agent's own message.
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly agentMessage: string,
+    path: string,
+  ) {
+    super(status === 403 ? agentMessage : `${path}: ${status} ${agentMessage}`);
+  }
+  get denied() {
+    return this.status === 403;
+  }
+}
+
+// fetch() with the token as X-Consul-Token (a header: never in the query string).
+export function apiFetch(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  const token = getToken();
+  if (token) headers.set("X-Consul-Token", token);
+  return fetch(path, { cache: "no-store", ...init, headers });
+}
+
+export function isFiltered(r: Response) {
+  return r.headers.get("X-Consul-Results-Filtered-By-ACLs") === "true";
+}
 
 export type Status = "passing" | "warning" | "critical";
 
@@ -42,6 +89,12 @@ export class Store {
   index = 0;
   loaded = false;
   connected = false;
+  // The agent's 403 message for the live data (changes, heartbeats), if refused.
+  denied = "";
+  heartbeatsDenied = "";
+  // Whether the last lists left out services this token may not read.
+  filtered = false;
+  private abort = new AbortController();
   services = new Map<string, Instance[]>();
   heartbeats = new Map<string, Heartbeat>();
   private listeners: Array<() => void> = [];
@@ -75,40 +128,69 @@ export class Store {
     void this.pollHeartbeats();
   }
 
+  // The token changed: drop what the old one showed and re-read now, ending the parked query.
+  reset() {
+    this.abort.abort();
+    this.abort = new AbortController();
+    this.index = 0;
+    this.loaded = false;
+    this.denied = "";
+    this.heartbeatsDenied = "";
+    this.filtered = false;
+    this.services = new Map();
+    this.heartbeats = new Map();
+    this.emit();
+  }
+
   private emit() {
     for (const f of this.listeners) f();
   }
 
   private async watch() {
     for (;;) {
+      const signal = this.abort.signal;
       try {
-        const r = await fetch(`/v1/concierge/changes?index=${this.index}&wait=60s`, {
-          cache: "no-store",
-        });
-        if (!r.ok) throw new Error(`changes: ${r.status}`);
+        const r = await apiFetch(`/v1/concierge/changes?index=${this.index}&wait=60s`, { signal });
+        if (r.status === 403) {
+          // No operator:read: no live updates, but the lists may still show what the token
+          // may read (they are filtered, not refused). Read them again every few seconds.
+          this.denied = (await r.text()).trim();
+          await this.refresh(signal);
+          this.connected = true;
+          this.emit();
+          await sleep(5000, signal);
+          continue;
+        }
+        if (!r.ok) throw new ApiError(r.status, await r.text(), "/v1/concierge/changes");
         const { Index } = (await r.json()) as { Index: number };
-        const changed = Index !== this.index || !this.loaded;
+        if (signal.aborted) continue;
+        const changed = Index !== this.index || !this.loaded || this.denied !== "";
+        this.denied = "";
         this.index = Index;
-        if (changed) await this.refresh();
+        if (changed) await this.refresh(signal);
         if (!this.connected) {
           this.connected = true;
           this.emit();
         }
       } catch {
+        if (signal.aborted) continue; // reset(): start over with the new token
         if (this.connected) {
           this.connected = false;
           this.emit();
         }
-        await sleep(1000);
+        await sleep(1000, signal);
       }
     }
   }
 
-  async refresh() {
+  async refresh(signal?: AbortSignal) {
+    const filtered = { any: false };
     const [services, checks] = await Promise.all([
-      getJson<Record<string, Omit<Instance, "checks" | "status">>>("/v1/agent/services"),
-      getJson<Record<string, Check>>("/v1/agent/checks"),
+      getJson<Record<string, Omit<Instance, "checks" | "status">>>("/v1/agent/services", filtered, signal),
+      getJson<Record<string, Check>>("/v1/agent/checks", filtered, signal),
     ]);
+    if (signal?.aborted) return;
+    this.filtered = filtered.any;
     const byInstance = new Map<string, Check[]>();
     for (const c of Object.values(checks)) {
       const list = byInstance.get(c.ServiceID) ?? [];
@@ -140,7 +222,10 @@ export class Store {
     for (;;) {
       if (document.visibilityState === "visible") {
         try {
-          const ages = await getJson<Record<string, number>>("/v1/concierge/heartbeats");
+          const signal = this.abort.signal;
+          const ages = await getJson<Record<string, number>>("/v1/concierge/heartbeats", undefined, signal);
+          if (signal.aborted) continue;
+          this.heartbeatsDenied = "";
           const now = performance.now();
           const beats: string[] = [];
           const next = new Map<string, Heartbeat>();
@@ -152,8 +237,9 @@ export class Store {
           }
           this.heartbeats = next;
           if (beats.length > 0) for (const f of this.beatListeners) f(beats);
-        } catch {
-          // The changes watch reports the lost connection.
+        } catch (e) {
+          // A lost connection is reported by the changes watch; a refusal is shown.
+          if (e instanceof ApiError && e.denied) this.heartbeatsDenied = e.agentMessage;
         }
       }
       await sleep(1000);
@@ -161,12 +247,25 @@ export class Store {
   }
 }
 
-export async function getJson<T>(path: string): Promise<T> {
-  const r = await fetch(path, { cache: "no-store" });
-  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+// GET path as JSON; `filtered.any` becomes true if the agent left entries out (ACLs).
+export async function getJson<T>(path: string, filtered?: { any: boolean }, signal?: AbortSignal): Promise<T> {
+  const r = await apiFetch(path, { signal });
+  if (!r.ok) throw new ApiError(r.status, (await r.text()).trim(), path);
+  if (filtered && isFiltered(r)) filtered.any = true;
   return (await r.json()) as T;
 }
 
-export function sleep(ms: number) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+// Waits ms, or less if signal aborts.
+export function sleep(ms: number, signal?: AbortSignal) {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }

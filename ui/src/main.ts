@@ -1,5 +1,5 @@
 import "./style.css";
-import { getJson, Store, worst } from "./api";
+import { ApiError, apiFetch, getJson, getToken, setToken, Store, worst } from "./api";
 import type { Instance, Status } from "./api";
 import { h } from "./dom";
 import { badge, formatAge } from "./status";
@@ -9,6 +9,8 @@ const store = new Store();
 const main = document.getElementById("main")!;
 const live = document.getElementById("live")!;
 const announcer = document.getElementById("announce")!;
+const banner = document.getElementById("acl-banner")!;
+const notice = document.getElementById("notice")!;
 let leader = "";
 const topology = new Topology(store, () => leader);
 // Whether PUT /v1/agent/service/maintenance/:id exists; a GET answers 501 while it does not.
@@ -33,6 +35,7 @@ function render() {
     if (current) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
+  renderBanner();
   let content: Node[];
   if (!store.loaded) content = [h("p", { class: "muted" }, "Loading…")];
   else if (r.view === "service") content = serviceView(r.name);
@@ -89,7 +92,7 @@ function overview(): Node[] {
       { "aria-labelledby": "services-title" },
       h("h2", { id: "services-title" }, "Services"),
       rows.length === 0
-        ? h("p", { class: "muted" }, "No services registered yet.")
+        ? h("p", { class: "muted" }, aclHidden() ? "No services this token may read." : "No services registered yet.")
         : h(
             "table",
             { class: "services" },
@@ -114,7 +117,10 @@ function serviceView(name: string): Node[] {
   const instances = store.services.get(name) ?? [];
   const back = h("p", {}, h("a", { href: "#/" }, "← All services"));
   if (instances.length === 0) {
-    return [back, h("h1", {}, name), h("p", { class: "muted" }, "This service has no instances (it was deregistered or never registered).")];
+    const why = aclHidden()
+      ? `This token cannot read service ${name}, or it has no instances: some services are hidden by ACLs.`
+      : "This service has no instances (it was deregistered or never registered).";
+    return [back, h("h1", {}, name), h("p", { class: aclHidden() ? "acl-note" : "muted" }, why)];
   }
   const c = counts(instances);
   const cards = instances.map((inst) => {
@@ -225,8 +231,9 @@ async function deregister(inst: Instance) {
     "Deregister",
   );
   if (!ok) return;
-  const r = await fetch(`/v1/agent/service/deregister/${encodeURIComponent(inst.ID)}`, { method: "PUT" });
-  say(r.ok ? `${inst.ID} deregistered` : `Could not deregister ${inst.ID}: ${await r.text()}`);
+  const r = await apiFetch(`/v1/agent/service/deregister/${encodeURIComponent(inst.ID)}`, { method: "PUT" });
+  if (r.ok) tell(`${inst.ID} deregistered`);
+  else tell(`Could not deregister ${inst.ID}: ${refusal(r.status, await r.text())}`, true);
 }
 
 async function toggleMaintenance(inst: Instance) {
@@ -236,12 +243,13 @@ async function toggleMaintenance(inst: Instance) {
     "Enable maintenance",
   );
   if (!ok) return;
-  const r = await fetch(
+  const r = await apiFetch(
     `/v1/agent/service/maintenance/${encodeURIComponent(inst.ID)}?enable=true&reason=${encodeURIComponent("from the web UI")}`,
     { method: "PUT" },
   );
   if (r.status === 501) maintenance = "unsupported";
-  say(r.ok ? `${inst.ID} is in maintenance` : `Could not enable maintenance: ${await r.text()}`);
+  if (r.ok) tell(`${inst.ID} is in maintenance`);
+  else tell(`Could not enable maintenance: ${refusal(r.status, await r.text())}`, true);
   render();
 }
 
@@ -314,7 +322,12 @@ async function fillNode(box: HTMLElement) {
     );
     lastNode = box;
   } catch (e) {
-    box.replaceChildren(h("p", { role: "alert" }, `Could not read the cluster: ${String(e)}`));
+    const text =
+      e instanceof ApiError && e.denied
+        ? `Access denied: ${e.agentMessage}. The node page needs agent:read on this agent's node.`
+        : `Could not read the cluster: ${String(e)}`;
+    box.replaceChildren(h("p", { role: "alert", class: "acl-note" }, text));
+    lastNode = null;
   }
 }
 
@@ -328,10 +341,148 @@ function say(text: string) {
   announcer.textContent = text;
 }
 
+// The outcome of an action, shown (and announced) until dismissed or the next one.
+function tell(text: string, error = false) {
+  notice.setAttribute("role", error ? "alert" : "status");
+  notice.className = `notice ${error ? "error" : "ok"}`;
+  notice.replaceChildren(
+    h("span", {}, text),
+    h("button", { type: "button", class: "dismiss", "aria-label": "Dismiss", onclick: () => (notice.hidden = true) }, "×"),
+  );
+  notice.hidden = false;
+  if (!error) say(text);
+}
+
+// An action's refusal in words: the agent's own message, and what to do about a 403.
+function refusal(status: number, body: string) {
+  const message = body.trim() || `HTTP ${status}`;
+  if (status !== 403) return message;
+  return getToken() ? message : `${message} (no token in use: enter one with the Token… button)`;
+}
+
+// ACL token: kept in sessionStorage, sent as X-Consul-Token by apiFetch (api.ts).
+let whoami = ""; // the token's description (or AccessorID), from /v1/acl/token/self
+let tokenProblem = ""; // the agent's refusal of the stored token, if any
+const tokenButton = document.getElementById("token-button") as HTMLButtonElement;
+const tokenDialog = document.getElementById("token-dialog") as HTMLDialogElement;
+const tokenInput = document.getElementById("token-input") as HTMLInputElement;
+const tokenError = document.getElementById("token-error")!;
+
+type Identity = { ok: true; name: string } | { ok: false; message: string };
+
+// Who the agent says a token is; the secret goes in the header only.
+async function identify(token: string): Promise<Identity> {
+  try {
+    const r = await fetch("/v1/acl/token/self", { cache: "no-store", headers: { "X-Consul-Token": token } });
+    const body = await r.text();
+    if (r.ok) {
+      const t = JSON.parse(body) as { AccessorID?: string; Description?: string };
+      return { ok: true, name: t.Description || t.AccessorID || "token" };
+    }
+    if (r.status === 401) return { ok: false, message: `${body.trim()}: this agent runs without ACLs and needs no token` };
+    return { ok: false, message: body.trim() || `HTTP ${r.status}` };
+  } catch (e) {
+    return { ok: false, message: `the agent cannot be reached (${String(e)})` };
+  }
+}
+
+function updateTokenButton() {
+  const token = getToken();
+  tokenButton.textContent = token ? `Token: ${whoami || "set"}` : "Token…";
+  tokenButton.title = token ? "The ACL token in use: change it or log out" : "Enter an ACL token";
+  tokenButton.classList.toggle("set", token !== "");
+}
+
+function openTokenDialog() {
+  const token = getToken();
+  document.getElementById("token-state")!.textContent = token
+    ? `In use: ${whoami || "a token"}.`
+    : "No token: requests are made as the anonymous token.";
+  (document.getElementById("token-logout") as HTMLButtonElement).disabled = !token;
+  tokenInput.value = "";
+  tokenError.textContent = "";
+  tokenDialog.showModal();
+  tokenInput.focus();
+}
+
+function tokenChanged() {
+  updateTokenButton();
+  lastNode = null;
+  store.reset();
+  render();
+}
+
+async function useToken(e: Event) {
+  e.preventDefault();
+  const token = tokenInput.value.trim();
+  if (!token) {
+    tokenError.textContent = "Paste a token's SecretID.";
+    return;
+  }
+  tokenError.textContent = "Checking…";
+  const who = await identify(token);
+  if (!who.ok) {
+    tokenError.textContent = `The agent refused this token: ${who.message}`;
+    return;
+  }
+  tokenInput.value = ""; // the secret stays in storage only
+  setToken(token);
+  whoami = who.name;
+  tokenProblem = "";
+  tokenDialog.close();
+  tokenChanged();
+  tell(`Using the token “${whoami}”`);
+}
+
+function logOut() {
+  tokenInput.value = "";
+  setToken("");
+  whoami = "";
+  tokenProblem = "";
+  tokenDialog.close();
+  tokenChanged();
+  tell("Logged out: requests are made as the anonymous token");
+}
+
+tokenButton.addEventListener("click", openTokenDialog);
+document.getElementById("token-form")!.addEventListener("submit", (e) => void useToken(e));
+document.getElementById("token-cancel")!.addEventListener("click", () => tokenDialog.close());
+document.getElementById("token-logout")!.addEventListener("click", logOut);
+
+// Whether ACLs hide part of the registry from this page.
+function aclHidden() {
+  return store.filtered || store.denied !== "";
+}
+
+// What the token may not see, above the page; rebuilt only when it changes (it is an alert).
+let bannerKey = "";
+function renderBanner() {
+  const lines: string[] = [];
+  const token = getToken();
+  if (tokenProblem) lines.push(`The token in use was refused: ${tokenProblem}. Log out or enter another token.`);
+  if (store.denied) {
+    lines.push(`Access denied: ${store.denied}.`);
+    lines.push(
+      token
+        ? "This token cannot follow changes live (that needs operator:read): the lists are read again every 5 s."
+        : "Without a token the agent treats this page as anonymous. Enter a token to see the registry.",
+    );
+  }
+  if (store.filtered) lines.push("Some services are hidden by ACLs: this token cannot read them.");
+  if (store.heartbeatsDenied && !store.denied) lines.push(`Heartbeat ages are hidden: ${store.heartbeatsDenied}.`);
+  const key = lines.join("\n") + (token ? "+" : "-");
+  if (key === bannerKey) return;
+  bannerKey = key;
+  banner.hidden = lines.length === 0;
+  const parts: Node[] = lines.map((l) => h("p", {}, l));
+  if (lines.length && !token) parts.push(h("button", { type: "button", onclick: openTokenDialog }, "Enter a token…"));
+  banner.replaceChildren(...parts);
+}
+
 // Announce health transitions to screen readers.
 let previous = new Map<string, Status>();
 store.onChange(() => {
-  live.textContent = store.connected ? "● live" : "reconnecting…";
+  live.textContent = !store.connected ? "reconnecting…" : store.denied ? "● polling" : "● live";
   live.className = `live ${store.connected ? "on" : "off"}`;
   const next = new Map<string, Status>();
   const changes: string[] = [];
@@ -355,7 +506,7 @@ setInterval(updateAges, 500);
 
 async function probeMaintenance() {
   try {
-    const r = await fetch("/v1/agent/service/maintenance/_probe", { cache: "no-store" });
+    const r = await apiFetch("/v1/agent/service/maintenance/_probe");
     maintenance = r.status === 501 ? "unsupported" : "supported";
   } catch {
     maintenance = "unknown";
@@ -363,6 +514,12 @@ async function probeMaintenance() {
 }
 
 void (async () => {
+  if (getToken()) {
+    const who = await identify(getToken());
+    if (who.ok) whoami = who.name;
+    else tokenProblem = who.message;
+  }
+  updateTokenButton();
   try {
     leader = await getJson<string>("/v1/status/leader");
   } catch {

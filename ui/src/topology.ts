@@ -142,7 +142,7 @@ export class Topology {
     );
     const empty =
       k === 0
-        ? s("text", { y: 110, class: "empty" }, "No services registered yet")
+        ? s("text", { y: 110, class: "empty" }, this.store.filtered || this.store.denied ? "No services this token may read" : "No services registered yet")
         : null;
     // Heartbeat dots travel under the nodes, visible along the links.
     this.svg.setAttribute("viewBox", `${-halfW} ${-halfH} ${2 * halfW} ${2 * halfH}`);
