@@ -1,6 +1,6 @@
 // Writes the valid seeds of corpus/command and corpus/snapshot (the near-valid ones are
 // truncations and flipped bytes of these). Not part of the build; run from tests/fuzz:
-//   c++ -std=c++20 -I../../src -I../../include make_seeds.cc ../../src/core/{acl,catalog,codec,model,snapshot,text,time}.cc -lfmt -o /tmp/make_seeds && /tmp/make_seeds
+//   c++ -std=c++20 -I../../src -I../../include make_seeds.cc ../../src/core/{acl,catalog,codec,model,snapshot,text,time}.cc -lfmt -lcrypto -o /tmp/make_seeds && /tmp/make_seeds
 #include <fstream>
 #include <string>
 
@@ -54,7 +54,11 @@ int main() {
 
   Write("corpus/command/register", EncodeCommand(Web("web-1", 1)));
   Write("corpus/command/register_two_checks", EncodeCommand(Web("web-3", 2)));
-  Write("corpus/command/register_bare", EncodeCommand(RegisterService{{"db", "db"}, {}, at}));
+  RegisterService bare;
+  bare.service.id = "db";
+  bare.service.name = "db";
+  bare.at = at;
+  Write("corpus/command/register_bare", EncodeCommand(bare));
   Write("corpus/command/deregister", EncodeCommand(DeregisterService{"web-1", at}));
   Write("corpus/command/update_check",
         EncodeCommand(UpdateCheck{"service:web-1", HealthStatus::kWarning, "slow", at}));
