@@ -5,9 +5,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -20,7 +22,8 @@
 namespace concierge::cli {
 
 void AddAgentFlags(CLI::App& app, AgentConfig* config) {
-  app.add_option("--http-addr", config->http_addr, "HTTP API address, host:port (port 0 picks one)");
+  app.add_option("--http-addr", config->http_addr,
+                 "HTTP API address, host:port (port 0 picks one)");
   app.add_option("--data-dir", config->data_dir, "Data directory (the Raft log and snapshots)");
   app.add_option("--node", config->node, "Node name (default: the host name)");
   app.add_option("--datacenter", config->datacenter, "Datacenter name");
@@ -30,6 +33,10 @@ void AddAgentFlags(CLI::App& app, AgentConfig* config) {
       "Deregister instances critical this long when their check does not say; 0 = never");
   app.add_option("--config-file", config->config_file,
                  "JSON config file (see docs/configuration.md)");
+  app.add_option("--config-dir", config->config_dirs,
+                 "Directory of JSON config files, read in lexical order after -config-file "
+                 "(repeatable)")
+      ->allow_extra_args(false);
   app.add_option("--self-preservation", config->self_preservation,
                  "Pause expiry when more than this share of TTL checks would expire within "
                  "the window, e.g. 0.5 (0 = off)")
@@ -66,7 +73,8 @@ struct Kind {
 };
 
 // The field of AgentConfig a key sets, for a const or a mutable config.
-#define CONFIG_FIELD(member) [](auto& c) -> auto& { return c.member; }
+#define CONFIG_FIELD(member) \
+  [](auto& c) -> auto& { return c.member; }
 
 std::string JsonText(const Value& v) {
   rapidjson::StringBuffer buf;
@@ -147,9 +155,9 @@ Kind Integer(F field, std::int64_t min, std::uint64_t max) {
 
 template <class F>
 Kind Number(F field, double min, double max) {
-  std::string range = std::isinf(max) ? "a number of at least " + JsonText(Value(min))
-                                      : "a number from " + JsonText(Value(min)) + " to " +
-                                            JsonText(Value(max));
+  std::string range = std::isinf(max)
+                          ? "a number of at least " + JsonText(Value(min))
+                          : "a number from " + JsonText(Value(min)) + " to " + JsonText(Value(max));
   return {[field, min, max, range](const Value& v, AgentConfig& c) {
             if (!v.IsNumber() || !(v.GetDouble() >= min && v.GetDouble() <= max)) {
               return Expected(range, v);
@@ -164,10 +172,11 @@ Kind Number(F field, double min, double max) {
 template <class F>
 Kind Duration(F field, std::chrono::milliseconds min) {
   using T = std::remove_cvref_t<decltype(field(std::declval<AgentConfig&>()))>;
-  std::string at_least = min == min.zero() ? "" : min < std::chrono::seconds(1)
-                                                      ? std::to_string(min.count()) + "ms"
-                                                      : std::to_string(min.count() / 1000) + "s";
-  std::string what = "a duration like \"10s\"" + (at_least.empty() ? "" : " of at least " + at_least);
+  std::string at_least = min == min.zero()               ? ""
+                         : min < std::chrono::seconds(1) ? std::to_string(min.count()) + "ms"
+                                                         : std::to_string(min.count() / 1000) + "s";
+  std::string what =
+      "a duration like \"10s\"" + (at_least.empty() ? "" : " of at least " + at_least);
   return {[field, min, what](const Value& v, AgentConfig& c) {
             if (!v.IsString()) return Expected(what, v);
             std::string text(v.GetString(), v.GetStringLength());
@@ -214,19 +223,22 @@ Kind Strings(F field) {
 Kind Services() {
   return {[](const Value& v, AgentConfig& c) {
             if (!v.IsArray()) return Expected("an array of service registrations", v);
-            std::vector<core::RegisterService> services;
+            // Appended: every file's services count (the caller sets each one's source).
+            std::vector<ConfigService> services;
             for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
               rapidjson::StringBuffer buf;
               rapidjson::Writer<rapidjson::StringBuffer> w(buf);
               v[i].Accept(w);
-              auto reg = http::DecodeServiceRegistration({buf.GetString(), buf.GetSize()});
+              std::string json(buf.GetString(), buf.GetSize());
+              auto reg = http::DecodeServiceRegistration(json);
               if (!reg.ok()) {
                 return Status::InvalidArgument("[" + std::to_string(i) +
                                                "]: " + reg.status().message());
               }
-              services.push_back(std::move(*reg));
+              services.push_back({std::move(*reg), std::move(json), {}});
             }
-            c.services = std::move(services);
+            c.services.insert(c.services.end(), std::make_move_iterator(services.begin()),
+                              std::make_move_iterator(services.end()));
             return Status::Ok();
           },
           [](const AgentConfig&) { return std::string(); }};
@@ -277,7 +289,8 @@ std::vector<ConfigKey> MakeKeys() {
       Key("ports.dns", {"dns-port"}, kRestart, DnsPort()),
       Key("server_port", {"server-port"}, kRestart, Integer(CONFIG_FIELD(server_port), 0, 65535)),
       Key("domain", {"domain"}, kRestart, Text(CONFIG_FIELD(dns.domain))),
-      Key("dns_config.ttl", {"dns-ttl"}, kRestart, Duration(CONFIG_FIELD(dns.ttl), milliseconds(0))),
+      Key("dns_config.ttl", {"dns-ttl"}, kRestart,
+          Duration(CONFIG_FIELD(dns.ttl), milliseconds(0))),
       Key("dns_config.refuse_outside", {"dns-refuse-outside"}, kRestart,
           Flag(CONFIG_FIELD(dns.refuse_outside))),
       Key("tls.defaults.cert_file", {"tls-cert-file"}, kReload, Text(CONFIG_FIELD(tls.cert_file))),
@@ -306,6 +319,7 @@ std::vector<ConfigKey> MakeKeys() {
       Key("acl.enabled", {"acl-enabled"}, kRestart, Flag(CONFIG_FIELD(acl_enabled))),
       Key("acl.default_policy", {"acl-default-policy"}, kRestart,
           OneOf(CONFIG_FIELD(acl_default_policy), {"allow", "deny"})),
+      Key("acl.tokens.agent", {}, kReload, Text(CONFIG_FIELD(acl_agent_token))),
       Key("services", {}, kReload, Services()),
   };
 }
@@ -422,6 +436,9 @@ Status ParseConfig(std::string_view text, const std::string& source,
   AgentConfig result = *config;
   ConfigReader reader(source, flags_given, &result);
   if (auto st = reader.ReadObject(doc, ""); !st.ok()) return st;
+  for (std::size_t i = config->services.size(); i < result.services.size(); ++i) {
+    result.services[i].source = source;
+  }
   *config = std::move(result);
   return Status::Ok();
 }
@@ -434,6 +451,120 @@ Status ReadConfigFile(const std::string& path, const std::set<std::string>& flag
   text << in.rdbuf();
   if (in.bad()) return Status::InvalidArgument("cannot read config file " + path);
   return ParseConfig(text.str(), path, flags_given, config);
+}
+
+Result<std::vector<std::string>> ConfigDirFiles(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::string> files;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::filesystem::path& path = it->path();
+    std::error_code type_ec;
+    if (path.extension() == ".json" && it->is_regular_file(type_ec)) files.push_back(path);
+  }
+  if (ec) {
+    return Status::InvalidArgument("cannot read config directory " + dir + ": " + ec.message());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+Status LoadConfigPaths(const std::vector<std::string>& paths,
+                       const std::set<std::string>& flags_given, AgentConfig* config) {
+  std::vector<std::string> files;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) {
+      files.push_back(path);
+      continue;
+    }
+    auto in_dir = ConfigDirFiles(path);
+    if (!in_dir.ok()) return in_dir.status();
+    files.insert(files.end(), in_dir->begin(), in_dir->end());
+  }
+  AgentConfig result = *config;
+  std::map<std::string, std::string> defined_in;  // service ID -> file
+  for (const std::string& file : files) {
+    std::size_t before = result.services.size();
+    if (auto st = ReadConfigFile(file, flags_given, &result); !st.ok()) return st;
+    for (std::size_t i = before; i < result.services.size(); ++i) {
+      std::string id = result.services[i].registration.service.id.str();
+      auto [it, fresh] = defined_in.emplace(id, file);
+      if (!fresh) {
+        return Status::InvalidArgument(file + ": services[" + std::to_string(i - before) +
+                                       "]: ID \"" + id + "\" is already defined in " + it->second);
+      }
+    }
+  }
+  *config = std::move(result);
+  return Status::Ok();
+}
+
+Status LoadConfigFiles(const std::set<std::string>& flags_given, AgentConfig* config) {
+  std::vector<std::string> paths;
+  if (!config->config_file.empty()) paths.push_back(config->config_file);
+  for (const std::string& dir : config->config_dirs) {
+    // A -config-dir that is not a directory is a mistake, not a file to read.
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      return Status::InvalidArgument("cannot read config directory " + dir + ": not a directory");
+    }
+    paths.push_back(dir);
+  }
+  return LoadConfigPaths(paths, flags_given, config);
+}
+
+Result<std::pair<std::string, std::uint16_t>> SplitHostPort(const std::string& addr) {
+  std::size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument("-http-addr: expected host:port like 127.0.0.1:8500, got \"" +
+                                   addr + "\"");
+  }
+  std::string host = addr.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  int port = -1;
+  try {
+    std::size_t used = 0;
+    port = std::stoi(addr.substr(colon + 1), &used);
+    if (used != addr.size() - colon - 1) port = -1;
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    return Status::InvalidArgument("-http-addr: port must be 0..65535, got \"" + addr + "\"");
+  }
+  return std::pair{host, static_cast<std::uint16_t>(port)};
+}
+
+Status CheckConfig(const AgentConfig& config) {
+  if (auto addr = SplitHostPort(config.http_addr); !addr.ok()) return addr.status();
+  if (auto grace = core::ParseDuration(config.deregister_critical_after); !grace.ok()) {
+    return Status::InvalidArgument("-deregister-critical-after: " + grace.status().message());
+  }
+  if (auto window = core::ParseDuration(config.self_preservation_window); !window.ok()) {
+    return Status::InvalidArgument("-self-preservation-window: " + window.status().message());
+  }
+  if (!config.acl_default_policy.empty() && config.acl_default_policy != "allow" &&
+      config.acl_default_policy != "deny") {
+    return Status::InvalidArgument("-acl-default-policy: expected allow or deny, got \"" +
+                                   config.acl_default_policy + "\"");
+  }
+  const bool clustered = config.bootstrap_expect > 1 || !config.join.empty();
+  if (config.dev && clustered) {
+    return Status::InvalidArgument(
+        "-dev runs in memory on one server; drop -join and -bootstrap-expect, or drop -dev");
+  }
+  if (clustered && (config.server_port == 0 || SplitHostPort(config.http_addr)->second == 0)) {
+    return Status::InvalidArgument(
+        "a cluster needs fixed ports: give -http-addr and -server-port real port numbers");
+  }
+  if (auto st = config.tls.Check("-tls-"); !st.ok()) return st;
+  if (config.tls.enabled()) {
+    if (auto ctx = tls::ServerContext(config.tls); !ctx.ok()) return ctx.status();
+  }
+  if (auto key = LoadClusterKey(config.cluster_key); !key.ok()) return key.status();
+  return Status::Ok();
 }
 
 std::vector<std::string> ChangedRestartKeys(const AgentConfig& running, const AgentConfig& now) {

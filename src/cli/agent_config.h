@@ -1,6 +1,6 @@
-// The agent's settings: its flags and the keys of its JSON config file (-config-file), one
-// table for both (docs/configuration.md). A flag given on the command line wins over the file;
-// the file wins over the defaults.
+// The agent's settings: its flags and the keys of its JSON config files (-config-file,
+// -config-dir), one table for both (docs/configuration.md). A flag given on the command line
+// wins over the files; a later file wins over an earlier one; the files win over the defaults.
 #pragma once
 
 #include <rapidjson/document.h>
@@ -22,6 +22,14 @@
 
 namespace concierge::cli {
 
+// A service of a config file: what it registers, and its JSON as written (a follower sends
+// that to the leader, as a client's registration).
+struct ConfigService {
+  core::RegisterService registration;
+  std::string json;
+  std::string source;  // the file that defines it
+};
+
 struct AgentConfig {
   std::string http_addr = "127.0.0.1:8500";
   std::string data_dir = "data";
@@ -30,6 +38,7 @@ struct AgentConfig {
   std::string log_level = "info";
   std::string deregister_critical_after = "1h";
   std::string config_file;
+  std::vector<std::string> config_dirs;  // every *.json in each, in lexical order
   int workers = 0;
   int server_port = 8300;
   int bootstrap_expect = 1;
@@ -39,13 +48,15 @@ struct AgentConfig {
   std::string self_preservation_window = "30s";
   bool acl_enabled = false;
   std::string acl_default_policy;  // "allow" or "deny"; empty: deny, or allow with -dev
+  // The token a follower sends with the config services it registers through the leader.
+  std::string acl_agent_token;
   DnsFlags dns;
   tls::ServerFiles tls;
   ClusterKeyFlags cluster_key;
   // Only the limits are set here (docs/limits.md); the agent fills in the rest.
   http::ServerOptions server;
   http::ApiOptions api;
-  std::vector<core::RegisterService> services;  // from the config file only
+  std::vector<ConfigService> services;  // from the config files only, all of them
 };
 
 // Adds every agent flag to `app`, writing into `config`.
@@ -78,6 +89,25 @@ Status ParseConfig(std::string_view text, const std::string& source,
 // ParseConfig over the file at `path`.
 Status ReadConfigFile(const std::string& path, const std::set<std::string>& flags_given,
                       AgentConfig* config);
+
+// The files a config directory contributes: its `*.json` regular files, in lexical order.
+Result<std::vector<std::string>> ConfigDirFiles(const std::string& dir);
+
+// Reads each of `paths` into `config` in order, a directory as its ConfigDirFiles: services
+// are collected from all files (an ID defined twice is an error naming both files); any other
+// key of a later file replaces the earlier value. Nothing is changed on error.
+Status LoadConfigPaths(const std::vector<std::string>& paths,
+                       const std::set<std::string>& flags_given, AgentConfig* config);
+// LoadConfigPaths of config->config_file, then of each of config->config_dirs.
+Status LoadConfigFiles(const std::set<std::string>& flags_given, AgentConfig* config);
+
+// The checks that go beyond one key: the HTTP address, durations, the certificate files, the
+// cluster key, the combination of -dev with a cluster. What the agent checks before it starts
+// anything, and all that `concierge validate` does after reading the files.
+Status CheckConfig(const AgentConfig& config);
+
+// host:port of -http-addr ("localhost" becomes 127.0.0.1; brackets are taken off IPv6).
+Result<std::pair<std::string, std::uint16_t>> SplitHostPort(const std::string& addr);
 
 // The keys that `now` sets differently from `running` and that only a restart applies.
 std::vector<std::string> ChangedRestartKeys(const AgentConfig& running, const AgentConfig& now);

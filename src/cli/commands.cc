@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/acl.h"
+#include "cli/agent_config.h"
 #include "cli/args.h"
 #include "cli/gateway.h"
 #include "cli/instances.h"
@@ -29,6 +30,7 @@
 #include "cli/sidecar.h"
 #include "cli/table.h"
 #include "cli/targets.h"
+#include "cli/version.h"
 #include "cli/security_flags.h"
 #include "cli/watch.h"
 #include "client/http_client.h"
@@ -438,6 +440,19 @@ void AddHttpAddr(CLI::App* command, std::string& address, std::string& token) {
   AddClientTlsFlags(command, &client_tls);
 }
 
+// `concierge validate`: what the agent would read and check at start (Consul's validate).
+int Validate(const std::vector<std::string>& paths) {
+  AgentConfig config;
+  Status st = LoadConfigPaths(paths, {}, &config);
+  if (st.ok()) st = CheckConfig(config);
+  if (!st.ok()) {
+    std::cerr << st.message() << "\n";
+    return 1;
+  }
+  std::cout << "Configuration is valid!\n";
+  return 0;
+}
+
 }  // namespace
 
 int RunCommand(const std::vector<std::string>& args) {
@@ -455,6 +470,13 @@ int RunCommand(const std::vector<std::string>& args) {
   app.add_subcommand("gateway", "Proxy HTTP and TCP to healthy instances (server-side discovery)");
   CLI::App* version = app.add_subcommand("version", "Print the version");
   app.add_subcommand("keygen", "Print a new random cluster key (for -cluster-key)");
+  std::vector<std::string> config_paths;
+  CLI::App* validate_cmd = app.add_subcommand(
+      "validate", "Check agent config files and directories without starting anything");
+  validate_cmd
+      ->add_option("paths", config_paths,
+                   "Config files, or directories whose *.json files are read in lexical order")
+      ->required();
 
   CLI::App* services = app.add_subcommand("services", "Register, deregister and list services");
   services->require_subcommand(1);
@@ -576,7 +598,9 @@ int RunCommand(const std::vector<std::string>& args) {
                           "agent's own -log-level");
   AddHttpAddr(monitor_cmd, address, token);
 
-  app.set_version_flag("--version", "concierge " CONCIERGE_VERSION);
+  const std::string version_line =
+      std::string("concierge ") + kVersion + " (commit " + kGitCommit + ")";
+  app.set_version_flag("--version", version_line);
 
   std::vector<const char*> argv;
   for (const std::string& arg : args) argv.push_back(arg.c_str());
@@ -587,9 +611,11 @@ int RunCommand(const std::vector<std::string>& args) {
   }
 
   if (version->parsed()) {
-    std::cout << "concierge " CONCIERGE_VERSION "\n";
+    std::cout << version_line << "\n";
     return 0;
   }
+
+  if (validate_cmd->parsed()) return Validate(config_paths);
 
   token = TokenFromEnv(token);
   if (save_cmd->parsed()) return SnapshotSave(address, token, snapshot_file);

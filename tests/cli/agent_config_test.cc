@@ -1,7 +1,9 @@
 #include "cli/agent_config.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -70,7 +72,8 @@ TEST(AgentConfigTest, ReadsEveryKindOfKey) {
                "http_read_timeout": "1500ms", "max_blocking_queries": 0, "max_instances": 7},
     "acl": {"enabled": true, "default_policy": "allow"},
     "services": [{"ID": "web-1", "Name": "web", "Port": 80}]
-  })", &config);
+  })",
+                    &config);
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(config.http_addr, "10.0.0.1:8500");
   EXPECT_EQ(config.node, "r1");
@@ -102,7 +105,7 @@ TEST(AgentConfigTest, ReadsEveryKindOfKey) {
   EXPECT_TRUE(config.acl_enabled);
   EXPECT_EQ(config.acl_default_policy, "allow");
   ASSERT_EQ(config.services.size(), 1u);
-  EXPECT_EQ(config.services[0].service.id.str(), "web-1");
+  EXPECT_EQ(config.services[0].registration.service.id.str(), "web-1");
 }
 
 TEST(AgentConfigTest, FlagsGivenOnTheCommandLineWin) {
@@ -114,8 +117,8 @@ TEST(AgentConfigTest, FlagsGivenOnTheCommandLineWin) {
   std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);
   app.parse(reversed);
   std::set<std::string> given = FlagsGiven(app);
-  EXPECT_EQ(given, (std::set<std::string>{"http-max-conns-per-client", "tls-verify-incoming",
-                                          "node"}));
+  EXPECT_EQ(given,
+            (std::set<std::string>{"http-max-conns-per-client", "tls-verify-incoming", "node"}));
   ASSERT_TRUE(Parse(R"({"node_name": "file", "datacenter": "east",
                         "limits": {"http_max_conns_per_client": 9, "max_instances": 3},
                         "tls": {"defaults": {"verify_incoming": false}}})",
@@ -179,8 +182,7 @@ TEST(AgentConfigTest, UnknownKeysListTheKnownOnesAtTheirLevel) {
   EXPECT_EQ(ParseError(R"({"ports": {"http": 8500}})"),
             "agent.json: unknown key \"ports.http\" (known in ports: server, dns)");
   std::string top = ParseError(R"({"start_join": []})");
-  EXPECT_TRUE(top.starts_with("agent.json: unknown key \"start_join\" (known: http_addr, "))
-      << top;
+  EXPECT_TRUE(top.starts_with("agent.json: unknown key \"start_join\" (known: http_addr, ")) << top;
   EXPECT_NE(top.find("retry_join"), std::string::npos);
   EXPECT_NE(top.find(", limits, acl, services)"), std::string::npos) << top;
 }
@@ -191,8 +193,7 @@ TEST(AgentConfigTest, OneSettingTwiceIsAnError) {
   EXPECT_EQ(ParseError(R"({"cluster_key": "a", "cluster_key_file": "b"})"),
             "agent.json: cluster_key_file: set together with cluster_key; give only one of them");
   EXPECT_EQ(ParseError(R"({"workers": 1, "workers": 2})"), "agent.json: workers: given twice");
-  EXPECT_EQ(ParseError(R"({"services": [], "services": []})"),
-            "agent.json: services: given twice");
+  EXPECT_EQ(ParseError(R"({"services": [], "services": []})"), "agent.json: services: given twice");
 }
 
 TEST(AgentConfigTest, NotJsonOrNotAnObject) {
@@ -217,6 +218,93 @@ TEST(AgentConfigTest, ChangedRestartKeysIgnoresReloadableOnes) {
                   .ok());
   EXPECT_EQ(ChangedRestartKeys(running, now),
             (std::vector<std::string>{"retry_join", "limits.max_instances"}));
+}
+
+// A directory of config files, removed at the end of the test.
+class ConfigDir {
+ public:
+  ConfigDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "concierge-dir-XXXXXX");
+    path_ = mkdtemp(pattern.data());
+  }
+  ~ConfigDir() { std::filesystem::remove_all(path_); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ + "/" + name) << text;
+    return path_ + "/" + name;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(AgentConfigTest, ConfigDirMergesItsJsonFilesInLexicalOrder) {
+  ConfigDir dir;
+  dir.Write("20-web.json",
+            R"({"log_level": "debug", "services": [{"ID": "web-1", "Name": "web"}]})");
+  dir.Write("10-base.json", R"({"log_level": "warn", "datacenter": "east",
+                                "services": [{"ID": "db-1", "Name": "db"}]})");
+  dir.Write("README", "not a config file");
+  dir.Write("30-off.json.bak", "{not json");
+  std::filesystem::create_directory(dir.path() + "/40-sub.json");
+  AgentConfig config;
+  config.config_dirs = {dir.path()};
+  ASSERT_TRUE(LoadConfigFiles({}, &config).ok());
+  EXPECT_EQ(config.log_level, "debug");  // the later file wins
+  EXPECT_EQ(config.datacenter, "east");
+  ASSERT_EQ(config.services.size(), 2u);  // from both files, in file order
+  EXPECT_EQ(config.services[0].registration.service.id.str(), "db-1");
+  EXPECT_EQ(config.services[0].source, dir.path() + "/10-base.json");
+  EXPECT_EQ(config.services[1].registration.service.id.str(), "web-1");
+}
+
+TEST(AgentConfigTest, ConfigDirsAfterTheConfigFileAndAFlagWinsOverAll) {
+  ConfigDir a, b;
+  std::string file = a.Write("agent.json", R"({"datacenter": "one", "workers": 2})");
+  b.Write("x.json", R"({"datacenter": "two", "workers": 3})");
+  AgentConfig config;
+  config.config_file = file;
+  config.config_dirs = {b.path()};
+  config.workers = 9;
+  ASSERT_TRUE(LoadConfigFiles({"workers"}, &config).ok());
+  EXPECT_EQ(config.datacenter, "two");
+  EXPECT_EQ(config.workers, 9);
+}
+
+TEST(AgentConfigTest, ConfigDirErrorsNameTheFileAndTheKey) {
+  ConfigDir dir;
+  dir.Write("a.json", R"({"services": [{"ID": "web-1", "Name": "web"}]})");
+  std::string bad = dir.Write("b.json", R"({"limits": {"max_instances": -1}})");
+  AgentConfig config;
+  config.config_dirs = {dir.path()};
+  EXPECT_EQ(LoadConfigFiles({}, &config).message(),
+            bad + ": limits.max_instances: expected an integer of at least 0, got -1");
+  EXPECT_TRUE(config.services.empty());  // nothing changed
+
+  std::string twice = dir.Write("b.json", R"({"services": [{"ID": "web-1", "Name": "web"}]})");
+  EXPECT_EQ(LoadConfigFiles({}, &config).message(),
+            twice + ": services[0]: ID \"web-1\" is already defined in " + dir.path() + "/a.json");
+
+  config.config_dirs = {dir.path() + "/missing"};
+  EXPECT_TRUE(LoadConfigFiles({}, &config)
+                  .message()
+                  .starts_with("cannot read config directory " + dir.path() + "/missing: "));
+}
+
+TEST(AgentConfigTest, CheckConfigFindsWhatOneKeyCannotTell) {
+  AgentConfig config;
+  EXPECT_TRUE(CheckConfig(config).ok());
+  config.http_addr = "127.0.0.1";
+  EXPECT_EQ(CheckConfig(config).message(),
+            "-http-addr: expected host:port like 127.0.0.1:8500, got \"127.0.0.1\"");
+  config = {};
+  config.dev = true;
+  config.join = {"10.0.0.1:8500"};
+  EXPECT_TRUE(CheckConfig(config).message().starts_with("-dev runs in memory"));
+  config = {};
+  config.tls.cert_file = "/nonexistent/server.pem";
+  config.tls.key_file = "/nonexistent/server-key.pem";
+  EXPECT_FALSE(CheckConfig(config).ok());
 }
 
 }  // namespace
