@@ -426,7 +426,9 @@ std::set<std::string> FlagsGiven(const CLI::App& app) {
 Status ParseConfig(std::string_view text, const std::string& source,
                    const std::set<std::string>& flags_given, AgentConfig* config) {
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
+  // Comments (// and /* */) let a config file explain itself, as the packaged one does.
+  doc.Parse<rapidjson::kParseCommentsFlag | rapidjson::kParseIterativeFlag>(text.data(),
+                                                                            text.size());
   if (doc.HasParseError()) {
     return Status::InvalidArgument(
         source + ": not valid JSON: " + rapidjson::GetParseError_En(doc.GetParseError()) +

@@ -202,6 +202,14 @@ TEST(AgentConfigTest, NotJsonOrNotAnObject) {
   EXPECT_EQ(ParseError("[]"), "agent.json: expected a JSON object");
 }
 
+TEST(AgentConfigTest, CommentsAreAllowed) {
+  AgentConfig config;
+  ASSERT_TRUE(
+      Parse("// the packaged file explains itself\n{ /* HTTP */ \"workers\": 2 // two\n}", &config)
+          .ok());
+  EXPECT_EQ(config.workers, 2);
+}
+
 TEST(AgentConfigTest, AnErrorChangesNothing) {
   AgentConfig config;
   EXPECT_FALSE(Parse(R"({"datacenter": "east", "workers": -1})", &config).ok());
