@@ -3,25 +3,22 @@
 // services, and the HTTPS certificate (docs/configuration.md, "Reloading").
 #include "cli/agent.h"
 
-#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
-#include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <future>
 
 #include "cli/config_services.h"
+#include "cli/data_dir.h"
 #include "cli/version.h"
 #include "cluster/cluster_api.h"
 #include "cluster/joiner.h"
@@ -76,30 +73,6 @@ void ReloadTls(http::Server& server, const tls::ServerFiles& started, const tls:
   server.SetTls(std::move(ctx).value());
   spdlog::info("reload: HTTPS certificate {} loaded for new connections", now.cert_file);
 }
-
-// Holds an exclusive lock on the data directory, so that two agents never share one.
-class DataDirLock {
- public:
-  Status Acquire(const std::string& dir) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Status::Unavailable("cannot create data directory " + dir + ": " + ec.message());
-    std::string path = dir + "/LOCK";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) return Status::Unavailable("cannot open " + path + ": " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      return Status::Unavailable("data directory " + dir +
-                                 " is in use by another agent (pass -data-dir to use another)");
-    }
-    return Status::Ok();
-  }
-  ~DataDirLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // A path segment as it goes into a request target.
 std::string PercentEncode(std::string_view in) {
@@ -211,6 +184,7 @@ void BuildState(Parts& p) {
 // cluster starts it once the Joiner knows the initial configuration.
 Status BuildRaft(Parts& p) {
   if (auto st = p.lock.Acquire(p.config.data_dir); !st.ok()) return st;
+  if (auto st = CheckDataFormat(p.config.data_dir, kVersion); !st.ok()) return st;
   raft::RaftOptions& options = p.raft_options;
   options.dir = p.config.data_dir + "/raft";
   options.address = p.node_address + ":" + std::to_string(p.config.server_port);
