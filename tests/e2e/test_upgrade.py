@@ -3,6 +3,11 @@ every earlier release kept in fixtures/ (made by make_fixture.py with that relea
 and serves what it held: the instances with their tags, meta, addresses and checks. It then
 takes writes, and starts again on the directory it wrote. A data directory of a newer format
 than this build knows is refused with a message, not misread.
+
+A rolling upgrade of a 3-server cluster (followers first, the leader last, one at a time)
+keeps serving reads and writes. The cluster starts on CONCIERGE_OLD_BIN when that names an
+older build, and on this build otherwise (then it is a rolling restart: the procedure is
+tested, not two formats).
 """
 
 import glob
@@ -12,8 +17,9 @@ import subprocess
 import tarfile
 import unittest
 
-from harness import binary
-from test_cluster import E2ETestCase
+from harness import binary, wait_until
+from test_cluster import (ELECTION_TIMEOUT, ClusterTestCase, E2ETestCase, Server, Spec,
+                          free_ports, unique)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
@@ -76,6 +82,50 @@ class UpgradeTest(E2ETestCase):
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("has data format 99, written by concierge 9.9.9", p.stderr)
         self.assertFalse(os.path.exists(os.path.join(data, "raft")), "nothing is started")
+
+
+class RollingUpgradeTest(ClusterTestCase):
+
+    def start_as(self, program, spec):
+        server = Server(*spec.args)
+        server.args[0] = program
+        self.addCleanup(server.reap)
+        server.start()
+        return server
+
+    def test_one_server_at_a_time_keeps_the_cluster_serving(self):
+        old = os.environ.get("CONCIERGE_OLD_BIN") or binary()
+        ports = free_ports(6)
+        root = self.make_dir()
+        specs = [Spec("n%d" % (i + 1), os.path.join(root, "n%d" % (i + 1)), ports[2 * i],
+                      ports[2 * i + 1], ports[0], 3) for i in range(3)]
+        servers = [self.start_as(old, spec) for spec in specs]
+        leader = self.wait_for_leader(servers, specs, 20)
+        service = unique("rolling")
+        ids = []
+
+        def write_through(server):
+            sid = "%s-%d" % (service, len(ids))
+            r = self.put_until_not_503(server, "/v1/agent/service/register",
+                                       {"ID": sid, "Name": service, "Port": 8080})
+            self.assertEqual(r.status, 200, r)
+            ids.append(sid)
+
+        write_through(servers[leader])
+        order = [i for i in range(3) if i != leader] + [leader]
+        for i in order:
+            servers[i].stop()  # clean: a leader hands over first
+            others = [s for j, s in enumerate(servers) if j != i]
+            # Two of three keep a leader: reads and writes go on while one is down.
+            self.wait_for_leader(others, specs, ELECTION_TIMEOUT)
+            write_through(others[0])
+            self.wait_visible(others, service, ids)
+            servers[i] = self.start_as(binary(), specs[i])
+            self.wait_for_leader(servers, specs, ELECTION_TIMEOUT)
+            self.wait_visible(servers, service, ids)
+        version = self.ok("version").split()[1]
+        for s in servers:
+            self.assertEqual(s.json("/v1/agent/self")["Config"]["Version"], version)
 
 
 if __name__ == "__main__":
