@@ -36,7 +36,7 @@ std::optional<rapidjson::Document> Call(client::HttpClient& client, std::string_
     return std::nullopt;
   }
   rapidjson::Document doc;
-  doc.Parse(r->body.data(), r->body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
   if (doc.HasParseError()) {
     std::cerr << "Error: the agent's answer is not JSON\n";
     *exit_code = 1;

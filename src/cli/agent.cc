@@ -6,6 +6,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -154,7 +155,28 @@ Status BuildSecurity(Parts& p) {
   auto cluster_key = LoadClusterKey(p.config.cluster_key);
   if (!cluster_key.ok()) return cluster_key.status();
   p.security.key = *cluster_key;
+  if (p.clustered && p.config.acl_enabled && !p.security.key && !files.verify_incoming) {
+    spdlog::warn("ACLs are on, but the servers do not authenticate each other: without "
+                 "-cluster-key (or -tls-verify-incoming with server certificates), any process on "
+                 "a server's host can join the cluster or forward requests as a server, and the "
+                 "Raft port takes anyone (docs/security.md)");
+  }
   return Status::Ok();
+}
+
+// The connection limits (16,384 HTTP connections by default) need descriptors: take all the
+// hard limit allows (systemd's default soft limit is 1,024).
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  // An unlimited hard limit is not a valid soft one for descriptors: fs.nr_open's default.
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? 1 << 20 : limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("cannot raise the open files limit from {}: {}", before, std::strerror(errno));
+    return;
+  }
+  spdlog::debug("open files limit raised from {} to {}", before, limit.rlim_cur);
 }
 
 // The registry, its state thread and the runner of HTTP and TCP checks.
@@ -339,6 +361,7 @@ Result<std::unique_ptr<Agent>> Agent::Build(AgentConfig config, Origin origin, L
   if (config.node.empty()) config.node = Hostname();
   if (auto st = CheckConfig(config); !st.ok()) return st;
   if (auto st = SetLogLevel(logging, config.log_level); !st.ok()) return st;
+  RaiseFileLimit();
   auto parts = std::make_unique<Parts>();
   Parts& p = *parts;
   std::tie(p.host, p.port) = *SplitHostPort(config.http_addr);
@@ -350,6 +373,9 @@ Result<std::unique_ptr<Agent>> Agent::Build(AgentConfig config, Origin origin, L
   p.logging = std::move(logging);
   if (auto st = BuildSecurity(p); !st.ok()) return st;
   BuildState(p);
+  auto check_networks = server::NetworkAllowList::Parse(p.config.check_allowed_networks);
+  if (!check_networks.ok()) return check_networks.status();
+  p.check_runner->set_allowed_networks(std::move(check_networks).value());
   if (!p.config.dev) {
     if (auto st = BuildRaft(p); !st.ok()) return st;
   }

@@ -56,6 +56,9 @@ void AddAgentFlags(CLI::App& app, AgentConfig* config) {
   app.add_option("--acl-default-policy", config->acl_default_policy,
                  "With ACLs: allow or deny what no rule of a token decides (default deny; "
                  "allow with -dev)");
+  app.add_option("--check-allowed-networks", config->check_allowed_networks,
+                 "CIDR blocks HTTP and TCP checks may connect to, e.g. 10.0.0.0/8,fd00::/8 "
+                 "(default: any)");
   AddDnsFlags(app, &config->dns);
   AddServerTlsFlags(app, &config->tls);
   AddClusterKeyFlags(app, &config->cluster_key);
@@ -302,6 +305,8 @@ std::vector<ConfigKey> MakeKeys() {
           Text(CONFIG_FIELD(cluster_key.key))),
       Key("cluster_key_file", {"cluster-key-file", "cluster-key"}, kRestart,
           Text(CONFIG_FIELD(cluster_key.file))),
+      Key("check_allowed_networks", {"check-allowed-networks"}, kRestart,
+          Text(CONFIG_FIELD(check_allowed_networks))),
       Key("limits.http_max_connections", {"http-max-connections"}, kRestart,
           Integer(CONFIG_FIELD(server.max_connections), 1, kNoMax)),
       Key("limits.http_max_conns_per_client", {"http-max-conns-per-client"}, kRestart,

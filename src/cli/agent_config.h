@@ -50,6 +50,7 @@ struct AgentConfig {
   std::string acl_default_policy;  // "allow" or "deny"; empty: deny, or allow with -dev
   // The token a follower sends with the config services it registers through the leader.
   std::string acl_agent_token;
+  std::string check_allowed_networks;  // CIDR blocks, comma-separated; empty: any
   DnsFlags dns;
   tls::ServerFiles tls;
   ClusterKeyFlags cluster_key;

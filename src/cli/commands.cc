@@ -165,7 +165,7 @@ int Register(HttpClient& client, const RegisterArgs& args, bool flags_given) {
     if (!in) return Fail("cannot read " + args.file);
     body = contents.str();
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
+    doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
     if (doc.HasParseError() || !doc.IsObject()) {
       std::string why = doc.HasParseError()
                             ? std::string("invalid JSON at offset ") +

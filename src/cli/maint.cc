@@ -52,7 +52,7 @@ int RunMaint(client::HttpClient& client, const MaintArgs& args) {
     }
     if (r->status != 200) return Refused(*r);
     rapidjson::Document doc;
-    doc.Parse(r->body.data(), r->body.size());
+    doc.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
     if (doc.HasParseError() || !doc.IsObject()) {
       std::cerr << "Error: the agent's /v1/agent/checks is not a JSON object\n";
       return 1;

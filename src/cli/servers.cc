@@ -32,7 +32,7 @@ std::string GetString(const Json& object, const char* key) {
 
 Result<rapidjson::Document> Parse(std::string_view body, std::string_view what) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError()) {
     return Status::Internal("cannot read the agent's answer to " + std::string(what) +
                             ": invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) +

@@ -98,7 +98,7 @@ std::string EncodeRegistration(const ServiceRegistration& r) {
 
 Result<std::vector<Instance>> DecodeHealth(std::string_view body) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError()) {
     return Status::Internal(
         "cannot read the registry's answer to a health query: invalid JSON "

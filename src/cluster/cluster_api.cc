@@ -1,20 +1,22 @@
 #include "cluster/cluster_api.h"
 
-#include <charconv>
-
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 #include "http/acl_api.h"
 #include "http/forward.h"
+#include "server/log_limit.h"
 
 namespace concierge::cluster {
 
 namespace asio = boost::asio;
 using http::Request;
 using http::Response;
+using server::RateLimitedWarn;
 
 namespace {
 
@@ -33,9 +35,14 @@ bool WriteByPath(std::string_view path) {
          path.starts_with("/v1/agent/check/fail/");
 }
 
+// "10.0.0.1:8300" -> "10.0.0.1", "[::1]:8300" -> "::1", as Request::remote_address has it.
 std::string Host(std::string_view host_port) {
   std::size_t colon = host_port.rfind(':');
-  return std::string(colon == std::string_view::npos ? host_port : host_port.substr(0, colon));
+  std::string_view host = colon == std::string_view::npos ? host_port : host_port.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::string(host);
 }
 
 constexpr std::string_view kClientAddressHeader = "X-Concierge-Client-Address";
@@ -63,15 +70,16 @@ ClusterApi::ClusterApi(Members& members, raft::RaftLog& raft, server::StateLoop&
                        std::string members_path)
     : members_(members), raft_(raft), state_(state), members_path_(std::move(members_path)) {}
 
-bool ClusterApi::FromMember(const Request& req) const {
-  for (const Member& m : members_.All()) {
-    if (Host(m.http_address) == req.remote_address) return true;
+bool ClusterApi::FromConfiguredServer(const Request& req) const {
+  for (const std::string& voter : raft_.Cluster().voters) {
+    if (Host(voter) == req.remote_address) return true;
   }
   return false;
 }
 
 bool ClusterApi::FromServer(const Request& req) const {
-  return security_.key ? security_.Proven(req) : FromMember(req);
+  if (security_.key) return security_.Proven(req);
+  return req.server_certificate || FromConfiguredServer(req);
 }
 
 asio::awaitable<std::optional<Response>> ClusterApi::Intercept(Request& req) {
@@ -81,11 +89,23 @@ asio::awaitable<std::optional<Response>> ClusterApi::Intercept(Request& req) {
       co_return Response::Error(405, "use PUT on /v1/concierge/join");
     }
     if (security_.key && !security_.Proven(req)) {
-      spdlog::warn("cluster: refused a join from {}: no valid proof of the cluster key",
-                   req.remote_address);
+      RateLimitedWarn("cluster: refused a join from {}: no valid proof of the cluster key",
+                      req.remote_address);
       co_return Response::Error(403, "join: refused: the request does not prove this cluster's "
                                      "key; give every server the same -cluster-key (and "
                                      "synchronised clocks, within a minute)");
+    }
+    // Without a key, a server whose Raft has a configuration hears only its servers' hosts
+    // (or a verified server certificate); before that, anyone may help it form.
+    if (!security_.key && !FromServer(req) && !raft_.Cluster().voters.empty()) {
+      RateLimitedWarn(
+          "cluster: refused a join from {}: not the host of a server in the Raft "
+          "configuration, and no cluster key is set",
+          req.remote_address);
+      co_return Response::Error(403, "join: refused: " + req.remote_address +
+                                         " is not the host of a server of this cluster; to add "
+                                         "a server on a new host, give every server the same "
+                                         "-cluster-key");
     }
     co_return co_await Join(req);
   }
@@ -179,27 +199,17 @@ asio::awaitable<Response> ClusterApi::HeartbeatToLeader(http::HeartbeatEntry ent
 }
 
 asio::awaitable<Response> ClusterApi::Join(Request& req) {
-  rapidjson::Document doc;
-  doc.Parse(req.body.data(), req.body.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("Members") ||
-      !doc["Members"].IsArray()) {
-    co_return Response::Error(400, "join: expected {\"Members\": [...], \"WantVoter\": bool}");
-  }
-  rapidjson::StringBuffer members_json;
-  rapidjson::Writer<rapidjson::StringBuffer> mw(members_json);
-  doc["Members"].Accept(mw);
-  auto joined = DecodeMembers({members_json.GetString(), members_json.GetSize()});
+  auto joined = DecodeJoinRequest(req.body);
   if (!joined.ok()) co_return Response::Error(400, "join: " + joined.status().message());
-  if (members_.Merge(*joined)) {
+  if (members_.Merge(joined->members)) {
     if (auto st = members_.Save(members_path_); !st.ok()) spdlog::warn("{}", st.message());
   }
-  bool want_voter = doc.HasMember("WantVoter") && doc["WantVoter"].IsBool() &&
-                    doc["WantVoter"].GetBool() && !joined->empty();
+  bool want_voter = joined->want_voter;
   server::ClusterInfo info = raft_.Cluster();
   bool formed = raft_.started() && info.known_leader;
   if (want_voter && formed) {
     if (!raft_.is_leader()) co_return co_await ToLeader(req);
-    Member joiner = joined->front();
+    Member joiner = joined->members.front();
     server::StateLoop::Operation add = [this, joiner](std::function<void(Status)> done) {
       raft_.AddVoter(RaftId(joiner.raft_address), joiner.raft_address, std::move(done));
     };

@@ -46,9 +46,10 @@ class ClusterApi {
   boost::asio::awaitable<http::Response> HeartbeatToLeader(http::HeartbeatEntry entry);
   // The leader's HTTP address, or why it is not known (the 503 message).
   Result<std::string> LeaderHttpAddress() const;
-  bool FromMember(const http::Request& req) const;
-  // Sent by another server of this cluster: it proves the cluster key, or, without a key,
-  // comes from a member's address.
+  // From the host of a voter in the Raft configuration.
+  bool FromConfiguredServer(const http::Request& req) const;
+  // Sent by another server of this cluster: it proves the cluster key; without a key, it
+  // showed a verified server certificate or comes from a configured server's host.
   bool FromServer(const http::Request& req) const;
 
   Members& members_;

@@ -71,6 +71,21 @@ asio::awaitable<void> HeartbeatForwarder::Send(std::vector<Pending> batch) {
   if (!leader.ok()) {
     fail_all(503, leader.status().message());
   } else {
+    std::string target = std::move(*leader);
+    co_await SendTo(std::move(target), batch);
+  }
+  for (Pending& p : batch) {
+    p.waiter->done = true;
+    p.waiter->wake.cancel();
+  }
+}
+
+asio::awaitable<void> HeartbeatForwarder::SendTo(std::string leader, std::vector<Pending>& batch) {
+  auto fail_all = [&](int code, std::string error) {
+    for (Pending& p : batch) p.waiter->outcome = {code, error, 0};
+  };
+  // Nothing may escape: this runs detached, and every waiter of the batch must be woken.
+  try {
     std::vector<http::HeartbeatEntry> entries;
     entries.reserve(batch.size());
     for (const Pending& p : batch) entries.push_back(p.entry);
@@ -81,7 +96,7 @@ asio::awaitable<void> HeartbeatForwarder::Send(std::vector<Pending> batch) {
     req.headers.emplace_back("Content-Type", "application/json");
     req.body = http::EncodeHeartbeatBatch(entries);
     // Named locals: g++ 12 mishandles temporaries passed to coroutines (PR 100611).
-    std::string target = std::move(*leader);
+    std::string target = std::move(leader);
     std::vector<std::pair<std::string, std::string>> no_headers;
     http::Response r = co_await http::Forward(req, std::move(target), std::chrono::seconds(10),
                                               std::move(no_headers), tls_);
@@ -99,10 +114,8 @@ asio::awaitable<void> HeartbeatForwarder::Send(std::vector<Pending> batch) {
         batch[position].waiter->outcome.error = std::move(error);
       }
     }
-  }
-  for (Pending& p : batch) {
-    p.waiter->done = true;
-    p.waiter->wake.cancel();
+  } catch (const std::exception& e) {
+    fail_all(502, std::string("forwarding heartbeats to the leader failed: ") + e.what());
   }
 }
 

@@ -54,6 +54,8 @@ class HeartbeatForwarder {
   Queue& ThreadQueue();
   boost::asio::awaitable<void> Flush(Queue& queue);
   boost::asio::awaitable<void> Send(std::vector<Pending> batch);
+  // Fills in every outcome of `batch` from the leader's answer; never throws.
+  boost::asio::awaitable<void> SendTo(std::string leader, std::vector<Pending>& batch);
 
   LeaderAddress leader_;
   http::PeerTls tls_;

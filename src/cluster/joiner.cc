@@ -1,12 +1,9 @@
 #include "cluster/joiner.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <set>
-
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-#include <spdlog/spdlog.h>
 
 #include "client/http_client.h"
 
@@ -68,26 +65,17 @@ Joiner::Reply Joiner::Exchange(const std::string& address, bool want_voter) {
     }
     return out;
   }
-  rapidjson::Document doc;
-  doc.Parse(reply->body.data(), reply->body.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("Members")) return out;
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  doc["Members"].Accept(w);
-  if (auto members = DecodeMembers({buf.GetString(), buf.GetSize()}); members.ok()) {
-    if (members_.Merge(*members)) {
-      if (auto st = members_.Save(options_.members_path); !st.ok()) {
-        spdlog::warn("{}", st.message());
-      }
-    }
+  auto decoded = DecodeJoinReply(reply->body);
+  if (!decoded.ok()) {
+    spdlog::debug("join {}: its answer: {}", address, decoded.status().message());
+    return out;
+  }
+  if (members_.Merge(decoded->members)) {
+    if (auto st = members_.Save(options_.members_path); !st.ok()) spdlog::warn("{}", st.message());
   }
   out.ok = true;
-  out.formed = doc.HasMember("Formed") && doc["Formed"].IsBool() && doc["Formed"].GetBool();
-  if (doc.HasMember("Voters") && doc["Voters"].IsArray()) {
-    for (const auto& v : doc["Voters"].GetArray()) {
-      if (v.IsString()) out.voters.emplace_back(v.GetString());
-    }
-  }
+  out.formed = decoded->formed;
+  out.voters = std::move(decoded->voters);
   return out;
 }
 

@@ -11,6 +11,12 @@ Status Invalid(std::string_view field, std::string_view what) {
   return Status::InvalidArgument(std::string(field) + ": " + std::string(what));
 }
 
+Status AtMostMax(std::string_view field, Duration d) {
+  if (d <= Limits::kMaxDuration) return Status::Ok();
+  return Invalid(field, "must be at most " + FormatDuration(Limits::kMaxDuration) +
+                            " (ten years), got " + FormatDuration(d));
+}
+
 Status CheckText(std::string_view field, std::string_view value, std::size_t max_bytes,
                  bool required) {
   if (required && value.empty()) return Invalid(field, "is required");
@@ -86,6 +92,8 @@ Status ValidateActiveCheck(const CheckDefinition& c) {
                                          FormatDuration(a.interval));
   }
   if (a.timeout <= Duration::zero()) return Invalid("Check.Timeout", "must be positive");
+  if (auto st = AtMostMax("Check.Interval", a.interval); !st.ok()) return st;
+  if (auto st = AtMostMax("Check.Timeout", a.timeout); !st.ok()) return st;
   if (a.success_before_passing > Limits::kMaxCheckCounter ||
       a.failures_before_critical > Limits::kMaxCheckCounter) {
     return Invalid("Check.SuccessBeforePassing",
@@ -153,6 +161,11 @@ Status ValidateRegister(const RegisterService& cmd) {
     if (c.deregister_critical_after < Duration::zero()) {
       return Invalid("Check.DeregisterCriticalServiceAfter", "must not be negative");
     }
+    if (auto st = AtMostMax("Check.TTL", c.ttl); !st.ok()) return st;
+    if (auto st = AtMostMax("Check.DeregisterCriticalServiceAfter", c.deregister_critical_after);
+        !st.ok()) {
+      return st;
+    }
     if (c.initial_output.size() > Limits::kMaxOutputBytes) {
       return Invalid("Check.Output", "is longer than " +
                                          std::to_string(Limits::kMaxOutputBytes) + " bytes");
@@ -202,6 +215,8 @@ Status Catalog::Validate(const Command& command) const {
         } else if constexpr (std::is_same_v<T, LeaderElected> || std::is_same_v<T, ChecksHeard>) {
           return Status::Ok();  // IDs gone meanwhile are skipped
         } else if constexpr (std::is_same_v<T, RestoreSnapshot>) {
+          // A part is checked when the registry has them all.
+          if (cmd.parts != 1) return Status::Ok();
           return DecodeSnapshot(cmd.snapshot).status();
         } else {
           return acl_.Validate(cmd);
@@ -584,7 +599,9 @@ std::optional<Time> Catalog::ReapDeadline(const Instance& instance) {
     if (c.status != HealthStatus::kCritical || c.definition.deregister_critical_after <= Duration::zero()) {
       continue;
     }
-    Time due = c.status_since + c.definition.deregister_critical_after;
+    // Saturating: a log written before durations were bounded may hold any.
+    Duration grace = c.definition.deregister_critical_after;
+    Time due = c.status_since > Time::max() - grace ? Time::max() : c.status_since + grace;
     if (!earliest || due < *earliest) earliest = due;
   }
   return earliest;

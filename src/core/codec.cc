@@ -18,6 +18,7 @@ enum class Type : std::uint8_t {
   kAclDeletePolicy = 11,
   kAclSetToken = 12,
   kAclDeleteToken = 13,
+  kRestoreSnapshotPart = 14,
 };
 
 // At most this many check IDs in one ChecksHeard (a leader sends one per batch of heartbeats).
@@ -150,6 +151,23 @@ bool IsAclCommand(const Command& command) {
          std::holds_alternative<AclDeletePolicy>(command) ||
          std::holds_alternative<AclSetToken>(command) ||
          std::holds_alternative<AclDeleteToken>(command);
+}
+
+std::vector<Command> RestoreCommands(std::string_view snapshot, std::size_t part_bytes) {
+  std::vector<Command> out;
+  if (snapshot.size() <= part_bytes) {
+    out.push_back(RestoreSnapshot{std::string(snapshot), {}});
+    return out;
+  }
+  const std::size_t parts = (snapshot.size() + part_bytes - 1) / part_bytes;
+  out.reserve(parts);
+  for (std::size_t i = 0; i < parts; ++i) {
+    out.push_back(RestoreSnapshot{std::string(snapshot.substr(i * part_bytes, part_bytes)),
+                                  {},
+                                  static_cast<std::uint32_t>(i),
+                                  static_cast<std::uint32_t>(parts)});
+  }
+  return out;
 }
 
 void PutService(Encoder& e, const ServiceDefinition& s) {
@@ -354,9 +372,15 @@ std::string EncodeCommand(const Command& command) {
           e.Bytes(c.service_id);
           PutTime(e, c.at);
         } else if constexpr (std::is_same_v<T, RestoreSnapshot>) {
-          e.U8(static_cast<std::uint8_t>(Type::kRestoreSnapshot));
+          // A whole snapshot keeps the format older servers read.
+          e.U8(static_cast<std::uint8_t>(c.parts == 1 ? Type::kRestoreSnapshot
+                                                      : Type::kRestoreSnapshotPart));
           e.Bytes(c.snapshot);
           PutTime(e, c.at);
+          if (c.parts != 1) {
+            e.Varint(c.part);
+            e.Varint(c.parts);
+          }
         } else if constexpr (std::is_same_v<T, LeaderElected>) {
           e.U8(static_cast<std::uint8_t>(Type::kLeaderElected));
           PutTime(e, c.at);
@@ -445,6 +469,17 @@ Result<Command> DecodeCommand(std::string_view bytes) {
     case Type::kRestoreSnapshot: {
       RestoreSnapshot c;
       ok = d.Bytes(&c.snapshot) && GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kRestoreSnapshotPart: {
+      RestoreSnapshot c;
+      std::uint64_t part = 0;
+      std::uint64_t parts = 0;
+      ok = d.Bytes(&c.snapshot) && GetTime(d, &c.at) && d.Varint(&part) && d.Varint(&parts) &&
+           parts > 1 && parts <= UINT32_MAX && part < parts;
+      c.part = static_cast<std::uint32_t>(part);
+      c.parts = static_cast<std::uint32_t>(parts);
       out = std::move(c);
       break;
     }

@@ -2,7 +2,9 @@
 // and replayed. Each carries the time it was decided at, so applying it never reads a clock.
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -57,9 +59,15 @@ struct ReapService {
 
 // Replace the whole catalog with a snapshot (Catalog::EncodeSnapshot), e.g. a backup being
 // restored. Every index moves to this command's, so watchers see the change.
+//
+// A large snapshot goes through the log in parts (a libraft entry must fit its 8 MiB
+// segment): parts 0..parts-1 in order, each a piece of the bytes; the registry stages them
+// and replaces the catalog when the last one applies (server/registry.h).
 struct RestoreSnapshot {
   std::string snapshot;
   Time at{};
+  std::uint32_t part = 0;
+  std::uint32_t parts = 1;
   bool operator==(const RestoreSnapshot&) const = default;
 };
 
@@ -138,5 +146,11 @@ using Command = std::variant<RegisterService, DeregisterService, UpdateCheck, Re
 
 // The command changes ACL state only (no catalog events, no service index moves).
 bool IsAclCommand(const Command& command);
+
+// The commands that restore `snapshot`: one RestoreSnapshot, or parts of at most
+// `part_bytes` each when it is larger.
+inline constexpr std::size_t kRestorePartBytes = 4 << 20;
+std::vector<Command> RestoreCommands(std::string_view snapshot,
+                                     std::size_t part_bytes = kRestorePartBytes);
 
 }  // namespace concierge::core

@@ -303,6 +303,9 @@ struct Limits {
   static constexpr std::size_t kMaxChecksPerService = 32;
   static constexpr std::size_t kMaxOutputBytes = 4096;
   static constexpr Duration kMinTtl = std::chrono::milliseconds(10);
+  // TTL, Interval, Timeout, DeregisterCriticalServiceAfter: ten years. Longer ones are a
+  // mistake or an attack, and added to a time they would overflow (issue 18).
+  static constexpr Duration kMaxDuration = std::chrono::hours(24 * 3650);
   static constexpr Duration kMinCheckInterval = std::chrono::milliseconds(100);
   static constexpr std::size_t kMaxCheckTargetBytes = 2048;
   static constexpr std::size_t kMaxCheckHeaders = 32;

@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -20,6 +21,7 @@
 #include <random>
 
 #include "dns/catalog.h"
+#include "server/log_limit.h"
 
 namespace concierge::dns {
 
@@ -211,11 +213,17 @@ asio::awaitable<void> Server::Accept() {
         co_await acceptor_->async_accept(w.io, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
-      spdlog::warn("dns: accept failed: {}", ec.message());
+      server::RateLimitedWarn("dns: accept failed: {}", ec.message());
+      if (ec.value() == EMFILE || ec.value() == ENFILE) {
+        // The connection stays in the backlog: accepting again at once would spin.
+        asio::steady_timer pause(acceptor_->get_executor(), std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
       continue;
     }
     if (connections_.load() >= options_.max_tcp_connections) {
-      spdlog::warn("dns: refusing a TCP connection: {} open (the limit)", connections_.load());
+      server::RateLimitedWarn("dns: refusing a TCP connection: {} open (the limit)",
+                              connections_.load());
       continue;
     }
     asio::co_spawn(w.io, Session(std::move(socket), w), asio::detached);

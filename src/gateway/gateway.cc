@@ -1,5 +1,9 @@
 #include "gateway/gateway.h"
 
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -8,10 +12,6 @@
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <spdlog/spdlog.h>
-
-#include <array>
-#include <atomic>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "concierge/watcher.h"
+#include "server/log_limit.h"
 
 namespace concierge::gateway {
 
@@ -266,7 +267,7 @@ asio::awaitable<void> Gateway::Impl::AcceptHttp() {
         co_await http_acceptor->async_accept(worker.ctx, asio::redirect_error(kUse, ec));
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) {
-      spdlog::warn("gateway: accept failed: {}", ec.message());
+      server::RateLimitedWarn("gateway: accept failed: {}", ec.message());
       continue;
     }
     if (options.tls) {
@@ -448,7 +449,7 @@ asio::awaitable<void> Gateway::Impl::Forward(Worker& worker, Request& req, Respo
           // Nothing was sent: safe to retry whatever the method.
           lease->Failure();
           last_error = "connecting to " + last_id + " at " + endpoint + ": " + ec.message();
-          spdlog::warn("gateway: {}; ejecting it for a while", last_error);
+          server::RateLimitedWarn("gateway: {}; ejecting it for a while", last_error);
           break;
         }
       }
@@ -481,7 +482,7 @@ asio::awaitable<void> Gateway::Impl::Forward(Worker& worker, Request& req, Respo
       }
       lease->Failure();
       last_error = "request to " + last_id + " at " + endpoint + " failed: " + ec.message();
-      spdlog::warn("gateway: {}", last_error);
+      server::RateLimitedWarn("gateway: {}", last_error);
       if (!idempotent) {
         out = TextResponse(bhttp::status::bad_gateway,
                            last_error + " (not retried: " + std::string(req.method_string()) +
@@ -504,7 +505,8 @@ asio::awaitable<void> Gateway::Impl::AcceptTcp(std::size_t index) {
     tcp::socket socket = co_await acceptor.async_accept(worker.ctx, asio::redirect_error(kUse, ec));
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) {
-      spdlog::warn("gateway: accept on {} failed: {}", tcp_routes[index]->match, ec.message());
+      server::RateLimitedWarn("gateway: accept on {} failed: {}", tcp_routes[index]->match,
+                              ec.message());
       continue;
     }
     asio::co_spawn(worker.ctx, TcpSession(worker, std::move(socket), index), asio::detached);
@@ -518,8 +520,8 @@ asio::awaitable<void> Gateway::Impl::TcpSession(Worker& worker, tcp::socket sock
   for (int attempt = 0; attempt < std::max(1, options.attempts); ++attempt) {
     std::optional<Balancer::Lease> lease = up.balancer->Pick();
     if (!lease) {
-      spdlog::warn("gateway: {}: no healthy instance of {}; closing the connection",
-                   route.match, Describe(up.target));
+      server::RateLimitedWarn("gateway: {}: no healthy instance of {}; closing the connection",
+                              route.match, Describe(up.target));
       co_return;
     }
     std::string endpoint = lease->instance().Endpoint();
@@ -527,8 +529,8 @@ asio::awaitable<void> Gateway::Impl::TcpSession(Worker& worker, tcp::socket sock
     boost::system::error_code ec = co_await Connect(endpoint, stream);
     if (ec) {
       lease->Failure();
-      spdlog::warn("gateway: {}: connecting to {} at {}: {}; ejecting it for a while",
-                   route.match, lease->instance().id, endpoint, ec.message());
+      server::RateLimitedWarn("gateway: {}: connecting to {} at {}: {}; ejecting it for a while",
+                              route.match, lease->instance().id, endpoint, ec.message());
       continue;
     }
     stream.expires_never();
@@ -539,8 +541,9 @@ asio::awaitable<void> Gateway::Impl::TcpSession(Worker& worker, tcp::socket sock
     co_await CopyOneWay(pipe, true);
     co_return;
   }
-  spdlog::warn("gateway: {}: every attempt to connect to {} failed; closing the connection",
-               route.match, Describe(up.target));
+  server::RateLimitedWarn(
+      "gateway: {}: every attempt to connect to {} failed; closing the connection", route.match,
+      Describe(up.target));
 }
 
 asio::awaitable<void> Gateway::Impl::CopyOneWay(std::shared_ptr<Pipe> pipe, bool to_upstream) {

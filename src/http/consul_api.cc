@@ -275,9 +275,19 @@ asio::awaitable<Response> ConsulApi::SnapshotRestore(Request& req) {
     co_return Response::Error(400, "not a Concierge snapshot (made by GET /v1/snapshot or "
                                    "`concierge snapshot save`)");
   }
-  core::Command command =
-      core::RestoreSnapshot{std::string(body.substr(kSnapshotMagic.size())), {}};
-  co_return co_await Submit(std::move(command));
+  std::string_view snapshot = body.substr(kSnapshotMagic.size());
+  std::vector<core::Command> commands = core::RestoreCommands(snapshot);
+  if (commands.size() == 1) co_return co_await Submit(std::move(commands.front()));
+  // A libraft entry must fit its 8 MiB segment: a large snapshot goes through the log in
+  // parts, checked whole first (the registry replaces the catalog when the last applies).
+  if (auto decoded = core::Catalog::DecodeSnapshot(snapshot); !decoded.ok()) {
+    co_return FromStatus(decoded.status());
+  }
+  std::vector<Result<core::Index>> applied = co_await state_.SubmitAll(std::move(commands));
+  for (const Result<core::Index>& r : applied) {
+    if (!r.ok()) co_return FromStatus(r.status());
+  }
+  co_return WithIndex(Response::Json(""), *applied.back());
 }
 
 asio::awaitable<Response> ConsulApi::Register(Request& req) {
@@ -407,6 +417,11 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
     const Request& req, std::string key, const std::function<core::Index()>& current) {
   std::optional<std::string_view> index_text = req.Query("index");
   if (!index_text) co_return std::nullopt;
+  // The token first: a watch of a service it may not read gets its (filtered) answer at
+  // once rather than a slot.
+  if (key != server::WatchHub::kCatalogKey && !acl_.CanRead(req, key, true)) {
+    co_return std::nullopt;
+  }
   if (options_.max_blocking_queries > 0 && hub_.parked() >= options_.max_blocking_queries) {
     Response busy = Response::Error(
         429, "too many blocking queries are waiting (the limit is " +
@@ -441,7 +456,16 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
   // an agent before a restart or restore) answers at once so that the client resets, as
   // Prometheus and the Go client do on a smaller index. Compared as WithIndex reports it.
   std::function<bool()> passed = [&] { return std::max<core::Index>(1, current()) != index; };
-  co_await hub_.Wait(std::move(key), passed, deadline);
+  // A client that goes away while parked ends the wait and frees its slot at once.
+  std::function<void(std::function<void()>)> on_parked;
+  if (req.hangup) {
+    on_parked = [&req](std::function<void()> wake) { req.hangup->OnHangup(std::move(wake)); };
+  }
+  co_await hub_.Wait(std::move(key), passed, deadline, on_parked);
+  if (req.hangup) {
+    req.hangup->Clear();
+    if (req.hangup->gone()) co_return Response::Error(400, "the client closed the connection");
+  }
   co_return std::nullopt;
 }
 

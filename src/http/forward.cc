@@ -1,9 +1,5 @@
 #include "http/forward.h"
 
-#include <memory>
-#include <unordered_map>
-#include <vector>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -11,6 +7,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <charconv>
+#include <memory>
+#include <unordered_map>
+#include <vector>
 
 #include "tls/context.h"
 
@@ -51,11 +51,25 @@ asio::awaitable<Response> Forward(const Request& req, std::string host_port,
   auto unreachable = [&](const std::string& why) {
     return Response::Error(503, "cannot forward to the leader at " + host_port + ": " + why);
   };
+  // The address comes from the directory of members: checked where it entered, and checked
+  // again here without throwing (this runs in detached coroutines).
   std::size_t colon = host_port.rfind(':');
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(host_port.substr(0, colon), ec);
-  if (colon == std::string::npos || ec) co_return unreachable("not an IP address and port");
-  auto port = static_cast<unsigned short>(std::stoi(host_port.substr(colon + 1)));
+  std::string host = colon == std::string::npos ? host_port : host_port.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  auto address = asio::ip::make_address(host, ec);
+  unsigned port = 0;
+  if (colon != std::string::npos) {
+    const char* first = host_port.data() + colon + 1;
+    const char* last = host_port.data() + host_port.size();
+    auto [end, perr] = std::from_chars(first, last, port);
+    if (perr != std::errc() || end != last) port = 0;
+  }
+  if (colon == std::string::npos || ec || port == 0 || port > 65535) {
+    co_return unreachable("not an IP address and port");
+  }
 
   // Keep-alive connections to each peer, per I/O thread (each thread runs its own
   // io_context, so a connection never crosses threads). Followers forward every heartbeat
@@ -100,11 +114,12 @@ asio::awaitable<Response> Forward(const Request& req, std::string host_port,
         conn.plain = std::make_unique<beast::tcp_stream>(executor);
       }
       conn.lowest().expires_after(std::chrono::seconds(5));
-      co_await conn.lowest().async_connect(tcp::endpoint(address, port),
-                                           asio::redirect_error(asio::use_awaitable, ec));
+      co_await conn.lowest().async_connect(
+          tcp::endpoint(address, static_cast<unsigned short>(port)),
+          asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return unreachable(ec.message());
       if (conn.tls) {
-        if (!tls::PrepareClient(*conn.tls, peer_tls.options, host_port.substr(0, colon))) {
+        if (!tls::PrepareClient(*conn.tls, peer_tls.options, host)) {
           co_return unreachable("cannot set up TLS");
         }
         co_await conn.tls->async_handshake(asio::ssl::stream_base::client,
@@ -115,7 +130,8 @@ asio::awaitable<Response> Forward(const Request& req, std::string host_port,
     conn.lowest().expires_after(timeout);
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(64 << 20);
+    // A backup (GET /v1/snapshot) may be large; any other answer is small.
+    parser.body_limit(req.path.starts_with("/v1/snapshot") ? std::uint64_t{1} << 30 : 64 << 20);
     bool wrote = false;
     if (conn.tls) {
       co_await WriteRead(*conn.tls, out, buffer, parser, ec, wrote);

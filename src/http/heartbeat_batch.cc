@@ -1,14 +1,15 @@
 #include "http/heartbeat_batch.h"
 
-#include <array>
-#include <cstddef>
-#include <charconv>
-#include <cstdio>
-
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include <array>
+#include <charconv>
+#include <cstddef>
+#include <cstdio>
+
 #include "core/json_string.h"
+#include "http/message.h"
 
 namespace concierge::http {
 
@@ -85,6 +86,7 @@ Result<std::vector<HeartbeatEntry>> DecodeHeartbeatBatch(std::string& body) {
     if (const Value* n = Member(doc, "note")) {
       if (!n->IsString()) return Status::InvalidArgument("Note: expected a string");
       defaults.note = View(*n);
+      if (!ValidUtf8(defaults.note)) return Status::InvalidArgument("Note: is not valid UTF-8");
     }
     const Value* checks = Member(doc, "checks");
     if (checks == nullptr || !checks->IsArray()) {
@@ -115,6 +117,8 @@ Result<std::vector<HeartbeatEntry>> DecodeHeartbeatBatch(std::string& body) {
         if (const Value* n = Member(c, "note")) {
           if (!n->IsString()) return Status::InvalidArgument(field() + ".Note: expected a string");
           e.note = View(*n);
+          if (!ValidUtf8(e.note))
+            return Status::InvalidArgument(field() + ".Note: is not valid UTF-8");
         }
         if (const Value* t = Member(c, "token")) {
           if (!t->IsString()) return Status::InvalidArgument(field() + ".Token: expected a string");

@@ -2,6 +2,7 @@
 // that handlers and their tests do not instantiate Beast's parser (DEPENDENCY-NOTES.md).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,31 @@ namespace concierge::http {
 
 class ResponseStream;  // http/stream.h
 
+// The client of a request going away: the server watches a blocking query's connection
+// while it is answered, and fires this when the client closes it, so that the query stops
+// waiting and frees its slot. Used on the request's I/O thread only.
+class Hangup {
+ public:
+  // `wake` runs when the client goes away (at once if it has); replaces an earlier one.
+  void OnHangup(std::function<void()> wake) {
+    if (gone_) {
+      wake();
+    } else {
+      wake_ = std::move(wake);
+    }
+  }
+  void Clear() { wake_ = nullptr; }
+  void Fire() {
+    gone_ = true;
+    if (auto wake = std::exchange(wake_, nullptr)) wake();
+  }
+  bool gone() const { return gone_; }
+
+ private:
+  bool gone_ = false;
+  std::function<void()> wake_;
+};
+
 struct Request {
   std::string method;  // "GET", "PUT", ...
   std::string target;  // as received: path and query, still encoded
@@ -25,6 +51,11 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string remote_address;  // the client's IP, without port
+  // HTTPS with -tls-verify-incoming: the client showed a certificate signed by the CA that
+  // names its own address, as a server's certificate does.
+  bool server_certificate = false;
+  // Set by the server for a blocking query (?index=); null otherwise.
+  std::shared_ptr<Hangup> hangup;
   // What the request's ACL token may do (http/acl_api.h); set before routing.
   std::shared_ptr<const core::AclAuthorizer> acl;
 

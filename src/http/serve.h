@@ -3,24 +3,25 @@
 // instantiations (the slowest code of the project to compile) build in parallel.
 #pragma once
 
-#include <atomic>
-#include <chrono>
-#include <cmath>
-#include <optional>
-#include <string>
-#include <string_view>
+#include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "http/beast_request.h"
 #include "http/server.h"
 #include "http/stream.h"
+#include "server/log_limit.h"
 
 namespace concierge::http {
 
@@ -39,6 +40,12 @@ asio::awaitable<void> AnswerAndClose(beast::tcp_stream& stream, int status,
                                      std::string_view reason, std::string_view message,
                                      std::chrono::seconds write_timeout,
                                      std::string_view extra_headers = {});
+
+// While a blocking query is answered nothing reads its connection: watch it, and fire
+// `hangup` when the client closes it (or resets it). Returns the flag that StopWatching
+// clears; the socket must outlive the watch until then.
+std::shared_ptr<bool> WatchHangup(asio::ip::tcp::socket& socket, std::shared_ptr<Hangup> hangup);
+void StopWatching(asio::ip::tcp::socket& socket, const std::shared_ptr<bool>& active);
 
 // Counts the connection while its session runs.
 struct ConnectionGuard {
@@ -137,7 +144,7 @@ asio::awaitable<void> WriteStream(Stream& stream, Response& response, unsigned v
 
 template <class Stream>
 boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_buffer& buffer,
-                                           const std::string& remote) {
+                                           const std::string& remote, bool server_certificate) {
   using namespace serve_detail;
   auto& lowest = beast::get_lowest_layer(stream);
   TokenBucket bucket(options_.request_rate, options_.request_burst);
@@ -145,6 +152,9 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
+    // Beast compares a Content-Length with the body limit as the header ends: allow the
+    // largest here, and hold the request to its route's limit below.
+    parser.body_limit(std::max(options_.body_limit, options_.snapshot_body_limit));
     lowest.expires_after(options_.read_timeout);
     // The header first: the body limit depends on the route, and a client that sent
     // "Expect: 100-continue" waits for our go-ahead before sending the body.
@@ -155,6 +165,11 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
       std::string_view target(parser.get().target().data(), parser.get().target().size());
       if (target.starts_with("/v1/snapshot")) body_limit = options_.snapshot_body_limit;
       parser.body_limit(body_limit);
+      if (parser.content_length() && *parser.content_length() > body_limit) {
+        ec = bhttp::error::body_limit;
+      }
+    }
+    if (!ec) {
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         bhttp::response<bhttp::empty_body> go_ahead{bhttp::status::continue_, 11};
         co_await bhttp::async_write(stream, go_ahead,
@@ -199,15 +214,24 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
       response.headers.emplace_back("Retry-After", std::to_string(seconds));
     } else {
       Request req = ToRequest(msg, remote, &early);
+      req.server_certificate = server_certificate;
       if (early) {
         response = std::move(*early);
       } else {
+        // A blocking query may wait minutes: a client that goes away meanwhile frees its
+        // slot at once.
+        std::shared_ptr<bool> watching;
+        if (req.Has("index")) {
+          req.hangup = std::make_shared<Hangup>();
+          watching = WatchHangup(lowest.socket(), req.hangup);
+        }
         try {
           response = co_await handler_(req);
         } catch (const std::exception& e) {
-          spdlog::error("http: {} {} failed: {}", req.method, req.path, e.what());
+          server::RateLimitedError("http: {} {} failed: {}", req.method, req.path, e.what());
           response = Response::Error(500, std::string("internal error: ") + e.what());
         }
+        if (watching) StopWatching(lowest.socket(), watching);
       }
     }
     if (response.stream) {

@@ -1,7 +1,12 @@
 #include "http/server.h"
 
+#include <poll.h>
+#include <sys/resource.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 
 #include "http/serve.h"
 
@@ -11,6 +16,11 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using namespace serve_detail;
+
+namespace {
+// How long the server stops accepting when out of file descriptors.
+constexpr std::chrono::milliseconds kAcceptPause(100);
+}  // namespace
 
 namespace serve_detail {
 
@@ -46,6 +56,28 @@ asio::awaitable<void> AnswerAndClose(beast::tcp_stream& stream, int status,
   co_await asio::async_write(stream, asio::buffer(answer),
                              asio::redirect_error(asio::use_awaitable, ec));
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+std::shared_ptr<bool> WatchHangup(tcp::socket& socket, std::shared_ptr<Hangup> hangup) {
+  auto active = std::make_shared<bool>(true);
+  socket.async_wait(tcp::socket::wait_read, [active, hangup = std::move(hangup),
+                                             &socket](const boost::system::error_code& ec) {
+    if (!*active || ec) return;  // answered meanwhile: the socket may be gone
+    // Readable: the client closed (or reset) the connection, or sent more bytes (a pipelined
+    // request, TLS data). Only the first means it went away; POLLRDHUP tells even with bytes
+    // still unread (a TLS close_notify before the FIN).
+    pollfd p{socket.native_handle(), POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+      hangup->Fire();
+    }
+  });
+  return active;
+}
+
+void StopWatching(tcp::socket& socket, const std::shared_ptr<bool>& active) {
+  *active = false;
+  boost::system::error_code ec;
+  socket.cancel(ec);  // nothing else waits on it between a request and its answer
 }
 
 }  // namespace serve_detail
@@ -105,12 +137,23 @@ asio::awaitable<void> Server::Accept() {
         ctx, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
-      spdlog::warn("http: accept failed: {}", ec.message());
+      if (ec.value() == EMFILE || ec.value() == ENFILE) {
+        // The connection stays in the backlog, so accepting again at once would spin: pause
+        // until some descriptors are freed.
+        server::RateLimitedWarn(
+            "http: out of file descriptors ({}) with {} connections open: "
+            "pausing new connections; raise the open files limit",
+            ec.message(), connections_.load());
+        asio::steady_timer pause(acceptor_->get_executor(), kAcceptPause);
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      server::RateLimitedWarn("http: accept failed: {}", ec.message());
       continue;
     }
     if (connections_.load() >= options_.max_connections) {
-      spdlog::warn("http: refusing a connection: {} connections open (the limit)",
-                   connections_.load());
+      server::RateLimitedWarn("http: refusing a connection: {} connections open (the limit)",
+                              connections_.load());
       continue;  // the socket closes as it goes out of scope
     }
     auto peer = socket.remote_endpoint(ec);

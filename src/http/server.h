@@ -82,10 +82,10 @@ class Server {
   boost::asio::awaitable<void> SessionTls(boost::asio::ip::tcp::socket socket,
                                           std::string remote,
                                           std::shared_ptr<boost::asio::ssl::context> tls);
-  // The request loop, over a TCP or a TLS stream.
+  // The request loop, over a TCP or a TLS stream; `server_certificate`: Request's.
   template <class Stream>
   boost::asio::awaitable<void> Serve(Stream& stream, boost::beast::flat_buffer& buffer,
-                                     const std::string& remote);
+                                     const std::string& remote, bool server_certificate = false);
   // Counts a new connection from `ip`; false if that address has too many open already.
   bool EnterIp(const std::string& ip);
   void LeaveIp(const std::string& ip);

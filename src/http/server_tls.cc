@@ -1,5 +1,7 @@
 // The HTTPS side of the server (ServerOptions::tls): its own translation unit so that the
 // request loop's instantiation over a TLS stream compiles in parallel with the plain one.
+#include <openssl/x509v3.h>
+
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/ssl.hpp>
@@ -45,7 +47,14 @@ asio::awaitable<void> Server::SessionTls(tcp::socket socket, std::string remote,
     co_return;
   }
   buffer.consume(used);
-  co_await Serve(stream, buffer, remote);
+  // A verified client certificate that names the client's own address is a server's (a
+  // server's certificate names the host of its -http-addr): the cluster's endpoints take it
+  // as they take the cluster key's proof.
+  SSL* ssl = stream.native_handle();
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  bool server_certificate = peer != nullptr && SSL_get_verify_result(ssl) == X509_V_OK &&
+                            X509_check_ip_asc(peer, remote.c_str(), 0) == 1;
+  co_await Serve(stream, buffer, remote, server_certificate);
   // close_notify, bounded: a client that has gone does not answer it.
   lowest.expires_after(std::chrono::seconds(1));
   co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));

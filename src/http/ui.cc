@@ -76,8 +76,13 @@ asio::awaitable<Response> Changes(const Request& req, const server::Registry& re
   }
   if (index != 0) {
     std::function<bool()> passed = [&] { return registry.index() != index; };
+    std::function<void(std::function<void()>)> on_parked;
+    if (req.hangup) {
+      on_parked = [&req](std::function<void()> wake) { req.hangup->OnHangup(std::move(wake)); };
+    }
     co_await hub.Wait(std::string(server::WatchHub::kAnyKey), passed,
-                      std::chrono::steady_clock::now() + wait);
+                      std::chrono::steady_clock::now() + wait, on_parked);
+    if (req.hangup) req.hangup->Clear();
   }
   core::Index now = registry.index();
   Response r = Response::Json("{\"Index\":" + std::to_string(now) + "}");

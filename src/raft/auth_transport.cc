@@ -1,10 +1,12 @@
 #include "raft/auth_transport.h"
 
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
 #include <cstring>
 #include <string_view>
 
-#include <openssl/rand.h>
-#include <spdlog/spdlog.h>
+#include "server/log_limit.h"
 
 namespace concierge::raft {
 
@@ -259,7 +261,6 @@ void AuthTransport::Succeed(Handshake* h) {
   uv_read_stop(stream);
   stream->data = nullptr;
   h->stream = nullptr;
-  warned_.erase(h->peer_address);
   Finish(h);
   if (h->connector) {
     h->outer_cb(h->outer_req, stream, 0);
@@ -272,12 +273,10 @@ void AuthTransport::Fail(Handshake* h, const std::string& why, int status) {
   if (h->stage == Handshake::Stage::kDone) return;
   std::string peer = h->peer_address + " (Raft ID " + std::to_string(h->peer_id) + ")";
   if (status != RAFT_CANCELED) {
-    if (warned_.insert(h->peer_address).second) {
-      spdlog::warn("raft: {} connection with {} refused: {}", h->connector ? "outgoing" : "incoming",
-                   peer, why);
-    } else {
-      spdlog::debug("raft: connection with {} refused: {}", peer, why);
-    }
+    // The peer's address is whatever the connecting side claims: no per-peer memory, one
+    // line per 10 s in all.
+    server::RateLimitedWarn("raft: {} connection with {} refused: {}",
+                            h->connector ? "outgoing" : "incoming", peer, why);
   }
   uv_read_stop(h->stream);
   uv_close(reinterpret_cast<uv_handle_t*>(h->stream), FreeStream);

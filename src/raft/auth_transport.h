@@ -74,7 +74,6 @@ class AuthTransport {
   bool closing_ = false;
   bool inner_closed_ = false;
   std::set<Handshake*> handshakes_;
-  std::set<std::string> warned_;  // peers whose failure was logged at warning level
 };
 
 }  // namespace concierge::raft

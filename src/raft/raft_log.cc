@@ -384,6 +384,8 @@ int RaftLog::FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
 
 int RaftLog::FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
   auto* self = static_cast<RaftLog*>(fsm->data);
+  // The staged parts of a restore are not in the image: snapshot once it is complete.
+  if (self->registry_.restoring()) return RAFT_BUSY;
   *bufs = static_cast<raft_buffer*>(raft_calloc(1, sizeof(raft_buffer)));
   if (*bufs == nullptr) return RAFT_NOMEM;
   *n_bufs = 1;

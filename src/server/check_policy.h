@@ -3,14 +3,36 @@
 // (SuccessBeforePassing / FailuresBeforeCritical), when a check first runs, and its output.
 #pragma once
 
+#include <boost/asio/ip/address.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/model.h"
+#include "core/status.h"
 
 namespace concierge::server {
+
+// -check-allowed-networks: the networks HTTP and TCP checks may connect to, as CIDR blocks
+// ("10.0.0.0/8", "fd00::/8", "127.0.0.1/32"). Empty allows every address (Consul's
+// behaviour). An IPv4-mapped IPv6 address counts as its IPv4 address.
+class NetworkAllowList {
+ public:
+  // "CIDR,CIDR,..." (spaces allowed); the error names the block that is wrong.
+  static Result<NetworkAllowList> Parse(std::string_view text);
+  bool empty() const { return blocks_.empty(); }
+  bool Allows(const boost::asio::ip::address& address) const;
+  std::string ToString() const;  // as given, normalised: "10.0.0.0/8,fd00::/8"
+
+ private:
+  struct Block {
+    boost::asio::ip::address base;
+    unsigned prefix;
+  };
+  std::vector<Block> blocks_;
+};
 
 // As Consul: 2xx is passing, 429 Too Many Requests is warning, anything else is critical.
 core::HealthStatus StatusOfHttpCode(int code);

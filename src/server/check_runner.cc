@@ -226,6 +226,19 @@ asio::awaitable<boost::system::error_code> CheckRunner::Resolve(
   co_return ec;
 }
 
+std::string CheckRunner::KeepAllowed(std::vector<tcp::endpoint>* endpoints) const {
+  if (allowed_.empty()) return "";
+  std::string refused;
+  std::erase_if(*endpoints, [&](const tcp::endpoint& e) {
+    if (allowed_.Allows(e.address())) return false;
+    if (refused.empty()) refused = e.address().to_string();
+    return true;
+  });
+  if (!endpoints->empty()) return "";
+  return "address " + refused + " is outside -check-allowed-networks (" + allowed_.ToString() +
+         "); not contacted";
+}
+
 asio::awaitable<CheckRunner::Outcome> CheckRunner::RunHttp(std::shared_ptr<Entry> entry) {
   const core::ActiveCheck& a = *entry->definition.active;
   auto url = core::ParseHttpUrl(a.target);
@@ -239,6 +252,7 @@ asio::awaitable<CheckRunner::Outcome> CheckRunner::RunHttp(std::shared_ptr<Entry
   std::string host = url->host;
   boost::system::error_code ec = co_await Resolve(entry, host, url->port, &endpoints);
   if (ec) co_return fail("lookup " + url->host + ": " + ec.message());
+  if (std::string refused = KeepAllowed(&endpoints); !refused.empty()) co_return fail(refused);
   if (std::chrono::steady_clock::now() >= deadline) {
     co_return fail("timed out after " + core::FormatDuration(a.timeout));
   }
@@ -308,6 +322,9 @@ asio::awaitable<CheckRunner::Outcome> CheckRunner::RunTcp(std::shared_ptr<Entry>
     co_return Outcome{HealthStatus::kCritical,
                       TcpCheckOutput(a.target, "lookup " + host + ": " + ec.message(),
                                      max_output_)};
+  }
+  if (std::string refused = KeepAllowed(&endpoints); !refused.empty()) {
+    co_return Outcome{HealthStatus::kCritical, TcpCheckOutput(a.target, refused, max_output_)};
   }
   beast::tcp_stream stream(ctx_);
   Borrow<beast::tcp_stream> borrow(&entry->in_flight, &stream);

@@ -39,6 +39,9 @@ class CheckRunner final : public ActiveChecks {
   CheckRunner(const CheckRunner&) = delete;
   CheckRunner& operator=(const CheckRunner&) = delete;
 
+  // Before Start: the networks checks may connect to (-check-allowed-networks); a target
+  // outside them is critical without being contacted.
+  void set_allowed_networks(NetworkAllowList networks) { allowed_ = std::move(networks); }
   void Start();
   // Stops every check (in-flight runs are cancelled) and joins the thread.
   void Stop();
@@ -71,8 +74,11 @@ class CheckRunner final : public ActiveChecks {
                                                             std::string host, std::uint16_t port,
                                                             std::vector<boost::asio::ip::tcp::endpoint>* endpoints);
   void LoopEnded();
+  // Drops the endpoints outside allowed_; the error when none is left ("" if one is).
+  std::string KeepAllowed(std::vector<boost::asio::ip::tcp::endpoint>* endpoints) const;
 
   Propose propose_;
+  NetworkAllowList allowed_;
   std::size_t max_output_;
   boost::asio::io_context ctx_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

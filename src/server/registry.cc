@@ -60,13 +60,45 @@ core::Command Registry::Prepare(core::Command command) const {
 
 Result<core::Index> Registry::Apply(const core::Command& command) {
   const auto started = std::chrono::steady_clock::now();
-  if (std::holds_alternative<core::RestoreSnapshot>(command)) {
+  if (const auto* restore = std::get_if<core::RestoreSnapshot>(&command)) {
     core::Index index = last_applied_ + 1;
+    const core::Command* whole = &command;
+    core::Command assembled;
+    if (restore->parts != 1) {
+      // Parts in order, from 0; anything else drops what was staged. Every server applies
+      // the same parts in the same order, so every server stages the same bytes.
+      if (restore->part != staged_parts_) {
+        staged_restore_.clear();
+        staged_restore_.shrink_to_fit();
+        staged_parts_ = 0;
+        return Status::InvalidArgument("snapshot restore: part " + std::to_string(restore->part) +
+                                       " of " + std::to_string(restore->parts) +
+                                       " arrived out of order; restore again");
+      }
+      staged_restore_ += restore->snapshot;
+      ++staged_parts_;
+      if (staged_parts_ < restore->parts) {
+        last_applied_ = index;
+        return index;
+      }
+      assembled = core::RestoreSnapshot{std::move(staged_restore_), restore->at};
+      staged_restore_ = {};
+      staged_parts_ = 0;
+      whole = &assembled;
+    }
     Status st = Replace(
-        [&](core::Catalog& catalog) { return catalog.Apply(command, index).status(); }, index);
-    if (!st.ok()) return st;
+        [&](core::Catalog& catalog) { return catalog.Apply(*whole, index).status(); }, index);
+    if (!st.ok()) {
+      if (restore->parts != 1) last_applied_ = index;  // as the parts before it did
+      return st;
+    }
     spdlog::info("restored a snapshot: {} instances", catalog_.instance_count());
     return index;
+  }
+  // An election ends a restore whose parts stopped coming (its leader is gone).
+  if (std::holds_alternative<core::LeaderElected>(command) && staged_parts_ != 0) {
+    staged_restore_ = {};
+    staged_parts_ = 0;
   }
   auto events = catalog_.Apply(command, last_applied_ + 1);
   if (!events.ok()) return events.status();
@@ -158,6 +190,56 @@ void Registry::Run(core::Command command) {
   if (!result.ok()) spdlog::debug("internal command refused: {}", result.status().message());
 }
 
+bool Registry::AbsorbUpdate(const core::Command& command) {
+  const auto* update = std::get_if<core::UpdateCheck>(&command);
+  if (update == nullptr) return false;
+  const core::Text* owner = catalog_.FindCheckOwner(update->check_id);
+  const core::Instance* inst = owner == nullptr ? nullptr : catalog_.FindInstance(*owner);
+  const core::Check* check = inst == nullptr ? nullptr : inst->FindCheck(update->check_id);
+  // A check marked unheard since an election needs the write that clears the mark.
+  if (check == nullptr || check->status != update->status ||
+      catalog_.UnheardSince(update->check_id)) {
+    deferred_output_.erase(update->check_id);
+    return false;
+  }
+  if (check->output.view() == update->output) {
+    deferred_output_.erase(update->check_id);
+    return true;
+  }
+  if (options_.check_update_interval <= core::Duration::zero()) return false;
+  const core::Time now = clock_.Now();
+  auto [written, first] = output_written_.try_emplace(update->check_id, now);
+  if (first || now - written->second >= options_.check_update_interval) {
+    written->second = now;
+    deferred_output_.erase(update->check_id);
+    return false;
+  }
+  const core::Time due = written->second + options_.check_update_interval;
+  auto [it, added] =
+      deferred_output_.try_emplace(update->check_id, DeferredOutput{update->status, {}, due});
+  it->second.status = update->status;
+  it->second.output = update->output;
+  if (added) output_due_.emplace(due, update->check_id);
+  return true;
+}
+
+void Registry::WriteDeferredOutputs(core::Time now) {
+  while (!output_due_.empty() && output_due_.top().first <= now) {
+    auto [at, id] = output_due_.top();
+    output_due_.pop();
+    auto it = deferred_output_.find(id);
+    if (it == deferred_output_.end() || it->second.due != at) continue;  // written meanwhile
+    DeferredOutput deferred = std::move(it->second);
+    deferred_output_.erase(it);
+    output_written_[id] = now;
+    const core::Text* owner = catalog_.FindCheckOwner(id);
+    const core::Instance* inst = owner == nullptr ? nullptr : catalog_.FindInstance(*owner);
+    const core::Check* check = inst == nullptr ? nullptr : inst->FindCheck(id);
+    if (check == nullptr || check->status != deferred.status) continue;
+    Run(core::UpdateCheck{id, deferred.status, std::move(deferred.output), {}});
+  }
+}
+
 void Registry::MirrorMark(std::string_view check_id) {
   std::optional<std::uint32_t> s = heartbeats_.Find(check_id);
   if (!s) return;
@@ -218,6 +300,9 @@ void Registry::SetLeader(bool leader) {
   // Held expiries are the leader's; a new leader restarts every TTL anyway.
   held_.clear();
   recheck_at_.reset();
+  // Waiting outputs are soft state, as in Consul: a new leader starts without them.
+  deferred_output_.clear();
+  output_due_ = {};
   preserving_.store(false, std::memory_order_relaxed);
   held_count_.store(0, std::memory_order_relaxed);
   if (!leader) return;
@@ -277,6 +362,10 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
     if (active_ != nullptr) active_->Untrack(id);
   }
   reaps_ = {};
+  reap_due_.clear();
+  output_written_.clear();
+  deferred_output_.clear();
+  output_due_ = {};
   core::Time now = clock_.Steady();
   for (const auto& [name, group] : catalog_.services()) {
     names.push_back(name);
@@ -358,6 +447,8 @@ void Registry::HandleEvent(const Event& e) {
       }
       heartbeats_.Remove(e.check_id);
       if (active_ != nullptr) active_->Untrack(e.check_id);
+      output_written_.erase(e.check_id.str());
+      deferred_output_.erase(e.check_id.str());
       return;
     case Event::Kind::kCheckStatusChanged: {
       Metrics::Get()
@@ -410,8 +501,21 @@ void Registry::Arm(std::uint32_t s, core::Time deadline) {
 void Registry::ScheduleReap(const core::Text& service_id) {
   const core::Instance* inst = catalog_.FindInstance(service_id);
   if (inst == nullptr) return;
-  if (std::optional<core::Time> due = core::Catalog::ReapDeadline(*inst)) {
-    reaps_.emplace(*due, service_id);
+  std::optional<core::Time> due = core::Catalog::ReapDeadline(*inst);
+  if (!due) return;
+  auto [it, added] = reap_due_.try_emplace(service_id, *due);
+  if (!added) {
+    if (it->second == *due) return;
+    it->second = *due;
+  }
+  reaps_.emplace(*due, service_id);
+  // A check that flaps leaves superseded entries behind: rebuild from the live ones before
+  // they outnumber them.
+  if (reaps_.size() > 2 * reap_due_.size() + 64) {
+    std::vector<Reap> live;
+    live.reserve(reap_due_.size());
+    for (const auto& [id, at] : reap_due_) live.emplace_back(at, id);
+    reaps_ = decltype(reaps_)(std::greater<>(), std::move(live));
   }
 }
 
@@ -436,9 +540,22 @@ void Registry::RunTimers() {
   if (preservation_.enabled()) due = Preserve(std::move(due), now);
   for (const Due& d : due) Expire(d, now);
   core::Time wall = clock_.Now();
+  WriteDeferredOutputs(wall);
   while (!reaps_.empty() && reaps_.top().first <= wall) {
-    core::Text id = reaps_.top().second;
+    auto [at, id] = reaps_.top();
     reaps_.pop();
+    auto live = reap_due_.find(id);
+    if (live == reap_due_.end() || live->second != at) continue;  // superseded
+    reap_due_.erase(live);
+    // Only a reap that will happen goes through the log: the instance may have recovered
+    // or gone since it was scheduled.
+    const core::Instance* inst = catalog_.FindInstance(id);
+    std::optional<core::Time> due = inst ? core::Catalog::ReapDeadline(*inst) : std::nullopt;
+    if (!due) continue;
+    if (*due > wall) {
+      ScheduleReap(id);
+      continue;
+    }
     Run(core::ReapService{id.str(), {}});
   }
 }
@@ -500,6 +617,9 @@ std::vector<Registry::Due> Registry::Preserve(std::vector<Due> due, core::Time n
   }
   held_.clear();
   recheck_at_.reset();
+  // Waiting outputs are soft state, as in Consul: a new leader starts without them.
+  deferred_output_.clear();
+  output_due_ = {};
   preserving_.store(false, std::memory_order_relaxed);
   held_count_.store(0, std::memory_order_relaxed);
   preservation_.Proposed(now, due.size());
@@ -516,6 +636,10 @@ std::optional<core::Duration> Registry::NextTimer() const {
   }
   if (!reaps_.empty()) {
     core::Duration r = reaps_.top().first - clock_.Now();
+    if (!next || r < *next) next = r;
+  }
+  if (!output_due_.empty()) {
+    core::Duration r = output_due_.top().first - clock_.Now();
     if (!next || r < *next) next = r;
   }
   if (next && *next < core::Duration::zero()) next = core::Duration::zero();

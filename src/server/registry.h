@@ -55,6 +55,10 @@ struct RegistryOptions {
   // ACLs: where no rule of a token matches, allow (true) or deny. Used only when the HTTP
   // layer enforces ACLs.
   bool acl_default_allow = false;
+  // Consul's check_update_interval: an update that changes a check's output but not its
+  // status goes through the log at most once per interval per check; the latest output
+  // waiting is written when the interval is up. 0 = every change at once.
+  core::Duration check_update_interval = std::chrono::minutes(5);
 };
 
 // What readers see of the ACL state: the policies and tokens, and the tokens by hashed secret
@@ -81,6 +85,17 @@ class Registry {
   Result<core::Index> Apply(const core::Command& command);
   // Expires checks whose TTL has passed and reaps services past their grace period.
   void RunTimers();
+  // State thread, before a write is proposed: true if `command` need not go through the
+  // log, and is answered as done. That is an UpdateCheck that changes nothing (same status,
+  // same output), or changes only the output within check_update_interval of the last such
+  // write of that check: then its output waits (RunTimers writes the latest one when the
+  // interval is up, if the status is still the same).
+  bool AbsorbUpdate(const core::Command& command);
+  // Parts of a snapshot restore are staged (core::RestoreSnapshot): the Raft snapshot does
+  // not hold them, so none may be taken meanwhile.
+  bool restoring() const { return staged_parts_ != 0; }
+  // Reap entries in the heap, live or superseded (for tests).
+  std::size_t scheduled_reaps() const { return reaps_.size(); }
   // Time until RunTimers has work, or nullopt if nothing is scheduled.
   std::optional<core::Duration> NextTimer() const;
   // Where the registry's own commands (TTL expiries, reaps, follow-ups) go: by default
@@ -238,10 +253,28 @@ class Registry {
 
   // TTL deadlines (steady time), one live entry per heartbeat slot.
   core::ExpiryQueue expiry_;
-  // Reap deadlines (wall time) by service ID; stale entries are harmless (reaps are
-  // conditional in the core).
+  // Reap deadlines (wall time) by service ID. The live one of each service is in
+  // reap_due_; a heap entry that does not match it is superseded and skipped (the heap is
+  // rebuilt when those pile up), and a due one is proposed only if the instance is still
+  // due, so a flapping check costs neither memory nor Raft writes.
   using Reap = std::pair<core::Time, core::Text>;
   std::priority_queue<Reap, std::vector<Reap>, std::greater<>> reaps_;
+  std::unordered_map<core::Text, core::Time> reap_due_;
+  // The parts of a restore applied so far (RestoreSnapshot::part 0..staged_parts_-1).
+  std::string staged_restore_;
+  std::uint32_t staged_parts_ = 0;
+  // check_update_interval: when each check's output last went through the log (for checks
+  // whose output changed alone), and the outputs waiting, by when they are due.
+  struct DeferredOutput {
+    core::HealthStatus status;
+    std::string output;
+    core::Time due;
+  };
+  std::unordered_map<std::string, core::Time> output_written_;
+  std::unordered_map<std::string, DeferredOutput> deferred_output_;
+  using OutputDue = std::pair<core::Time, std::string>;
+  std::priority_queue<OutputDue, std::vector<OutputDue>, std::greater<>> output_due_;
+  void WriteDeferredOutputs(core::Time now);
   // Commands decided while applying another (e.g. a heartbeat that raced an expiry).
   std::vector<core::Command> follow_ups_;
   Proposer proposer_;

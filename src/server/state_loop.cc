@@ -166,6 +166,11 @@ void StateLoop::SubmitHere(core::Command command, CommandLog::Done done) {
     done(st);
     return;
   }
+  // An update that changes nothing, or only output within check_update_interval: no write.
+  if (registry_.AbsorbUpdate(command)) {
+    done(registry_.index());
+    return;
+  }
   // Commit latency: ordering (with Raft, replication and fsync) plus apply.
   CommandLog::Done timed = [started = std::chrono::steady_clock::now(),
                             done = std::move(done)](Result<core::Index> r) {

@@ -18,7 +18,8 @@ struct WatchHub::Waiter {
 };
 
 asio::awaitable<void> WatchHub::Wait(std::string key, const std::function<bool()>& passed,
-                                     std::chrono::steady_clock::time_point deadline) {
+                                     std::chrono::steady_clock::time_point deadline,
+                                     const std::function<void(std::function<void()>)>& on_parked) {
   auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
   waiter->timer.expires_at(deadline);
   {
@@ -46,6 +47,11 @@ asio::awaitable<void> WatchHub::Wait(std::string key, const std::function<bool()
       if (it->second.empty()) hub->waiters_.erase(it);
     }
   } unpark{this, waiter.get()};
+  if (on_parked) {
+    on_parked([weak = std::weak_ptr<Waiter>(waiter)] {
+      if (auto w = weak.lock()) w->timer.cancel();
+    });
+  }
   boost::system::error_code ec;
   co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }

@@ -27,8 +27,12 @@ class WatchHub {
   // Suspends the calling coroutine until Notify(key) or `deadline`. Returns at once if
   // `passed()` is already true; `passed` is evaluated under the hub's lock, and the state
   // thread publishes before it notifies, so no wake-up is lost in between.
-  boost::asio::awaitable<void> Wait(std::string key, const std::function<bool()>& passed,
-                                    std::chrono::steady_clock::time_point deadline);
+  // Once parked, `on_parked` (if any) is given a function that ends the wait early; call it
+  // on the waiting coroutine's thread, only while it waits (the client went away).
+  boost::asio::awaitable<void> Wait(
+      std::string key, const std::function<bool()>& passed,
+      std::chrono::steady_clock::time_point deadline,
+      const std::function<void(std::function<void()>)>& on_parked = nullptr);
 
   // Any thread: wakes every waiter of `key`.
   void Notify(std::string_view key);

@@ -551,6 +551,13 @@ const InvalidCase kInvalidCases[] = {
      "Check.DeregisterCriticalServiceAfter: must not be negative"},
     {"OutputTooLong", [](RegisterService& r) { r.checks[0].initial_output = Bytes(4097); },
      "Check.Output: is longer than 4096 bytes"},
+    // Issue 18: near the int64 limit, added to a time they overflowed (reaped at once).
+    {"TtlOverTenYears", [](RegisterService& r) { r.checks[0].ttl = Duration::max(); },
+     "Check.TTL: must be at most 87600h0m0s (ten years), got 2562047h47m16.854775807s"},
+    {"DeregisterAfterOverTenYears",
+     [](RegisterService& r) { r.checks[0].deregister_critical_after = 2500000h; },
+     "Check.DeregisterCriticalServiceAfter: must be at most 87600h0m0s (ten years), got "
+     "2500000h0m0s"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Limits, CatalogValidationTest, ::testing::ValuesIn(kInvalidCases),

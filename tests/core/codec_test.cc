@@ -81,6 +81,7 @@ std::vector<Command> AllCommands() {
       LeaderElected{Time(11s)},
       ChecksHeard{{"service:web-1", "c", std::string("a\0b", 3)}, Time(12s)},
       ChecksHeard{{}, Time(13s)},
+      RestoreSnapshot{"part of a large snapshot", Time(14s), 2, 5},
   };
 }
 
@@ -173,7 +174,7 @@ TEST(CodecTest, ReadsVersionOneCommands) {
 }
 
 TEST(CodecTest, RejectsUnknownType) {
-  for (std::uint8_t type : {0, 14, 255}) {
+  for (std::uint8_t type : {0, 15, 255}) {
     std::string bytes = EncodeCommand(ReapService{"x", Time(1s)});
     bytes[1] = static_cast<char>(type);
     auto r = DecodeCommand(bytes);

@@ -74,12 +74,15 @@ class Agent:
         self._reader = None
         # An ssl.SSLContext: requests go over HTTPS (the agent runs with -tls-cert-file).
         self.ssl_context = None
+        # Run in the child before the agent starts (e.g. to set resource limits).
+        self.preexec_fn = None
 
     # -- life cycle --------------------------------------------------------------------------
 
     def start(self):
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     preexec_fn=self.preexec_fn)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -8,12 +8,7 @@
 //
 // Invariants: nothing crashes or leaks (ASan, UBSan), no answer is a 5xx other than the 501
 // of an unsupported Consul feature, and every error carries a message.
-#include <cstddef>
-#include <cstdint>
-#include <cstdlib>
-#include <optional>
-#include <string>
-#include <string_view>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -22,10 +17,12 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-#include <spdlog/spdlog.h>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "cluster/members.h"
 #include "http/beast_request.h"
@@ -71,16 +68,8 @@ asio::awaitable<void> Handle(http::ConsulApi& api, http::Request& req, http::Res
   *out = co_await api.Handle(req);
 }
 
-// What ClusterApi::Join decodes.
-void DecodeJoin(std::string_view body) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("Members")) return;
-  rapidjson::StringBuffer members;
-  rapidjson::Writer<rapidjson::StringBuffer> w(members);
-  doc["Members"].Accept(w);
-  (void)cluster::DecodeMembers({members.GetString(), members.GetSize()});
-}
+// What ClusterApi::Join decodes, with its own parser.
+void DecodeJoin(std::string_view body) { (void)cluster::DecodeJoinRequest(body); }
 
 struct World {
   server::FakeClock clock;

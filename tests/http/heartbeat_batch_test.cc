@@ -68,6 +68,10 @@ TEST(HeartbeatBatchTest, BadBodiesNameWhatIsWrong) {
             "Checks[0].Status: expected \"passing\", \"warning\" or \"critical\", got \"up\"");
   EXPECT_EQ(DecodeError(R"({"Status": "up", "Checks": []})"),
             "Status: expected \"passing\", \"warning\" or \"critical\", got \"up\"");
+  // Issue 18: stored as check output, served as JSON.
+  EXPECT_EQ(DecodeError("{\"Note\": \"a\xC3\", \"Checks\": [\"a\"]}"), "Note: is not valid UTF-8");
+  EXPECT_EQ(DecodeError("{\"Checks\": [{\"ID\": \"a\", \"Note\": \"\xFF\"}]}"),
+            "Checks[0].Note: is not valid UTF-8");
   std::string many = R"({"Checks": [)";
   for (std::size_t i = 0; i <= kMaxHeartbeatBatch; ++i) many += i ? ",\"c\"" : "\"c\"";
   EXPECT_EQ(DecodeError(many + "]}"), "Checks: 10001 entries; at most 10000 per request");

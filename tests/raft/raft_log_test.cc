@@ -211,6 +211,57 @@ TEST_F(RaftLogTest, SnapshotsTakenWhileWritingRestoreOnRestart) {
   }
 }
 
+// Issue 18: a backup of 100,000 instances (19 MB) is larger than a libraft segment (8 MiB):
+// it goes through the log in parts of 4 MiB, the catalog is replaced when the last applies,
+// and a restart replays the parts into the same catalog.
+TEST_F(RaftLogTest, ALargeRestoreGoesThroughTheLogInParts) {
+  constexpr std::size_t kN = 100000;
+  std::string snapshot;
+  {
+    core::Catalog source;
+    for (std::size_t i = 0; i < kN; ++i) {
+      core::RegisterService r = Reg("big-" + std::to_string(i));
+      r.service.name = "svc-" + std::to_string(i % 1000);
+      r.service.address = "10.0." + std::to_string(i / 250 % 256) + "." + std::to_string(i % 250);
+      r.service.port = 8080;
+      r.service.tags = std::vector<core::Symbol>{core::Symbol("v2"),
+                                                 core::Symbol("zone-" + std::to_string(i % 3))};
+      r.service.meta = std::vector<std::pair<core::Symbol, core::Symbol>>{
+          {core::Symbol("build"), core::Symbol("2026.12." + std::to_string(i))}};
+      core::CheckDefinition check;
+      check.id = "service:big-" + std::to_string(i);
+      check.ttl = std::chrono::seconds(30);
+      check.initial_status = core::HealthStatus::kPassing;
+      check.initial_output = "registered by the loader, instance " + std::to_string(i);
+      r.checks = {check};
+      ASSERT_TRUE(source.Apply(r, i + 2).ok());
+    }
+    snapshot = source.Image().Encode();
+  }
+  ASSERT_GT(snapshot.size(), std::size_t{8} << 20);
+  std::vector<core::Command> parts = core::RestoreCommands(snapshot);
+  ASSERT_GT(parts.size(), 2u);
+  {
+    auto node = StartNode();
+    std::vector<RaftLog::Write> writes;
+    std::size_t answered = 0;
+    for (core::Command& part : parts) {
+      writes.push_back({std::move(part), [&](Result<Index> r) {
+                          EXPECT_TRUE(r.ok()) << r.status().message();
+                          ++answered;
+                        }});
+    }
+    node->log->AppendAll(std::move(writes));
+    ASSERT_TRUE(node->RunUntil([&] { return answered == parts.size(); }));
+    EXPECT_EQ(node->registry.instance_count(), kN);
+    EXPECT_FALSE(node->registry.restoring());
+    node->Close();
+  }
+  auto node = StartNode();
+  ASSERT_TRUE(node->RunUntil([&] { return node->registry.instance_count() == kN; }));
+  EXPECT_NE(node->registry.Instance("big-99999"), nullptr);
+}
+
 TEST_F(RaftLogTest, WritesBeforeStartAreRefused) {
   Node node(dir_, address_);
   std::optional<Result<Index>> result;

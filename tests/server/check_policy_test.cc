@@ -93,6 +93,11 @@ TEST(CheckPolicyTest, OutputIsConsulsLineCutToTheLimit) {
   EXPECT_EQ(out.size(), 4096u);
   EXPECT_TRUE(out.starts_with("HTTP GET http://x/h: 500 Internal Server Error Output: bbb"));
   EXPECT_EQ(HttpCheckOutput("GET", "http://x/h", 200, "OK", "", 10), "HTTP GET h");
+  // Issue 18: a body that is not UTF-8, or cut inside a character, is stored as valid UTF-8.
+  EXPECT_EQ(HttpCheckOutput("GET", "http://x/h", 200, "OK", "a\xFF\xC3(", 4096),
+            "HTTP GET http://x/h: 200 OK Output: a\xEF\xBF\xBD\xEF\xBF\xBD(");
+  EXPECT_EQ(HttpCheckOutput("GET", "http://x/h", 200, "OK", "\xC3\xA9\xC3\xA9", 39),
+            "HTTP GET http://x/h: 200 OK Output: \xC3\xA9");
   EXPECT_EQ(HttpCheckError("HEAD", "http://x/", "timed out after 1s", 4096),
             "HTTP HEAD http://x/: timed out after 1s");
   EXPECT_EQ(TcpCheckOutput("10.0.0.1:5432", "", 4096), "TCP connect 10.0.0.1:5432: Success");

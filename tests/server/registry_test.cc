@@ -279,6 +279,81 @@ TEST_F(RegistryTest, RecoveredInstanceIsNotReaped) {
   EXPECT_EQ(Status("web-1"), std::nullopt);
 }
 
+// Issue 18: every transition to critical scheduled a reap that stayed until its time, then
+// proposed a reap that did nothing: a flapping check grew the heap and the Raft log.
+TEST_F(RegistryTest, AFlappingCheckKeepsOneReapEntryAndProposesNoReap) {
+  RegisterWeb(10s, HealthStatus::kPassing, 1min);
+  std::vector<Command> proposed;
+  std::size_t reaps = 0;
+  registry().set_proposer([&](Command c) { proposed.push_back(std::move(c)); });
+  auto apply_proposed = [&] {
+    for (Command& c : std::exchange(proposed, {})) {
+      if (std::holds_alternative<core::ReapService>(c)) ++reaps;
+      ASSERT_TRUE(Apply(std::move(c)).ok());
+    }
+  };
+  for (int i = 0; i < 500; ++i) {
+    Advance(10s);
+    apply_proposed();
+    ASSERT_EQ(Status("web-1"), HealthStatus::kCritical);
+    MustApply(Update(kCheck, HealthStatus::kPassing));
+  }
+  EXPECT_LE(registry().scheduled_reaps(), 2u + 64u);
+  // Kept alive past every deadline those failures scheduled: nothing to reap, nothing proposed.
+  for (int i = 0; i < 30; ++i) {
+    clock_.Advance(5s);
+    registry().Heartbeat(kCheck);
+    registry().RunTimers();
+    apply_proposed();
+  }
+  EXPECT_EQ(reaps, 0u);
+  EXPECT_EQ(Status("web-1"), HealthStatus::kPassing);
+  // The last failure still gets its grace.
+  Advance(10s);
+  apply_proposed();
+  ASSERT_EQ(Status("web-1"), HealthStatus::kCritical);
+  Advance(1min);
+  apply_proposed();
+  EXPECT_EQ(reaps, 1u);
+  EXPECT_EQ(Status("web-1"), std::nullopt);
+}
+
+// Issue 18, Consul's check_update_interval: an update that changes nothing is no write, and
+// output alone is written at most once per interval, the latest when the interval is up.
+TEST_F(RegistryTest, OutputOnlyUpdatesAreWrittenOncePerInterval) {
+  Use(RegistryOptions{.check_update_interval = 5min});
+  RegisterWeb(1h);
+  std::vector<Command> proposed;
+  registry().set_proposer([&](Command c) { proposed.push_back(std::move(c)); });
+  auto output = [&] { return registry().Instance("web-1")->checks[0].output.str(); };
+  EXPECT_TRUE(registry().AbsorbUpdate(Update(kCheck, HealthStatus::kPassing)));
+  // The first output change goes through, the next ones within 5 minutes wait.
+  EXPECT_FALSE(registry().AbsorbUpdate(Update(kCheck, HealthStatus::kPassing, "load 1")));
+  MustApply(Update(kCheck, HealthStatus::kPassing, "load 1"));
+  EXPECT_TRUE(registry().AbsorbUpdate(Update(kCheck, HealthStatus::kPassing, "load 1")));
+  clock_.Advance(1min);
+  EXPECT_TRUE(registry().AbsorbUpdate(Update(kCheck, HealthStatus::kPassing, "load 2")));
+  EXPECT_TRUE(registry().AbsorbUpdate(Update(kCheck, HealthStatus::kPassing, "load 3")));
+  EXPECT_EQ(output(), "load 1");
+  EXPECT_EQ(registry().NextTimer(), 4min);
+  Advance(4min - 1ns);
+  EXPECT_TRUE(proposed.empty());
+  Advance(1ns);
+  ASSERT_EQ(proposed.size(), 1u);
+  EXPECT_EQ(std::get<core::UpdateCheck>(proposed[0]).output, "load 3");
+  MustApply(proposed[0]);
+  EXPECT_EQ(output(), "load 3");
+  // A status change always goes through, with its output, and drops what was waiting.
+  clock_.Advance(1s);
+  EXPECT_TRUE(registry().AbsorbUpdate(Update(kCheck, HealthStatus::kPassing, "load 4")));
+  EXPECT_FALSE(registry().AbsorbUpdate(Update(kCheck, HealthStatus::kWarning, "disk 91%")));
+  MustApply(Update(kCheck, HealthStatus::kWarning, "disk 91%"));
+  proposed.clear();
+  Advance(10min);
+  EXPECT_TRUE(proposed.empty());
+  EXPECT_EQ(output(), "disk 91%");
+}
+
 TEST_F(RegistryTest, StaleExpiryOfAReusedSlotIsIgnored) {
   RegisterWeb();
   clock_.Advance(5s);
