@@ -16,7 +16,7 @@ namespace {
 // to case or underscores, so every spelling of the key is replaced).
 std::string WithAddress(const std::string& json, const std::string& address) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) return json;
   for (auto it = doc.MemberBegin(); it != doc.MemberEnd();) {
     std::string name;

@@ -65,7 +65,7 @@ Status CheckDataFormat(const std::string& dir, const std::string& version) {
   std::stringstream text;
   text << in.rdbuf();
   rapidjson::Document doc;
-  doc.Parse(text.str().c_str());
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.str().c_str());
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("format") ||
       !doc["format"].IsInt()) {
     return Status::InvalidArgument(
