@@ -235,5 +235,36 @@ class ActiveChecksInAClusterTest(ClusterTestCase):
                            what="every survivor to show the check critical")
 
 
+class AllowedNetworksTest(unittest.TestCase):
+    """-check-allowed-networks: a check whose target is outside is critical, not contacted."""
+
+    def test_targets_outside_the_allowed_networks_are_not_contacted(self):
+        backend = Backend()
+        self.addCleanup(backend.stop)
+        with harness.Agent("-check-allowed-networks", "10.0.0.0/8, fd00::/8") as agent:
+            url = "http://127.0.0.1:%d/health" % backend.port
+            agent.register({"Name": "fenced", "ID": "fenced-1",
+                            "Check": {"HTTP": url, "Interval": INTERVAL, "Status": "passing"}})
+            agent.register({"Name": "fenced", "ID": "fenced-2",
+                            "Check": {"TCP": "127.0.0.1:%d" % backend.port,
+                                      "Interval": INTERVAL, "Status": "passing"}})
+            for check_id in ("service:fenced-1", "service:fenced-2"):
+                c = harness.wait_until(
+                    lambda: (agent.get("/v1/agent/checks").json().get(check_id, {})
+                             .get("Status") == "critical") and
+                    agent.get("/v1/agent/checks").json()[check_id], 15,
+                    what="%s to be critical" % check_id)
+                self.assertIn("address 127.0.0.1 is outside -check-allowed-networks "
+                              "(10.0.0.0/8,fd00::/8); not contacted", c["Output"])
+            time.sleep(0.5)
+            self.assertEqual(backend.served, {})
+
+    def test_a_bad_network_stops_the_agent_with_a_message(self):
+        agent = harness.Agent("-check-allowed-networks", "10.0.0.0/33")
+        with self.assertRaises(AssertionError) as failed:
+            agent.start()
+        self.assertIn("-check-allowed-networks: expected CIDR blocks", str(failed.exception))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -105,5 +105,26 @@ TEST(CheckPolicyTest, OutputIsConsulsLineCutToTheLimit) {
             "dial tcp 10.0.0.1:5432: Connection refused");
 }
 
+TEST(NetworkAllowListTest, ParsesBlocksAndMatchesAddresses) {
+  auto empty = NetworkAllowList::Parse("");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->Allows(boost::asio::ip::make_address("169.254.169.254")));
+  auto list = NetworkAllowList::Parse(" 10.0.0.0/8, 192.168.1.0/24,fd00::/8 ,127.0.0.1/32");
+  ASSERT_TRUE(list.ok()) << list.status().message();
+  EXPECT_EQ(list->ToString(), "10.0.0.0/8,192.168.1.0/24,fd00::/8,127.0.0.1/32");
+  for (const char* yes : {"10.1.2.3", "192.168.1.200", "fd00::1", "127.0.0.1", "::ffff:10.0.0.1"}) {
+    EXPECT_TRUE(list->Allows(boost::asio::ip::make_address(yes))) << yes;
+  }
+  for (const char* no :
+       {"11.0.0.1", "192.168.2.1", "fe80::1", "127.0.0.2", "169.254.169.254", "::1"}) {
+    EXPECT_FALSE(list->Allows(boost::asio::ip::make_address(no))) << no;
+  }
+  for (const char* bad : {"10.0.0.0", "10.0.0.0/33", "fd00::/129", "ten/8", "10.0.0.0/8x"}) {
+    auto r = NetworkAllowList::Parse(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("-check-allowed-networks"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace concierge::server
