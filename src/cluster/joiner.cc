@@ -6,6 +6,7 @@
 #include <set>
 
 #include "client/http_client.h"
+#include "server/log_limit.h"
 
 namespace concierge::cluster {
 
@@ -71,7 +72,8 @@ Joiner::Reply Joiner::Exchange(const std::string& address, bool want_voter) {
     return out;
   }
   if (members_.Merge(decoded->members)) {
-    if (auto st = members_.Save(options_.members_path); !st.ok()) spdlog::warn("{}", st.message());
+    if (auto st = members_.Save(options_.members_path); !st.ok())
+      server::RateLimitedWarn("{}", st.message());
   }
   out.ok = true;
   out.formed = decoded->formed;

@@ -1,5 +1,7 @@
 #include "server/check_runner.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -7,10 +9,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
-
 #include <limits>
 
+#include "server/log_limit.h"
 #include "server/metrics.h"
 
 namespace concierge::server {
@@ -151,7 +152,7 @@ void CheckRunner::StartLoop(const std::shared_ptr<Entry>& entry) {
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      spdlog::error("active check stopped by an unexpected error: {}", e.what());
+      RateLimitedError("active check stopped by an unexpected error: {}", e.what());
     }
   });
 }
