@@ -446,7 +446,8 @@ asio::awaitable<Status> AclApi::Authorize(const Request& req) {
   }
   // The web UI's live data shows every service and node. A batch of heartbeats
   // (PUT concierge/heartbeats) is checked entry by entry (AuthorizeHeartbeats).
-  if ((rest == "concierge/heartbeats" && read) || rest == "concierge/changes") {
+  if ((rest == "concierge/heartbeats" && read) || rest == "concierge/changes" ||
+      rest == "concierge/summary") {
     co_return a.RequireOperator(P::kRead);
   }
   co_return Status::Ok();

@@ -1,9 +1,11 @@
 #include "http/ui.h"
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <variant>
 
 #include "core/json_string.h"
 #include "core/time.h"
@@ -57,38 +59,105 @@ Response Heartbeats(const Request& req, const server::Registry& registry) {
   return r;
 }
 
-asio::awaitable<Response> Changes(const Request& req, const server::Registry& registry,
-                                  server::WatchHub& hub) {
+// The index and wait of a blocking query (?index=N&wait=D), or the 400 that says what is wrong.
+struct BlockingQuery {
   core::Index index = 0;
+  std::chrono::milliseconds wait = std::chrono::minutes(5);
+};
+
+std::variant<BlockingQuery, Response> ParseBlocking(const Request& req) {
+  BlockingQuery b;
   if (auto text = req.Query("index")) {
-    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), index);
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), b.index);
     if (ec != std::errc() || p != text->data() + text->size()) {
-      co_return Response::Error(
+      return Response::Error(
           400, "index: expected a non-negative integer, got \"" + std::string(*text) + "\"");
     }
   }
-  std::chrono::milliseconds wait = std::chrono::minutes(5);
   if (auto text = req.Query("wait")) {
     auto d = core::ParseDuration(*text);
-    if (!d.ok()) co_return Response::Error(400, "wait: " + d.status().message());
-    wait = std::min<std::chrono::milliseconds>(
+    if (!d.ok()) return Response::Error(400, "wait: " + d.status().message());
+    b.wait = std::min<std::chrono::milliseconds>(
         std::chrono::duration_cast<std::chrono::milliseconds>(*d), std::chrono::minutes(10));
   }
-  if (index != 0) {
-    std::function<bool()> passed = [&] { return registry.index() != index; };
-    std::function<void(std::function<void()>)> on_parked;
-    if (req.hangup) {
-      on_parked = [&req](std::function<void()> wake) { req.hangup->OnHangup(std::move(wake)); };
-    }
-    co_await hub.Wait(std::string(server::WatchHub::kAnyKey), passed,
-                      std::chrono::steady_clock::now() + wait, on_parked);
-    if (req.hangup) req.hangup->Clear();
+  return b;
+}
+
+// Waits until the registry's index differs from `index` (at once for 0), the wait ends, or
+// the client hangs up.
+asio::awaitable<void> WaitForChange(const Request& req, const BlockingQuery& b,
+                                    const server::Registry& registry, server::WatchHub& hub) {
+  if (b.index == 0) co_return;
+  std::function<bool()> passed = [&] { return registry.index() != b.index; };
+  std::function<void(std::function<void()>)> on_parked;
+  if (req.hangup) {
+    on_parked = [&req](std::function<void()> wake) { req.hangup->OnHangup(std::move(wake)); };
   }
-  core::Index now = registry.index();
-  Response r = Response::Json("{\"Index\":" + std::to_string(now) + "}");
-  r.headers.emplace_back("X-Consul-Index", std::to_string(now));
+  co_await hub.Wait(std::string(server::WatchHub::kAnyKey), passed,
+                    std::chrono::steady_clock::now() + b.wait, on_parked);
+  if (req.hangup) req.hangup->Clear();
+}
+
+Response Indexed(std::string body, core::Index index) {
+  Response r = Response::Json(std::move(body));
+  r.headers.emplace_back("X-Consul-Index", std::to_string(index));
   r.headers.emplace_back("Cache-Control", "no-store");
-  co_return r;
+  return r;
+}
+
+asio::awaitable<Response> Changes(const Request& req, const server::Registry& registry,
+                                  server::WatchHub& hub) {
+  auto parsed = ParseBlocking(req);
+  if (auto* error = std::get_if<Response>(&parsed)) co_return std::move(*error);
+  co_await WaitForChange(req, std::get<BlockingQuery>(parsed), registry, hub);
+  core::Index now = registry.index();
+  co_return Indexed("{\"Index\":" + std::to_string(now) + "}", now);
+}
+
+// The services whose view changed after `since` (every service when the set of names
+// changed, or for since = 0), each with its instance counts by status and its tags.
+std::string RenderSummary(const server::Registry& registry, core::Index since) {
+  // The index first: views are published before it, so none newer than it is missed.
+  const core::Index now = registry.index();
+  const bool full = since == 0 || since > now || registry.services_index() > since;
+  std::string body = "{\"Index\":" + std::to_string(now) +
+                     ",\"Full\":" + (full ? "true" : "false") + ",\"Services\":[";
+  bool first = true;
+  for (const auto& [name, tags] : registry.ServiceNames()) {
+    std::shared_ptr<const server::ServiceView> view = registry.Service(name);
+    if (!view || (!full && view->index <= since)) continue;
+    std::array<std::size_t, 3> counts{};
+    for (const auto& inst : view->instances) {
+      counts[static_cast<std::size_t>(inst->AggregateStatus())]++;
+    }
+    using core::HealthStatus;
+    auto count = [&](HealthStatus st) {
+      return std::to_string(counts[static_cast<std::size_t>(st)]);
+    };
+    if (!first) body += ',';
+    first = false;
+    body += "{\"Name\":" + Quoted(name) + ",\"Index\":" + std::to_string(view->index) +
+            ",\"Instances\":" + std::to_string(view->instances.size()) +
+            ",\"Passing\":" + count(HealthStatus::kPassing) +
+            ",\"Warning\":" + count(HealthStatus::kWarning) +
+            ",\"Critical\":" + count(HealthStatus::kCritical) + ",\"Tags\":[";
+    for (std::size_t i = 0; i < tags.size(); ++i) {
+      if (i > 0) body += ',';
+      body += Quoted(tags[i]);
+    }
+    body += "]}";
+  }
+  return body + "]}";
+}
+
+asio::awaitable<Response> Summary(const Request& req, const server::Registry& registry,
+                                  server::WatchHub& hub) {
+  auto parsed = ParseBlocking(req);
+  if (auto* error = std::get_if<Response>(&parsed)) co_return std::move(*error);
+  const BlockingQuery& b = std::get<BlockingQuery>(parsed);
+  co_await WaitForChange(req, b, registry, hub);
+  std::string body = RenderSummary(registry, b.index);
+  co_return Indexed(std::move(body), registry.index());
 }
 
 }  // namespace
@@ -129,7 +198,8 @@ std::optional<Response> ServeUi(const Request& req) {
 asio::awaitable<std::optional<Response>> UiEndpoint(const Request& req,
                                                     const server::Registry& registry,
                                                     server::WatchHub& hub) {
-  if (req.path != "/v1/concierge/heartbeats" && req.path != "/v1/concierge/changes") {
+  if (req.path != "/v1/concierge/heartbeats" && req.path != "/v1/concierge/changes" &&
+      req.path != "/v1/concierge/summary") {
     co_return std::nullopt;
   }
   if (req.method != "GET" && req.method != "HEAD") {
@@ -141,6 +211,7 @@ asio::awaitable<std::optional<Response>> UiEndpoint(const Request& req,
     co_return r;
   }
   if (req.path == "/v1/concierge/heartbeats") co_return Heartbeats(req, registry);
+  if (req.path == "/v1/concierge/summary") co_return co_await Summary(req, registry, hub);
   co_return co_await Changes(req, registry, hub);
 }
 

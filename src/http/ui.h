@@ -1,5 +1,5 @@
-// The web UI (docs/ui.md): the built files of ui/ served at /ui/, and the two read-only
-// native endpoints it needs besides Consul's.
+// The web UI (docs/ui.md): the built files of ui/ served at /ui/, and the read-only native
+// endpoints it needs besides Consul's.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -33,6 +33,11 @@ std::optional<Response> ServeUi(const Request& req);
 // GET /v1/concierge/changes?index=N&wait=D: a blocking query over the whole registry that
 // answers {"Index": I} once the registry's index differs from N (or the wait ends), so the UI
 // needs one parked request, not one per service.
+// GET /v1/concierge/summary?index=N&wait=D: the same blocking query, answering
+// {"Index", "Full", "Services": [{"Name", "Index", "Instances", "Passing", "Warning",
+// "Critical", "Tags"}]} with the services whose index is past N; every service ("Full": true)
+// for N = 0, or when the set of service names changed since N. The overview's data: an update
+// of a 100,000-instance catalog moves the services that changed, not the catalog.
 // nullopt for any other path.
 boost::asio::awaitable<std::optional<Response>> UiEndpoint(const Request& req,
                                                            const server::Registry& registry,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -152,6 +153,57 @@ TEST_F(UiEndpointTest, ChangesAnswersAtOnceForAnOldIndexAndAfterTheWaitForTheCur
   EXPECT_GE(std::chrono::steady_clock::now() - started, 50ms);
   EXPECT_EQ(waited.body, "{\"Index\":" + index + "}");
   EXPECT_EQ(Call(Get("/v1/concierge/changes", {{"index", "x"}})).status, 400);
+}
+
+TEST_F(UiEndpointTest, SummaryCountsEachServiceAndThenOnlyWhatChanged) {
+  Register("web-1", "web");
+  Register("web-2", "web");
+  Register("db-1", "db");
+  const core::Index registered = registry_.index();
+  const std::string db = std::to_string(registry_.Service("db")->index);
+  const std::string web = std::to_string(registry_.Service("web")->index);
+  Response full = Call(Get("/v1/concierge/summary"));
+  EXPECT_EQ(full.status, 200);
+  EXPECT_EQ(full.body, "{\"Index\":" + std::to_string(registered) +
+                           ",\"Full\":true,\"Services\":["
+                           "{\"Name\":\"db\",\"Index\":" +
+                           db +
+                           ",\"Instances\":1,\"Passing\":1,"
+                           "\"Warning\":0,\"Critical\":0,\"Tags\":[]},"
+                           "{\"Name\":\"web\",\"Index\":" +
+                           web +
+                           ",\"Instances\":2,\"Passing\":2,"
+                           "\"Warning\":0,\"Critical\":0,\"Tags\":[]}]}");
+
+  // web-2 fails: past the client's index, only web is sent.
+  core::UpdateCheck fail;
+  fail.check_id = "service:web-2";
+  fail.status = core::HealthStatus::kCritical;
+  ASSERT_TRUE(registry_.Apply(registry_.Prepare(fail)).ok());
+  const std::string now = std::to_string(registry_.index());
+  Response delta = Call(Get("/v1/concierge/summary", {{"index", std::to_string(registered)}}));
+  EXPECT_EQ(delta.body, "{\"Index\":" + now +
+                            ",\"Full\":false,\"Services\":["
+                            "{\"Name\":\"web\",\"Index\":" +
+                            now +
+                            ",\"Instances\":2,\"Passing\":1,\"Warning\":0,\"Critical\":1,"
+                            "\"Tags\":[]}]}");
+  EXPECT_NE(std::find(delta.headers.begin(), delta.headers.end(),
+                      std::pair<std::string, std::string>("X-Consul-Index", now)),
+            delta.headers.end());
+
+  // At the current index it waits; nothing changed, so nothing is sent.
+  Response waited = Call(Get("/v1/concierge/summary", {{"index", now}, {"wait", "20ms"}}));
+  EXPECT_EQ(waited.body, "{\"Index\":" + now + ",\"Full\":false,\"Services\":[]}");
+
+  // A new name (or an index from before a restart) sends every service again.
+  Register("api-1", "api");
+  Response names = Call(Get("/v1/concierge/summary", {{"index", now}}));
+  EXPECT_NE(names.body.find("\"Full\":true"), std::string::npos);
+  EXPECT_NE(names.body.find("\"Name\":\"db\""), std::string::npos);
+  Response ahead = Call(Get("/v1/concierge/summary", {{"index", "999999"}}));
+  EXPECT_NE(ahead.body.find("\"Full\":true"), std::string::npos);
+  EXPECT_EQ(Call(Get("/v1/concierge/summary", {{"wait", "soon"}})).status, 400);
 }
 
 TEST_F(UiEndpointTest, OtherPathsAreNotAnswered) {
