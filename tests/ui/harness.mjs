@@ -102,3 +102,18 @@ export async function launchBrowser(chromium, profile) {
     viewport: { width: 1200, height: 1000 },
   });
 }
+
+// Registers many instances quickly: `make(i)` returns the registration body of the i-th;
+// `inFlight` requests at a time (Node's fetch keeps the connections alive).
+export async function registerMany(base, count, make, inFlight = 32) {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const r = await fetch(base + "/v1/agent/service/register", { method: "PUT", body: JSON.stringify(make(i)) });
+      if (!r.ok) fail(`register #${i}: ${r.status} ${await r.text()}`);
+      await r.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
+}

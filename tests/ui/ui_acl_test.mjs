@@ -132,7 +132,7 @@ async function main() {
     const leaked = requests.filter((r) => r.url.includes(root) || r.url.includes(reader));
     check(leaked.length === 0, `no request URL holds a token (${leaked.map((r) => r.url).join(" ")})`);
     const withToken = requests.filter((r) => r.url.includes("/v1/") && r.token);
-    check(withToken.some((r) => r.url.includes("/v1/concierge/changes")) && withToken.some((r) => r.url.includes("/v1/agent/service/deregister/")),
+    check(withToken.some((r) => r.url.includes("/v1/concierge/summary")) && withToken.some((r) => r.url.includes("/v1/agent/service/deregister/")),
       "the blocking query and the actions carried X-Consul-Token");
     check(errors.length === 0, `no errors in the page (${errors.join("; ")})`);
     log("PASS");
