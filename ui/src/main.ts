@@ -576,6 +576,7 @@ class ServicePage implements View {
         h("section", { "aria-labelledby": "cards-title" }, h("h2", { id: "cards-title" }, "Instances, checks and heartbeats"), this.cards),
       );
     }
+    this.diagram.setHeight(instances.length <= 12 ? 300 : instances.length <= 60 ? 420 : 560);
     this.diagram.show(scene);
     updateAges();
     if (this.focusInstance) {

@@ -123,8 +123,10 @@ export class Diagram {
     }).observe(this.svg);
   }
 
-  get zoom() {
-    return this.k;
+  // The picture's height in pixels (the CSS default is 560).
+  setHeight(px: number) {
+    const value = `${px}px`;
+    if (this.svg.style.height !== value) this.svg.style.height = value;
   }
 
   // Shows a scene, keeping the elements of nodes that did not change (only moved): at 1,000
