@@ -221,6 +221,13 @@ async function main() {
     await page.locator(`main svg.topology [data-instance="${svc}-0"][data-status="critical"]`).waitFor({ timeout: 3000 });
     check((await card.getAttribute("data-status")) === "critical", "the instance turns critical on the page");
     check((await card.locator(".badge").first().textContent()).includes("✕"), "its status has a symbol and a word (✕ critical)");
+    // The keyboard in the service's diagram: Enter on an instance focuses its card.
+    await page.locator('main svg.topology [tabindex="0"]').focus();
+    check((await page.evaluate(() => document.activeElement.dataset.instance)) === `${svc}-0`, "the diagram's Tab stop is the instance in trouble");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(new RegExp(`#/service/${svc}/${svc}-0$`));
+    await eventually("the card to take the focus", async () => (await page.evaluate(() => document.activeElement.dataset.instance)) === `${svc}-0` && (await page.evaluate(() => document.activeElement.tagName)) === "ARTICLE", 3000);
+    check(true, "Enter on it focuses its card");
     await page.waitForTimeout(300);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(shots, "ui-service.png") });

@@ -277,6 +277,8 @@ interface View {
   readonly nodes: Node[];
   update(): void;
   route?(r: Route): void;
+  // Heartbeats arrived for these checks: draw them.
+  beat?(checkIds: string[]): void;
 }
 
 class OverviewView implements View {
@@ -336,10 +338,6 @@ class OverviewView implements View {
     );
     this.select.value = this.status;
     this.select.addEventListener("change", () => this.filter(this.q, this.select.value as StatusFilter));
-    store.onBeat((ids) => {
-      const keys = ids.map((id) => this.checkToInstance.get(id)).filter((x): x is string => !!x);
-      if (keys.length) this.diagram.beat(keys);
-    });
     this.nodes = [
       h("h1", {}, "Overview"),
       this.summaryLine,
@@ -357,6 +355,11 @@ class OverviewView implements View {
       h("section", { "aria-labelledby": "services-title" }, h("h2", { id: "services-title" }, "Services"), this.list),
     ];
     this.update();
+  }
+
+  beat(checkIds: string[]) {
+    const keys = checkIds.map((id) => this.checkToInstance.get(id)).filter((x): x is string => !!x);
+    if (keys.length) this.diagram.beat(keys);
   }
 
   route(r: Route) {
@@ -509,21 +512,18 @@ class ServicePage implements View {
       this.diagram.element,
       this.drawnNote,
     );
-    store.onBeat((ids) => {
-      if (currentView !== this) return;
-      const keys = ids.map((id) => this.checkToInstance.get(id)).filter((x): x is string => !!x);
-      if (keys.length) this.diagram.beat(keys);
-    });
     this.nodes = [h("p", {}, h("a", { href: lastOverview, class: "back" }, "← All services")), this.heading, this.body];
     store.watchService(name);
     this.update();
   }
 
+  beat(checkIds: string[]) {
+    const keys = checkIds.map((id) => this.checkToInstance.get(id)).filter((x): x is string => !!x);
+    if (keys.length) this.diagram.beat(keys);
+  }
+
   route(r: Route) {
-    if (r.view === "service" && r.instance) {
-      this.focusInstance = r.instance;
-      this.update();
-    }
+    if (r.view === "service" && r.instance) this.focusInstance = r.instance;
   }
 
   update() {
@@ -566,7 +566,10 @@ class ServicePage implements View {
       sorted.length > MAX_CARDS && !this.showAll
         ? h("button", { type: "button", class: "more", onclick: () => ((this.showAll = true), this.update()) }, `Show all ${sorted.length.toLocaleString("en")} instances`)
         : null;
+    // The cards are rebuilt: the control that had the focus gets it back.
+    const focused = this.cards.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.key : undefined;
     this.cards.replaceChildren(...cards, ...(more ? [more] : []));
+    if (focused) this.cards.querySelector<HTMLElement>(`[data-key="${CSS.escape(focused)}"]`)?.focus({ preventScroll: true });
     if (this.body.firstChild !== this.summaryLine) {
       this.body.replaceChildren(
         this.summaryLine,
@@ -626,7 +629,7 @@ function instanceCard(inst: Instance) {
   const meta = Object.entries(inst.Meta);
   return h(
     "article",
-    { class: `instance ${inst.status}`, "data-instance": inst.ID, "data-status": inst.status, "aria-labelledby": `inst-${inst.ID}`, tabindex: -1 },
+    { class: `instance ${inst.status}`, "data-instance": inst.ID, "data-status": inst.status, "data-key": `card:${inst.ID}`, "aria-labelledby": `inst-${inst.ID}`, tabindex: -1 },
     h(
       "header",
       {},
@@ -1087,6 +1090,7 @@ store.onChange(() => {
   previous = next;
   scheduleRender();
 });
+store.onBeat((ids) => currentView?.beat?.(ids));
 window.addEventListener("hashchange", () => {
   const before = currentView?.key;
   render();
