@@ -256,8 +256,9 @@ function serviceScene(name: string, list: Instance[]): Scene {
     counts: c,
   };
   const r = sorted.length <= 40 ? 12 : 8;
+  // An instance in trouble keeps room for its label, like a service on the overview.
   const places = pack(
-    sorted.map(() => r),
+    sorted.map((i) => (i.status === "passing" ? r : r + 18)),
     sorted.length <= 40 ? 46 : 20,
     44,
     1.4,
