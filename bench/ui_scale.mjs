@@ -1,6 +1,7 @@
 // The web UI at catalog size (issue 23), measured in Debian's chromium (playwright-core):
 // 1,000 services x 100 instances = 100,000 instances registered by loadgen, then
-//   - the first view: from navigation to the overview showing every service (list + diagram),
+//   - the first view: from navigation to the overview's counts, every service in the diagram
+//     and the list's first screenful; and until the whole list is there,
 //   - the bytes the page read for it, and per update afterwards (CDP Network events: the
 //     bytes on the wire, headers included),
 //   - the time from an instance turning critical (PUT /v1/agent/check/fail) to the page
@@ -76,21 +77,27 @@ async function main() {
     cdp.on("Network.loadingFinished", (e) => reads.push({ url: urls.get(e.requestId) ?? "", bytes: e.encodedDataLength, at: Date.now() }));
     const bytesSince = (i, filter = () => true) => reads.slice(i).filter((r) => filter(r.url)).reduce((n, r) => n + r.bytes, 0);
 
-    // First view.
+    // First view: the counts, every service in the diagram, and the list's first screenful
+    // (the rest of the list follows a chunk per frame); then the whole list.
     const t0 = Date.now();
     await page.goto(`${base}/ui/`);
     await page.waitForFunction(
       (n) =>
-        document.querySelectorAll("table.services tbody tr").length === n &&
+        document.querySelector("main .summary")?.textContent.includes(`${n.toLocaleString("en")} services`) &&
+        document.querySelectorAll("table.services tbody tr").length >= Math.min(n, 60) &&
         document.querySelectorAll("main svg.topology [data-service]").length === n,
       SERVICES,
       { polling: "raf", timeout: 120000 },
     );
-    const inPage = await page.evaluate(() => performance.now());
-    out.first_view_ms = Math.round(inPage);
+    out.first_view_ms = Math.round(await page.evaluate(() => performance.now()));
     out.first_view_wall_ms = Date.now() - t0;
+    await page.waitForFunction((n) => document.querySelectorAll("table.services tbody tr").length === n, SERVICES, {
+      polling: "raf",
+      timeout: 120000,
+    });
+    out.whole_list_ms = Math.round(await page.evaluate(() => performance.now()));
     out.first_view_bytes = bytesSince(0);
-    say(`first view: ${out.first_view_ms} ms after navigation (${out.first_view_wall_ms} ms wall), ${out.first_view_bytes} bytes read`);
+    say(`first view: ${out.first_view_ms} ms after navigation (${out.first_view_wall_ms} ms wall), the whole list at ${out.whole_list_ms} ms; ${out.first_view_bytes} bytes read`);
     await page.waitForTimeout(1500);
 
     // An instance turns critical: until its service's row says so.

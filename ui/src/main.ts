@@ -292,6 +292,7 @@ class OverviewView implements View {
   private count = h("p", { class: "count", role: "status" });
   private list = h("div", { class: "list" });
   private rows = new Map<string, { sig: string; el: HTMLTableRowElement }>();
+  private listToken = 0;
   private tbody = h("tbody", {});
   private table = h(
     "table",
@@ -432,23 +433,27 @@ class OverviewView implements View {
       return;
     }
     const rows = shown.slice(0, this.limit).map((sv) => this.row(sv));
-    // Moves only the rows out of place: one service turning critical moves one row.
+    // Moves only the rows out of place: one service turning critical moves one row. The
+    // first screenful goes in at once and the rest a chunk per frame: laying out a table of
+    // 1,000 new rows at once held the first view for a second.
     const body = this.tbody;
     const wanted = new Set<Element>(rows);
     for (const el of [...body.children]) if (!wanted.has(el)) el.remove();
-    let at = body.firstElementChild;
-    for (const row of rows) {
-      if (at === row) {
-        at = at.nextElementSibling;
-        continue;
+    const token = ++this.listToken;
+    const place = (from: number) => {
+      if (token !== this.listToken) return; // a newer list replaced this one
+      const to = Math.min(rows.length, from + (from === 0 ? FIRST_ROWS : MORE_ROWS));
+      let at: Element | null = body.children[from] ?? null;
+      for (let i = from; i < to; i++) {
+        if (at === rows[i]) {
+          at = at.nextElementSibling;
+          continue;
+        }
+        body.insertBefore(rows[i], at);
       }
-      body.insertBefore(row, at);
-    }
-    while (at) {
-      const next = at.nextElementSibling;
-      at.remove();
-      at = next;
-    }
+      if (to < rows.length) requestAnimationFrame(() => setTimeout(() => place(to)));
+    };
+    place(0);
     const more =
       shown.length > this.limit
         ? h(
@@ -484,6 +489,8 @@ class OverviewView implements View {
 }
 
 const MAX_CARDS = 100;
+const FIRST_ROWS = 60;
+const MORE_ROWS = 200;
 
 class ServicePage implements View {
   readonly key: string;

@@ -340,10 +340,10 @@ export class Diagram {
     if (n.kind === "service") {
       g.append(s("circle", { r: n.r + 3, class: "halo" }), s("circle", { r: n.r, class: "body" }));
       g.append(...ring(n.r * 0.82, n.r * 0.3, n.counts ?? { passing: 1, warning: 0, critical: 0 }));
-      g.append(s("text", { y: n.r * 0.28, class: "sym", "font-size": n.r * 0.75, "aria-hidden": "true" }, symbol[n.status]));
+      g.append(glyph(n.status, n.r * 0.5));
     } else if (n.kind === "instance") {
       g.append(s("circle", { r: n.r + 4, class: "halo" }), s("circle", { r: n.r, class: "body" }));
-      g.append(s("text", { y: n.r * 0.38, class: "sym", "font-size": n.r * 1.05, "aria-hidden": "true" }, symbol[n.status]));
+      g.append(glyph(n.status, n.r * 0.9));
     } else {
       g.append(s("circle", { r: n.r, class: "body" }));
       g.append(s("text", { y: n.r * 0.32, class: "sym", "font-size": n.r * 0.9, "aria-hidden": "true" }, n.leader ? "★" : "●"));
@@ -464,6 +464,21 @@ export class Diagram {
       }
     });
   }
+}
+
+// The status symbol (✓, !, ✕) drawn as strokes, not text: a thousand nodes' glyphs would
+// each need text layout (and font fallback for the symbols) on the first view.
+function glyph(status: Status, size: number): SVGElement {
+  const shapes: Record<Status, number[][]> = {
+    passing: [[-0.45, 0, -0.12, 0.33, 0.45, -0.3]],
+    warning: [[0, -0.45, 0, 0.12], [0, 0.4, 0, 0.42]],
+    critical: [[-0.35, -0.35, 0.35, 0.35], [0.35, -0.35, -0.35, 0.35]],
+  };
+  const at = (v: number) => (v * size).toFixed(2);
+  const d = shapes[status]
+    .map((xy) => xy.map((v, i) => (i % 2 === 0 ? `${i === 0 ? "M" : "L"}${at(v)}` : at(v))).join(" "))
+    .join(" ");
+  return s("path", { d, class: "sym", "stroke-width": (size * 0.2).toFixed(2), "aria-hidden": "true" });
 }
 
 // What a node looks like, apart from where it is.
