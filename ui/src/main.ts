@@ -604,7 +604,7 @@ class ServicePage implements View {
   private renderTransitions() {
     const list = store.transitions.filter((t) => t.service === this.name).slice(-50).reverse();
     if (list.length === 0) {
-      this.transitions.replaceChildren(h("p", { class: "muted" }, "No status changes since this page was opened. The reasons for the current state are in each check's output below."));
+      this.transitions.replaceChildren(h("p", { class: "muted" }, "No status changes seen yet: they are recorded while the UI watches this service. The reason for each check's current state is its output, below."));
       return;
     }
     const state = (st: Transition["from"]) => (st === "absent" ? h("span", { class: "muted" }, "absent") : badge(st));
