@@ -161,8 +161,10 @@ function instanceNode(inst: Instance, x: number, y: number, r: number, parent?: 
 // or one that changes size lays the picture out again, trouble first.
 let layout: { key: string; sig: string; at: Map<string, { x: number; y: number }> } | null = null;
 
-function stablePack(key: string, names: string[], radii: number[], gap: number, reserved: number) {
-  const sig = names.map((n, i) => `${n}:${radii[i].toFixed(1)}`).sort().join("|") + `|${gap}|${reserved}`;
+// `sizes` are the nodes' own radii; `radii` the room each takes (more for one in trouble, for
+// its label), which is used when the picture is laid out but does not by itself relayout it.
+function stablePack(key: string, names: string[], sizes: number[], radii: number[], gap: number, reserved: number) {
+  const sig = names.map((n, i) => `${n}:${sizes[i].toFixed(1)}`).sort().join("|") + `|${gap}|${reserved}`;
   if (layout && layout.key === key && layout.sig === sig) return names.map((n) => layout!.at.get(n)!);
   const places = pack(radii, gap, reserved);
   layout = { key, sig, at: new Map(names.map((n, i) => [n, places[i]])) };
@@ -185,6 +187,7 @@ function overviewScene(list: ServiceSummary[], key: string): Scene {
   const places = stablePack(
     key,
     list.map((sv) => sv.name),
+    rings.map((x) => (drawInstances ? x.foot : x.r)),
     rings.map((x) => x.foot),
     drawInstances ? 40 : 14,
     reserved,
