@@ -3,7 +3,10 @@ build in CONCIERGE_BIN registers a few services of every kind, is stopped cleanl
 data directory is kept as fixtures/data-<version>.tar.gz with fixtures/data-<version>.json
 (how to start on it, what it holds). Run once per release, with that release's binary:
 
-    CONCIERGE_BIN=build/release/src/cli/concierge python3 tests/e2e/make_fixture.py
+    CONCIERGE_BIN=build/release/src/cli/concierge python3 tests/e2e/make_fixture.py [NAME]
+
+NAME defaults to the version the binary prints; give one to tell apart builds of one version
+(data-0.1.0-2a69a14: the build before the data directory had a format file).
 
 The Raft configuration in the directory names the server by its Raft address, so the test
 starts the newer agent on the same -server-port (FIXTURE_SERVER_PORT).
@@ -12,6 +15,7 @@ starts the newer agent on the same -server-port (FIXTURE_SERVER_PORT).
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import tempfile
 
@@ -37,6 +41,7 @@ SERVICES = [
 def main():
     version = subprocess.run([binary(), "version"], capture_output=True, text=True,
                              check=True).stdout.split()[1]
+    name = sys.argv[1] if len(sys.argv) > 1 else version
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
     with tempfile.TemporaryDirectory(prefix="concierge-fixture-") as tmp:
         data = os.path.join(tmp, "data")
@@ -51,13 +56,13 @@ def main():
             expected = sorted(server.get_json("/v1/agent/services")[0])
         finally:
             server.stop()
-        with tarfile.open(os.path.join(here, "data-%s.tar.gz" % version), "w:gz") as tar:
+        with tarfile.open(os.path.join(here, "data-%s.tar.gz" % name), "w:gz") as tar:
             tar.add(data, arcname="data")
-    with open(os.path.join(here, "data-%s.json" % version), "w") as f:
+    with open(os.path.join(here, "data-%s.json" % name), "w") as f:
         json.dump({"version": version, "node": NODE, "server_port": FIXTURE_SERVER_PORT,
                    "services": SERVICES, "instances": expected}, f, indent=2)
         f.write("\n")
-    print("wrote fixtures/data-%s.tar.gz" % version)
+    print("wrote fixtures/data-%s.tar.gz" % name)
 
 
 if __name__ == "__main__":

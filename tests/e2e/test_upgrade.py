@@ -13,6 +13,7 @@ tested, not two formats).
 import glob
 import json
 import os
+import socket
 import subprocess
 import tarfile
 import unittest
@@ -22,6 +23,17 @@ from test_cluster import (ELECTION_TIMEOUT, ClusterTestCase, E2ETestCase, Server
                           free_ports, unique)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def port_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 class UpgradeTest(E2ETestCase):
@@ -62,6 +74,9 @@ class UpgradeTest(E2ETestCase):
                 args = ["-node", fixture["node"], "-data-dir", data,
                         "-http-addr", "127.0.0.1:0", "-dns-port", "-1",
                         "-server-port", str(fixture["server_port"])]
+                # The fixture's Raft address is fixed: wait out whoever else holds the port.
+                wait_until(lambda: port_free(fixture["server_port"]), 30,
+                           what="port %d to be free" % fixture["server_port"])
                 server = self.start(*args)
                 self.check_catalog(server, fixture)
                 server.put_ok("/v1/agent/service/register", {"ID": "new-1", "Name": "new"})
