@@ -202,7 +202,8 @@ asio::awaitable<Response> ClusterApi::Join(Request& req) {
   auto joined = DecodeJoinRequest(req.body);
   if (!joined.ok()) co_return Response::Error(400, "join: " + joined.status().message());
   if (members_.Merge(joined->members)) {
-    if (auto st = members_.Save(members_path_); !st.ok()) RateLimitedWarn("{}", st.message());
+    if (auto st = members_.Save(members_path_); !st.ok())
+      RateLimitedWarn("cluster: after a join: {}", st.message());
   }
   bool want_voter = joined->want_voter;
   server::ClusterInfo info = raft_.Cluster();

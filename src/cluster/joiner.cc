@@ -73,7 +73,7 @@ Joiner::Reply Joiner::Exchange(const std::string& address, bool want_voter) {
   }
   if (members_.Merge(decoded->members)) {
     if (auto st = members_.Save(options_.members_path); !st.ok())
-      server::RateLimitedWarn("{}", st.message());
+      server::RateLimitedWarn("cluster: {}", st.message());
   }
   out.ok = true;
   out.formed = decoded->formed;

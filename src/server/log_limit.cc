@@ -5,28 +5,11 @@
 
 namespace concierge::server {
 
-namespace {
-
-struct Place {
-  const char* file;
-  std::uint_least32_t line;
-  bool operator==(const Place&) const = default;
-};
-
-struct PlaceHash {
-  std::size_t operator()(const Place& p) const {
-    return std::hash<const void*>{}(p.file) * 31 + p.line;
-  }
-};
-
-}  // namespace
-
-bool AdmitLimitedLine(const std::source_location& where, std::uint64_t* held_back) {
+bool AdmitLimitedLine(const void* where, std::uint64_t* held_back) {
   static std::mutex mu;
-  static std::unordered_map<Place, LogLimiter, PlaceHash> limiters;
+  static std::unordered_map<const void*, LogLimiter> limiters;
   std::lock_guard lock(mu);
-  auto [it, added] =
-      limiters.try_emplace(Place{where.file_name(), where.line()}, LogLimiter(kLogLimitInterval));
+  auto it = limiters.try_emplace(where, LogLimiter(kLogLimitInterval)).first;
   return it->second.Admit(std::chrono::steady_clock::now(), held_back);
 }
 

@@ -7,8 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,19 +42,20 @@ class LogLimiter {
 
 inline constexpr std::chrono::seconds kLogLimitInterval{10};
 
-// Any thread. Whether the place `where` may log now (one LogLimiter per place, each allowed
-// a line per kLogLimitInterval), and how many lines it held back before.
-bool AdmitLimitedLine(const std::source_location& where, std::uint64_t* held_back);
+// Any thread. Whether the place `where` (its format string) may log now (one LogLimiter per
+// place, each allowed a line per kLogLimitInterval), and how many lines it held back before.
+bool AdmitLimitedLine(const void* where, std::uint64_t* held_back);
 // " (and N more like this since the last one logged)", or "" for none.
 std::string HeldBackNote(std::uint64_t held_back);
 
-// A format string and the place that uses it: the key of its budget.
+// A format string literal; its address is the key of its budget (std::source_location
+// would be the natural key, but clang 14 with libstdc++ 12 has none). Places that log the
+// very same text may share a budget: they say the same thing.
 struct LimitedFormat {
-  template <class S>
-  LimitedFormat(const S& text, std::source_location loc = std::source_location::current())
-      : format(text), where(loc) {}
+  template <std::size_t N>
+  LimitedFormat(const char (&text)[N]) : format(text, N - 1), where(text) {}
   std::string_view format;
-  std::source_location where;
+  const void* where;
 };
 
 // spdlog::warn, at most once per kLogLimitInterval from each place that calls it.
