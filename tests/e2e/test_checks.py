@@ -241,7 +241,8 @@ class AllowedNetworksTest(unittest.TestCase):
     def test_targets_outside_the_allowed_networks_are_not_contacted(self):
         backend = Backend()
         self.addCleanup(backend.stop)
-        with harness.Agent("-check-allowed-networks", "10.0.0.0/8, fd00::/8") as agent:
+        with harness.Agent("-dns-port", "-1",
+                           "-check-allowed-networks", "10.0.0.0/8, fd00::/8") as agent:
             url = "http://127.0.0.1:%d/health" % backend.port
             agent.register({"Name": "fenced", "ID": "fenced-1",
                             "Check": {"HTTP": url, "Interval": INTERVAL, "Status": "passing"}})
@@ -260,7 +261,7 @@ class AllowedNetworksTest(unittest.TestCase):
             self.assertEqual(backend.served, {})
 
     def test_a_bad_network_stops_the_agent_with_a_message(self):
-        agent = harness.Agent("-check-allowed-networks", "10.0.0.0/33")
+        agent = harness.Agent("-dns-port", "-1", "-check-allowed-networks", "10.0.0.0/33")
         with self.assertRaises(AssertionError) as failed:
             agent.start()
         self.assertIn("-check-allowed-networks: expected CIDR blocks", str(failed.exception))
