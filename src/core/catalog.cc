@@ -370,8 +370,8 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
 
   bool tags_changed = CountTags(group, def.tags, +1);
   if (old) tags_changed |= CountTags(group, old->service.tags, -1);
-  group.instances[def.id] = inst;
-  if (auto [it, added] = instances_.insert({inst}); !added) it->ptr = inst;
+  if (new_name || tags_changed) group.tags_index = index;
+  Store(group, old.get(), inst);
   Touch(def.name, index);
   if (new_name || tags_changed) services_index_ = index;
   events.insert(events.begin() + own_events,
@@ -398,14 +398,18 @@ Result<std::vector<Event>> Catalog::ApplyDeregister(std::string_view service_id,
   instances_.erase(it);
   auto group = services_.find(name);
   bool tags_changed = CountTags(group->second, inst->service.tags, -1);
-  group->second.instances.erase(id);
+  group->second.instances.Erase(id.view());
+  --group->second.by_status[static_cast<std::size_t>(inst->AggregateStatus())];
   index_ = index;
   if (group->second.instances.empty()) {
     services_.erase(group);
     services_index_ = index;
   } else {
     group->second.index = index;
-    if (tags_changed) services_index_ = index;
+    if (tags_changed) {
+      group->second.tags_index = index;
+      services_index_ = index;
+    }
   }
   return events;
 }
@@ -434,7 +438,7 @@ std::string UpdateReason(const UpdateCheck& cmd) {
 
 Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Index index) {
   const Text service_id = *FindCheckOwner(cmd.check_id);  // a copy: the record is replaced
-  std::shared_ptr<const Instance>& slot = instances_.find(service_id)->ptr;
+  const std::shared_ptr<const Instance> slot = instances_.find(service_id)->ptr;
   const Check* current = slot->FindCheck(cmd.check_id);
   // From a client, an update is a sign of life; from the leader (an expiry), the check is
   // critical and needs no mark.
@@ -455,8 +459,7 @@ Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Ind
     c.output = cmd.output;
     c.modify_index = index;
   }
-  slot = inst;
-  services_.find(inst->service.name)->second.instances.find(service_id)->second = inst;
+  Store(services_.find(inst->service.name)->second, slot.get(), inst);
   Touch(inst->service.name, index);
   return events;
 }
@@ -488,7 +491,7 @@ Result<std::vector<Event>> Catalog::ApplyRestore(const RestoreSnapshot& cmd, Ind
   // Indexes never go backwards: everything restored changed at this command.
   index_ = index;
   services_index_ = index;
-  for (auto& [name, group] : services_) group.index = index;
+  for (auto& [name, group] : services_) group.index = group.tags_index = index;
   return std::vector<Event>{};
 }
 
@@ -555,7 +558,7 @@ Result<std::vector<Event>> Catalog::ApplyMaintenance(const SetMaintenance& cmd, 
 void Catalog::ReplaceMaintenanceCheck(const Text& service_id, const Text& check_id,
                                       const Check* check, Index index, const std::string& reason,
                                       std::vector<Event>* events) {
-  std::shared_ptr<const Instance>& slot = instances_.find(service_id)->ptr;
+  const std::shared_ptr<const Instance> slot = instances_.find(service_id)->ptr;
   const Check* current = slot->FindCheck(check_id);
   if (current == nullptr && check == nullptr) return;
   if (current != nullptr && check != nullptr && current->definition == check->definition) return;
@@ -579,9 +582,15 @@ void Catalog::ReplaceMaintenanceCheck(const Text& service_id, const Text& check_
     events->push_back(
         {Event::Kind::kCheckStatusChanged, name, service_id, check_id, before, after, reason});
   }
-  slot = inst;
-  services_.find(name)->second.instances.find(service_id)->second = inst;
+  Store(services_.find(name)->second, slot.get(), inst);
   Touch(name, index);
+}
+
+void Catalog::Store(ServiceGroup& group, const Instance* old, std::shared_ptr<const Instance> inst) {
+  if (old != nullptr) --group.by_status[static_cast<std::size_t>(old->AggregateStatus())];
+  ++group.by_status[static_cast<std::size_t>(inst->AggregateStatus())];
+  group.instances.Insert(inst);
+  if (auto [it, added] = instances_.insert({inst}); !added) it->ptr = std::move(inst);
 }
 
 Result<std::vector<Event>> Catalog::ApplyReap(const ReapService& cmd, Index index) {

@@ -3,6 +3,7 @@
 // log order; replicas that apply the same commands hold the same state.
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "core/acl.h"
 #include "core/command.h"
 #include "core/model.h"
+#include "core/persistent_set.h"
 #include "core/status.h"
 
 namespace concierge::core {
@@ -39,12 +41,24 @@ struct Event {
   std::string reason;  // human-readable cause, for logs
 };
 
+// Instance records by ID, persistent: a copy (a published view, a snapshot image) costs one
+// pointer, and a change to one record copies O(log n) nodes, not the service (issue 17).
+struct InstanceId {
+  const Text& operator()(const std::shared_ptr<const Instance>& inst) const {
+    return inst->service.id;
+  }
+};
+using InstanceSet = PersistentSet<std::shared_ptr<const Instance>, InstanceId>;
+
 // All instances of one service name, sorted by instance ID.
 struct ServiceGroup {
-  Index index = 0;  // last change to any instance of this name
-  std::map<Text, std::shared_ptr<const Instance>, std::less<>> instances;
+  Index index = 0;       // last change to any instance of this name
+  Index tags_index = 0;  // last change to the set of tags
+  InstanceSet instances;
   // Each tag with the number of instances carrying it, so the tag set is known in O(tags).
   std::map<Symbol, std::uint32_t, std::less<>> tags;
+  // Instances by the status of their worst check (HealthStatus order), kept as they change.
+  std::array<std::uint32_t, 3> by_status{};
 };
 
 // 2 adds the node's maintenance check, 3 the unheard-since marks, 4 active checks, 5 the ACL
@@ -64,7 +78,7 @@ class CatalogImage {
   struct Group {
     Symbol name;
     Index index = 0;
-    std::vector<std::shared_ptr<const Instance>> instances;  // by ID
+    InstanceSet instances;  // shared with the catalog, not copied
   };
   Index index_ = 0;
   Index services_index_ = 0;
@@ -102,7 +116,7 @@ class Catalog {
   // The whole catalog as bytes, for Raft snapshots and backups. The encoding starts with a
   // format version (kSnapshotFormatVersion) so that a newer server reads an older snapshot.
   std::string EncodeSnapshot() const { return Image().Encode(); }
-  // The same, in two steps: Image here, in O(instances) pointer copies; Encode anywhere.
+  // The same, in two steps: Image here, in O(services) pointer copies; Encode anywhere.
   CatalogImage Image() const;
   // Rejects unknown versions and malformed or inconsistent input.
   static Result<Catalog> DecodeSnapshot(std::string_view bytes);
@@ -143,6 +157,8 @@ class Catalog {
                                const Check* check, Index index, const std::string& reason,
                                std::vector<Event>* events);
   void Touch(const Symbol& name, Index index);
+  // Puts `inst` into its group and the ID index, in place of `old` (null: a new instance).
+  void Store(ServiceGroup& group, const Instance* old, std::shared_ptr<const Instance> inst);
   // Count `tags` into (delta +1) or out of (delta -1) the group; true if the set changed.
   static bool CountTags(ServiceGroup& group, const TagList& tags, int delta);
 

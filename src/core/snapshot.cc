@@ -38,8 +38,7 @@ CatalogImage Catalog::Image() const {
     CatalogImage::Group& g = image.groups_.emplace_back();
     g.name = name;
     g.index = group.index;
-    g.instances.reserve(group.instances.size());
-    for (const auto& [id, inst] : group.instances) g.instances.push_back(inst);
+    g.instances = group.instances;
   }
   image.node_maintenance_ = node_maintenance_;
   // Sorted, so that equal catalogs encode to equal bytes.
@@ -103,6 +102,7 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
       return bad("truncated service group");
     }
     if (n == 0 || c.services_.contains(name)) return bad("inconsistent service group " + name);
+    group.tags_index = group.index;
     for (std::size_t i = 0; i < n; ++i) {
       auto inst = std::make_shared<Instance>();
       std::size_t checks = 0;
@@ -128,7 +128,8 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
         return bad("inconsistent instance " + id);
       }
       CountTags(group, inst->service.tags, +1);
-      group.instances.emplace(id, std::move(inst));
+      ++group.by_status[static_cast<std::size_t>(inst->AggregateStatus())];
+      group.instances.Insert(std::move(inst));
     }
     c.services_.emplace(std::move(name), std::move(group));
   }

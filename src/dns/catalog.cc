@@ -34,7 +34,11 @@ std::span<const std::shared_ptr<const core::Instance>> RegistryCatalog::Service(
       return {};
     }
   }
-  return held_->instances;
+  if (held_ != listed_) {
+    instances_.assign(held_->instances.begin(), held_->instances.end());
+    listed_ = held_;
+  }
+  return instances_;
 }
 
 }  // namespace concierge::dns

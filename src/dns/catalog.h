@@ -30,6 +30,10 @@ class RegistryCatalog final : public CatalogView {
   std::string acl_node_;
   bool acl_ = false;
   std::shared_ptr<const server::ServiceView> held_;
+  // The instances of `listed_` (held, so that its address is not reused) in one array, what
+  // Service returns; listed again when the view changes.
+  std::shared_ptr<const server::ServiceView> listed_;
+  std::vector<std::shared_ptr<const core::Instance>> instances_;
   // Registered names that are not all lower case, by their lower-case form, sorted; rebuilt
   // when the set of names changes (services_index), so that lookups never allocate.
   std::vector<std::pair<std::string, std::string>> folded_;

@@ -284,9 +284,11 @@ void Registry::set_active_checks(ActiveChecks* active) {
   active_ = active;
   if (active_ == nullptr) return;
   for (const auto& [name, group] : catalog_.services()) {
-    for (const auto& [id, inst] : group.instances) {
+    for (const auto& inst : group.instances) {
       for (const core::Check& c : inst->checks) {
-        if (c.definition.kind != core::CheckKind::kTtl) active_->Track(id, c.definition, c.status);
+        if (c.definition.kind != core::CheckKind::kTtl) {
+          active_->Track(inst->service.id, c.definition, c.status);
+        }
       }
     }
   }
@@ -349,8 +351,8 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
   std::vector<core::Text> checks;
   for (const auto& [name, group] : catalog_.services()) {
     names.push_back(name);
-    for (const auto& [id, inst] : group.instances) {
-      ids.push_back(id);
+    for (const auto& inst : group.instances) {
+      ids.push_back(inst->service.id);
       for (const core::Check& c : inst->checks) checks.push_back(c.id());
     }
   }
@@ -369,7 +371,8 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
   core::Time now = clock_.Steady();
   for (const auto& [name, group] : catalog_.services()) {
     names.push_back(name);
-    for (const auto& [id, inst] : group.instances) {
+    for (const auto& inst : group.instances) {
+      const core::Text& id = inst->service.id;
       ids.push_back(id);
       for (const core::Check& c : inst->checks) {
         if (core::IsMaintenanceCheck(c.id())) continue;
@@ -384,10 +387,11 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
       ScheduleReap(id);
     }
   }
-  for (const core::Symbol& name : names) Publish(name);
-  for (auto& count : by_status_) count.store(0, std::memory_order_relaxed);
-  for (const auto& [name, group] : catalog_.services()) {
-    for (const auto& [id, inst] : group.instances) CountStatus(inst.get(), +1);
+  for (const core::Symbol& name : names) Publish(name, false);
+  for (std::size_t s = 0; s < by_status_.size(); ++s) {
+    std::int64_t count = 0;
+    for (const auto& [name, group] : catalog_.services()) count += group.by_status[s];
+    by_status_[s].store(count, std::memory_order_relaxed);
   }
   for (const core::Text& id : ids) {
     if (auto inst = catalog_.FindInstancePtr(id)) {
@@ -646,22 +650,29 @@ std::optional<core::Duration> Registry::NextTimer() const {
   return next;
 }
 
-void Registry::Publish(const core::Symbol& name) {
+void Registry::Publish(const core::Symbol& name, bool reuse_tags) {
   const core::ServiceGroup* group = catalog_.FindService(name);
   if (group == nullptr) {
     views_.Erase(name);
-    tags_.Erase(name);
-  } else {
-    auto view = std::make_shared<ServiceView>();
-    view->name = name.str();
-    view->index = group->index;
-    view->instances.reserve(group->instances.size());
-    for (const auto& [id, inst] : group->instances) view->instances.push_back(inst);
-    views_.Put(name.view(), std::move(view));
+    return;
+  }
+  auto view = std::make_shared<ServiceView>();
+  view->name = name.str();
+  view->index = group->index;
+  view->instances = group->instances;
+  view->tags_index = group->tags_index;
+  view->by_status = group->by_status;
+  if (reuse_tags) {
+    views_.With(name, [&](const std::shared_ptr<const ServiceView>& old) {
+      if (old->tags_index == group->tags_index) view->tags = old->tags;
+    });
+  }
+  if (view->tags == nullptr) {
     auto tags = std::make_shared<std::vector<std::string>>();
     for (const auto& [tag, count] : group->tags) tags->push_back(tag.str());
-    tags_.Put(name.view(), std::move(tags));
+    view->tags = std::move(tags);
   }
+  views_.Put(name.view(), std::move(view));
 }
 
 std::shared_ptr<const ServiceView> Registry::Service(std::string_view name) const {
@@ -680,7 +691,8 @@ core::Index Registry::ServiceIndex(std::string_view name) const {
 
 std::vector<std::pair<std::string, std::vector<std::string>>> Registry::ServiceNames() const {
   std::vector<std::pair<std::string, std::vector<std::string>>> out;
-  tags_.ForEach([&](std::string_view name, const auto& tags) { out.emplace_back(name, *tags); });
+  views_.ForEach(
+      [&](std::string_view name, const auto& view) { out.emplace_back(name, *view->tags); });
   std::sort(out.begin(), out.end());
   return out;
 }

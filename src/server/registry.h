@@ -34,11 +34,18 @@
 
 namespace concierge::server {
 
-// What readers see of one service name: its index and its instances, sorted by ID.
+// What readers see of one service name: its index and its instances, sorted by ID. The
+// instances share their nodes with the catalog's group (core::InstanceSet): publishing a view
+// copies one pointer, whatever the size of the service.
 struct ServiceView {
   std::string name;
   core::Index index = 0;
-  std::vector<std::shared_ptr<const core::Instance>> instances;
+  core::InstanceSet instances;
+  // The tags of its instances, sorted, and the index of their last change.
+  std::shared_ptr<const std::vector<std::string>> tags;
+  core::Index tags_index = 0;
+  // Instances by the status of their worst check (core::HealthStatus order).
+  std::array<std::uint32_t, 3> by_status{};
 };
 
 struct RegistryOptions {
@@ -203,7 +210,8 @@ class Registry {
   Status Replace(const std::function<Status(core::Catalog&)>& change, core::Index last_applied);
   void Arm(std::uint32_t slot, core::Time deadline);
   void ScheduleReap(const core::Text& service_id);
-  void Publish(const core::Symbol& name);
+  // `reuse_tags`: keep the published tag list if the group's tags_index did not move.
+  void Publish(const core::Symbol& name, bool reuse_tags = true);
   void PublishAcl();
   void Run(core::Command command);
   // A TTL expiry decided at `now` on the heartbeat seen at `last` (steady nanoseconds).
@@ -235,7 +243,6 @@ class Registry {
     }
   };
   ConcurrentMap<std::shared_ptr<const core::Instance>, InstanceId> instances_{epoch_};
-  ConcurrentMap<std::shared_ptr<const std::vector<std::string>>> tags_{epoch_};
   std::atomic<core::Index> index_{1};
   std::atomic<core::Index> services_index_{1};
   std::atomic<std::size_t> instance_count_{0};

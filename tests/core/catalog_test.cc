@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -336,7 +337,7 @@ TEST_F(CatalogTest, UpdateReplacesTheInstanceRecord) {
   // Readers holding the old record see it unchanged.
   EXPECT_EQ(before->checks[0].status, HealthStatus::kCritical);
   EXPECT_NE(catalog_.FindInstancePtr("web-1"), before);
-  EXPECT_EQ(catalog_.FindService("web")->instances.at("web-1"), catalog_.FindInstancePtr("web-1"));
+  EXPECT_EQ(*catalog_.FindService("web")->instances.Find("web-1"), catalog_.FindInstancePtr("web-1"));
 }
 
 TEST_F(CatalogTest, ServicesIndexBumpsOnlyWhenNamesOrTagsChange) {
@@ -362,6 +363,57 @@ TEST_F(CatalogTest, ServicesIndexBumpsOnlyWhenNamesOrTagsChange) {
   EXPECT_EQ(catalog_.services_index(), 9u);
   EXPECT_EQ(catalog_.index(), 9u);
   EXPECT_EQ(catalog_.FindService("web")->index, 8u);
+}
+
+// The counts by status of a group follow every change of its records, and match a count
+// over them (what a scan would find) after registrations, updates, maintenance, moves
+// between names, deregistrations and a snapshot round trip.
+TEST_F(CatalogTest, GroupCountsByStatusFollowEveryChange) {
+  auto counted = [&](std::string_view name) {
+    std::array<std::uint32_t, 3> by_status{};
+    const ServiceGroup* group = catalog_.FindService(name);
+    if (group == nullptr) return by_status;
+    for (const auto& inst : group->instances) {
+      ++by_status[static_cast<std::size_t>(inst->AggregateStatus())];
+    }
+    EXPECT_EQ(by_status, group->by_status) << name;
+    return by_status;
+  };
+  using Counts = std::array<std::uint32_t, 3>;
+  Ok(Reg("web-1", "web", {Ttl("c1", 10s, HealthStatus::kPassing)}));
+  Ok(Reg("web-2", "web", {Ttl("c2", 10s, HealthStatus::kPassing)}));
+  Ok(Reg("web-3", "web", {Ttl("c3")}));
+  EXPECT_EQ(counted("web"), (Counts{2, 0, 1}));
+  Ok(Update("c1", HealthStatus::kWarning));
+  Ok(Update("c3", HealthStatus::kPassing));
+  EXPECT_EQ(counted("web"), (Counts{2, 1, 0}));
+  Ok(SetMaintenance{"web-2", true, "", kT0});
+  EXPECT_EQ(counted("web"), (Counts{1, 1, 1}));
+  Ok(SetMaintenance{"", true, "", kT0});
+  EXPECT_EQ(counted("web"), (Counts{0, 0, 3}));
+  Ok(SetMaintenance{"", false, "", kT0});
+  Ok(Reg("web-1", "api", {Ttl("c1", 10s, HealthStatus::kPassing)}));  // moves to "api"
+  EXPECT_EQ(counted("web"), (Counts{1, 0, 1}));
+  EXPECT_EQ(counted("api"), (Counts{1, 0, 0}));
+  Ok(DeregisterService{"web-2", kT0});
+  EXPECT_EQ(counted("web"), (Counts{1, 0, 0}));
+  auto restored = Catalog::DecodeSnapshot(catalog_.EncodeSnapshot());
+  ASSERT_TRUE(restored.ok());
+  EXPECT_EQ(restored->FindService("web")->by_status, (Counts{1, 0, 0}));
+  EXPECT_EQ(restored->FindService("api")->by_status, (Counts{1, 0, 0}));
+}
+
+// A group's tags_index moves when its set of tags changes, and only then.
+TEST_F(CatalogTest, GroupTagsIndexMovesWithItsTagSet) {
+  Ok(Reg("web-1", "web", {}, {"a"}));
+  EXPECT_EQ(catalog_.FindService("web")->tags_index, 1u);
+  Ok(Reg("web-2", "web", {}, {"a"}));
+  EXPECT_EQ(catalog_.FindService("web")->tags_index, 1u);
+  Ok(Reg("web-2", "web", {}, {"b"}));
+  EXPECT_EQ(catalog_.FindService("web")->tags_index, 3u);
+  Ok(DeregisterService{"web-1", kT0});  // last "a"
+  EXPECT_EQ(catalog_.FindService("web")->tags_index, 4u);
+  EXPECT_EQ(catalog_.FindService("web")->index, 4u);
 }
 
 TEST_F(CatalogTest, ReapAtExactlyTheGraceDeadline) {

@@ -121,7 +121,7 @@ TEST_F(RegistryTest, NoHeartbeatExpiresExactlyAtTheTtl) {
   EXPECT_EQ(inst->checks[0].output, "TTL expired: no heartbeat for 10s");
   EXPECT_EQ(inst->checks[0].status_since, clock_.Now());
   EXPECT_GT(registry().ServiceIndex("web"), before);
-  EXPECT_EQ(registry().Service("web")->instances[0], inst);
+  EXPECT_EQ(*registry().Service("web")->instances.begin(), inst);
   // A critical check is not timed again until it passes.
   EXPECT_EQ(registry().NextTimer(), std::nullopt);
 }
@@ -483,8 +483,8 @@ TEST_F(RegistryTest, ViewsReflectApplies) {
   ASSERT_NE(web, nullptr);
   EXPECT_EQ(web->name, "web");
   ASSERT_EQ(web->instances.size(), 2u);
-  EXPECT_EQ(web->instances[0]->service.id, "web-1");
-  EXPECT_EQ(web->instances[1]->service.id, "web-2");
+  EXPECT_EQ((*web->instances.begin())->service.id, "web-1");
+  EXPECT_EQ((*std::next(web->instances.begin()))->service.id, "web-2");
   EXPECT_EQ(registry().ServiceIndex("web"), web->index);
   EXPECT_EQ(registry().ServiceIndex("api"), index);
   EXPECT_LT(web->index, index);
@@ -527,7 +527,7 @@ TEST_F(RegistryTest, OutputOnlyUpdateIsPublished) {
   Index before = registry().ServiceIndex("web");
   MustApply(Update(kCheck, HealthStatus::kPassing, "v2"));
   EXPECT_EQ(registry().Instance("web-1")->checks[0].output, "v2");
-  EXPECT_EQ(registry().Service("web")->instances[0]->checks[0].output, "v2");
+  EXPECT_EQ((*registry().Service("web")->instances.begin())->checks[0].output, "v2");
   EXPECT_GT(registry().ServiceIndex("web"), before);
   EXPECT_EQ(registry().ServiceIndex("web"), registry().index());
 }
