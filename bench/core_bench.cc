@@ -317,6 +317,44 @@ void BM_RegistryRegister(benchmark::State& state) {
 }
 BENCHMARK(BM_RegistryRegister)->ArgName("per_name")->Arg(1)->Arg(10)->Arg(10'000);
 
+// One instance of a service with `instances` instances fails, then passes again, each change
+// published as the state loop does it (deferred publication, one Flush and Collect per
+// command). What a status change costs as one service grows (issue 17).
+void BM_RegistryFlipInBigService(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  server::FakeClock clock;
+  server::Registry registry(clock, server::RegistryOptions{}, nullptr);
+  registry.set_deferred_publish(true);
+  for (std::int64_t i = 0; i < n; ++i) {
+    core::Command c = registry.Prepare(
+        TypicalRegistration("big-" + std::to_string(i), "big", HealthStatus::kPassing));
+    if (!registry.Apply(c).ok()) std::abort();
+    if (i % 1024 == 0) {
+      registry.Flush();
+      registry.Collect();
+    }
+  }
+  registry.Flush();
+  registry.Collect();
+  const std::string check = "service:big-7";
+  for (auto _ : state) {
+    for (HealthStatus s : {HealthStatus::kCritical, HealthStatus::kPassing}) {
+      core::Command c = registry.Prepare(core::UpdateCheck{check, s, "", {}, {}});
+      if (!registry.Apply(c).ok()) state.SkipWithError("refused");
+      registry.Flush();
+      registry.Collect();
+    }
+  }
+  state.counters["per_change"] = benchmark::Counter(
+      2, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_RegistryFlipInBigService)
+    ->ArgName("instances_of_one_name")
+    ->Arg(1'000)
+    ->Arg(100'000)
+    ->Arg(1'000'000)
+    ->Unit(benchmark::kMicrosecond);
+
 // Catalog::Apply of a new registration, all instances of one service name. The catalog is
 // replaced every kBatch registrations.
 void BM_CatalogApplyRegister(benchmark::State& state) {
