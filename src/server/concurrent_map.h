@@ -92,14 +92,14 @@ class ConcurrentMap {
       if (n != Tomb() && n->hash == h && n->Key() == key) {
         t->buckets[i].store(Tomb());
         domain_.Retire([n] { delete n; });
-        --live_;
+        live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
         return true;
       }
     }
   }
 
-  // Writer only (readers may call it; the answer is then approximate).
-  std::size_t size() const { return live_; }
+  // Any thread (from a reader, the answer may be a moment old).
+  std::size_t size() const { return live_.load(std::memory_order_relaxed); }
 
  private:
   struct KeyedNode {
@@ -152,7 +152,7 @@ class ConcurrentMap {
       ++used_;
     }
     free_bucket->store(node);
-    ++live_;
+    live_.store(live_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
   static Node* Tomb() {
@@ -173,7 +173,7 @@ class ConcurrentMap {
   void Rehash() {
     Table* old = table_.load();
     std::size_t capacity = 16;
-    while (capacity < (live_ + 1) * 2) capacity *= 2;
+    while (capacity < (size() + 1) * 2) capacity *= 2;
     auto* fresh = new Table(capacity);
     for (std::size_t i = 0; i <= old->mask; ++i) {
       Node* n = old->buckets[i].load();
@@ -182,14 +182,15 @@ class ConcurrentMap {
       while (fresh->buckets[j].load() != nullptr) j = (j + 1) & fresh->mask;
       fresh->buckets[j].store(n);
     }
-    used_ = live_;
+    used_ = size();
     table_.store(fresh);
     domain_.Retire([old] { delete old; });
   }
 
   EpochDomain& domain_;
   std::atomic<Table*> table_;
-  std::size_t live_ = 0;
+  // Written by the writer only; atomic because readers ask for size() (gauges).
+  std::atomic<std::size_t> live_{0};
   std::size_t used_ = 0;  // live + tombstones in the current table
 };
 
