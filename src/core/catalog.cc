@@ -233,7 +233,8 @@ Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
         if constexpr (std::is_same_v<T, RegisterService>) {
           return ApplyRegister(cmd, index);
         } else if constexpr (std::is_same_v<T, DeregisterService>) {
-          return ApplyDeregister(cmd.service_id, index, "deregistered by request");
+          return ApplyDeregister(cmd.service_id, index, "deregistered by request",
+                                 Event::Cause::kRequest);
         } else if constexpr (std::is_same_v<T, UpdateCheck>) {
           return ApplyUpdateCheck(cmd, index);
         } else if constexpr (std::is_same_v<T, ReapService>) {
@@ -285,7 +286,8 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
 
   // Same ID under another name: the old registration goes first, as a deregistration.
   if (old && old->service.name != def.name) {
-    auto removed = ApplyDeregister(def.id, index, "re-registered under another name");
+    auto removed = ApplyDeregister(def.id, index, "re-registered under another name",
+                                   Event::Cause::kRename);
     events = std::move(removed.value());
     old = nullptr;
   }
@@ -382,18 +384,19 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
 }
 
 Result<std::vector<Event>> Catalog::ApplyDeregister(std::string_view service_id, Index index,
-                                                    std::string reason) {
+                                                    std::string reason, Event::Cause cause) {
   auto it = instances_.find(service_id);
   std::shared_ptr<const Instance> inst = it->ptr;
   const Symbol& name = inst->service.name;
   const Text& id = inst->service.id;
   std::vector<Event> events;
   events.push_back({Event::Kind::kServiceDeregistered, name, id, "", HealthStatus::kPassing,
-                    HealthStatus::kPassing, reason});
+                    HealthStatus::kPassing, reason, cause});
   for (const Check& c : inst->checks) {
     check_owner_.erase(c.id());
     Heard(c.id());
-    events.push_back({Event::Kind::kCheckRemoved, name, id, c.id(), c.status, c.status, reason});
+    events.push_back(
+        {Event::Kind::kCheckRemoved, name, id, c.id(), c.status, c.status, reason, cause});
   }
   instances_.erase(it);
   auto group = services_.find(name);
@@ -568,19 +571,20 @@ void Catalog::ReplaceMaintenanceCheck(const Text& service_id, const Text& check_
   HealthStatus before = slot->AggregateStatus();
   if (current != nullptr) {
     events->push_back({Event::Kind::kCheckRemoved, name, service_id, check_id, current->status,
-                       current->status, reason});
+                       current->status, reason, Event::Cause::kMaintenance});
     inst->checks.erase_if([&](const Check& c) { return c.id() == check_id; });
   }
   if (check != nullptr) {
     inst->checks.push_back(*check);
     events->push_back({Event::Kind::kCheckAdded, name, service_id, check_id,
-                       HealthStatus::kCritical, HealthStatus::kCritical, reason});
+                       HealthStatus::kCritical, HealthStatus::kCritical, reason,
+                       Event::Cause::kMaintenance});
   }
   HealthStatus after = inst->AggregateStatus();
   if (before != after) {
     // The instance's own transition, for the log (no check of its changed status).
-    events->push_back(
-        {Event::Kind::kCheckStatusChanged, name, service_id, check_id, before, after, reason});
+    events->push_back({Event::Kind::kCheckStatusChanged, name, service_id, check_id, before,
+                       after, reason, Event::Cause::kMaintenance});
   }
   Store(services_.find(name)->second, slot.get(), inst);
   Touch(name, index);
@@ -599,7 +603,8 @@ Result<std::vector<Event>> Catalog::ApplyReap(const ReapService& cmd, Index inde
   std::optional<Time> due = ReapDeadline(*inst);
   if (!due || cmd.at < *due) return std::vector<Event>{};
   return ApplyDeregister(cmd.service_id, index,
-                         "critical for longer than DeregisterCriticalServiceAfter");
+                         "critical for longer than DeregisterCriticalServiceAfter",
+                         Event::Cause::kReap);
 }
 
 std::optional<Time> Catalog::ReapDeadline(const Instance& instance) {

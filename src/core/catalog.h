@@ -39,6 +39,15 @@ struct Event {
   HealthStatus old_status = HealthStatus::kPassing;
   HealthStatus new_status = HealthStatus::kPassing;
   std::string reason;  // human-readable cause, for logs
+  // Who decided it, which sets how loudly it is logged: a client's own writes are its
+  // business (debug); what the registry or an operator decides is everyone's (info).
+  enum class Cause : std::uint8_t {
+    kRequest,      // the client's write (register, deregister, check update)
+    kRename,       // the instance was registered again under another name
+    kReap,         // critical for longer than its DeregisterCriticalServiceAfter
+    kMaintenance,  // maintenance mode enabled or disabled
+  };
+  Cause cause = Cause::kRequest;
 };
 
 // Instance records by ID, persistent: a copy (a published view, a snapshot image) costs one
@@ -141,7 +150,7 @@ class Catalog {
  private:
   Result<std::vector<Event>> ApplyRegister(const RegisterService& cmd, Index index);
   Result<std::vector<Event>> ApplyDeregister(std::string_view id, Index index,
-                                             std::string reason);
+                                             std::string reason, Event::Cause cause);
   Result<std::vector<Event>> ApplyUpdateCheck(const UpdateCheck& cmd, Index index);
   Result<std::vector<Event>> ApplyReap(const ReapService& cmd, Index index);
   Result<std::vector<Event>> ApplyRestore(const RestoreSnapshot& cmd, Index index);
