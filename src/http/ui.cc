@@ -114,9 +114,19 @@ asio::awaitable<Response> Changes(const Request& req, const server::Registry& re
   co_return Indexed("{\"Index\":" + std::to_string(now) + "}", now);
 }
 
-// The services whose view changed after `since` (every service when the set of names
-// changed, or for since = 0), each with its instance counts by status and its tags.
-std::string RenderSummary(const server::Registry& registry, core::Index since) {
+asio::awaitable<Response> Summary(const Request& req, const server::Registry& registry,
+                                  server::WatchHub& hub) {
+  auto parsed = ParseBlocking(req);
+  if (auto* error = std::get_if<Response>(&parsed)) co_return std::move(*error);
+  const BlockingQuery& b = std::get<BlockingQuery>(parsed);
+  co_await WaitForChange(req, b, registry, hub);
+  std::string body = UiSummary(registry, b.index);
+  co_return Indexed(std::move(body), registry.index());
+}
+
+}  // namespace
+
+std::string UiSummary(const server::Registry& registry, core::Index since) {
   // The index first: views are published before it, so none newer than it is missed.
   const core::Index now = registry.index();
   const bool full = since == 0 || since > now || registry.services_index() > since;
@@ -149,18 +159,6 @@ std::string RenderSummary(const server::Registry& registry, core::Index since) {
   }
   return body + "]}";
 }
-
-asio::awaitable<Response> Summary(const Request& req, const server::Registry& registry,
-                                  server::WatchHub& hub) {
-  auto parsed = ParseBlocking(req);
-  if (auto* error = std::get_if<Response>(&parsed)) co_return std::move(*error);
-  const BlockingQuery& b = std::get<BlockingQuery>(parsed);
-  co_await WaitForChange(req, b, registry, hub);
-  std::string body = RenderSummary(registry, b.index);
-  co_return Indexed(std::move(body), registry.index());
-}
-
-}  // namespace
 
 std::optional<Response> ServeUi(const Request& req) {
   std::string_view path = req.path;

@@ -43,4 +43,9 @@ boost::asio::awaitable<std::optional<Response>> UiEndpoint(const Request& req,
                                                            const server::Registry& registry,
                                                            server::WatchHub& hub);
 
+// The body of GET /v1/concierge/summary once its wait is over: the services whose view changed
+// after `since` (every service, "Full": true, for since = 0, a since ahead of the registry, or
+// when the set of names changed after it), each with its instance counts by status and tags.
+std::string UiSummary(const server::Registry& registry, core::Index since);
+
 }  // namespace concierge::http
