@@ -136,10 +136,8 @@ std::string UiSummary(const server::Registry& registry, core::Index since) {
   for (const auto& [name, tags] : registry.ServiceNames()) {
     std::shared_ptr<const server::ServiceView> view = registry.Service(name);
     if (!view || (!full && view->index <= since)) continue;
-    std::array<std::size_t, 3> counts{};
-    for (const auto& inst : view->instances) {
-      counts[static_cast<std::size_t>(inst->AggregateStatus())]++;
-    }
+    // Kept by the catalog as records change: no walk over a big service's instances.
+    const std::array<std::uint32_t, 3>& counts = view->by_status;
     using core::HealthStatus;
     auto count = [&](HealthStatus st) {
       return std::to_string(counts[static_cast<std::size_t>(st)]);
