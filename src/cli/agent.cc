@@ -234,8 +234,13 @@ void BuildCluster(Parts& p, http::ApiOptions& api_options) {
   p.cluster_api =
       std::make_unique<cluster::ClusterApi>(*p.members, *p.raft_log, *p.state, p.members_path);
   p.cluster_api->set_security(p.security);
-  api_options.intercept = [c = p.cluster_api.get()](http::Request& req) {
-    return c->Intercept(req);
+  api_options.forward = [c = p.cluster_api.get()](http::Request& req,
+                                                   const http::RouteMatch& match) {
+    return c->Forward(req, match);
+  };
+  api_options.cluster_endpoint = [c = p.cluster_api.get()](http::Endpoint endpoint,
+                                                            http::Request& req) {
+    return c->Handle(endpoint, req);
   };
 }
 
@@ -254,7 +259,8 @@ Status BuildApi(Parts& p) {
   p.server_options.workers = p.config.workers;
   http::ConsulApi& api = *p.api;
   p.http_server = std::make_unique<http::Server>(
-      p.server_options, [&api](http::Request& req) { return api.Handle(req); });
+      p.server_options, [&api](http::Request& req) { return api.Handle(req); },
+      [&api](const http::Request& head) { return api.Admit(head); });
   if (auto st = p.http_server->Listen(); !st.ok()) return st;
   p.api->set_http_address(p.node_address + ":" + std::to_string(p.http_server->port()));
   // DNS (docs/dns.md) on the HTTP API's host; stopped by its destructor, before the registry's.

@@ -109,6 +109,14 @@ void AddLimitFlags(CLI::App& app, http::ServerOptions* server, http::ApiOptions*
   app.add_option("--max-instances", api->max_instances,
                  "Registered service instances; registering more gets 429 (0 = no limit)")
       ->capture_default_str();
+  app.add_option("--http-legacy-methods", api->legacy_methods,
+                 "Accept the GETs Consul 0.x clients send on deregister and check pass/warn/fail "
+                 "(never from browsers)")
+      ->capture_default_str();
+  app.add_option("--http-allowed-origins", api->allowed_origins,
+                 "Origins (scheme://host:port, comma-separated) besides the agent's own whose "
+                 "web pages may send writes")
+      ->delimiter(',');
 }
 
 int RunKeygen() {

@@ -20,21 +20,6 @@ using server::RateLimitedWarn;
 
 namespace {
 
-// Requests answered by the agent that receives them, leader or not (as in Consul).
-bool AgentLocal(std::string_view path) {
-  return path == "/v1/agent/self" || path.starts_with("/v1/status/") ||
-         path == "/v1/agent/members" || path.starts_with("/v1/agent/metrics") ||
-         path == "/v1/agent/monitor" ||
-         !path.starts_with("/v1/");
-}
-
-// Writes that older clients send with GET.
-bool WriteByPath(std::string_view path) {
-  return path.starts_with("/v1/agent/service/deregister/") ||
-         path.starts_with("/v1/agent/check/pass/") || path.starts_with("/v1/agent/check/warn/") ||
-         path.starts_with("/v1/agent/check/fail/");
-}
-
 // "10.0.0.1:8300" -> "10.0.0.1", "[::1]:8300" -> "::1", as Request::remote_address has it.
 std::string Host(std::string_view host_port) {
   std::size_t colon = host_port.rfind(':');
@@ -48,20 +33,16 @@ std::string Host(std::string_view host_port) {
 constexpr std::string_view kClientAddressHeader = "X-Concierge-Client-Address";
 
 // PUT /v1/agent/check/{pass,warn,fail}/:id[?note=]: a heartbeat a follower batches.
-std::optional<http::HeartbeatEntry> SingleHeartbeat(const Request& req) {
-  static constexpr std::pair<std::string_view, core::HealthStatus> kPrefixes[] = {
-      {"/v1/agent/check/pass/", core::HealthStatus::kPassing},
-      {"/v1/agent/check/warn/", core::HealthStatus::kWarning},
-      {"/v1/agent/check/fail/", core::HealthStatus::kCritical}};
-  for (const auto& [prefix, status] : kPrefixes) {
-    std::string_view path = req.path;
-    if (path.size() > prefix.size() && path.starts_with(prefix)) {
-      // The client's token travels with its heartbeat: the leader checks it again.
-      return http::HeartbeatEntry{path.substr(prefix.size()), status,
-                                  req.Query("note").value_or(""), http::RequestToken(req)};
-    }
-  }
-  return std::nullopt;
+http::HeartbeatEntry SingleHeartbeat(const Request& req, const http::RouteMatch& match) {
+  const http::Endpoint endpoint = match.route->endpoint;
+  const core::HealthStatus status = endpoint == http::Endpoint::kCheckPass
+                                        ? core::HealthStatus::kPassing
+                                    : endpoint == http::Endpoint::kCheckWarn
+                                        ? core::HealthStatus::kWarning
+                                        : core::HealthStatus::kCritical;
+  // The client's token travels with its heartbeat: the leader checks it again.
+  return http::HeartbeatEntry{match.param(), status, req.Query("note").value_or(""),
+                              http::RequestToken(req)};
 }
 
 }  // namespace
@@ -82,51 +63,32 @@ bool ClusterApi::FromServer(const Request& req) const {
   return req.server_certificate || FromConfiguredServer(req);
 }
 
-asio::awaitable<std::optional<Response>> ClusterApi::Intercept(Request& req) {
-  const std::string& path = req.path;
-  if (path == "/v1/concierge/join") {
-    if (req.method != "PUT" && req.method != "POST") {
-      co_return Response::Error(405, "use PUT on /v1/concierge/join");
-    }
-    if (security_.key && !security_.Proven(req)) {
-      RateLimitedWarn("cluster: refused a join from {}: no valid proof of the cluster key",
-                      req.remote_address);
-      co_return Response::Error(403, "join: refused: the request does not prove this cluster's "
-                                     "key; give every server the same -cluster-key (and "
-                                     "synchronised clocks, within a minute)");
-    }
-    // Without a key, a server whose Raft has a configuration hears only its servers' hosts
-    // (or a verified server certificate); before that, anyone may help it form.
-    if (!security_.key && !FromServer(req) && !raft_.Cluster().voters.empty()) {
-      RateLimitedWarn(
-          "cluster: refused a join from {}: not the host of a server in the Raft "
-          "configuration, and no cluster key is set",
-          req.remote_address);
-      co_return Response::Error(403, "join: refused: " + req.remote_address +
-                                         " is not the host of a server of this cluster; to add "
-                                         "a server on a new host, give every server the same "
-                                         "-cluster-key");
-    }
-    co_return co_await Join(req);
+asio::awaitable<Response> ClusterApi::Handle(http::Endpoint endpoint, Request& req) {
+  switch (endpoint) {
+    case http::Endpoint::kJoin:
+      co_return co_await Join(req);
+    case http::Endpoint::kAgentMembers:
+      co_return AgentMembers();
+    case http::Endpoint::kRaftConfiguration:
+      co_return RaftConfiguration();
+    case http::Endpoint::kRaftRemovePeer:
+      co_return co_await RemovePeer(req);
+    case http::Endpoint::kRaftTransferLeader:
+      co_return co_await TransferLeader(req);
+    default:
+      co_return Response::Error(404, "no such cluster endpoint: " + req.path);
   }
-  if (path == "/v1/agent/members") co_return AgentMembers();
-  if (path == "/v1/operator/raft/configuration") co_return RaftConfiguration();
-  if (path == "/v1/operator/raft/peer") {
-    if (req.method != "DELETE") co_return Response::Error(405, "use DELETE on " + path);
-    co_return co_await RemovePeer(req);
-  }
-  if (path == "/v1/operator/raft/transfer-leader") {
-    if (req.method != "PUT" && req.method != "POST") {
-      co_return Response::Error(405, "use POST on " + path);
-    }
-    co_return co_await TransferLeader(req);
-  }
+}
+
+asio::awaitable<std::optional<Response>> ClusterApi::Forward(Request& req,
+                                                            const http::RouteMatch& match) {
+  const http::Route& route = *match.route;
   // A request forwarded by a follower carries the original client's address, which is the
   // default address of a registration; trust it only from another server.
   if (auto client = req.Header(kClientAddressHeader); client && FromServer(req)) {
     req.remote_address = std::string(*client);
   }
-  if (AgentLocal(path)) co_return std::nullopt;
+  if (route.where == http::Where::kAgent) co_return std::nullopt;
   if (raft_.is_leader()) {
     if (req.Has("consistent")) {
       server::StateLoop::Operation confirm = [this](std::function<void(Status)> done) {
@@ -141,12 +103,11 @@ asio::awaitable<std::optional<Response>> ClusterApi::Intercept(Request& req) {
   if (raft_.started() && raft_.Cluster().leader == members_.self().raft_address) {
     co_return std::nullopt;
   }
-  if (req.method == "GET" || req.method == "PUT" || req.method == "POST") {
-    if (std::optional<http::HeartbeatEntry> beat = SingleHeartbeat(req)) {
-      co_return co_await HeartbeatToLeader(*beat);
-    }
+  if (route.where == http::Where::kHeartbeat) {
+    http::HeartbeatEntry beat = SingleHeartbeat(req, match);
+    co_return co_await HeartbeatToLeader(beat);
   }
-  bool write = (req.method != "GET" && req.method != "HEAD") || WriteByPath(path);
+  const bool write = route.where != http::Where::kRead || route.Writes(http::MethodBit(req.method));
   if (!write && req.Has("stale") && raft_.started()) co_return std::nullopt;
   co_return co_await ToLeader(req);
 }
@@ -199,6 +160,25 @@ asio::awaitable<Response> ClusterApi::HeartbeatToLeader(http::HeartbeatEntry ent
 }
 
 asio::awaitable<Response> ClusterApi::Join(Request& req) {
+  if (security_.key && !security_.Proven(req)) {
+    RateLimitedWarn("cluster: refused a join from {}: no valid proof of the cluster key",
+                    req.remote_address);
+    co_return Response::Error(403, "join: refused: the request does not prove this cluster's "
+                                   "key; give every server the same -cluster-key (and "
+                                   "synchronised clocks, within a minute)");
+  }
+  // Without a key, a server whose Raft has a configuration hears only its servers' hosts
+  // (or a verified server certificate); before that, anyone may help it form.
+  if (!security_.key && !FromServer(req) && !raft_.Cluster().voters.empty()) {
+    RateLimitedWarn(
+        "cluster: refused a join from {}: not the host of a server in the Raft "
+        "configuration, and no cluster key is set",
+        req.remote_address);
+    co_return Response::Error(403, "join: refused: " + req.remote_address +
+                                       " is not the host of a server of this cluster; to add "
+                                       "a server on a new host, give every server the same "
+                                       "-cluster-key");
+  }
   auto joined = DecodeJoinRequest(req.body);
   if (!joined.ok()) co_return Response::Error(400, "join: " + joined.status().message());
   if (members_.Merge(joined->members)) {
@@ -239,7 +219,6 @@ asio::awaitable<Response> ClusterApi::RemovePeer(Request& req) {
     co_return Response::Error(400, "address: the Raft address (host:port) of the server to remove "
                                    "is required, e.g. ?address=10.0.0.3:8300");
   }
-  if (!raft_.is_leader()) co_return co_await ToLeader(req);
   std::string target(*address);
   bool known = false;
   for (const std::string& voter : raft_.Cluster().voters) known |= voter == target;
@@ -262,7 +241,6 @@ asio::awaitable<Response> ClusterApi::TransferLeader(Request& req) {
                                      "list-peers` shows it, got \"" + std::string(*id) + "\"");
     }
   }
-  if (!raft_.is_leader()) co_return co_await ToLeader(req);
   server::ClusterInfo info = raft_.Cluster();
   bool known = to == 0;
   std::size_t others = 0;

@@ -1,12 +1,8 @@
-// The cluster side of the HTTP API, run before Consul's routes (ApiOptions::intercept):
-//   PUT    /v1/concierge/join              servers find each other (-join)
-//   GET    /v1/agent/members               the servers, as Consul lists its members
-//   GET    /v1/operator/raft/configuration the Raft configuration and who leads
-//   DELETE /v1/operator/raft/peer?address= remove a (dead) server
-//   POST   /v1/operator/raft/transfer-leader[?id=] hand leadership to another voter
-// and the routing of every other request: a follower forwards writes, and reads that are
-// not ?stale, to the leader (heartbeats coalesced into batches); without a leader they get
-// 503 "no cluster leader".
+// The cluster side of the HTTP API: the endpoints only a cluster has (the route table's
+// kJoin, kAgentMembers, kRaftConfiguration, kRaftRemovePeer, kRaftTransferLeader), and where
+// every other request is answered (Route::where): a follower forwards writes, and reads that
+// are not ?stale, to the leader (heartbeats coalesced into batches); without a leader they
+// get 503 "no cluster leader".
 #pragma once
 
 #include <optional>
@@ -17,6 +13,7 @@
 #include "cluster/members.h"
 #include "cluster/peer_security.h"
 #include "http/message.h"
+#include "http/routes.h"
 #include "raft/raft_log.h"
 #include "server/state_loop.h"
 
@@ -33,7 +30,11 @@ class ClusterApi {
     heartbeats_.set_tls(security_.tls);
   }
 
-  boost::asio::awaitable<std::optional<http::Response>> Intercept(http::Request& req);
+  // ConsulApi's ApiOptions::forward: the answer of another server, or nullopt to answer here.
+  boost::asio::awaitable<std::optional<http::Response>> Forward(http::Request& req,
+                                                               const http::RouteMatch& match);
+  // ApiOptions::cluster_endpoint.
+  boost::asio::awaitable<http::Response> Handle(http::Endpoint endpoint, http::Request& req);
 
  private:
   boost::asio::awaitable<http::Response> Join(http::Request& req);

@@ -127,14 +127,6 @@ Result<AclAccess> Level(const Value& v, std::string_view where) {
   return *access;
 }
 
-// Snapshots and the members list: a management token (acl:write), as in Consul.
-bool ManagementPath(std::string_view rest) { return rest == "snapshot"; }
-
-std::optional<std::string_view> After(std::string_view path, std::string_view prefix) {
-  if (!path.starts_with(prefix) || path.size() == prefix.size()) return std::nullopt;
-  return path.substr(prefix.size());
-}
-
 // The caller (ConsulApi) adds X-Consul-Index and the leader headers.
 Response Json(std::string body) { return Response::Json(std::move(body)); }
 
@@ -406,51 +398,41 @@ asio::awaitable<std::optional<std::string>> AclApi::ServiceOfCheck(std::string c
   co_return std::move(*name);
 }
 
-asio::awaitable<Status> AclApi::Authorize(const Request& req) {
+asio::awaitable<Status> AclApi::Authorize(const Request& req, const RouteMatch& match) {
   const core::AclAuthorizer& a = *req.acl;
   if (!a.enforcing()) co_return Status::Ok();
-  std::string_view path = req.path;
-  if (!path.starts_with("/v1/")) co_return Status::Ok();  // the web UI's files
-  std::string_view rest = path.substr(4);
-  const bool read = req.method == "GET" || req.method == "HEAD";
-  const P method_permission = read ? P::kRead : P::kWrite;
-
-  for (std::string_view prefix :
-       {"agent/check/pass/", "agent/check/warn/", "agent/check/fail/", "agent/check/update/"}) {
-    if (auto id = After(rest, prefix)) {
-      std::string check_id(*id);
+  const Route& route = *match.route;
+  const P p = route.Writes(MethodBit(req.method)) ? P::kWrite : P::kRead;
+  switch (route.acl) {
+    case AclScope::kNone:
+    case AclScope::kFiltered:
+    case AclScope::kServiceInBody:
+    case AclScope::kEachHeartbeat:
+    case AclScope::kAnyToken:
+    case AclScope::kCluster:
+      co_return Status::Ok();  // decided by the handler, or by the cluster key
+    case AclScope::kServiceOfCheck: {
+      std::string check_id(match.param());
       std::optional<std::string> service = co_await ServiceOfCheck(check_id);
       // An unknown check is the handler's 404.
       if (!service) co_return Status::Ok();
-      co_return a.Require(AclResource::kService, *service, P::kWrite);
+      co_return a.Require(AclResource::kService, *service, p);
     }
-  }
-  for (std::string_view prefix : {"agent/service/deregister/", "agent/service/maintenance/"}) {
-    if (auto id = After(rest, prefix)) {
-      auto inst = registry_.Instance(*id);
-      if (!inst) co_return Status::Ok();
-      co_return a.Require(AclResource::kService, inst->service.name, P::kWrite);
+    case AclScope::kServiceOfInstance: {
+      auto inst = registry_.Instance(match.param());
+      if (!inst) co_return Status::Ok();  // the handler's 404
+      co_return a.Require(AclResource::kService, inst->service.name, p);
     }
+    case AclScope::kNode:
+      co_return a.Require(AclResource::kNode, node_.name, p);
+    case AclScope::kAgent:
+      co_return a.Require(AclResource::kAgent, node_.name, p);
+    case AclScope::kOperator:
+      co_return a.RequireOperator(p);
+    case AclScope::kAcl:
+      co_return a.RequireAcl(p);
   }
-  if (rest == "agent/maintenance") co_return a.Require(AclResource::kNode, node_.name, P::kWrite);
-  if (ManagementPath(rest)) co_return a.RequireAcl(P::kWrite);
-  if (rest.starts_with("operator/")) co_return a.RequireOperator(method_permission);
-  if (rest == "agent/self" || rest == "agent/members" || rest.starts_with("agent/metrics") ||
-      rest == "agent/monitor") {
-    co_return a.Require(AclResource::kAgent, node_.name, P::kRead);
-  }
-  if (auto id = After(rest, "agent/service/"); id && read) {
-    auto inst = registry_.Instance(*id);
-    if (!inst) co_return Status::Ok();
-    co_return a.Require(AclResource::kService, inst->service.name, P::kRead);
-  }
-  // The web UI's live data shows every service and node. A batch of heartbeats
-  // (PUT concierge/heartbeats) is checked entry by entry (AuthorizeHeartbeats).
-  if ((rest == "concierge/heartbeats" && read) || rest == "concierge/changes" ||
-      rest == "concierge/summary") {
-    co_return a.RequireOperator(P::kRead);
-  }
-  co_return Status::Ok();
+  co_return Status::PermissionDenied("no ACL rule for " + req.path);
 }
 
 // --- /v1/acl/ endpoints ---
@@ -484,69 +466,58 @@ void WriteToken(Writer& w, const core::AclToken& t, const core::AclState& state,
 }  // namespace
 
 
-asio::awaitable<Response> AclApi::Handle(Request& req, std::string_view rest) {
+asio::awaitable<Response> AclApi::Handle(Request& req, const RouteMatch& match) {
   if (!enabled_) {
     co_return Response::Error(401, "ACL support disabled (start the agent with -acl-enabled; "
                                    "see docs/acl.md)");
   }
-  const bool get = req.method == "GET" || req.method == "HEAD";
-  const bool put = req.method == "PUT" || req.method == "POST";
+  // The route's ACL rule (acl:read or acl:write) was checked before (Authorize).
+  std::string param(match.param());
   const bool del = req.method == "DELETE";
-  const core::AclAuthorizer& a = *req.acl;
-  auto need = [&](P p) { return a.RequireAcl(p); };
-  auto not_allowed = [&](std::string_view allowed) {
-    Response r = Response::Error(405, "method " + req.method + " is not allowed on " + req.path +
-                                          "; use " + std::string(allowed));
-    r.headers.emplace_back("Allow", std::string(allowed));
-    return r;
-  };
-
-  if (rest == "acl/bootstrap") {
-    if (!put) co_return not_allowed("PUT");
-    co_return co_await Bootstrap();
+  const Endpoint endpoint = match.route->endpoint;
+  const bool by_id = endpoint == Endpoint::kAclPolicyRead || endpoint == Endpoint::kAclPolicyWrite ||
+                     endpoint == Endpoint::kAclTokenRead || endpoint == Endpoint::kAclTokenWrite;
+  if (by_id && param.empty()) {
+    co_return Response::Error(400, "an ID is required after " + req.path);
   }
-  if (rest == "acl/token/self") {
-    if (!get) co_return not_allowed("GET");
-    const std::string& id = a.accessor_id();
-    co_return TokenRead(registry_.Acl().state->FindToken(id));
-  }
-  if (rest == "acl/policies" || rest == "acl/tokens") {
-    if (!get) co_return not_allowed("GET");
-    if (auto st = need(P::kRead); !st.ok()) co_return FromStatus(st);
-    co_return rest == "acl/policies" ? Policies() : Tokens();
-  }
-  if (rest == "acl/policy" || rest == "acl/token") {
-    if (!put) co_return not_allowed("PUT");
-    if (auto st = need(P::kWrite); !st.ok()) co_return FromStatus(st);
-    std::string none;  // a named value: g++ 12 and temporaries passed to coroutines
-    if (rest == "acl/policy") co_return co_await PolicyWrite(req, none);
-    co_return co_await TokenWrite(req, none);
-  }
-  if (auto name = After(rest, "acl/policy/name/")) {
-    if (!get) co_return not_allowed("GET");
-    if (auto st = need(P::kRead); !st.ok()) co_return FromStatus(st);
-    co_return PolicyRead(registry_.Acl().state->FindPolicyByName(*name));
-  }
-  for (bool policy : {true, false}) {
-    auto id = After(rest, policy ? "acl/policy/" : "acl/token/");
-    if (!id) continue;
-    if (!get && !put && !del) co_return not_allowed("GET, PUT, DELETE");
-    if (auto st = need(get ? P::kRead : P::kWrite); !st.ok()) co_return FromStatus(st);
-    if (get) {
-      server::AclView view = registry_.Acl();
-      co_return policy ? PolicyRead(view.state->FindPolicy(*id))
-                       : TokenRead(view.state->FindToken(*id));
+  switch (endpoint) {
+    case Endpoint::kAclBootstrap:
+      co_return co_await Bootstrap();
+    case Endpoint::kAclTokenSelf:
+      co_return TokenRead(registry_.Acl().state->FindToken(req.acl->accessor_id()));
+    case Endpoint::kAclPolicies:
+      co_return Policies();
+    case Endpoint::kAclTokens:
+      co_return Tokens();
+    case Endpoint::kAclPolicyByName:
+      co_return PolicyRead(registry_.Acl().state->FindPolicyByName(param));
+    case Endpoint::kAclPolicyRead:
+      co_return PolicyRead(registry_.Acl().state->FindPolicy(param));
+    case Endpoint::kAclTokenRead:
+      co_return TokenRead(registry_.Acl().state->FindToken(param));
+    case Endpoint::kAclPolicyCreate:
+    case Endpoint::kAclPolicyWrite: {
+      if (del) {
+        core::Command command = core::AclDeletePolicy{param, {}};
+        co_return co_await Delete(std::move(command));
+      }
+      // A new policy gets its ID from the server; named values: g++ 12 and temporaries
+      // passed to coroutines.
+      if (endpoint == Endpoint::kAclPolicyCreate) param.clear();
+      co_return co_await PolicyWrite(req, param);
     }
-    if (del) {
-      core::Command command = policy ? core::Command(core::AclDeletePolicy{std::string(*id), {}})
-                                     : core::Command(core::AclDeleteToken{std::string(*id), {}});
-      co_return co_await Delete(std::move(command));
+    case Endpoint::kAclTokenCreate:
+    case Endpoint::kAclTokenWrite: {
+      if (del) {
+        core::Command command = core::AclDeleteToken{param, {}};
+        co_return co_await Delete(std::move(command));
+      }
+      if (endpoint == Endpoint::kAclTokenCreate) param.clear();
+      co_return co_await TokenWrite(req, param);
     }
-    std::string target(*id);
-    if (policy) co_return co_await PolicyWrite(req, target);
-    co_return co_await TokenWrite(req, target);
+    default:
+      co_return Response::Error(404, "no such ACL endpoint: " + req.path);
   }
-  co_return Response::Error(404, "no such ACL endpoint: " + req.path);
 }
 
 asio::awaitable<Response> AclApi::Bootstrap() {

@@ -14,6 +14,7 @@
 #include "http/consul_json.h"
 #include "http/heartbeat_batch.h"
 #include "http/message.h"
+#include "http/routes.h"
 #include "server/registry.h"
 #include "server/state_loop.h"
 
@@ -49,11 +50,11 @@ class AclApi {
   boost::asio::awaitable<std::vector<Status>> AuthorizeHeartbeats(
       const Request& req, const std::vector<HeartbeatEntry>& entries);
 
-  // The right the endpoint needs, checked against req.acl (set by Resolve): ok, or 403 with
-  // the missing right. Lists (catalog, health, agent services) are filtered by their
-  // handlers instead; registrations are checked once their body is decoded
-  // (RequireServiceWrite).
-  boost::asio::awaitable<Status> Authorize(const Request& req);
+  // The right the request's route needs (Route::acl, http/routes.h), checked against req.acl
+  // (set by Resolve): ok, or 403 with the missing right. Lists (catalog, health, agent
+  // services) are filtered by their handlers instead; registrations are checked once their
+  // body is decoded (RequireServiceWrite).
+  boost::asio::awaitable<Status> Authorize(const Request& req, const RouteMatch& match);
 
   // Registering `name` (and, when the ID exists under another name, that one too).
   Status RequireServiceWrite(const Request& req, std::string_view service_id,
@@ -61,8 +62,8 @@ class AclApi {
   // The token may see entries of this service (and, with `node`, the node they live on).
   bool CanRead(const Request& req, std::string_view service, bool node) const;
 
-  // /v1/acl/... (`rest` is the path after "/v1/").
-  boost::asio::awaitable<Response> Handle(Request& req, std::string_view rest);
+  // The /v1/acl/... endpoints (Endpoint::kAcl*).
+  boost::asio::awaitable<Response> Handle(Request& req, const RouteMatch& match);
 
  private:
   using Awaitable = boost::asio::awaitable<Response>;

@@ -23,31 +23,6 @@ using core::HealthStatus;
 
 namespace {
 
-// Consul endpoints that exist but that Concierge does not serve: 501 with a message, never
-// a 404 that a client could take for "empty".
-constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
-    {"kv/", "the KV store is not supported"},
-    {"session/", "sessions are not supported"},
-    {"event/", "user events are not supported"},
-    {"txn", "transactions are not supported"},
-    {"connect/", "Connect (service mesh) is not supported"},
-    {"query", "prepared queries are not supported"},
-    {"operator/", "operator endpoints are not supported yet"},
-    {"coordinate/", "network coordinates are not supported"},
-    {"config", "configuration entries are not supported"},
-    {"namespace", "namespaces are not supported"},
-    {"partition", "admin partitions are not supported"},
-    {"peering", "cluster peering is not supported"},
-    {"internal/", "Consul's internal UI endpoints are not supported"},
-    {"agent/check/register", "standalone checks are not supported; register checks with a service"},
-    {"agent/check/deregister", "standalone checks are not supported; deregister the service"},
-    {"agent/join", "joining is not supported yet"},
-    {"agent/leave", "leaving is not supported yet"},
-    {"agent/token", "ACL tokens are not supported yet"},
-    {"catalog/register", "use PUT /v1/agent/service/register"},
-    {"catalog/deregister", "use PUT /v1/agent/service/deregister/:id"},
-};
-
 int HttpStatus(const Status& st) {
   switch (st.code()) {
     case Status::Code::kOk:
@@ -94,12 +69,6 @@ Response Filtered(Response r, bool filtered) {
   return r;
 }
 
-// "/a/b/rest" after `prefix`: the rest if the path has the prefix and a non-empty rest.
-std::optional<std::string_view> Param(std::string_view path, std::string_view prefix) {
-  if (!path.starts_with(prefix) || path.size() == prefix.size()) return std::nullopt;
-  return path.substr(prefix.size());
-}
-
 }  // namespace
 
 ConsulApi::ConsulApi(server::Registry& registry, server::StateLoop& state, server::WatchHub& hub,
@@ -125,123 +94,207 @@ Response ConsulApi::WithIndex(Response r, core::Index index) const {
 
 asio::awaitable<Response> ConsulApi::Handle(Request& req) {
   const auto started = std::chrono::steady_clock::now();
-  Response response = co_await Route(req);
-  server::Metrics::Get().ObserveRequest(server::RouteOf(req.path), response.status,
+  const RouteMatch match = MatchRoute(req.method, req.path);
+  Response response = co_await Route(req, match);
+  server::Metrics::Get().ObserveRequest(MetricsSlot(match.route), response.status,
                                         std::chrono::steady_clock::now() - started);
   co_return response;
 }
 
-asio::awaitable<Response> ConsulApi::Route(Request& req) {
-  std::string_view path = req.path;
-  if (auto page = ServeUi(req)) co_return std::move(*page);
-  if (!path.starts_with("/v1/")) {
-    co_return Response::Error(404, "no such endpoint: " + req.path);
+Admission ConsulApi::Admit(const Request& head) const {
+  const RouteMatch match = MatchRoute(head.method, head.path);
+  if (match.route == nullptr || MethodBit(head.method) == kGet) return {kNoBodyLimit, {}};
+  switch (match.route->body) {
+    case BodyLimit::kNone:
+      return {kNoBodyLimit, {}};
+    case BodyLimit::kJson:
+      return {options_.body_limit, {}};
+    case BodyLimit::kBackup:
+      break;
   }
-  // One authorizer per request, from its token; then the endpoint's right (docs/acl.md).
-  auto authorizer = acl_.Resolve(req);
-  if (!authorizer.ok()) co_return FromStatus(authorizer.status());
-  req.acl = std::move(*authorizer);
-  if (req.acl->enforcing()) {
-    if (Status st = co_await acl_.Authorize(req); !st.ok()) co_return FromStatus(st);
+  // A backup may be a gigabyte: read it only for a token that may restore one.
+  auto authorizer = acl_.Resolve(head);
+  Status allowed = authorizer.ok() ? (*authorizer)->RequireAcl(core::AclAuthorizer::Permission::kWrite)
+                                   : authorizer.status();
+  if (!allowed.ok()) return {0, FromStatus(allowed)};
+  return {options_.backup_body_limit, {}};
+}
+
+asio::awaitable<Response> ConsulApi::Route(Request& req, const RouteMatch& match) {
+  if (match.route == nullptr) co_return Unrouted(req, match);
+  const http::Route& route = *match.route;
+  if ((MethodBit(req.method) & route.legacy) && !options_.legacy_methods) {
+    co_return Unrouted(req, {nullptr, {}, route.methods});
   }
-  if (options_.intercept) {
-    std::optional<Response> answer = co_await options_.intercept(req);
+  if (Status st = CheckBrowser(req, route); !st.ok()) co_return FromStatus(st);
+  if (route.acl != AclScope::kNone) {
+    // One authorizer per request, from its token; then the route's right (docs/acl.md).
+    auto authorizer = acl_.Resolve(req);
+    if (!authorizer.ok()) co_return FromStatus(authorizer.status());
+    req.acl = std::move(*authorizer);
+    if (Status st = co_await acl_.Authorize(req, match); !st.ok()) co_return FromStatus(st);
+  }
+  if (options_.forward) {
+    std::optional<Response> answer = co_await options_.forward(req, match);
     if (answer) co_return std::move(*answer);
   }
-  std::string_view rest = path.substr(4);
-  if (rest == "concierge/heartbeats" && (req.method == "PUT" || req.method == "POST")) {
-    co_return co_await HeartbeatBatch(req);
+  if (req.Has("filter") && !route.Writes(MethodBit(req.method))) {
+    co_return Response::Error(501, "the filter query parameter is not supported; use ?tag= and "
+                                   "?passing");
   }
-  if (rest.starts_with("concierge/")) {
-    if (auto answer = co_await UiEndpoint(req, registry_, hub_)) co_return std::move(*answer);
-  }
-  const bool get = req.method == "GET" || req.method == "HEAD";
-  const bool put = req.method == "PUT" || req.method == "POST";
-  auto method_not_allowed = [&](std::string_view allowed) {
-    Response r = Response::Error(405, "method " + req.method + " is not allowed on " + req.path +
-                                          "; use " + std::string(allowed));
-    r.headers.emplace_back("Allow", std::string(allowed));
-    return r;
-  };
+  co_return co_await Dispatch(req, match);
+}
 
-  // Heartbeats first: the hot path.
-  for (auto [prefix, status] : {std::pair{"agent/check/pass/", HealthStatus::kPassing},
-                                {"agent/check/warn/", HealthStatus::kWarning},
-                                {"agent/check/fail/", HealthStatus::kCritical}}) {
-    if (auto id = Param(rest, prefix)) {
-      if (!get && !put) co_return method_not_allowed("PUT");
-      co_return co_await CheckStatus(req, *id, status);
+Response ConsulApi::Unrouted(const Request& req, const RouteMatch& match) const {
+  if (match.allowed == 0) return Response::Error(404, "no such endpoint: " + req.path);
+  Response r = req.method == "OPTIONS"
+                   ? Response{200, "text/plain; charset=utf-8", {}, {}}
+                   : Response::Error(405, "method " + req.method + " not allowed");
+  r.headers.emplace_back("Allow", AllowHeader(match.allowed));
+  return r;
+}
+
+Status ConsulApi::CheckBrowser(const Request& req, const http::Route& route) const {
+  const Methods method = MethodBit(req.method);
+  if (!route.Writes(method)) return Status::Ok();
+  // Browsers mark what they send (Sec-Fetch-Site, Origin); other clients send neither.
+  std::optional<std::string_view> site = req.Header("Sec-Fetch-Site");
+  std::optional<std::string_view> origin = req.Header("Origin");
+  if (!site && !origin) return Status::Ok();
+  if (method & route.legacy) {
+    return Status::PermissionDenied(req.method + " " + req.path + " from a web page: a write "
+                                    "takes PUT (GET is accepted only from older API clients)");
+  }
+  bool allowed = false;
+  if (origin) {
+    std::optional<std::string_view> host = req.Header("Host");
+    for (std::string_view scheme : {"http://", "https://"}) {
+      allowed |= host && origin->size() == scheme.size() + host->size() &&
+                 origin->starts_with(scheme) && origin->ends_with(*host);
     }
+    for (const std::string& o : options_.allowed_origins) allowed |= *origin == o;
+  } else {
+    allowed = *site == "same-origin" || *site == "none";
   }
-  if (auto id = Param(rest, "agent/check/update/")) {
-    if (!put) co_return method_not_allowed("PUT");
-    co_return co_await CheckUpdate(req, *id);
-  }
-  if (rest == "snapshot") {
-    if (get) co_return co_await SnapshotSave();
-    if (put) co_return co_await SnapshotRestore(req);
-    co_return method_not_allowed("GET, PUT");
-  }
-  if (rest == "agent/service/register") {
-    if (!put) co_return method_not_allowed("PUT");
-    co_return co_await Register(req);
-  }
-  for (auto [prefix, node] : {std::pair{std::string_view("agent/service/maintenance/"), false},
-                              {std::string_view("agent/maintenance"), true}}) {
-    if (node ? rest != prefix : !Param(rest, prefix)) continue;
-    if (!put) co_return method_not_allowed("PUT");
-    auto cmd = DecodeMaintenance(req, node ? "" : std::string(rest.substr(prefix.size())));
-    if (!cmd.ok()) co_return FromStatus(cmd.status());
-    core::Command command = std::move(*cmd);
-    co_return co_await Submit(std::move(command));
-  }
-  if (auto id = Param(rest, "agent/service/deregister/")) {
-    if (!get && !put) co_return method_not_allowed("PUT");
-    co_return co_await Deregister(*id);
-  }
-  if (rest.starts_with("acl/")) {
-    Response r = co_await acl_.Handle(req, rest);
-    if (r.status == 200) r = WithIndex(std::move(r), registry_.index());
-    co_return r;
-  }
-  for (const auto& [prefix, message] : kUnsupported) {
-    if (rest.starts_with(prefix)) {
-      co_return Response::Error(501, std::string(message) + " (" + req.method + " " + req.path + ")");
+  if (allowed) return Status::Ok();
+  return Status::PermissionDenied(
+      "refused a write from another site's web page (Origin " +
+      std::string(origin.value_or("unknown")) + "); to allow a UI hosted elsewhere, start the "
+      "agent with -http-allowed-origins");
+}
+
+asio::awaitable<Response> ConsulApi::Dispatch(Request& req, const RouteMatch& match) {
+  const std::string_view param = match.param();
+  switch (match.route->endpoint) {
+    case Endpoint::kCheckPass:
+      co_return co_await CheckStatus(req, param, HealthStatus::kPassing);
+    case Endpoint::kCheckWarn:
+      co_return co_await CheckStatus(req, param, HealthStatus::kWarning);
+    case Endpoint::kCheckFail:
+      co_return co_await CheckStatus(req, param, HealthStatus::kCritical);
+    case Endpoint::kCheckUpdate:
+      co_return co_await CheckUpdate(req, param);
+    case Endpoint::kHeartbeatBatch:
+      co_return co_await HeartbeatBatch(req);
+    case Endpoint::kRegister:
+      co_return co_await Register(req);
+    case Endpoint::kDeregister:
+      co_return co_await Deregister(param);
+    case Endpoint::kServiceMaintenance:
+    case Endpoint::kNodeMaintenance: {
+      auto cmd = DecodeMaintenance(req, std::string(param));
+      if (!cmd.ok()) co_return FromStatus(cmd.status());
+      core::Command command = std::move(*cmd);
+      co_return co_await Submit(std::move(command));
     }
-  }
-  if (!get) co_return method_not_allowed("GET");
-  if (req.Has("filter")) {
-    co_return Response::Error(501, "the filter query parameter is not supported; use ?tag= and ?passing");
-  }
-  if (rest == "agent/services") co_return AgentServices(req);
-  if (auto id = Param(rest, "agent/service/")) co_return AgentService(*id);
-  if (rest == "agent/checks") co_return AgentChecks(req);
-  if (rest == "agent/self") co_return AgentSelf();
-  if (auto name = Param(rest, "health/service/")) co_return co_await HealthService(req, *name);
-  if (auto name = Param(rest, "health/checks/")) co_return co_await HealthChecks(req, *name);
-  if (auto state = Param(rest, "health/state/")) co_return HealthState(req, *state);
-  if (rest == "catalog/services") co_return co_await CatalogServices(req);
-  if (auto name = Param(rest, "catalog/service/")) co_return co_await CatalogService(req, *name);
-  if (rest == "catalog/nodes") co_return CatalogNodes(req);
-  if (rest == "agent/metrics") co_return AgentMetrics(req, registry_, hub_);
-  if (rest == "agent/monitor") co_return co_await AgentMonitor(req, options_.monitor);
-  if (rest == "catalog/datacenters") {
-    co_return WithIndex(Response::Json("[" + EncodeString(options_.node.datacenter) + "]"),
-                        registry_.index());
-  }
-  if (rest == "status/leader") {
-    // Consul answers "" while there is no leader.
-    co_return WithIndex(Response::Json(EncodeString(Cluster().leader)), registry_.index());
-  }
-  if (rest == "status/peers") {
-    std::string body = "[";
-    for (const std::string& voter : Cluster().voters) {
-      if (body.size() > 1) body += ',';
-      body += EncodeString(voter);
+    case Endpoint::kAgentService:
+      co_return co_await BlockOnHash(req, [&] { return AgentService(param); });
+    case Endpoint::kAgentServices:
+      co_return co_await BlockOnHash(req, [&] { return AgentServices(req); });
+    case Endpoint::kAgentChecks:
+      co_return co_await BlockOnHash(req, [&] { return AgentChecks(req); });
+    case Endpoint::kAgentSelf:
+      co_return AgentSelf();
+    case Endpoint::kAgentMetrics:
+      co_return AgentMetrics(req, registry_, hub_);
+    case Endpoint::kAgentMonitor:
+      co_return co_await AgentMonitor(req, options_.monitor);
+    case Endpoint::kHealthService:
+      co_return co_await HealthService(req, param);
+    case Endpoint::kHealthChecks:
+      co_return co_await HealthChecks(req, param);
+    case Endpoint::kHealthState:
+      co_return co_await HealthState(req, param);
+    case Endpoint::kHealthNode:
+      co_return co_await HealthNode(req, param);
+    case Endpoint::kCatalogServices:
+      co_return co_await CatalogServices(req);
+    case Endpoint::kCatalogService:
+      co_return co_await CatalogService(req, param);
+    case Endpoint::kCatalogNodes:
+      co_return co_await CatalogNodes(req);
+    case Endpoint::kCatalogNode:
+      co_return co_await CatalogNode(req, param);
+    case Endpoint::kCatalogDatacenters:
+      co_return WithIndex(Response::Json("[" + EncodeString(options_.node.datacenter) + "]"),
+                          registry_.index());
+    case Endpoint::kStatusLeader:
+      // Consul answers "" while there is no leader.
+      co_return WithIndex(Response::Json(EncodeString(Cluster().leader)), registry_.index());
+    case Endpoint::kStatusPeers:
+      co_return StatusPeers();
+    case Endpoint::kSnapshotSave:
+      co_return co_await SnapshotSave();
+    case Endpoint::kSnapshotRestore:
+      co_return co_await SnapshotRestore(req);
+    case Endpoint::kAclBootstrap:
+    case Endpoint::kAclTokenSelf:
+    case Endpoint::kAclPolicies:
+    case Endpoint::kAclTokens:
+    case Endpoint::kAclPolicyCreate:
+    case Endpoint::kAclTokenCreate:
+    case Endpoint::kAclPolicyByName:
+    case Endpoint::kAclPolicyRead:
+    case Endpoint::kAclPolicyWrite:
+    case Endpoint::kAclTokenRead:
+    case Endpoint::kAclTokenWrite: {
+      Response r = co_await acl_.Handle(req, match);
+      if (r.status == 200) r = WithIndex(std::move(r), registry_.index());
+      co_return r;
     }
-    co_return WithIndex(Response::Json(body + "]"), registry_.index());
+    case Endpoint::kJoin:
+    case Endpoint::kAgentMembers:
+    case Endpoint::kRaftConfiguration:
+    case Endpoint::kRaftRemovePeer:
+    case Endpoint::kRaftTransferLeader:
+      if (!options_.cluster_endpoint) {
+        co_return Response::Error(501, "this agent is not clustered (-dev): " + req.path +
+                                           " is for the servers of a cluster");
+      }
+      co_return co_await options_.cluster_endpoint(match.route->endpoint, req);
+    case Endpoint::kUiRedirect:
+      co_return RedirectToUi();
+    case Endpoint::kUiFile:
+      co_return ServeUiFile(req, param);
+    case Endpoint::kUiHeartbeats:
+      co_return UiHeartbeats(req, registry_);
+    case Endpoint::kUiChanges:
+    case Endpoint::kUiSummary:
+      co_return co_await UiChanges(req, match.route->endpoint == Endpoint::kUiSummary);
+    case Endpoint::kUnsupported:
+      co_return Response::Error(
+          501, std::string(match.route->message) + " (" + req.method + " " + req.path + ")");
   }
-  co_return Response::Error(404, "no such endpoint: " + req.path);
+  co_return Response::Error(500, "no handler for " + req.path);
+}
+
+Response ConsulApi::StatusPeers() {
+  std::string body = "[";
+  for (const std::string& voter : Cluster().voters) {
+    if (body.size() > 1) body += ',';
+    body += EncodeString(voter);
+  }
+  return WithIndex(Response::Json(body + "]"), registry_.index());
 }
 
 asio::awaitable<Response> ConsulApi::Submit(core::Command command) {
@@ -413,36 +466,23 @@ asio::awaitable<Response> ConsulApi::HeartbeatBatch(Request& req) {
   co_return WithIndex(Response::Json(EncodeHeartbeatResults(results)), results.index);
 }
 
-asio::awaitable<std::optional<Response>> ConsulApi::Block(
-    const Request& req, std::string key, const std::function<core::Index()>& current) {
-  std::optional<std::string_view> index_text = req.Query("index");
-  if (!index_text) co_return std::nullopt;
-  // The token first: a watch of a service it may not read gets its (filtered) answer at
-  // once rather than a slot.
-  if (key != server::WatchHub::kCatalogKey && !acl_.CanRead(req, key, true)) {
-    co_return std::nullopt;
-  }
+std::optional<Response> ConsulApi::WaitDeadline(
+    const Request& req, std::chrono::steady_clock::time_point* deadline) const {
   if (options_.max_blocking_queries > 0 && hub_.parked() >= options_.max_blocking_queries) {
     Response busy = Response::Error(
         429, "too many blocking queries are waiting (the limit is " +
                  std::to_string(options_.max_blocking_queries) +
                  ", -max-blocking-queries); retry shortly, or ask without ?index");
     busy.headers.emplace_back("Retry-After", "1");
-    co_return busy;
-  }
-  core::Index index = 0;
-  auto [p, ec] = std::from_chars(index_text->data(), index_text->data() + index_text->size(), index);
-  if (ec != std::errc() || p != index_text->data() + index_text->size()) {
-    co_return Response::Error(400, "index: expected a non-negative integer, got \"" +
-                                       std::string(*index_text) + "\"");
+    return busy;
   }
   auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(options_.default_wait);
   if (auto wait_text = req.Query("wait")) {
     auto d = core::ParseDuration(*wait_text);
-    if (!d.ok()) co_return Response::Error(400, "wait: " + d.status().message());
+    if (!d.ok()) return Response::Error(400, "wait: " + d.status().message());
     if (*d < core::Duration::zero()) {
-      co_return Response::Error(400, "wait: must not be negative, got \"" +
-                                         std::string(*wait_text) + "\"");
+      return Response::Error(400, "wait: must not be negative, got \"" + std::string(*wait_text) +
+                                      "\"");
     }
     wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(*d), options_.max_wait);
   }
@@ -451,11 +491,13 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
   auto jitter = std::chrono::milliseconds(
       wait.count() >= 16 ? std::uniform_int_distribution<std::int64_t>(0, wait.count() / 16)(rng)
                          : 0);
-  auto deadline = std::chrono::steady_clock::now() + wait + jitter;
-  // Wake when the index moves past the client's; a client index ahead of ours (it talked to
-  // an agent before a restart or restore) answers at once so that the client resets, as
-  // Prometheus and the Go client do on a smaller index. Compared as WithIndex reports it.
-  std::function<bool()> passed = [&] { return std::max<core::Index>(1, current()) != index; };
+  *deadline = std::chrono::steady_clock::now() + wait + jitter;
+  return std::nullopt;
+}
+
+asio::awaitable<std::optional<Response>> ConsulApi::Park(
+    const Request& req, std::string key, const std::function<bool()>& passed,
+    std::chrono::steady_clock::time_point deadline) {
   // A client that goes away while parked ends the wait and frees its slot at once.
   std::function<void(std::function<void()>)> on_parked;
   if (req.hangup) {
@@ -467,6 +509,65 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
     if (req.hangup->gone()) co_return Response::Error(400, "the client closed the connection");
   }
   co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<Response>> ConsulApi::Block(
+    const Request& req, std::string key, const std::function<core::Index()>& current) {
+  std::optional<std::string_view> index_text = req.Query("index");
+  if (!index_text) co_return std::nullopt;
+  // The token first: a watch of a service it may not read gets its (filtered) answer at
+  // once rather than a slot.
+  if (key != server::WatchHub::kCatalogKey && key != server::WatchHub::kAnyKey &&
+      !acl_.CanRead(req, key, true)) {
+    co_return std::nullopt;
+  }
+  core::Index index = 0;
+  auto [p, ec] = std::from_chars(index_text->data(), index_text->data() + index_text->size(), index);
+  if (ec != std::errc() || p != index_text->data() + index_text->size()) {
+    co_return Response::Error(400, "index: expected a non-negative integer, got \"" +
+                                       std::string(*index_text) + "\"");
+  }
+  std::chrono::steady_clock::time_point deadline;
+  if (auto error = WaitDeadline(req, &deadline)) co_return error;
+  // Wake when the index moves past the client's; a client index ahead of ours (it talked to
+  // an agent before a restart or restore) answers at once so that the client resets, as
+  // Prometheus and the Go client do on a smaller index. Compared as WithIndex reports it.
+  std::function<bool()> passed = [&] { return std::max<core::Index>(1, current()) != index; };
+  co_return co_await Park(req, std::move(key), passed, deadline);
+}
+
+namespace {
+
+// The content hash of an agent endpoint's answer (FNV-1a, 64 bits, in hex).
+std::string ContentHash(std::string_view body) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : body) h = (h ^ c) * 1099511628211ull;
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
+}
+
+}  // namespace
+
+asio::awaitable<Response> ConsulApi::BlockOnHash(const Request& req,
+                                                 const std::function<Response()>& render) {
+  Response r = render();
+  std::optional<std::string_view> want = req.Query("hash");
+  if (want && r.status == 200 && ContentHash(r.body) == *want) {
+    std::chrono::steady_clock::time_point deadline;
+    if (auto error = WaitDeadline(req, &deadline)) co_return std::move(*error);
+    // Any change may change the answer: wait for one, render again, until the hash moves.
+    while (r.status == 200 && ContentHash(r.body) == *want &&
+           std::chrono::steady_clock::now() < deadline) {
+      const core::Index seen = registry_.index();
+      std::function<bool()> changed = [&] { return registry_.index() != seen; };
+      std::string key(server::WatchHub::kAnyKey);
+      if (auto gone = co_await Park(req, std::move(key), changed, deadline)) co_return *gone;
+      r = render();
+    }
+  }
+  if (r.status == 200) r.headers.emplace_back("X-Consul-ContentHash", ContentHash(r.body));
+  co_return r;
 }
 
 asio::awaitable<Response> ConsulApi::HealthService(Request& req, std::string_view name) {
@@ -540,16 +641,19 @@ asio::awaitable<Response> ConsulApi::HealthChecks(Request& req, std::string_view
       filtered);
 }
 
-Response ConsulApi::HealthState(const Request& req, std::string_view state) {
+asio::awaitable<Response> ConsulApi::HealthState(Request& req, std::string_view state) {
   std::optional<HealthStatus> want;
   if (state != "any") {
     want = core::ParseHealthStatus(state);
     if (!want) {
-      return Response::Error(400, "state: expected \"any\", \"passing\", \"warning\" or "
-                                  "\"critical\", got \"" + std::string(state) + "\"");
+      co_return Response::Error(400, "state: expected \"any\", \"passing\", \"warning\" or "
+                                     "\"critical\", got \"" + std::string(state) + "\"");
     }
   }
-  core::Index index = registry_.index();
+  std::function<core::Index()> current = [&] { return registry_.index(); };
+  std::string key(server::WatchHub::kAnyKey);
+  if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
+  core::Index index = current();
   auto instances = registry_.Instances();
   std::vector<const core::Check*> checks;
   std::vector<const core::Instance*> owners;
@@ -567,9 +671,63 @@ Response ConsulApi::HealthState(const Request& req, std::string_view state) {
       owners.push_back(inst.get());
     }
   }
-  return Filtered(
+  co_return Filtered(
       WithIndex(Response::Json(EncodeHealthChecks(checks, owners, options_.node)), index),
       filtered);
+}
+
+asio::awaitable<Response> ConsulApi::HealthNode(Request& req, std::string_view node) {
+  // One node holds every instance: its checks are every check; another node has none.
+  if (node == options_.node.name) {
+    std::string_view any = "any";  // a named value: g++ 12 and temporaries passed to coroutines
+    co_return co_await HealthState(req, any);
+  }
+  std::function<core::Index()> current = [&] { return registry_.index(); };
+  std::string key(server::WatchHub::kAnyKey);
+  if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
+  co_return WithIndex(Response::Json("[]"), current());
+}
+
+asio::awaitable<Response> ConsulApi::CatalogNodes(Request& req) {
+  std::function<core::Index()> current = [&] { return registry_.index(); };
+  std::string key(server::WatchHub::kAnyKey);
+  if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
+  if (!req.acl->Allowed(core::AclResource::kNode, options_.node.name,
+                        core::AclAuthorizer::Permission::kRead)) {
+    co_return Filtered(WithIndex(Response::Json("[]"), current()), true);
+  }
+  co_return WithIndex(Response::Json(EncodeCatalogNodes(options_.node)), current());
+}
+
+asio::awaitable<Response> ConsulApi::CatalogNode(Request& req, std::string_view node) {
+  std::function<core::Index()> current = [&] { return registry_.index(); };
+  std::string key(server::WatchHub::kAnyKey);
+  if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
+  // Consul answers null for a node it does not know.
+  if (node != options_.node.name ||
+      !req.acl->Allowed(core::AclResource::kNode, options_.node.name,
+                        core::AclAuthorizer::Permission::kRead)) {
+    co_return WithIndex(Response::Json("null"), current());
+  }
+  bool filtered = false;
+  auto instances = ReadableInstances(req, &filtered);
+  co_return Filtered(
+      WithIndex(Response::Json(EncodeCatalogNode(instances, options_.node)), current()), filtered);
+}
+
+asio::awaitable<Response> ConsulApi::UiChanges(Request& req, bool summary) {
+  std::function<core::Index()> current = [&] { return registry_.index(); };
+  std::string key(server::WatchHub::kAnyKey);
+  if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
+  // Block has checked the index.
+  core::Index since = 0;
+  std::string_view index = req.Query("index").value_or("0");
+  std::from_chars(index.data(), index.data() + index.size(), since);
+  Response r = WithIndex(Response::Json(summary ? UiSummary(registry_, since)
+                                                : "{\"Index\":" + std::to_string(current()) + "}"),
+                         current());
+  r.headers.emplace_back("Cache-Control", "no-store");
+  co_return r;
 }
 
 asio::awaitable<Response> ConsulApi::CatalogService(Request& req, std::string_view name) {
@@ -634,14 +792,6 @@ Response ConsulApi::AgentChecks(const Request& req) {
   auto instances = ReadableInstances(req, &filtered);
   return Filtered(WithIndex(Response::Json(EncodeAgentChecks(instances, options_.node)), index),
                   filtered);
-}
-
-Response ConsulApi::CatalogNodes(const Request& req) {
-  if (!req.acl->Allowed(core::AclResource::kNode, options_.node.name,
-                        core::AclAuthorizer::Permission::kRead)) {
-    return Filtered(WithIndex(Response::Json("[]"), registry_.index()), true);
-  }
-  return WithIndex(Response::Json(EncodeCatalogNodes(options_.node)), registry_.index());
 }
 
 Response ConsulApi::AgentSelf() {

@@ -6,6 +6,7 @@
 #include "http/acl_api.h"
 #include "http/consul_json.h"
 #include "http/message.h"
+#include "http/routes.h"
 #include "server/command_log.h"
 #include "server/log_monitor.h"
 #include "server/registry.h"
@@ -22,10 +23,21 @@ struct ApiOptions {
   // The cluster as Raft sees it (leader, voters); any thread. Unset: a single in-memory
   // node that is its own leader at http_address.
   std::function<server::ClusterInfo()> cluster;
-  // Runs before routing: answers cluster endpoints and forwards what the leader must answer.
-  // nullopt means "answer it here".
-  std::function<boost::asio::awaitable<std::optional<Response>>(Request&)> intercept;
+  // A cluster's side (cluster/cluster_api.h); unset on an agent that is not clustered (-dev).
+  // `forward` runs once a request is routed and authorized: it answers what another server
+  // must answer (nullopt: answer here). `endpoint` answers the cluster's own endpoints
+  // (Endpoint::kJoin, kAgentMembers, kRaft*).
+  std::function<boost::asio::awaitable<std::optional<Response>>(Request&, const RouteMatch&)>
+      forward;
+  std::function<boost::asio::awaitable<Response>(Endpoint, Request&)> cluster_endpoint;
   std::string http_address;
+  // Body limits (docs/limits.md): a JSON body, and a backup being restored.
+  std::size_t body_limit = 1 << 20;
+  std::size_t backup_body_limit = std::size_t{1} << 30;
+  // Accept the GETs that Consul 0.x took on some writes (Route::legacy); never from browsers.
+  bool legacy_methods = true;
+  // Origins (scheme://host:port) besides the agent's own whose pages may send writes.
+  std::vector<std::string> allowed_origins;
   // Limits (docs/limits.md): parked blocking queries, and registered instances; 0 = none.
   std::size_t max_blocking_queries = 12288;
   std::size_t max_instances = 2097152;
@@ -45,11 +57,22 @@ class ConsulApi {
 
   // Routes one request. Never throws for bad input: answers 4xx with a message.
   boost::asio::awaitable<Response> Handle(Request& req);
+  // The body limit of a request from its line and headers, before the body is read
+  // (http::Server's Admit); a backup upload is refused at once without the right token.
+  Admission Admit(const Request& head) const;
 
  private:
   using Awaitable = boost::asio::awaitable<Response>;
 
-  Awaitable Route(Request& req);
+  // Routes the request; `match` is its route (http/routes.h).
+  Awaitable Route(Request& req, const RouteMatch& match);
+  // The request's route is known and allowed: its handler.
+  Awaitable Dispatch(Request& req, const RouteMatch& match);
+  // No route takes the method on that path: 404, 405 with Allow, or OPTIONS' answer.
+  Response Unrouted(const Request& req, const RouteMatch& match) const;
+  // Refuses what a browser must not do: a write from another site's page (cross-site
+  // request forgery), or a legacy GET write from any page.
+  Status CheckBrowser(const Request& req, const http::Route& route) const;
 
   Awaitable Register(Request& req);
   Awaitable SnapshotSave();
@@ -69,8 +92,14 @@ class ConsulApi {
   Response AgentService(std::string_view id);
   Response AgentChecks(const Request& req);
   Response AgentSelf();
-  Response HealthState(const Request& req, std::string_view state);
-  Response CatalogNodes(const Request& req);
+  Awaitable HealthState(Request& req, std::string_view state);
+  Awaitable HealthNode(Request& req, std::string_view node);
+  Awaitable CatalogNodes(Request& req);
+  Awaitable CatalogNode(Request& req, std::string_view node);
+  // The UI's blocking queries over the whole registry: {"Index"}, or with `summary` the
+  // per-service counts (http/ui.h).
+  Awaitable UiChanges(Request& req, bool summary);
+  Response StatusPeers();
   // Every instance whose service the request's token may read; `filtered` if any was not.
   std::vector<InstancePtr> ReadableInstances(const Request& req, bool* filtered) const;
 
@@ -78,6 +107,17 @@ class ConsulApi {
   // wait ends. Returns an error response for a malformed index or wait.
   boost::asio::awaitable<std::optional<Response>> Block(
       const Request& req, std::string key, const std::function<core::Index()>& current);
+  // Waits on `key` until `passed()` or `deadline`; an error response if the client went away.
+  boost::asio::awaitable<std::optional<Response>> Park(
+      const Request& req, std::string key, const std::function<bool()>& passed,
+      std::chrono::steady_clock::time_point deadline);
+  // Consul's hash-based blocking (agent endpoints): with ?hash=H, waits until `render()`
+  // answers a body whose hash is not H, or ?wait ends. Adds X-Consul-ContentHash.
+  Awaitable BlockOnHash(const Request& req, const std::function<Response()>& render);
+  // Sets *deadline from the request's ?wait= (with Consul's jitter), or answers why not: a
+  // malformed wait, or 429 when -max-blocking-queries are parked already.
+  std::optional<Response> WaitDeadline(const Request& req,
+                                       std::chrono::steady_clock::time_point* deadline) const;
   // Adds X-Consul-Index and the leader headers.
   Response WithIndex(Response r, core::Index index) const;
   server::ClusterInfo Cluster() const;

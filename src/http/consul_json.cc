@@ -568,13 +568,31 @@ Result<CheckUpdate> DecodeCheckUpdate(std::string_view body) {
   return u;
 }
 
+namespace {
+
+void WriteAgentServices(Writer& w, const std::vector<InstancePtr>& instances,
+                        const NodeInfo& node) {
+  w.StartObject();
+  for (const auto& inst : instances) {
+    Key(w, inst->service.id);
+    WriteAgentService(w, *inst, node);
+  }
+  w.EndObject();
+}
+
+}  // namespace
+
 std::string EncodeAgentServices(const std::vector<InstancePtr>& instances, const NodeInfo& node) {
+  return Build([&](Writer& w) { WriteAgentServices(w, instances, node); });
+}
+
+std::string EncodeCatalogNode(const std::vector<InstancePtr>& instances, const NodeInfo& node) {
   return Build([&](Writer& w) {
     w.StartObject();
-    for (const auto& inst : instances) {
-      Key(w, inst->service.id);
-      WriteAgentService(w, *inst, node);
-    }
+    w.Key("Node");
+    WriteNode(w, node);
+    w.Key("Services");
+    WriteAgentServices(w, instances, node);
     w.EndObject();
   });
 }

@@ -51,6 +51,8 @@ std::string EncodeCatalogService(const std::vector<InstancePtr>& instances, cons
 // {"name": [tags]} for /v1/catalog/services.
 std::string EncodeCatalogServices(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& services);
+// {"Node": Node, "Services": {"<ID>": AgentService}} for /v1/catalog/node/:node.
+std::string EncodeCatalogNode(const std::vector<InstancePtr>& instances, const NodeInfo& node);
 // [Node] for /v1/catalog/nodes.
 std::string EncodeCatalogNodes(const NodeInfo& node);
 // A JSON string literal.

@@ -83,6 +83,13 @@ struct Response {
   }
 };
 
+// Decided from a request's line and headers, before its body is read: how large the body may
+// be, or an answer that refuses the request at once (the connection is then closed).
+struct Admission {
+  std::size_t body_limit = 0;
+  std::optional<Response> refuse;
+};
+
 // Well-formed UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. Everything the
 // agent stores from a request is checked, so its JSON answers are valid UTF-8 too.
 bool ValidUtf8(std::string_view text);

@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "http/routes.h"
 #include "server/metrics.h"
 
 namespace concierge::http {
@@ -52,7 +53,7 @@ std::string Timestamp() {
 
 Response AgentMetrics(const Request& req, const server::Registry& registry,
                       const server::WatchHub& hub) {
-  std::vector<Family> families = server::Metrics::Get().Collect();
+  std::vector<Family> families = server::Metrics::Get().Collect(MetricsLabels());
   AddRegistryFamilies(registry, hub, &families);
   std::string_view format = req.Query("format").value_or("");
   if (format == "prometheus") {

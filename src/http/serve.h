@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -152,42 +153,47 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
-    // Beast compares a Content-Length with the body limit as the header ends: allow the
-    // largest here, and hold the request to its route's limit below.
-    parser.body_limit(std::max(options_.body_limit, options_.snapshot_body_limit));
+    // Beast compares a Content-Length with the body limit as the header ends: no limit until
+    // the route's is known.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     lowest.expires_after(options_.read_timeout);
-    // The header first: the body limit depends on the route, and a client that sent
-    // "Expect: 100-continue" waits for our go-ahead before sending the body.
+    // The header first: the body limit depends on the route (and, for a backup, on the
+    // token), and a client that sent "Expect: 100-continue" waits for our go-ahead before
+    // sending the body.
     co_await bhttp::async_read_header(stream, buffer, parser,
                                       asio::redirect_error(asio::use_awaitable, ec));
     std::size_t body_limit = options_.body_limit;
+    std::optional<Response> early;
+    Request req;
     if (!ec) {
-      std::string_view target(parser.get().target().data(), parser.get().target().size());
-      if (target.starts_with("/v1/snapshot")) body_limit = options_.snapshot_body_limit;
+      req = ToRequest(parser.get(), remote, &early);
+      req.server_certificate = server_certificate;
+      if (!early && admit_) {
+        Admission admission = admit_(req);
+        body_limit = admission.body_limit;
+        early = std::move(admission.refuse);
+      }
       parser.body_limit(body_limit);
-      if (parser.content_length() && *parser.content_length() > body_limit) {
+      if (!early && parser.content_length().value_or(0) > body_limit) {
         ec = bhttp::error::body_limit;
       }
     }
-    if (!ec) {
-      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-        bhttp::response<bhttp::empty_body> go_ahead{bhttp::status::continue_, 11};
-        co_await bhttp::async_write(stream, go_ahead,
-                                    asio::redirect_error(asio::use_awaitable, ec));
-      }
+    if (!ec && !early && beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> go_ahead{bhttp::status::continue_, 11};
+      co_await bhttp::async_write(stream, go_ahead, asio::redirect_error(asio::use_awaitable, ec));
     }
-    if (!ec) {
+    if (!ec && !early) {
       co_await bhttp::async_read(stream, buffer, parser,
                                  asio::redirect_error(asio::use_awaitable, ec));
     }
-    std::optional<Response> early;
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == beast::error::timeout || ec == asio::error::connection_reset ||
         ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
       break;
     } else if (ec == bhttp::error::body_limit) {
       early = Response::Error(413, "request body is larger than the limit of " +
-                                       std::to_string(body_limit) + " bytes");
+                                       std::to_string(body_limit) + " bytes for " + req.method +
+                                       " " + req.path);
     } else if (ec == bhttp::error::header_limit) {
       early = Response::Error(431, "request headers are larger than the limit of " +
                                        std::to_string(options_.header_limit) + " bytes");
@@ -195,7 +201,7 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
       early = Response::Error(400, "malformed HTTP request: " + ec.message());
     }
     if (early) {
-      // The stream is in an unknown state: answer once and close.
+      // The stream is in an unknown state (or the body was not read): answer once and close.
       auto res = ToBeast(*early, 11, false);
       lowest.expires_after(options_.write_timeout);
       co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
@@ -213,26 +219,21 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
                    std::to_string(seconds) + "s");
       response.headers.emplace_back("Retry-After", std::to_string(seconds));
     } else {
-      Request req = ToRequest(msg, remote, &early);
-      req.server_certificate = server_certificate;
-      if (early) {
-        response = std::move(*early);
-      } else {
-        // A blocking query may wait minutes: a client that goes away meanwhile frees its
-        // slot at once.
-        std::shared_ptr<bool> watching;
-        if (req.Has("index")) {
-          req.hangup = std::make_shared<Hangup>();
-          watching = WatchHangup(lowest.socket(), req.hangup);
-        }
-        try {
-          response = co_await handler_(req);
-        } catch (const std::exception& e) {
-          server::RateLimitedError("http: {} {} failed: {}", req.method, req.path, e.what());
-          response = Response::Error(500, std::string("internal error: ") + e.what());
-        }
-        if (watching) StopWatching(lowest.socket(), watching);
+      req.body = std::move(msg.body());
+      // A blocking query may wait minutes: a client that goes away meanwhile frees its slot
+      // at once.
+      std::shared_ptr<bool> watching;
+      if (req.Has("index") || req.Has("hash")) {
+        req.hangup = std::make_shared<Hangup>();
+        watching = WatchHangup(lowest.socket(), req.hangup);
       }
+      try {
+        response = co_await handler_(req);
+      } catch (const std::exception& e) {
+        server::RateLimitedError("http: {} {} failed: {}", req.method, req.path, e.what());
+        response = Response::Error(500, std::string("internal error: ") + e.what());
+      }
+      if (watching) StopWatching(lowest.socket(), watching);
     }
     if (response.stream) {
       co_await WriteStream(stream, response, version, options_.write_timeout);

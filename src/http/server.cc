@@ -82,8 +82,8 @@ void StopWatching(tcp::socket& socket, const std::shared_ptr<bool>& active) {
 
 }  // namespace serve_detail
 
-Server::Server(ServerOptions options, Handler handler)
-    : options_(std::move(options)), handler_(std::move(handler)) {
+Server::Server(ServerOptions options, Handler handler, Admit admit)
+    : options_(std::move(options)), handler_(std::move(handler)), admit_(std::move(admit)) {
   int workers = options_.workers > 0 ? options_.workers
                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < workers; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));

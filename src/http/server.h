@@ -33,8 +33,8 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8500;  // 0 picks a free port
   int workers = 0;            // 0 = one per core
+  // The body limit of every request when no Admission decides it.
   std::size_t body_limit = 1 << 20;
-  std::size_t snapshot_body_limit = std::size_t{1} << 30;  // PUT /v1/snapshot (a backup)
   std::size_t header_limit = 16 << 10;
   // Time allowed to receive one whole request, including the idle time before it on a
   // keep-alive connection. Slow clients cannot hold a connection longer than this.
@@ -54,10 +54,13 @@ struct ServerOptions {
 };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+// `head` is the request without its body (message.h's Admission).
+using Admit = std::function<Admission(const Request& head)>;
 
 class Server {
  public:
-  Server(ServerOptions options, Handler handler);
+  // Without `admit`, every request may carry up to options.body_limit bytes.
+  Server(ServerOptions options, Handler handler, Admit admit = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -92,6 +95,7 @@ class Server {
 
   ServerOptions options_;
   Handler handler_;
+  Admit admit_;
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   // Keeps each worker's run() going while it has no connection yet.
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

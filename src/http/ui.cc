@@ -1,7 +1,6 @@
 #include "http/ui.h"
 
 #include <array>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -20,7 +19,6 @@ std::string Quoted(std::string_view s) {
   return out;
 }
 
-namespace asio = boost::asio;
 
 const UiFile* Find(std::string_view path) {
   for (const UiFile& f : UiFiles()) {
@@ -29,13 +27,15 @@ const UiFile* Find(std::string_view path) {
   return nullptr;
 }
 
-Response Redirect(std::string location) {
-  Response r{302, "text/plain; charset=utf-8", "see " + location + "\n", {}};
-  r.headers.emplace_back("Location", std::move(location));
+}  // namespace
+
+Response RedirectToUi() {
+  Response r{302, "text/plain; charset=utf-8", "see /ui/\n", {}};
+  r.headers.emplace_back("Location", "/ui/");
   return r;
 }
 
-Response Heartbeats(const Request& req, const server::Registry& registry) {
+Response UiHeartbeats(const Request& req, const server::Registry& registry) {
   std::optional<std::string_view> service = req.Query("service");
   std::string body = "{";
   auto add = [&](const core::Instance& inst) {
@@ -58,73 +58,6 @@ Response Heartbeats(const Request& req, const server::Registry& registry) {
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
 }
-
-// The index and wait of a blocking query (?index=N&wait=D), or the 400 that says what is wrong.
-struct BlockingQuery {
-  core::Index index = 0;
-  std::chrono::milliseconds wait = std::chrono::minutes(5);
-};
-
-std::variant<BlockingQuery, Response> ParseBlocking(const Request& req) {
-  BlockingQuery b;
-  if (auto text = req.Query("index")) {
-    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), b.index);
-    if (ec != std::errc() || p != text->data() + text->size()) {
-      return Response::Error(
-          400, "index: expected a non-negative integer, got \"" + std::string(*text) + "\"");
-    }
-  }
-  if (auto text = req.Query("wait")) {
-    auto d = core::ParseDuration(*text);
-    if (!d.ok()) return Response::Error(400, "wait: " + d.status().message());
-    b.wait = std::min<std::chrono::milliseconds>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(*d), std::chrono::minutes(10));
-  }
-  return b;
-}
-
-// Waits until the registry's index differs from `index` (at once for 0), the wait ends, or
-// the client hangs up.
-asio::awaitable<void> WaitForChange(const Request& req, const BlockingQuery& b,
-                                    const server::Registry& registry, server::WatchHub& hub) {
-  if (b.index == 0) co_return;
-  std::function<bool()> passed = [&] { return registry.index() != b.index; };
-  std::function<void(std::function<void()>)> on_parked;
-  if (req.hangup) {
-    on_parked = [&req](std::function<void()> wake) { req.hangup->OnHangup(std::move(wake)); };
-  }
-  co_await hub.Wait(std::string(server::WatchHub::kAnyKey), passed,
-                    std::chrono::steady_clock::now() + b.wait, on_parked);
-  if (req.hangup) req.hangup->Clear();
-}
-
-Response Indexed(std::string body, core::Index index) {
-  Response r = Response::Json(std::move(body));
-  r.headers.emplace_back("X-Consul-Index", std::to_string(index));
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return r;
-}
-
-asio::awaitable<Response> Changes(const Request& req, const server::Registry& registry,
-                                  server::WatchHub& hub) {
-  auto parsed = ParseBlocking(req);
-  if (auto* error = std::get_if<Response>(&parsed)) co_return std::move(*error);
-  co_await WaitForChange(req, std::get<BlockingQuery>(parsed), registry, hub);
-  core::Index now = registry.index();
-  co_return Indexed("{\"Index\":" + std::to_string(now) + "}", now);
-}
-
-asio::awaitable<Response> Summary(const Request& req, const server::Registry& registry,
-                                  server::WatchHub& hub) {
-  auto parsed = ParseBlocking(req);
-  if (auto* error = std::get_if<Response>(&parsed)) co_return std::move(*error);
-  const BlockingQuery& b = std::get<BlockingQuery>(parsed);
-  co_await WaitForChange(req, b, registry, hub);
-  std::string body = UiSummary(registry, b.index);
-  co_return Indexed(std::move(body), registry.index());
-}
-
-}  // namespace
 
 std::string UiSummary(const server::Registry& registry, core::Index since) {
   // The index first: views are published before it, so none newer than it is missed.
@@ -158,16 +91,9 @@ std::string UiSummary(const server::Registry& registry, core::Index since) {
   return body + "]}";
 }
 
-std::optional<Response> ServeUi(const Request& req) {
-  std::string_view path = req.path;
-  if (path == "/" || path == "/ui") return Redirect("/ui/");
-  if (!path.starts_with("/ui/")) return std::nullopt;
-  if (req.method != "GET" && req.method != "HEAD") {
-    Response r = Response::Error(405, "the web UI is read with GET");
-    r.headers.emplace_back("Allow", "GET");
-    return r;
-  }
-  const UiFile* file = Find(path == "/ui/" ? "/ui/index.html" : path);
+Response ServeUiFile(const Request& req, std::string_view name) {
+  const std::string path = "/ui/" + std::string(name.empty() ? "index.html" : name);
+  const UiFile* file = Find(path);
   // The UI routes with "#/..."; a path without an extension still gets the page.
   if (file == nullptr && path.substr(path.rfind('/')).find('.') == std::string_view::npos) {
     file = Find("/ui/index.html");
@@ -189,26 +115,6 @@ std::optional<Response> ServeUi(const Request& req) {
   }
   if (req.method == "GET") r.body = std::string(file->body);
   return r;
-}
-
-asio::awaitable<std::optional<Response>> UiEndpoint(const Request& req,
-                                                    const server::Registry& registry,
-                                                    server::WatchHub& hub) {
-  if (req.path != "/v1/concierge/heartbeats" && req.path != "/v1/concierge/changes" &&
-      req.path != "/v1/concierge/summary") {
-    co_return std::nullopt;
-  }
-  if (req.method != "GET" && req.method != "HEAD") {
-    // PUT on /v1/concierge/heartbeats (a batch of heartbeats) is routed before this.
-    const bool batch = req.path == "/v1/concierge/heartbeats";
-    Response r = Response::Error(405, "method " + req.method + " is not allowed on " + req.path +
-                                          (batch ? "; use GET, or PUT for a batch" : "; use GET"));
-    r.headers.emplace_back("Allow", batch ? "GET, PUT" : "GET");
-    co_return r;
-  }
-  if (req.path == "/v1/concierge/heartbeats") co_return Heartbeats(req, registry);
-  if (req.path == "/v1/concierge/summary") co_return co_await Summary(req, registry, hub);
-  co_return co_await Changes(req, registry, hub);
 }
 
 }  // namespace concierge::http

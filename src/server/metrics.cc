@@ -268,34 +268,19 @@ std::string RenderJson(const std::vector<Family>& families, std::string_view tim
   return out;
 }
 
-std::size_t RouteOf(std::string_view path) {
-  for (std::size_t i = 1; i < kRouteCount; ++i) {
-    std::string_view pattern = kRoutes[i];
-    std::size_t colon = pattern.find(':');
-    if (colon == std::string_view::npos) {
-      if (pattern.ends_with('/') ? path.starts_with(pattern) : path == pattern) return i;
-      continue;
-    }
-    // A pattern ends with its one parameter, which must not be empty.
-    std::string_view prefix = pattern.substr(0, colon);
-    if (path.size() > prefix.size() && path.starts_with(prefix)) return i;
-  }
-  return 0;
-}
-
 Metrics& Metrics::Get() {
   static Metrics* metrics = new Metrics();  // never destroyed: threads may outlive main
   return *metrics;
 }
 
 void Metrics::ObserveRequest(std::size_t route, int code, std::chrono::nanoseconds latency) {
-  if (route >= kRouteCount) route = 0;
+  if (route >= kRouteSlots) route = 0;
   if (code < 100 || code > 599) code = 599;
   requests[route][static_cast<std::size_t>(code - 100)].Inc();
   request_latency[route].Observe(latency);
 }
 
-std::vector<Family> Metrics::Collect() const {
+std::vector<Family> Metrics::Collect(std::span<const std::string_view> route_labels) const {
   using Type = Family::Type;
   std::vector<Family> out;
   out.push_back(Family::Of("concierge_heartbeats_total",
@@ -366,17 +351,17 @@ std::vector<Family> Metrics::Collect() const {
               Type::kCounter, {}, {}};
   Family lat{"concierge_http_request_duration_seconds", "HTTP request latency, by route pattern",
              Type::kHistogram, {}, {}};
-  for (std::size_t r = 0; r < kRouteCount; ++r) {
+  for (std::size_t r = 0; r < std::min(kRouteSlots, route_labels.size()); ++r) {
     bool any = false;
     for (std::size_t c = 0; c < requests[r].size(); ++c) {
       std::uint64_t n = requests[r][c].value();
       if (n == 0) continue;
       any = true;
       reqs.samples.push_back(
-          {{{"route", std::string(kRoutes[r])}, {"code", std::to_string(c + 100)}},
+          {{{"route", std::string(route_labels[r])}, {"code", std::to_string(c + 100)}},
            static_cast<double>(n)});
     }
-    if (any) lat.AddHistogram({{"route", std::string(kRoutes[r])}}, request_latency[r]);
+    if (any) lat.AddHistogram({{"route", std::string(route_labels[r])}}, request_latency[r]);
   }
   out.push_back(std::move(reqs));
   out.push_back(std::move(lat));

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -103,41 +104,9 @@ std::string RenderPrometheus(const std::vector<Family>& families);
 // with names in Consul's dotted spelling ("concierge.heartbeats").
 std::string RenderJson(const std::vector<Family>& families, std::string_view timestamp);
 
-// The HTTP routes that requests are counted under: patterns, never raw paths, so that the
-// number of series is bounded.
-inline constexpr std::string_view kRoutes[] = {
-    "other",
-    "/v1/agent/check/pass/:id",
-    "/v1/agent/check/warn/:id",
-    "/v1/agent/check/fail/:id",
-    "/v1/agent/check/update/:id",
-    "/v1/concierge/heartbeats",
-    "/v1/agent/service/register",
-    "/v1/agent/service/deregister/:id",
-    "/v1/agent/service/maintenance/:id",
-    "/v1/agent/maintenance",
-    "/v1/agent/service/:id",
-    "/v1/agent/services",
-    "/v1/agent/checks",
-    "/v1/agent/self",
-    "/v1/agent/metrics",
-    "/v1/agent/monitor",
-    "/v1/health/service/:name",
-    "/v1/health/checks/:name",
-    "/v1/health/state/:state",
-    "/v1/catalog/services",
-    "/v1/catalog/service/:name",
-    "/v1/catalog/nodes",
-    "/v1/catalog/datacenters",
-    "/v1/status/leader",
-    "/v1/status/peers",
-    "/v1/snapshot",
-    "/v1/operator/raft/:op",
-    "/ui/",
-};
-inline constexpr std::size_t kRouteCount = std::size(kRoutes);
-// The index in kRoutes of the pattern that `path` matches; 0 ("other") if none.
-std::size_t RouteOf(std::string_view path);
+// HTTP requests are counted by route (http/routes.h): slot 0 is "other", slot i the route
+// pattern the HTTP layer numbers i; never raw paths, so that the number of series is bounded.
+inline constexpr std::size_t kRouteSlots = 128;
 
 struct Metrics {
   static Metrics& Get();
@@ -165,13 +134,14 @@ struct Metrics {
   // Group commit on the leader: raft_apply calls, and the commands they carried.
   Counter raft_appends;
   Counter raft_entries;
-  // HTTP requests by route and status code, and their latency by route.
+  // HTTP requests by route slot and status code, and their latency by route slot.
   void ObserveRequest(std::size_t route, int code, std::chrono::nanoseconds latency);
-  std::array<Histogram, kRouteCount> request_latency;
-  std::array<std::array<Counter, 500>, kRouteCount> requests;  // codes 100..599
+  std::array<Histogram, kRouteSlots> request_latency;
+  std::array<std::array<Counter, 500>, kRouteSlots> requests;  // codes 100..599
 
-  // The families of everything above, plus the process' RSS and CPU time.
-  std::vector<Family> Collect() const;
+  // The families of everything above, plus the process' RSS and CPU time; `route_labels[i]`
+  // names route slot i.
+  std::vector<Family> Collect(std::span<const std::string_view> route_labels) const;
 };
 
 }  // namespace concierge::server

@@ -226,6 +226,21 @@ class Agent:
         return socket.create_connection((self.host, self.port), timeout=timeout)
 
 
+class Server(Agent):
+    """A durable agent (no -dev) with exactly these flags."""
+
+    def __init__(self, *args):
+        super().__init__()
+        self.args = [binary(), "agent", *args]
+
+    def reap(self):
+        """kill -9 if still running, and release the stderr pipe."""
+        self.kill()
+        if self.proc is not None and self.proc.stderr and self._reader:
+            self._reader.join(5)
+            self.proc.stderr.close()
+
+
 class AgentTestCase(unittest.TestCase):
     """One agent per test class (agents start in well under a second; sharing keeps the
     suite fast). Tests use service names of their own so that they do not see each other.
@@ -239,6 +254,20 @@ class AgentTestCase(unittest.TestCase):
         cls.agent = Agent(*cls.agent_args)
         cls.addClassCleanup(cls.agent.stop)
         cls.agent.start()
+
+
+def read_http_reply(sock, limit=1 << 16):
+    """Reads until the peer closes (or a timeout), for replies that end a connection."""
+    data = b""
+    try:
+        while len(data) < limit:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except (TimeoutError, ConnectionResetError, OSError):
+        pass
+    return data
 
 
 def wait_until(predicate, timeout, interval=0.05, what="condition"):

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import Agent, binary, wait_until
+from harness import Agent, Server, binary, wait_until
 from test_cluster import FORM_TIMEOUT, ClusterTestCase, Spec, free_ports
 
 try:
@@ -26,21 +26,6 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 CLI_TIMEOUT = 30
 FILTERED = "X-Consul-Results-Filtered-By-ACLs"
-
-
-class Server(Agent):
-    """A durable agent (no -dev) with exactly these flags."""
-
-    def __init__(self, *args):
-        super().__init__()
-        self.args = [binary(), "agent", *args]
-
-    def reap(self):
-        """kill -9 if still running, and release the stderr pipe."""
-        self.kill()
-        if self.proc is not None and self.proc.stderr and self._reader:
-            self._reader.join(5)
-            self.proc.stderr.close()
 
 
 def dns_answers(port, name, qtype=33):

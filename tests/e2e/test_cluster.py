@@ -22,6 +22,7 @@ import time
 import unittest
 import uuid
 
+import harness
 from harness import Agent, binary, wait_until
 
 CLI_TIMEOUT = 30
@@ -57,19 +58,8 @@ def free_ports(n):
     return ports
 
 
-class Server(Agent):
+class Server(harness.Server):
     """A durable `concierge agent` (no -dev) with exactly the given flags."""
-
-    def __init__(self, *args):
-        super().__init__()
-        self.args = [binary(), "agent", *args]
-
-    def reap(self):
-        """Cleanup: kill -9 if still running (stop() is for tests that check a clean exit)."""
-        self.kill()
-        if self.proc is not None and self.proc.stderr and self._reader:
-            self._reader.join(5)
-            self.proc.stderr.close()
 
     def json(self, path, **kw):
         r = self.get(path, **kw)

@@ -84,7 +84,7 @@ class HeartbeatBatchTest(AgentTestCase):
             self.assertIn(message, r.text, body[:40])
         r = self.agent.request("DELETE", BATCH)
         self.assertEqual(r.status, 405, r)
-        self.assertEqual(r.header("Allow"), "GET, PUT")
+        self.assertEqual(r.header("Allow"), "GET, HEAD, PUT")
         # An empty batch is valid and answers nothing.
         r = self.agent.put(BATCH, {"Checks": []})
         self.assertEqual(r.status, 200, r)

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,9 +40,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 
-// As http::ServerOptions has them (its larger limit for /v1/snapshot makes no difference
-// here: -max_len bounds the inputs).
-constexpr std::size_t kBodyLimit = 1 << 20;
+// As http::ServerOptions has it; the body limit is the route's (ConsulApi::Admit).
 constexpr std::size_t kHeaderLimit = 16 << 10;
 
 void Check(bool ok) {
@@ -109,19 +108,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (int n = 0; n < 64 && input.size() > 0; ++n) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(kHeaderLimit);
-    parser.body_limit(kBodyLimit);
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     beast::error_code ec;
-    // The header first, then the body: as the server reads them.
+    // The header first, then the route's admission, then the body: as the server reads them.
     Feed(parser, input, ec, [&] { return parser.is_header_done(); });
-    Feed(parser, input, ec, [&] { return parser.is_done(); });
-    if (ec) break;  // the server answers 400/413/431 and closes
-
+    if (ec) break;  // the server answers 400/431 and closes
     std::optional<http::Response> early;
     http::Request req = http::ToRequest(parser.get(), "10.0.0.9", &early);
+    if (early) break;  // answered, and the connection closed
+    http::Admission admission = world.api.Admit(req);
+    if (admission.refuse) break;
+    parser.body_limit(admission.body_limit);
+    if (parser.content_length().value_or(0) > admission.body_limit) break;  // 413, closed
+    Feed(parser, input, ec, [&] { return parser.is_done(); });
+    if (ec) break;  // the server answers 400/413 and closes
+    req.body = std::move(parser.get().body());
+
     http::Response response;
-    if (early) {
-      response = std::move(*early);
-    } else {
+    {
       if (req.path == "/v1/concierge/join") DecodeJoin(req.body);
       asio::co_spawn(ctx, Handle(world.api, req, &response), asio::detached);
       ctx.run();
