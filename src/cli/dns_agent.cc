@@ -9,9 +9,14 @@
 namespace concierge::cli {
 
 void AddDnsFlags(CLI::App& app, DnsFlags* flags) {
-  flags->port_option =
-      app.add_option("--dns-port", flags->port,
-                     "DNS port, UDP and TCP, on the -http-addr host (0 picks one, -1 disables)");
+  // Recorded as the flags are parsed: the app (and its options) do not outlive the parse.
+  app.add_option_function<int>(
+      "--dns-port",
+      [flags](int port) {
+        flags->port = port;
+        flags->port_given = true;
+      },
+      "DNS port, UDP and TCP, on the -http-addr host (0 picks one, -1 disables)");
   app.add_option("--domain", flags->domain, "DNS domain served (default consul.)");
   app.add_option("--dns-ttl", flags->ttl, "TTL of DNS answers and negative answers, e.g. 10s");
   app.add_option("--dns-refuse-outside", flags->refuse_outside,
@@ -50,9 +55,7 @@ Result<std::unique_ptr<dns::Server>> StartDns(const DnsFlags& flags, const std::
   options.acl_node = node.name;
   auto server = std::make_unique<dns::Server>(options, std::move(*answerer), registry);
   if (auto st = server->Listen(); !st.ok()) {
-    if (flags.port_given || flags.port_option == nullptr || flags.port_option->count() > 0) {
-      return st;
-    }
+    if (flags.port_given) return st;
     spdlog::warn("DNS is off: {} (pass -dns-port to choose another port)", st.message());
     return std::unique_ptr<dns::Server>();
   }

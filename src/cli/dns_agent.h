@@ -17,8 +17,9 @@ struct DnsFlags {
   std::string domain = "consul.";
   std::string ttl = "0s";
   bool refuse_outside = true;
-  const CLI::Option* port_option = nullptr;  // to tell the default port from a chosen one
-  bool port_given = false;                    // chosen in the config file
+  // Chosen with -dns-port or in a config file: a taken port is then an error, while the
+  // default one is skipped with a warning.
+  bool port_given = false;
 };
 
 // -dns-port, -domain, -dns-ttl, -dns-refuse-outside.
