@@ -21,6 +21,7 @@
 #include "cli/config_services.h"
 #include "cli/data_dir.h"
 #include "cli/version.h"
+#include "client/wire.h"
 #include "cluster/cluster_api.h"
 #include "cluster/joiner.h"
 #include "cluster/members.h"
@@ -73,22 +74,6 @@ void ReloadTls(http::Server& server, const tls::ServerFiles& started, const tls:
   }
   server.SetTls(std::move(ctx).value());
   spdlog::info("reload: HTTPS certificate {} loaded for new connections", now.cert_file);
-}
-
-// A path segment as it goes into a request target.
-std::string PercentEncode(std::string_view in) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : in) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -287,7 +272,7 @@ Status SendConfigChange(Parts& p, const ConfigServices::Change& change) {
   req.path = change.deregister ? "/v1/agent/service/deregister/" + change.id
                                : "/v1/agent/service/register";
   req.target =
-      change.deregister ? "/v1/agent/service/deregister/" + PercentEncode(change.id) : req.path;
+      change.deregister ? "/v1/agent/service/deregister/" + client::Encode(change.id) : req.path;
   if (!change.deregister) req.body = change.json;
   req.remote_address = p.node_address;
   if (!p.config.acl_agent_token.empty()) {
