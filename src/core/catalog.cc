@@ -487,6 +487,9 @@ std::optional<Time> Catalog::UnheardSince(std::string_view check_id) const {
 
 Result<std::vector<Event>> Catalog::ApplyRestore(const RestoreSnapshot& cmd, Index index) {
   Result<Catalog> restored = DecodeSnapshot(cmd.snapshot);
+  // The leader decodes a backup before it proposes one, so a log entry that does not decode
+  // was never proposed by us: refuse it like any other invalid command.
+  if (!restored.ok()) return restored.status();
   // A backup from before ACLs (formats 1 to 4) says nothing about them: keep the current
   // ones rather than drop every token and let anyone bootstrap again.
   if (static_cast<std::uint8_t>(cmd.snapshot.front()) < 5) restored->acl_ = acl_;
