@@ -28,6 +28,12 @@ _SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error", "ERROR: LeakSani
                     "WARNING: ThreadSanitizer")
 
 
+def sanitized():
+    """Whether the binary runs under AddressSanitizer (its allocator keeps freed memory in a
+    quarantine, so memory figures mean nothing)."""
+    return os.environ.get("CONCIERGE_SANITIZED") == "1"
+
+
 def binary():
     path = os.environ.get("CONCIERGE_BIN")
     if not path:

@@ -21,7 +21,7 @@ import threading
 import time
 import unittest
 
-from harness import Agent, binary, wait_until
+from harness import Agent, binary, sanitized, wait_until
 from test_cluster import ClusterTestCase, Server
 
 STRANGER = "127.0.0.2"
@@ -134,8 +134,10 @@ class DurableAgentTest(unittest.TestCase):
                 # 401: ACLs are off; 501: standalone checks, refused by design.
                 self.assertIn(status, (400, 401, 403, 404, 405, 413, 415, 501), (path, status, why))
                 self.assert_serving()
-        # The memory of the parses comes back (the glibc mmap threshold is fixed).
-        self.assertLess(rss_kib(self.agent.proc.pid) - rss_before, 100 << 10)
+        # The memory of the parses comes back (the glibc mmap threshold is fixed; ASan's
+        # allocator holds 256 MiB of freed memory in quarantine).
+        if not sanitized():
+            self.assertLess(rss_kib(self.agent.proc.pid) - rss_before, 100 << 10)
 
     def test_a_body_over_the_limit_is_refused_without_reading_it_all(self):
         # 100 MiB would be read by a careless server; the limit stops it at the header.
@@ -273,6 +275,12 @@ class FileDescriptorTest(unittest.TestCase):
         self.assertEqual(line.split()[3:5], ["2048", "2048"], line)
 
     def test_400_connections_past_a_256_descriptor_limit(self):
+        if sanitized():
+            # UndefinedBehaviorSanitizer checks a virtual call's vptr by writing the vtable to
+            # a pipe (sanitizer_common's IsAccessibleMemoryRange): with no descriptor left,
+            # every virtual call is reported as "invalid vptr" (no suppression applies to an
+            # object it cannot read). The release build runs this test.
+            self.skipTest("the sanitizers need descriptors of their own")
         agent = self.start(256, 256)
         lines_before = agent.stderr.count("\n")
         cpu_before = cpu_seconds(agent.proc.pid)
