@@ -186,6 +186,20 @@ void BuildState(Parts& p) {
   p.registry->set_active_checks(p.check_runner.get());
 }
 
+// The config files' services as the HTTP API would take them on this agent (script checks
+// only when enabled).
+Status CheckConfigServices(const std::vector<ConfigService>& services, const AgentConfig& config) {
+  for (const ConfigService& service : services) {
+    if (auto st =
+            http::CheckAgentPolicy(service.registration, config.enable_script_checks, config.node);
+        !st.ok()) {
+      return Status::InvalidArgument("config: service \"" + service.registration.service.id +
+                                     "\": " + st.message());
+    }
+  }
+  return Status::Ok();
+}
+
 // Durable by default: a single-voter Raft log in the data directory, or one server of a
 // cluster. A single server, and a server with a log, start Raft now; a new member of a
 // cluster starts it once the Joiner knows the initial configuration.
@@ -237,6 +251,7 @@ Status BuildApi(Parts& p) {
   api_options.version = kVersion;
   api_options.monitor = p.logging.monitor.get();
   api_options.acl_enabled = p.config.acl_enabled;
+  api_options.enable_script_checks = p.config.enable_script_checks;
   if (p.raft_log) BuildCluster(p, api_options);
   p.api = std::make_unique<http::ConsulApi>(*p.registry, *p.state, p.hub, api_options);
   p.server_options.host = p.host;
@@ -367,6 +382,8 @@ Result<std::unique_ptr<Agent>> Agent::Build(AgentConfig config, Origin origin, L
   auto check_networks = server::NetworkAllowList::Parse(p.config.check_allowed_networks);
   if (!check_networks.ok()) return check_networks.status();
   p.check_runner->set_allowed_networks(std::move(check_networks).value());
+  p.check_runner->set_enable_scripts(p.config.enable_script_checks);
+  if (auto st = CheckConfigServices(p.config.services, p.config); !st.ok()) return st;
   if (!p.config.dev) {
     if (auto st = BuildRaft(p); !st.ok()) return st;
   }
@@ -411,6 +428,10 @@ void Agent::Reload() {
     spdlog::error("reload: {}", st.message());
   }
   p.config.acl_agent_token = fresh.acl_agent_token;
+  if (auto st = CheckConfigServices(fresh.services, p.config); !st.ok()) {
+    spdlog::error("reload failed, keeping the running config: {}", st.message());
+    return;
+  }
   p.config_services->Apply(fresh.services);
   if (!p.clustered && !p.config_services->WaitSent(std::chrono::seconds(30))) {
     spdlog::warn("reload: services not all registered yet; still trying");

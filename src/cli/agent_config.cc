@@ -59,6 +59,9 @@ void AddAgentFlags(CLI::App& app, AgentConfig* config) {
   app.add_option("--check-allowed-networks", config->check_allowed_networks,
                  "CIDR blocks HTTP and TCP checks may connect to, e.g. 10.0.0.0/8,fd00::/8 "
                  "(default: any)");
+  app.add_flag("--enable-script-checks", config->enable_script_checks,
+               "Accept and run script checks (Args): any client that may register a service "
+               "can then run programs as the agent's user");
   AddDnsFlags(app, &config->dns);
   AddServerTlsFlags(app, &config->tls);
   AddClusterKeyFlags(app, &config->cluster_key);
@@ -307,6 +310,8 @@ std::vector<ConfigKey> MakeKeys() {
           Text(CONFIG_FIELD(cluster_key.file))),
       Key("check_allowed_networks", {"check-allowed-networks"}, kRestart,
           Text(CONFIG_FIELD(check_allowed_networks))),
+      Key("enable_script_checks", {"enable-script-checks"}, kRestart,
+          Flag(CONFIG_FIELD(enable_script_checks))),
       Key("http_config.legacy_methods", {"http-legacy-methods"}, kRestart,
           Flag(CONFIG_FIELD(api.legacy_methods))),
       Key("http_config.allowed_origins", {"http-allowed-origins"}, kRestart,

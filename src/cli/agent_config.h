@@ -51,6 +51,7 @@ struct AgentConfig {
   // The token a follower sends with the config services it registers through the leader.
   std::string acl_agent_token;
   std::string check_allowed_networks;  // CIDR blocks, comma-separated; empty: any
+  bool enable_script_checks = false;   // run script checks (Args); refused (400) otherwise
   DnsFlags dns;
   tls::ServerFiles tls;
   ClusterKeyFlags cluster_key;

@@ -1,6 +1,7 @@
 #include "core/catalog.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 namespace concierge::core {
@@ -41,57 +42,177 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
-// An HTTP or TCP check: its target, schedule and, for HTTP, the request it sends.
+// The check's target field, as the registration spells it.
+std::string TargetField(CheckKind kind) {
+  switch (kind) {
+    case CheckKind::kHttp:
+      return "Check.HTTP";
+    case CheckKind::kTcp:
+      return "Check.TCP";
+    case CheckKind::kUdp:
+      return "Check.UDP";
+    case CheckKind::kScript:
+      return "Check.Args";
+    case CheckKind::kAlias:
+      return "Check.AliasService";
+    case CheckKind::kGrpc:
+      return "Check.GRPC";
+    case CheckKind::kH2Ping:
+      return "Check.H2PING";
+    case CheckKind::kOsService:
+      return "Check.OSService";
+    case CheckKind::kTtl:
+      break;
+  }
+  return "Check.TTL";
+}
+
+Status ValidateHttpRequest(const ActiveCheck& a) {
+  if (!IsToken(a.method) || a.method.size() > 32) {
+    return Invalid("Check.Method",
+                   "expected an HTTP method like \"GET\", got \"" + a.method + "\"");
+  }
+  if (a.headers.size() > Limits::kMaxCheckHeaders) {
+    return Invalid("Check.Header", "has " + std::to_string(a.headers.size()) +
+                                       " values, the limit is " +
+                                       std::to_string(Limits::kMaxCheckHeaders));
+  }
+  for (const auto& [name, value] : a.headers) {
+    if (!IsToken(name)) return Invalid("Check.Header", "\"" + name + "\" is not a header name");
+    if (name.size() + value.size() > Limits::kMaxCheckHeaderBytes) {
+      return Invalid("Check.Header[" + name + "]",
+                     "is longer than " + std::to_string(Limits::kMaxCheckHeaderBytes) + " bytes");
+    }
+    for (unsigned char ch : value) {
+      if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+        return Invalid("Check.Header[" + name + "]", "must not contain control characters");
+      }
+    }
+  }
+  if (a.body.size() > Limits::kMaxCheckBodyBytes) {
+    return Invalid("Check.Body",
+                   "is longer than " + std::to_string(Limits::kMaxCheckBodyBytes) + " bytes");
+  }
+  return Status::Ok();
+}
+
+Status ValidateScriptArgs(const ActiveCheck& a) {
+  if (a.args.empty()) return Invalid("Check.Args", "must name a program to run");
+  if (a.args.size() > Limits::kMaxScriptArgs) {
+    return Invalid("Check.Args", "has " + std::to_string(a.args.size()) +
+                                     " arguments, the limit is " +
+                                     std::to_string(Limits::kMaxScriptArgs));
+  }
+  std::size_t bytes = 0;
+  for (const std::string& arg : a.args) {
+    bytes += arg.size();
+    if (arg.find('\0') != std::string::npos) {
+      return Invalid("Check.Args", "an argument must not contain a NUL byte");
+    }
+  }
+  if (a.args.front().empty()) return Invalid("Check.Args", "the program name is empty");
+  if (bytes > Limits::kMaxScriptArgsBytes) {
+    return Invalid("Check.Args", "is longer than " + std::to_string(Limits::kMaxScriptArgsBytes) +
+                                     " bytes in all");
+  }
+  return Status::Ok();
+}
+
+// A systemd unit name: letters, digits and ":-_.\\@", as systemd allows.
+Status ValidateUnitName(const std::string& unit) {
+  if (unit.empty() || unit.size() > 256) {
+    return Invalid("Check.OSService", "expected a systemd unit like \"nginx.service\"");
+  }
+  for (unsigned char c : unit) {
+    if (!std::isalnum(c) &&
+        std::string_view(":-_.\\@").find(static_cast<char>(c)) == std::string_view::npos) {
+      return Invalid("Check.OSService", "\"" + unit + "\" is not a systemd unit name");
+    }
+  }
+  return Status::Ok();
+}
+
+// A check other than TTL: its target, its schedule and what it sends.
 Status ValidateActiveCheck(const CheckDefinition& c) {
-  if (c.active == nullptr) return Invalid("Check", "an HTTP or TCP check needs its settings");
+  const std::string field = TargetField(c.kind);
+  if (c.active == nullptr) return Invalid(field, "the check needs its settings");
   const ActiveCheck& a = *c.active;
-  const std::string field = c.kind == CheckKind::kHttp ? "Check.HTTP" : "Check.TCP";
   if (c.ttl != Duration::zero()) {
-    return Invalid("Check.TTL", "a check has either a TTL or an HTTP or TCP target, not both");
+    return Invalid("Check.TTL", "a check has either a TTL or another kind's target, not both");
   }
   if (a.target.size() > Limits::kMaxCheckTargetBytes) {
     return Invalid(field, "is longer than " + std::to_string(Limits::kMaxCheckTargetBytes) +
                               " bytes");
   }
-  if (c.kind == CheckKind::kHttp) {
-    if (auto url = ParseHttpUrl(a.target); !url.ok()) return url.status();
-    if (!IsToken(a.method) || a.method.size() > 32) {
-      return Invalid("Check.Method", "expected an HTTP method like \"GET\", got \"" + a.method +
-                                         "\"");
-    }
-    if (a.headers.size() > Limits::kMaxCheckHeaders) {
-      return Invalid("Check.Header", "has " + std::to_string(a.headers.size()) +
-                                         " values, the limit is " +
-                                         std::to_string(Limits::kMaxCheckHeaders));
-    }
-    for (const auto& [name, value] : a.headers) {
-      if (!IsToken(name)) return Invalid("Check.Header", "\"" + name + "\" is not a header name");
-      if (name.size() + value.size() > Limits::kMaxCheckHeaderBytes) {
-        return Invalid("Check.Header[" + name + "]",
-                       "is longer than " + std::to_string(Limits::kMaxCheckHeaderBytes) + " bytes");
-      }
-      for (unsigned char ch : value) {
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-          return Invalid("Check.Header[" + name + "]", "must not contain control characters");
-        }
-      }
-    }
-    if (a.body.size() > Limits::kMaxCheckBodyBytes) {
-      return Invalid("Check.Body", "is longer than " + std::to_string(Limits::kMaxCheckBodyBytes) +
-                                       " bytes");
-    }
-  } else {
-    if (auto target = ParseHostPort(a.target); !target.ok()) return target.status();
-    if (!a.headers.empty() || !a.body.empty()) {
-      return Invalid("Check.Header", "only HTTP checks send headers and a body");
-    }
+  if (c.kind != CheckKind::kHttp && (!a.headers.empty() || !a.body.empty())) {
+    return Invalid("Check.Header", "only HTTP checks send headers and a body");
   }
-  if (a.interval < Limits::kMinCheckInterval) {
-    return Invalid("Check.Interval", "must be at least " +
-                                         FormatDuration(Limits::kMinCheckInterval) + ", got " +
-                                         FormatDuration(a.interval));
+  if (c.kind != CheckKind::kScript && !a.args.empty()) {
+    return Invalid("Check.Args", "only script checks run a program");
   }
-  if (a.timeout <= Duration::zero()) return Invalid("Check.Timeout", "must be positive");
+  if (c.kind != CheckKind::kAlias && !a.alias_node.empty()) {
+    return Invalid("Check.AliasNode", "only alias checks follow a node");
+  }
+  if (a.use_tls && c.kind != CheckKind::kGrpc && c.kind != CheckKind::kH2Ping) {
+    return Invalid("Check.GRPCUseTLS", "only GRPC and H2PING checks use TLS");
+  }
+  switch (c.kind) {
+    case CheckKind::kHttp: {
+      if (auto url = ParseHttpUrl(a.target); !url.ok()) return url.status();
+      if (auto st = ValidateHttpRequest(a); !st.ok()) return st;
+      break;
+    }
+    case CheckKind::kTcp:
+    case CheckKind::kUdp:
+    case CheckKind::kH2Ping: {
+      auto target = ParseHostPort(a.target, field.substr(6));
+      if (!target.ok()) return target.status();
+      break;
+    }
+    case CheckKind::kGrpc: {
+      if (auto target = ParseGrpcTarget(a.target); !target.ok()) return target.status();
+      break;
+    }
+    case CheckKind::kScript: {
+      if (!a.target.empty()) return Invalid("Check.Args", "a script check has no target");
+      if (auto st = ValidateScriptArgs(a); !st.ok()) return st;
+      break;
+    }
+    case CheckKind::kOsService: {
+      if (auto st = ValidateUnitName(a.target); !st.ok()) return st;
+      break;
+    }
+    case CheckKind::kAlias: {
+      if (a.target.empty() && a.alias_node.empty()) {
+        return Invalid("Check.AliasService", "an alias check needs AliasService or AliasNode");
+      }
+      if (auto st = CheckText("Check.AliasService", a.target, Limits::kMaxIdBytes, false);
+          !st.ok()) {
+        return st;
+      }
+      if (auto st = CheckText("Check.AliasNode", a.alias_node, Limits::kMaxNameBytes, false);
+          !st.ok()) {
+        return st;
+      }
+      // Alias checks follow at once: no schedule.
+      if (a.interval != Duration::zero() || a.timeout != Duration::zero()) {
+        return Invalid("Check.Interval",
+                       "an alias check follows the aliased service at once; "
+                       "it has no Interval or Timeout");
+      }
+      break;
+    }
+    case CheckKind::kTtl:
+      break;
+  }
+  if (c.kind != CheckKind::kAlias) {
+    if (a.interval < Limits::kMinCheckInterval) {
+      return Invalid("Check.Interval", "must be at least " +
+                                           FormatDuration(Limits::kMinCheckInterval) + ", got " +
+                                           FormatDuration(a.interval));
+    }
+    if (a.timeout <= Duration::zero()) return Invalid("Check.Timeout", "must be positive");
+  }
   if (auto st = AtMostMax("Check.Interval", a.interval); !st.ok()) return st;
   if (auto st = AtMostMax("Check.Timeout", a.timeout); !st.ok()) return st;
   if (a.success_before_passing > Limits::kMaxCheckCounter ||
@@ -152,11 +273,14 @@ Status ValidateRegister(const RegisterService& cmd) {
     }
     if (c.kind != CheckKind::kTtl) {
       if (auto st = ValidateActiveCheck(c); !st.ok()) return st;
+      if (c.kind == CheckKind::kAlias && c.active->target == s.id.view()) {
+        return Invalid("Check.AliasService", "an alias check cannot follow its own instance");
+      }
     } else if (c.ttl < Limits::kMinTtl) {
       return Invalid("Check.TTL", "must be at least " + FormatDuration(Limits::kMinTtl) +
                                       ", got " + FormatDuration(c.ttl));
     } else if (c.active != nullptr) {
-      return Invalid("Check.TTL", "a TTL check has no HTTP or TCP settings");
+      return Invalid("Check.TTL", "a TTL check has no other kind's settings");
     }
     if (c.deregister_critical_after < Duration::zero()) {
       return Invalid("Check.DeregisterCriticalServiceAfter", "must not be negative");

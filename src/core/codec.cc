@@ -238,6 +238,13 @@ void PutCheckDefinition(Encoder& e, const CheckDefinition& ch) {
   e.Signed(a.timeout.count());
   e.Signed(a.success_before_passing);
   e.Signed(a.failures_before_critical);
+  // The kinds after TCP came later: their fields follow, so HTTP and TCP checks encode (and
+  // old entries decode) exactly as before.
+  if (ch.kind == CheckKind::kHttp || ch.kind == CheckKind::kTcp) return;
+  e.Varint(a.args.size());
+  for (const std::string& arg : a.args) e.Bytes(arg);
+  e.Bytes(a.alias_node);
+  e.U8(static_cast<std::uint8_t>((a.use_tls ? 1 : 0) | (a.tls_skip_verify ? 2 : 0)));
 }
 
 bool GetCheckDefinition(Decoder& d, CheckDefinition* ch, bool with_kind) {
@@ -248,7 +255,7 @@ bool GetCheckDefinition(Decoder& d, CheckDefinition* ch, bool with_kind) {
   }
   if (!with_kind) return true;
   std::uint8_t kind = 0;
-  if (!d.U8(&kind) || kind > static_cast<std::uint8_t>(CheckKind::kTcp)) return false;
+  if (!d.U8(&kind) || kind > static_cast<std::uint8_t>(kLastCheckKind)) return false;
   ch->kind = static_cast<CheckKind>(kind);
   if (ch->kind == CheckKind::kTtl) return true;
   ActiveCheck a;
@@ -263,6 +270,17 @@ bool GetCheckDefinition(Decoder& d, CheckDefinition* ch, bool with_kind) {
   if (!d.Bytes(&a.body) || !GetDuration(d, &a.interval) || !GetDuration(d, &a.timeout) ||
       !GetInt(d, &a.success_before_passing) || !GetInt(d, &a.failures_before_critical)) {
     return false;
+  }
+  if (ch->kind != CheckKind::kHttp && ch->kind != CheckKind::kTcp) {
+    std::uint8_t flags = 0;
+    if (!GetCount(d, Limits::kMaxScriptArgs, &n)) return false;
+    a.args.resize(n);
+    for (std::string& arg : a.args) {
+      if (!d.Bytes(&arg)) return false;
+    }
+    if (!d.Bytes(&a.alias_node) || !d.U8(&flags) || flags > 3) return false;
+    a.use_tls = (flags & 1) != 0;
+    a.tls_skip_verify = (flags & 2) != 0;
   }
   ch->active = SharedConst<ActiveCheck>(std::move(a));
   return true;

@@ -32,6 +32,18 @@ std::string_view ToString(CheckKind kind) {
       return "http";
     case CheckKind::kTcp:
       return "tcp";
+    case CheckKind::kUdp:
+      return "udp";
+    case CheckKind::kScript:
+      return "script";
+    case CheckKind::kAlias:
+      return "alias";
+    case CheckKind::kGrpc:
+      return "grpc";
+    case CheckKind::kH2Ping:
+      return "h2ping";
+    case CheckKind::kOsService:
+      return "os_service";
   }
   return "ttl";
 }
@@ -127,8 +139,25 @@ Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   return out;
 }
 
-Result<HostPort> ParseHostPort(std::string_view address) {
-  return SplitHostPort(address, std::nullopt, "TCP");
+Result<HostPort> ParseHostPort(std::string_view address, std::string_view what) {
+  return SplitHostPort(address, std::nullopt, what);
+}
+
+Result<GrpcTarget> ParseGrpcTarget(std::string_view target) {
+  std::size_t slash = target.find('/');
+  auto address = SplitHostPort(target.substr(0, slash), std::nullopt, "GRPC");
+  if (!address.ok()) return address.status();
+  GrpcTarget out{std::move(*address), ""};
+  if (slash != std::string_view::npos) out.service = std::string(target.substr(slash + 1));
+  for (unsigned char c : out.service) {
+    if (c <= 0x20 || c == 0x7f) {
+      return Status::InvalidArgument(
+          "GRPC: the service name must not contain spaces or "
+          "control characters, got \"" +
+          std::string(target) + "\"");
+    }
+  }
+  return out;
 }
 
 bool CheckDefinition::operator==(const CheckDefinition& o) const {

@@ -64,13 +64,29 @@ inline bool IsDefaultCheckId(std::string_view check_id, std::string_view service
 }
 
 // How a check learns the instance's health: heartbeats within a TTL (the instance reports),
-// or an HTTP request or a TCP connection that the agent makes every Interval (active checks).
-enum class CheckKind : std::uint8_t { kTtl = 0, kHttp = 1, kTcp = 2 };
-std::string_view ToString(CheckKind kind);  // "ttl", "http", "tcp"
+// a probe that the leader makes every Interval (HTTP, TCP, UDP, a script, gRPC, an HTTP/2
+// ping, a systemd unit's state: active checks), or another instance's health (alias).
+// The values are part of the Raft encoding (core/codec.cc): never renumber them.
+enum class CheckKind : std::uint8_t {
+  kTtl = 0,
+  kHttp = 1,
+  kTcp = 2,
+  kUdp = 3,
+  kScript = 4,
+  kAlias = 5,
+  kGrpc = 6,
+  kH2Ping = 7,
+  kOsService = 8,
+};
+inline constexpr CheckKind kLastCheckKind = CheckKind::kOsService;
+// Consul's Type: "ttl", "http", "tcp", "udp", "script", "alias", "grpc", "h2ping", "os_service".
+std::string_view ToString(CheckKind kind);
 
 // An active check's target and schedule (docs/health.md "Active checks").
 struct ActiveCheck {
-  // kHttp: an "http://host[:port]/path?query" URL; kTcp: "host:port".
+  // kHttp: an "http://host[:port]/path?query" URL; kTcp, kUdp, kH2Ping: "host:port"; kGrpc:
+  // "host:port[/service]"; kAlias: the aliased service ID (may be empty with alias_node);
+  // kOsService: the systemd unit; kScript: empty (the command is `args`).
   std::string target;
   std::string method = "GET";                                     // kHttp
   std::vector<std::pair<std::string, std::string>> headers;       // kHttp; in order, may repeat
@@ -80,8 +96,16 @@ struct ActiveCheck {
   // Consecutive results needed before the status changes (0 and 1 both mean at once).
   std::uint32_t success_before_passing = 0;
   std::uint32_t failures_before_critical = 0;
+  std::vector<std::string> args;  // kScript: the program and its arguments
+  std::string alias_node;         // kAlias: AliasNode
+  bool use_tls = false;           // kGrpc: GRPCUseTLS; kH2Ping: H2PingUseTLS
+  bool tls_skip_verify = false;   // kGrpc, kH2Ping (and accepted, unused, on kHttp)
   bool operator==(const ActiveCheck&) const = default;
 };
+// The kinds that the check runner probes every Interval (all but TTL and alias checks).
+inline bool IsProbed(CheckKind kind) {
+  return kind != CheckKind::kTtl && kind != CheckKind::kAlias;
+}
 
 // An immutable T shared by reference count through one pointer (a std::shared_ptr is two):
 // what a record pays for a field that few records use.
@@ -151,12 +175,19 @@ struct HttpUrl {
   std::string target;  // path and query, at least "/"
 };
 Result<HttpUrl> ParseHttpUrl(std::string_view url);
-// A TCP check's "host:port" ("[::1]:80" for IPv6).
+// A TCP, UDP or H2PING check's "host:port" ("[::1]:80" for IPv6); `what` names the field
+// in errors.
 struct HostPort {
   std::string host;
   std::uint16_t port = 0;
 };
-Result<HostPort> ParseHostPort(std::string_view address);
+Result<HostPort> ParseHostPort(std::string_view address, std::string_view what = "TCP");
+// A GRPC check's "host:port[/service]": the service asked about (empty: the server as a whole).
+struct GrpcTarget {
+  HostPort address;
+  std::string service;
+};
+Result<GrpcTarget> ParseGrpcTarget(std::string_view target);
 
 struct Check {
   CheckDefinition definition;
@@ -311,6 +342,8 @@ struct Limits {
   static constexpr std::size_t kMaxCheckHeaders = 32;
   static constexpr std::size_t kMaxCheckHeaderBytes = 1024;  // name + value
   static constexpr std::size_t kMaxCheckBodyBytes = 4096;
+  static constexpr std::size_t kMaxScriptArgs = 64;         // a script check's Args
+  static constexpr std::size_t kMaxScriptArgsBytes = 8192;  // all of them together
   static constexpr std::uint32_t kMaxCheckCounter = 1000;  // SuccessBefore.../FailuresBefore...
 };
 

@@ -346,6 +346,10 @@ asio::awaitable<Response> ConsulApi::SnapshotRestore(Request& req) {
 asio::awaitable<Response> ConsulApi::Register(Request& req) {
   auto cmd = DecodeServiceRegistration(req.body);
   if (!cmd.ok()) co_return FromStatus(cmd.status());
+  if (auto st = CheckAgentPolicy(*cmd, options_.enable_script_checks, options_.node.name);
+      !st.ok()) {
+    co_return FromStatus(st);
+  }
   if (auto st = acl_.RequireServiceWrite(req, cmd->service.id, cmd->service.name); !st.ok()) {
     co_return FromStatus(st);
   }

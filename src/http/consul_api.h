@@ -45,6 +45,8 @@ struct ApiOptions {
   server::LogMonitor* monitor = nullptr;
   // Enforce ACL tokens (docs/acl.md); the default policy is the registry's.
   bool acl_enabled = false;
+  // Accept registrations with script checks (-enable-script-checks); 400 otherwise.
+  bool enable_script_checks = false;
 };
 
 class ConsulApi {

@@ -200,10 +200,28 @@ Result<rapidjson::Document> ParseObject(std::string_view body) {
   return doc;
 }
 
-// Consul's other check kinds: refused with a message rather than stored as TTL checks.
-constexpr std::string_view kUnsupportedCheckKeys[] = {"grpc", "args", "scriptargs", "script",
-                                                      "dockercontainerid", "h2ping", "udp",
-                                                      "osservice", "aliasnode", "aliasservice"};
+// Consul's check kinds that Concierge does not run: refused with a message rather than stored
+// as TTL checks.
+constexpr std::string_view kUnsupportedCheckKeys[] = {"script", "dockercontainerid", "shell"};
+
+// The key that names each kind of check other than TTL, in the body (normalised).
+struct KindKey {
+  std::string_view key;
+  std::string_view field;
+  core::CheckKind kind;
+};
+constexpr KindKey kKindKeys[] = {
+    {"http", "HTTP", core::CheckKind::kHttp},
+    {"tcp", "TCP", core::CheckKind::kTcp},
+    {"udp", "UDP", core::CheckKind::kUdp},
+    {"args", "Args", core::CheckKind::kScript},
+    {"scriptargs", "ScriptArgs", core::CheckKind::kScript},
+    {"grpc", "GRPC", core::CheckKind::kGrpc},
+    {"h2ping", "H2PING", core::CheckKind::kH2Ping},
+    {"osservice", "OSService", core::CheckKind::kOsService},
+    {"aliasservice", "AliasService", core::CheckKind::kAlias},
+    {"aliasnode", "AliasNode", core::CheckKind::kAlias},
+};
 
 // Header: {"Name": ["value", ...]} as Consul has it; a plain string is taken as one value.
 Status GetHeaders(const Value& obj, const std::string& field,
@@ -228,40 +246,135 @@ Status GetHeaders(const Value& obj, const std::string& field,
   return Status::Ok();
 }
 
-// HTTP and TCP checks: the target, the request, the schedule and the flap counters.
-Status DecodeActiveCheck(const Value& v, const std::string& f, core::CheckDefinition* c) {
+// Script checks' "Args" (or "ScriptArgs"): an array of strings.
+Status GetArgs(const Value& v, const std::string& f, std::vector<std::string>* out) {
+  const Value* args = Field(v, "args");
+  std::string field = f + ".Args";
+  if (args == nullptr) {
+    args = Field(v, "scriptargs");
+    field = f + ".ScriptArgs";
+  }
+  if (args == nullptr) return Status::Ok();
+  if (!args->IsArray()) return WrongType(field, "an array of strings", *args);
+  for (const Value& arg : args->GetArray()) {
+    if (!arg.IsString()) return WrongType(field, "an array of strings", arg);
+    std::string_view text(arg.GetString(), arg.GetStringLength());
+    if (!ValidUtf8(text)) return NotUtf8(field);
+    out->emplace_back(text);
+  }
+  return Status::Ok();
+}
+
+// Refuses a key that belongs to other kinds of check.
+Status OnlyFor(const Value& v, const std::string& f, std::string_view key, std::string_view name,
+               std::string_view kinds) {
+  if (Field(v, key) == nullptr) return Status::Ok();
+  return Status::InvalidArgument(f + "." + std::string(name) + ": is for " + std::string(kinds) +
+                                 " checks only");
+}
+
+// Every kind but TTL: the target, what is sent, the schedule and the flap counters.
+Status DecodeActiveCheck(const Value& v, const std::string& f, core::CheckKind kind,
+                         core::CheckDefinition* c) {
   core::ActiveCheck a;
-  if (Field(v, "http") != nullptr && Field(v, "tcp") != nullptr) {
-    return Status::InvalidArgument(f + ": give either HTTP or TCP, not both");
+  c->kind = kind;
+  using core::CheckKind;
+  switch (kind) {
+    case CheckKind::kHttp:
+      if (auto st = GetString(v, "http", f + ".HTTP", &a.target); !st.ok()) return st;
+      if (auto st = GetString(v, "method", f + ".Method", &a.method); !st.ok()) return st;
+      if (a.method.empty()) a.method = "GET";
+      if (auto st = GetHeaders(v, f + ".Header", &a.headers); !st.ok()) return st;
+      if (auto st = GetString(v, "body", f + ".Body", &a.body); !st.ok()) return st;
+      // Accepted for Consul's bodies; https:// is refused anyway (docs/health.md).
+      if (auto st = GetBool(v, "tlsskipverify", f + ".TLSSkipVerify", &a.tls_skip_verify);
+          !st.ok()) {
+        return st;
+      }
+      break;
+    case CheckKind::kTcp:
+      if (auto st = GetString(v, "tcp", f + ".TCP", &a.target); !st.ok()) return st;
+      break;
+    case CheckKind::kUdp:
+      if (auto st = GetString(v, "udp", f + ".UDP", &a.target); !st.ok()) return st;
+      break;
+    case CheckKind::kScript:
+      if (auto st = GetArgs(v, f, &a.args); !st.ok()) return st;
+      break;
+    case CheckKind::kGrpc:
+      if (auto st = GetString(v, "grpc", f + ".GRPC", &a.target); !st.ok()) return st;
+      if (auto st = GetBool(v, "grpcusetls", f + ".GRPCUseTLS", &a.use_tls); !st.ok()) return st;
+      if (auto st = GetBool(v, "tlsskipverify", f + ".TLSSkipVerify", &a.tls_skip_verify);
+          !st.ok()) {
+        return st;
+      }
+      break;
+    case CheckKind::kH2Ping:
+      if (auto st = GetString(v, "h2ping", f + ".H2PING", &a.target); !st.ok()) return st;
+      // Consul's default: TLS unless H2PingUseTLS is false.
+      a.use_tls = true;
+      if (auto st = GetBool(v, "h2pingusetls", f + ".H2PingUseTLS", &a.use_tls); !st.ok()) {
+        return st;
+      }
+      if (auto st = GetBool(v, "tlsskipverify", f + ".TLSSkipVerify", &a.tls_skip_verify);
+          !st.ok()) {
+        return st;
+      }
+      break;
+    case CheckKind::kOsService:
+      if (auto st = GetString(v, "osservice", f + ".OSService", &a.target); !st.ok()) return st;
+      break;
+    case CheckKind::kAlias:
+      if (auto st = GetString(v, "aliasservice", f + ".AliasService", &a.target); !st.ok()) {
+        return st;
+      }
+      if (auto st = GetString(v, "aliasnode", f + ".AliasNode", &a.alias_node); !st.ok()) {
+        return st;
+      }
+      break;
+    case CheckKind::kTtl:
+      break;
   }
-  if (Field(v, "ttl") != nullptr) {
-    return Status::InvalidArgument(f + ": give either a TTL or an HTTP or TCP target, not both");
-  }
-  if (Field(v, "http") != nullptr) {
-    c->kind = core::CheckKind::kHttp;
-    if (auto st = GetString(v, "http", f + ".HTTP", &a.target); !st.ok()) return st;
-    if (auto st = GetString(v, "method", f + ".Method", &a.method); !st.ok()) return st;
-    if (a.method.empty()) a.method = "GET";
-    if (auto st = GetHeaders(v, f + ".Header", &a.headers); !st.ok()) return st;
-    if (auto st = GetString(v, "body", f + ".Body", &a.body); !st.ok()) return st;
-  } else {
-    c->kind = core::CheckKind::kTcp;
-    if (auto st = GetString(v, "tcp", f + ".TCP", &a.target); !st.ok()) return st;
+  if (kind != CheckKind::kHttp) {
     for (std::string_view key : {"method", "header", "body"}) {
       if (Field(v, key) != nullptr) {
         return Status::InvalidArgument(f + ": Method, Header and Body are for HTTP checks");
       }
     }
   }
-  if (auto st = GetDuration(v, "interval", f + ".Interval", &a.interval); !st.ok()) return st;
-  if (a.interval == core::Duration::zero()) {
-    return Status::InvalidArgument(f + ".Interval: is required for HTTP and TCP checks (a "
-                                       "duration like \"10s\")");
+  if (kind != CheckKind::kGrpc) {
+    if (auto st = OnlyFor(v, f, "grpcusetls", "GRPCUseTLS", "GRPC"); !st.ok()) return st;
   }
-  // Consul's default.
-  a.timeout = std::chrono::seconds(10);
-  if (auto st = GetDuration(v, "timeout", f + ".Timeout", &a.timeout); !st.ok()) return st;
-  if (a.timeout == core::Duration::zero()) a.timeout = std::chrono::seconds(10);
+  if (kind != CheckKind::kH2Ping) {
+    if (auto st = OnlyFor(v, f, "h2pingusetls", "H2PingUseTLS", "H2PING"); !st.ok()) return st;
+  }
+  if (kind != CheckKind::kHttp && kind != CheckKind::kGrpc && kind != CheckKind::kH2Ping) {
+    if (auto st = OnlyFor(v, f, "tlsskipverify", "TLSSkipVerify", "HTTP, GRPC and H2PING");
+        !st.ok()) {
+      return st;
+    }
+  }
+  const std::string kind_name(core::ToString(kind));
+  if (kind == CheckKind::kAlias) {
+    // Followed at once, as Consul's alias checks are: no schedule.
+    for (std::string_view key : {"interval", "timeout"}) {
+      if (Field(v, key) != nullptr) {
+        return Status::InvalidArgument(f +
+                                       ": an alias check follows the aliased service at "
+                                       "once; it takes no Interval or Timeout");
+      }
+    }
+  } else {
+    if (auto st = GetDuration(v, "interval", f + ".Interval", &a.interval); !st.ok()) return st;
+    if (a.interval == core::Duration::zero()) {
+      return Status::InvalidArgument(f + ".Interval: is required for " + kind_name +
+                                     " checks (a duration like \"10s\")");
+    }
+    // Consul's defaults: 30 s for scripts, 10 s for the others.
+    a.timeout = kind == CheckKind::kScript ? std::chrono::seconds(30) : std::chrono::seconds(10);
+    if (auto st = GetDuration(v, "timeout", f + ".Timeout", &a.timeout); !st.ok()) return st;
+    if (a.timeout == core::Duration::zero()) a.timeout = std::chrono::seconds(10);
+  }
   std::int64_t n = 0;
   if (auto st = GetInt(v, "successbeforepassing", f + ".SuccessBeforePassing", 0,
                        core::Limits::kMaxCheckCounter, &n);
@@ -291,13 +404,27 @@ Result<core::CheckDefinition> DecodeCheck(const Value& v, std::string_view field
   if (auto st = UniqueKeys(v, f + "."); !st.ok()) return st;
   for (std::string_view key : kUnsupportedCheckKeys) {
     if (Field(v, key) != nullptr) {
-      return Status::InvalidArgument(f + ": only TTL, HTTP and TCP checks are supported; gRPC, "
-                                         "script, Docker, H2PING, UDP, OS service and alias "
-                                         "checks are not");
+      return Status::InvalidArgument(f +
+                                     ": Docker checks and the old \"Script\" key are not "
+                                     "supported (a script check gives \"Args\")");
     }
   }
-  if (Field(v, "http") != nullptr || Field(v, "tcp") != nullptr) {
-    if (auto st = DecodeActiveCheck(v, f, &c); !st.ok()) return st;
+  // Exactly one kind: its key, or TTL without any.
+  const KindKey* kind = nullptr;
+  for (const KindKey& k : kKindKeys) {
+    if (Field(v, k.key) == nullptr) continue;
+    if (kind != nullptr && kind->kind != k.kind) {
+      return Status::InvalidArgument(f + ": give one kind of check; " + std::string(kind->field) +
+                                     " and " + std::string(k.field) + " are both set");
+    }
+    if (kind == nullptr) kind = &k;
+  }
+  if (kind != nullptr) {
+    if (Field(v, "ttl") != nullptr) {
+      return Status::InvalidArgument(f + ": give either a TTL or " + std::string(kind->field) +
+                                     ", not both");
+    }
+    if (auto st = DecodeActiveCheck(v, f, kind->kind, &c); !st.ok()) return st;
   }
   if (auto st = GetString(v, "checkid", f + ".CheckID", &c.id); !st.ok()) return st;
   if (c.id.empty()) {
@@ -309,8 +436,10 @@ Result<core::CheckDefinition> DecodeCheck(const Value& v, std::string_view field
   if (c.kind == core::CheckKind::kTtl) {
     if (auto st = GetDuration(v, "ttl", f + ".TTL", &c.ttl); !st.ok()) return st;
     if (c.ttl == core::Duration::zero()) {
-      return Status::InvalidArgument(f + ".TTL: is required (a duration like \"10s\"), or "
-                                         "give an HTTP or TCP target with an Interval");
+      return Status::InvalidArgument(f +
+                                     ".TTL: is required (a duration like \"10s\"), or "
+                                     "give an HTTP, TCP, UDP, GRPC, H2PING, Args, "
+                                     "OSService or AliasService target");
     }
   }
   if (auto st = GetDuration(v, "deregistercriticalserviceafter",
@@ -378,34 +507,71 @@ void WriteAgentService(Writer& w, const core::Instance& inst, const NodeInfo& no
   w.EndObject();
 }
 
-// Consul's HealthCheckDefinition fields of an HTTP or TCP check.
+// Consul's HealthCheckDefinition fields of a check other than TTL.
 void WriteActiveDefinition(Writer& w, const core::CheckDefinition& d) {
   const core::ActiveCheck& a = *d.active;
-  if (d.kind == core::CheckKind::kHttp) {
-    StringField(w, "HTTP", a.target);
-    StringField(w, "Method", a.method);
-    Key(w, "Header");
-    w.StartObject();
-    // Grouped by name, in the order names first appear.
-    for (std::size_t i = 0; i < a.headers.size(); ++i) {
-      const std::string& name = a.headers[i].first;
-      bool seen = false;
-      for (std::size_t j = 0; j < i && !seen; ++j) seen = a.headers[j].first == name;
-      if (seen) continue;
-      Key(w, name);
-      w.StartArray();
-      for (std::size_t j = i; j < a.headers.size(); ++j) {
-        if (a.headers[j].first == name) WriteString(w, a.headers[j].second);
+  switch (d.kind) {
+    case core::CheckKind::kHttp: {
+      StringField(w, "HTTP", a.target);
+      StringField(w, "Method", a.method);
+      Key(w, "Header");
+      w.StartObject();
+      // Grouped by name, in the order names first appear.
+      for (std::size_t i = 0; i < a.headers.size(); ++i) {
+        const std::string& name = a.headers[i].first;
+        bool seen = false;
+        for (std::size_t j = 0; j < i && !seen; ++j) seen = a.headers[j].first == name;
+        if (seen) continue;
+        Key(w, name);
+        w.StartArray();
+        for (std::size_t j = i; j < a.headers.size(); ++j) {
+          if (a.headers[j].first == name) WriteString(w, a.headers[j].second);
+        }
+        w.EndArray();
       }
-      w.EndArray();
+      w.EndObject();
+      StringField(w, "Body", a.body);
+      Key(w, "TLSSkipVerify");
+      w.Bool(a.tls_skip_verify);
+      break;
     }
-    w.EndObject();
-    StringField(w, "Body", a.body);
-  } else {
-    StringField(w, "TCP", a.target);
+    case core::CheckKind::kTcp:
+      StringField(w, "TCP", a.target);
+      break;
+    case core::CheckKind::kUdp:
+      StringField(w, "UDP", a.target);
+      break;
+    case core::CheckKind::kScript:
+      Tags(w, "ScriptArgs", a.args);
+      break;
+    case core::CheckKind::kGrpc:
+      StringField(w, "GRPC", a.target);
+      Key(w, "GRPCUseTLS");
+      w.Bool(a.use_tls);
+      Key(w, "TLSSkipVerify");
+      w.Bool(a.tls_skip_verify);
+      break;
+    case core::CheckKind::kH2Ping:
+      StringField(w, "H2PING", a.target);
+      Key(w, "H2PingUseTLS");
+      w.Bool(a.use_tls);
+      Key(w, "TLSSkipVerify");
+      w.Bool(a.tls_skip_verify);
+      break;
+    case core::CheckKind::kOsService:
+      StringField(w, "OSService", a.target);
+      break;
+    case core::CheckKind::kAlias:
+      StringField(w, "AliasService", a.target);
+      StringField(w, "AliasNode", a.alias_node);
+      break;
+    case core::CheckKind::kTtl:
+      break;
   }
-  StringField(w, "Interval", core::FormatDuration(a.interval));
-  StringField(w, "Timeout", core::FormatDuration(a.timeout));
+  if (d.kind != core::CheckKind::kAlias) {
+    StringField(w, "Interval", core::FormatDuration(a.interval));
+    StringField(w, "Timeout", core::FormatDuration(a.timeout));
+  }
   IntField(w, "SuccessBeforePassing", a.success_before_passing);
   IntField(w, "FailuresBeforeCritical", a.failures_before_critical);
 }
@@ -554,6 +720,29 @@ Result<core::RegisterService> DecodeServiceRegistration(std::string_view body) {
     }
   }
   return cmd;
+}
+
+Status CheckAgentPolicy(const core::RegisterService& registration, bool enable_script_checks,
+                        std::string_view node_name) {
+  for (const core::CheckDefinition& c : registration.checks) {
+    if (c.kind == core::CheckKind::kScript && !enable_script_checks) {
+      return Status::InvalidArgument(
+          "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' "
+          "to true or start it with -enable-script-checks");
+    }
+    if (c.kind == core::CheckKind::kAlias && !c.active->alias_node.empty() &&
+        c.active->alias_node != node_name) {
+      return Status::InvalidArgument("Check.AliasNode: \"" + c.active->alias_node +
+                                     "\" is not a node of this registry; it is one node, \"" +
+                                     std::string(node_name) + "\" (or leave AliasNode out)");
+    }
+    if (c.kind == core::CheckKind::kGrpc || c.kind == core::CheckKind::kH2Ping ||
+        c.kind == core::CheckKind::kAlias) {
+      return Status::InvalidArgument("Check: " + std::string(core::ToString(c.kind)) +
+                                     " checks are not supported yet");
+    }
+  }
+  return Status::Ok();
 }
 
 Result<CheckUpdate> DecodeCheckUpdate(std::string_view body) {

@@ -25,6 +25,12 @@ struct NodeInfo {
 // "service:<ID>" (one Check) or "service:<ID>:<n>" (Checks). Errors name the field.
 Result<core::RegisterService> DecodeServiceRegistration(std::string_view body);
 
+// What a decoded registration may hold on this agent, beyond its own validity: script checks
+// only with -enable-script-checks (Consul's 400 otherwise), and an alias check's AliasNode
+// only naming this node (the registry is one node).
+Status CheckAgentPolicy(const core::RegisterService& registration, bool enable_script_checks,
+                        std::string_view node_name);
+
 // PUT /v1/agent/check/update/:id: {"Status": "passing", "Output": "..."}.
 struct CheckUpdate {
   core::HealthStatus status;

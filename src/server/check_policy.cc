@@ -153,4 +153,22 @@ std::string TcpCheckOutput(std::string_view address, std::string_view error,
   return Cut("dial tcp " + std::string(address) + ": " + std::string(error), max_bytes);
 }
 
+std::string UdpCheckOutput(std::string_view address, std::string_view error,
+                           std::size_t max_bytes) {
+  if (error.empty()) return Cut("UDP connect " + std::string(address) + ": Success", max_bytes);
+  return Cut("dial udp " + std::string(address) + ": " + std::string(error), max_bytes);
+}
+
+core::HealthStatus StatusOfExitCode(int code) {
+  if (code == 0) return core::HealthStatus::kPassing;
+  if (code == 1) return core::HealthStatus::kWarning;
+  return core::HealthStatus::kCritical;
+}
+
+core::HealthStatus StatusOfUnitState(std::string_view state) {
+  while (!state.empty() && (state.back() == '\n' || state.back() == ' ')) state.remove_suffix(1);
+  if (state == "active" || state == "reloading") return core::HealthStatus::kPassing;
+  return core::HealthStatus::kCritical;
+}
+
 }  // namespace concierge::server

@@ -73,4 +73,15 @@ std::string HttpCheckError(std::string_view method, std::string_view url, std::s
 std::string TcpCheckOutput(std::string_view address, std::string_view error,
                            std::size_t max_bytes);
 
+// "UDP connect 10.0.0.1:53: Success" (a reply, or no error within the timeout), or
+// "dial udp 10.0.0.1:53: <error>".
+std::string UdpCheckOutput(std::string_view address, std::string_view error, std::size_t max_bytes);
+
+// As Consul's script checks: exit code 0 is passing, 1 is warning, anything else critical.
+core::HealthStatus StatusOfExitCode(int code);
+
+// A systemd unit's state as `systemctl is-active` prints it: "active" is passing (and
+// "reloading", which is still serving), anything else critical.
+core::HealthStatus StatusOfUnitState(std::string_view state);
+
 }  // namespace concierge::server

@@ -1,18 +1,24 @@
 #include "server/check_runner.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <filesystem>
 #include <limits>
 
 #include "server/log_limit.h"
 #include "server/metrics.h"
+#include "server/script_process.h"
 
 namespace concierge::server {
 
@@ -40,6 +46,9 @@ struct CheckRunner::Entry {
   asio::steady_timer* timer = nullptr;
   beast::tcp_stream* in_flight = nullptr;
   tcp::resolver* resolving = nullptr;
+  // Ends the run in flight of the kinds without a stream above (UDP, processes).
+  std::function<void()> cancel;
+  std::uint64_t cancel_owner = 0;
 };
 
 namespace {
@@ -58,6 +67,26 @@ class Borrow {
  private:
   T** slot_;
   T* value_;
+};
+
+// Sets what cancels the run in flight, for the lifetime of the run.
+class CancelHook {
+ public:
+  CancelHook(CheckRunner::Entry& entry, std::function<void()> cancel) : entry_(entry) {
+    static std::uint64_t next = 0;
+    owner_ = ++next;
+    entry_.cancel = std::move(cancel);
+    entry_.cancel_owner = owner_;
+  }
+  ~CancelHook() {
+    if (entry_.cancel_owner == owner_) entry_.cancel = nullptr;
+  }
+  CancelHook(const CancelHook&) = delete;
+  CancelHook& operator=(const CancelHook&) = delete;
+
+ private:
+  CheckRunner::Entry& entry_;
+  std::uint64_t owner_ = 0;
 };
 
 std::string Describe(const boost::system::error_code& ec, core::Duration timeout) {
@@ -164,6 +193,7 @@ void CheckRunner::StopLoop(Entry& entry) {
   if (entry.timer != nullptr) entry.timer->cancel();
   if (entry.in_flight != nullptr) entry.in_flight->cancel();
   if (entry.resolving != nullptr) entry.resolving->cancel();
+  if (entry.cancel) entry.cancel();
 }
 
 void CheckRunner::LoopEnded() {
@@ -182,10 +212,22 @@ asio::awaitable<void> CheckRunner::Loop(std::shared_ptr<Entry> entry, std::uint6
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (entry->generation != generation) break;
     Outcome outcome;
-    if (entry->definition.kind == core::CheckKind::kHttp) {
-      outcome = co_await RunHttp(entry);
-    } else {
-      outcome = co_await RunTcp(entry);
+    switch (entry->definition.kind) {
+      case core::CheckKind::kHttp:
+        outcome = co_await RunHttp(entry);
+        break;
+      case core::CheckKind::kUdp:
+        outcome = co_await RunUdp(entry);
+        break;
+      case core::CheckKind::kScript:
+        outcome = co_await RunScript(entry);
+        break;
+      case core::CheckKind::kOsService:
+        outcome = co_await RunOsService(entry);
+        break;
+      default:
+        outcome = co_await RunTcp(entry);
+        break;
     }
     if (entry->generation != generation) break;
     runs_.fetch_add(1, std::memory_order_relaxed);
@@ -336,6 +378,152 @@ asio::awaitable<CheckRunner::Outcome> CheckRunner::RunTcp(std::shared_ptr<Entry>
                       TcpCheckOutput(a.target, Describe(ec, a.timeout), max_output_)};
   }
   co_return Outcome{HealthStatus::kPassing, TcpCheckOutput(a.target, "", max_output_)};
+}
+
+asio::awaitable<CheckRunner::Outcome> CheckRunner::RunUdp(std::shared_ptr<Entry> entry) {
+  using udp = asio::ip::udp;
+  const core::ActiveCheck& a = *entry->definition.active;
+  auto fail = [&](std::string_view error) {
+    return Outcome{HealthStatus::kCritical, UdpCheckOutput(a.target, error, max_output_)};
+  };
+  auto target = core::ParseHostPort(a.target, "UDP");
+  if (!target.ok()) co_return Outcome{HealthStatus::kCritical, target.status().message()};
+  std::vector<tcp::endpoint> endpoints;
+  std::string host = target->host;
+  boost::system::error_code ec = co_await Resolve(entry, host, target->port, &endpoints);
+  if (ec) co_return fail("lookup " + host + ": " + ec.message());
+  if (std::string refused = KeepAllowed(&endpoints); !refused.empty()) co_return fail(refused);
+  const udp::endpoint peer(endpoints.front().address(), endpoints.front().port());
+  udp::socket socket(ctx_);
+  socket.open(peer.protocol(), ec);
+  // Connected, so that an ICMP "port unreachable" comes back as an error on the receive.
+  if (!ec) socket.connect(peer, ec);
+  if (ec) co_return fail(ec.message());
+  // The deadline ends the receive; `done` keeps a late timer from touching this frame.
+  struct Shared {
+    bool done = false;
+    bool timed_out = false;
+  };
+  auto shared = std::make_shared<Shared>();
+  CancelHook hook(*entry, [shared, &socket] {
+    if (!shared->done) socket.cancel();
+  });
+  asio::steady_timer deadline(ctx_);
+  deadline.expires_after(a.timeout);
+  deadline.async_wait([shared, &socket](const boost::system::error_code& e) {
+    if (e || shared->done) return;
+    shared->timed_out = true;
+    socket.cancel();
+  });
+  static constexpr std::string_view kPayload = "Concierge health check";
+  co_await socket.async_send(asio::buffer(kPayload.data(), kPayload.size()),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  std::array<char, 512> reply{};
+  if (!ec) {
+    co_await socket.async_receive(asio::buffer(reply),
+                                  asio::redirect_error(asio::use_awaitable, ec));
+  }
+  shared->done = true;
+  deadline.cancel();
+  // As Consul's: a reply, or no error within the timeout (UDP has no handshake), is passing.
+  if (!ec || shared->timed_out) co_return Outcome{HealthStatus::kPassing, fail("").output};
+  co_return fail(ec.message());
+}
+
+asio::awaitable<CheckRunner::ProcessResult> CheckRunner::RunProcess(std::shared_ptr<Entry> entry,
+                                                                    std::vector<std::string> args,
+                                                                    core::Duration timeout) {
+  ProcessResult result;
+  auto process = ScriptProcess::Start(args);
+  if (!process.ok()) {
+    result.error = process.status().message();
+    co_return result;
+  }
+  asio::posix::stream_descriptor output(ctx_, process->ReleaseOutput());
+  asio::posix::stream_descriptor exited(ctx_, process->ReleasePidfd());
+  // The deadline (or a stop) kills the process group; `done` keeps a late timer from
+  // touching this frame or a reused process ID.
+  struct Shared {
+    bool done = false;
+    bool timed_out = false;
+  };
+  auto shared = std::make_shared<Shared>();
+  const pid_t pid = process->pid();
+  auto kill = [shared, pid, &output] {
+    if (shared->done) return;
+    ::kill(-pid, SIGKILL);
+    output.cancel();
+  };
+  CancelHook hook(*entry, kill);
+  asio::steady_timer deadline(ctx_);
+  deadline.expires_after(timeout);
+  deadline.async_wait([shared, kill](const boost::system::error_code& e) {
+    if (e || shared->done) return;
+    shared->timed_out = true;
+    kill();
+  });
+  // Output until the process (and what it started) closes it; beyond the limit it is read
+  // and dropped, so that the process never blocks on a full pipe.
+  std::array<char, 4096> chunk{};
+  std::size_t total = 0;
+  boost::system::error_code ec;
+  for (;;) {
+    std::size_t n = co_await output.async_read_some(asio::buffer(chunk),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    total += n;
+    if (result.output.size() < max_output_) {
+      result.output.append(chunk.data(), std::min(n, max_output_ - result.output.size()));
+    }
+  }
+  co_await exited.async_wait(asio::posix::descriptor_base::wait_read,
+                             asio::redirect_error(asio::use_awaitable, ec));
+  result.exit_code = process->Reap();
+  shared->done = true;
+  deadline.cancel();
+  result.timed_out = shared->timed_out;
+  if (total > result.output.size()) {
+    std::string note = "\n[output cut: " + std::to_string(total) + " bytes, the first " +
+                       std::to_string(max_output_) + " kept]";
+    result.output.resize(max_output_ > note.size() ? max_output_ - note.size() : 0);
+    result.output += note;
+  }
+  co_return result;
+}
+
+asio::awaitable<CheckRunner::Outcome> CheckRunner::RunScript(std::shared_ptr<Entry> entry) {
+  const core::ActiveCheck& a = *entry->definition.active;
+  if (!enable_scripts_) {
+    co_return Outcome{HealthStatus::kCritical,
+                      "script checks are disabled on the leader; start it with "
+                      "-enable-script-checks to run them"};
+  }
+  ProcessResult r = co_await RunProcess(entry, a.args, a.timeout);
+  if (r.timed_out) {
+    co_return Outcome{HealthStatus::kCritical,
+                      "Timed out (" + core::FormatDuration(a.timeout) + ") running check"};
+  }
+  if (!r.error.empty()) co_return Outcome{HealthStatus::kCritical, r.error};
+  co_return Outcome{StatusOfExitCode(r.exit_code), std::move(r.output)};
+}
+
+asio::awaitable<CheckRunner::Outcome> CheckRunner::RunOsService(std::shared_ptr<Entry> entry) {
+  const core::ActiveCheck& a = *entry->definition.active;
+  // systemd's own test for "booted with systemd" (sd_booted).
+  std::error_code ec;
+  if (!std::filesystem::exists("/run/systemd/system", ec)) {
+    co_return Outcome{HealthStatus::kCritical,
+                      "systemd is not running on this host; OSService checks need it"};
+  }
+  std::vector<std::string> args{"systemctl", "is-active", "--", a.target};
+  ProcessResult r = co_await RunProcess(entry, std::move(args), a.timeout);
+  if (r.timed_out) {
+    co_return Outcome{HealthStatus::kCritical,
+                      "Timed out (" + core::FormatDuration(a.timeout) + ") asking systemd"};
+  }
+  if (!r.error.empty()) co_return Outcome{HealthStatus::kCritical, r.error};
+  std::string state = r.output.substr(0, r.output.find('\n'));
+  co_return Outcome{StatusOfUnitState(state), "Service \"" + a.target + "\" is " + state};
 }
 
 }  // namespace concierge::server

@@ -1,10 +1,11 @@
-// Runs the active (HTTP, TCP) checks of the catalog while this server leads, on one Asio
-// event loop thread: one coroutine per check, no thread per check. Each check first runs at
-// an offset within its interval (FirstRunOffset) and then every interval; every run has its
-// Timeout (connect, request and response together) and reads at most the output limit of the
-// response body. Results pass a FlapFilter; a status that differs from the catalog's is
-// handed to `propose` as an UpdateCheck, which goes through the registry's proposer like a
-// TTL expiry (docs/health.md "Active checks").
+// Runs the active checks of the catalog (HTTP, TCP, UDP, script, GRPC, H2PING, OS service)
+// while this server leads, on one Asio event loop thread: one coroutine per check, no thread
+// per check (a script check's process is waited for through a pidfd, never by blocking). Each check
+// first runs at an offset within its interval (FirstRunOffset) and then every interval; every run
+// has its Timeout (connect, request and response together) and reads at most the output limit of
+// the response body. Results pass a FlapFilter; a status that differs from the catalog's is handed
+// to `propose` as an UpdateCheck, which goes through the registry's proposer like a TTL expiry
+// (docs/health.md "Active checks").
 #pragma once
 
 #include <atomic>
@@ -42,6 +43,9 @@ class CheckRunner final : public ActiveChecks {
   // Before Start: the networks checks may connect to (-check-allowed-networks); a target
   // outside them is critical without being contacted.
   void set_allowed_networks(NetworkAllowList networks) { allowed_ = std::move(networks); }
+  // Before Start: run script checks (-enable-script-checks); otherwise a script check is
+  // critical without being run (a server that allows none may lead a cluster that does).
+  void set_enable_scripts(bool enable) { enable_scripts_ = enable; }
   void Start();
   // Stops every check (in-flight runs are cancelled) and joins the thread.
   void Stop();
@@ -53,12 +57,14 @@ class CheckRunner final : public ActiveChecks {
   void StatusChanged(std::string_view check_id, core::HealthStatus status) override;
   void SetLeader(bool leader) override;
 
+  // One check as the runner holds it (check_runner.cc).
+  struct Entry;
+
   // Checks known, and runs done so far (for /v1/agent/self and metrics). Any thread.
   std::size_t checks() const { return count_.load(std::memory_order_relaxed); }
   std::uint64_t runs() const { return runs_.load(std::memory_order_relaxed); }
 
  private:
-  struct Entry;
   struct Outcome {
     core::HealthStatus status = core::HealthStatus::kCritical;
     std::string output;
@@ -68,6 +74,20 @@ class CheckRunner final : public ActiveChecks {
   boost::asio::awaitable<void> Loop(std::shared_ptr<Entry> entry, std::uint64_t generation);
   boost::asio::awaitable<Outcome> RunHttp(std::shared_ptr<Entry> entry);
   boost::asio::awaitable<Outcome> RunTcp(std::shared_ptr<Entry> entry);
+  boost::asio::awaitable<Outcome> RunUdp(std::shared_ptr<Entry> entry);
+  boost::asio::awaitable<Outcome> RunScript(std::shared_ptr<Entry> entry);
+  boost::asio::awaitable<Outcome> RunOsService(std::shared_ptr<Entry> entry);
+  // A child process with its output, killed at `timeout` (exit_code -1 then, or if it could
+  // not start: `error` says why).
+  struct ProcessResult {
+    int exit_code = -1;
+    bool timed_out = false;
+    std::string error;
+    std::string output;  // at most max_output_ bytes, with a note when cut
+  };
+  boost::asio::awaitable<ProcessResult> RunProcess(std::shared_ptr<Entry> entry,
+                                                   std::vector<std::string> args,
+                                                   core::Duration timeout);
   void Report(Entry& entry, Outcome outcome);
   // Fills `endpoints` for host:port (an IP address, or a name looked up); an error otherwise.
   boost::asio::awaitable<boost::system::error_code> Resolve(std::shared_ptr<Entry> entry,
@@ -79,6 +99,7 @@ class CheckRunner final : public ActiveChecks {
 
   Propose propose_;
   NetworkAllowList allowed_;
+  bool enable_scripts_ = false;
   std::size_t max_output_;
   boost::asio::io_context ctx_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

@@ -197,7 +197,7 @@ void Registry::TrackActiveChecks() {
   for (const auto& [name, group] : catalog_.services()) {
     for (const auto& inst : group.instances) {
       for (const core::Check& c : inst->checks) {
-        if (c.definition.kind != core::CheckKind::kTtl) {
+        if (core::IsProbed(c.definition.kind)) {
           active_->Track(inst->service.id, c.definition, c.status);
         }
       }
@@ -287,9 +287,11 @@ void Registry::CheckAdded(const Event& e) {
   // Maintenance checks never expire.
   if (core::IsMaintenanceCheck(e.check_id)) return;
   const core::Check* check = catalog_.FindInstance(e.service_id)->FindCheck(e.check_id);
-  // HTTP and TCP checks are run, not heartbeated.
+  // Active checks are run (alias checks follow their service), not heartbeated.
   if (check->definition.kind != core::CheckKind::kTtl) {
-    if (active_ != nullptr) active_->Track(e.service_id, check->definition, check->status);
+    if (active_ != nullptr && core::IsProbed(check->definition.kind)) {
+      active_->Track(e.service_id, check->definition, check->status);
+    }
     if (check->status == HealthStatus::kCritical) scheduler_.ScheduleReap(e.service_id);
     return;
   }

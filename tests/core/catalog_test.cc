@@ -882,7 +882,7 @@ TEST_F(CatalogTest, ActiveChecksAreValidated) {
             "Check.Header[X-Ok]: must not contain control characters");
   CheckDefinition c = Http("h");
   c.ttl = 10s;
-  EXPECT_THAT(refused(c), HasSubstr("either a TTL or an HTTP or TCP target"));
+  EXPECT_THAT(refused(c), HasSubstr("either a TTL or another kind's target"));
   EXPECT_THAT(refused(With(Http("h"), [](ActiveCheck& a) { a.failures_before_critical = 1001; })),
               HasSubstr("at most 1000"));
   c = Http("h");
@@ -893,7 +893,63 @@ TEST_F(CatalogTest, ActiveChecksAreValidated) {
   EXPECT_EQ(refused(c), "TCP: expected host:port, got \"10.0.0.1\"");
   CheckDefinition ttl = With(Ttl("x"), [](ActiveCheck& a) { a.interval = 1s; });
   ttl.kind = CheckKind::kTtl;
-  EXPECT_THAT(refused(ttl), HasSubstr("a TTL check has no HTTP or TCP settings"));
+  EXPECT_THAT(refused(ttl), HasSubstr("a TTL check has no other kind's settings"));
+}
+
+// `c` (an HTTP check from Http()) turned into `kind` with `target`, without HTTP's method.
+CheckDefinition OfKind(CheckDefinition c, CheckKind kind, std::string target) {
+  c.kind = kind;
+  return With(std::move(c), [&](ActiveCheck& a) {
+    a.target = std::move(target);
+    a.method.clear();
+    if (kind == CheckKind::kAlias) a.interval = a.timeout = Duration::zero();
+  });
+}
+
+TEST_F(CatalogTest, OtherCheckKindsAreValidated) {
+  auto valid = [&](CheckDefinition c) {
+    return catalog_.Validate(Reg("web-1", "web", {std::move(c)})).ok();
+  };
+  auto refused = [&](CheckDefinition c) {
+    Status st = catalog_.Validate(Reg("web-1", "web", {std::move(c)}));
+    EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+    return st.message();
+  };
+  EXPECT_TRUE(valid(OfKind(Http("u"), CheckKind::kUdp, "127.0.0.1:53")));
+  EXPECT_EQ(refused(OfKind(Http("u"), CheckKind::kUdp, "127.0.0.1")),
+            "UDP: expected host:port, got \"127.0.0.1\"");
+  EXPECT_TRUE(valid(OfKind(Http("g"), CheckKind::kGrpc, "127.0.0.1:50051/my.Service")));
+  EXPECT_TRUE(valid(OfKind(Http("g"), CheckKind::kGrpc, "[::1]:50051")));
+  EXPECT_THAT(refused(OfKind(Http("g"), CheckKind::kGrpc, "localhost/x")),
+              HasSubstr("GRPC: expected host:port"));
+  EXPECT_TRUE(valid(OfKind(Http("p"), CheckKind::kH2Ping, "localhost:443")));
+  EXPECT_TRUE(valid(OfKind(Http("o"), CheckKind::kOsService, "nginx.service")));
+  EXPECT_THAT(refused(OfKind(Http("o"), CheckKind::kOsService, "a b")),
+              HasSubstr("is not a systemd unit name"));
+
+  CheckDefinition script = With(OfKind(Http("s"), CheckKind::kScript, ""), [](ActiveCheck& a) {
+    a.args = {"/bin/true", "x"};
+  });
+  EXPECT_TRUE(valid(script));
+  EXPECT_EQ(refused(With(script, [](ActiveCheck& a) { a.args.clear(); })),
+            "Check.Args: must name a program to run");
+  EXPECT_THAT(refused(With(script, [](ActiveCheck& a) { a.args = {std::string("a\0b", 3)}; })),
+              HasSubstr("NUL"));
+  EXPECT_EQ(refused(With(OfKind(Http("u"), CheckKind::kUdp, "127.0.0.1:53"),
+                         [](ActiveCheck& a) { a.args = {"x"}; })),
+            "Check.Args: only script checks run a program");
+  EXPECT_EQ(refused(With(OfKind(Http("u"), CheckKind::kUdp, "127.0.0.1:53"),
+                         [](ActiveCheck& a) { a.use_tls = true; })),
+            "Check.GRPCUseTLS: only GRPC and H2PING checks use TLS");
+
+  EXPECT_TRUE(valid(OfKind(Http("a"), CheckKind::kAlias, "db-1")));
+  EXPECT_EQ(refused(OfKind(Http("a"), CheckKind::kAlias, "web-1")),
+            "Check.AliasService: an alias check cannot follow its own instance");
+  EXPECT_THAT(refused(OfKind(Http("a"), CheckKind::kAlias, "")),
+              HasSubstr("needs AliasService or AliasNode"));
+  EXPECT_THAT(refused(With(OfKind(Http("a"), CheckKind::kAlias, "db-1"),
+                           [](ActiveCheck& a) { a.interval = 1s; })),
+              HasSubstr("no Interval or Timeout"));
 }
 
 TEST(HttpUrlTest, SplitsHostPortAndTarget) {

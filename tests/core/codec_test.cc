@@ -58,7 +58,30 @@ RegisterService FullRegister() {
   tcp_settings.interval = 100ms;
   tcp_settings.timeout = 1s;
   tcp.active = SharedConst<ActiveCheck>(tcp_settings);
-  r.checks = {a, b, http, tcp};
+  // The kinds after TCP, with the fields only they have.
+  CheckDefinition script = tcp;
+  script.id = "service:web-1:5";
+  script.kind = CheckKind::kScript;
+  ActiveCheck script_settings = tcp_settings;
+  script_settings.target.clear();
+  script_settings.args = {"/usr/lib/check", "--deep", ""};
+  script.active = SharedConst<ActiveCheck>(script_settings);
+  CheckDefinition grpc = tcp;
+  grpc.id = "service:web-1:6";
+  grpc.kind = CheckKind::kGrpc;
+  ActiveCheck grpc_settings = tcp_settings;
+  grpc_settings.target = "10.0.0.1:50051/my.Service";
+  grpc_settings.use_tls = true;
+  grpc_settings.tls_skip_verify = true;
+  grpc.active = SharedConst<ActiveCheck>(grpc_settings);
+  CheckDefinition alias = tcp;
+  alias.id = "service:web-1:7";
+  alias.kind = CheckKind::kAlias;
+  ActiveCheck alias_settings;
+  alias_settings.target = "db-1";
+  alias_settings.alias_node = "node-a";
+  alias.active = SharedConst<ActiveCheck>(alias_settings);
+  r.checks = {a, b, http, tcp, script, grpc, alias};
   r.at = Time(std::chrono::nanoseconds(1'700'000'000'123'456'789));
   return r;
 }

@@ -100,8 +100,8 @@ class StatusCodeTest(ApiTestCase):
             "Name over 256 bytes": {"Name": long_name},
             "ID over 256 bytes": {"Name": "x", "ID": long_name},
             "EnableTagOverride is a string": {"Name": "x", "EnableTagOverride": "yes"},
-            "gRPC checks are not supported": {"Name": "x", "Check": {
-                "GRPC": "127.0.0.1:9000", "Interval": "10s"}},
+            "Docker checks are not supported": {"Name": "x", "Check": {
+                "DockerContainerID": "f972c95ebf0e", "Interval": "10s"}},
             "HTTPS checks are not supported": {"Name": "x", "Check": {
                 "HTTP": "https://127.0.0.1/", "Interval": "10s"}},
         }

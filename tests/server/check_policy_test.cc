@@ -126,5 +126,21 @@ TEST(NetworkAllowListTest, ParsesBlocksAndMatchesAddresses) {
   }
 }
 
+TEST(CheckPolicyTest, ScriptExitCodesAndUnitStatesAsConsul) {
+  EXPECT_EQ(StatusOfExitCode(0), HealthStatus::kPassing);
+  EXPECT_EQ(StatusOfExitCode(1), HealthStatus::kWarning);
+  for (int code : {2, 126, 127, 128 + 9, 255}) {
+    EXPECT_EQ(StatusOfExitCode(code), HealthStatus::kCritical) << code;
+  }
+  EXPECT_EQ(StatusOfUnitState("active\n"), HealthStatus::kPassing);
+  EXPECT_EQ(StatusOfUnitState("reloading"), HealthStatus::kPassing);
+  for (const char* state : {"inactive", "failed", "activating", "deactivating", ""}) {
+    EXPECT_EQ(StatusOfUnitState(state), HealthStatus::kCritical) << state;
+  }
+  EXPECT_EQ(UdpCheckOutput("10.0.0.1:53", "", 4096), "UDP connect 10.0.0.1:53: Success");
+  EXPECT_EQ(UdpCheckOutput("10.0.0.1:53", "Connection refused", 4096),
+            "dial udp 10.0.0.1:53: Connection refused");
+}
+
 }  // namespace
 }  // namespace concierge::server
