@@ -13,6 +13,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "http/eureka.h"
+
 namespace concierge::http {
 
 namespace asio = boost::asio;
@@ -418,6 +420,8 @@ asio::awaitable<Status> AclApi::Authorize(const Request& req, const RouteMatch& 
       if (!service) co_return Status::Ok();
       co_return a.Require(AclResource::kService, *service, p);
     }
+    case AclScope::kServiceOfApp:
+      co_return a.Require(AclResource::kService, ServiceNameOfApp(match.param()), p);
     case AclScope::kServiceOfInstance: {
       auto inst = registry_.Instance(match.param());
       if (!inst) co_return Status::Ok();  // the handler's 404

@@ -23,26 +23,6 @@ using core::HealthStatus;
 
 namespace {
 
-int HttpStatus(const Status& st) {
-  switch (st.code()) {
-    case Status::Code::kOk:
-      return 200;
-    case Status::Code::kInvalidArgument:
-      return 400;
-    case Status::Code::kNotFound:
-      return 404;
-    case Status::Code::kConflict:
-      return 409;
-    case Status::Code::kUnavailable:
-      return 503;
-    case Status::Code::kInternal:
-      return 500;
-    case Status::Code::kPermissionDenied:
-      return 403;
-  }
-  return 500;
-}
-
 Response FromStatus(const Status& st) { return Response::Error(HttpStatus(st), st.message()); }
 
 // "?passing", "?passing=true", "?passing=1" filter; "?passing=false" or "=0" does not.
@@ -77,7 +57,8 @@ ConsulApi::ConsulApi(server::Registry& registry, server::StateLoop& state, serve
       state_(state),
       hub_(hub),
       options_(std::move(options)),
-      acl_(registry, state, options_.acl_enabled, options_.node) {}
+      acl_(registry, state, options_.acl_enabled, options_.node),
+      eureka_(registry, state, acl_, options_.max_instances) {}
 
 server::ClusterInfo ConsulApi::Cluster() const {
   if (options_.cluster) return options_.cluster();
@@ -198,6 +179,19 @@ asio::awaitable<Response> ConsulApi::Dispatch(Request& req, const RouteMatch& ma
       co_return co_await HeartbeatBatch(req);
     case Endpoint::kRegister:
       co_return co_await Register(req);
+    case Endpoint::kEurekaApps:
+    case Endpoint::kEurekaDelta:
+    case Endpoint::kEurekaApp:
+    case Endpoint::kEurekaRegister:
+    case Endpoint::kEurekaInstance:
+    case Endpoint::kEurekaRenew:
+    case Endpoint::kEurekaCancel:
+    case Endpoint::kEurekaStatus:
+    case Endpoint::kEurekaMetadata:
+    case Endpoint::kEurekaInstanceById:
+    case Endpoint::kEurekaVip:
+    case Endpoint::kEurekaSecureVip:
+      co_return co_await eureka_.Handle(req, match);
     case Endpoint::kDeregister:
       co_return co_await Deregister(param);
     case Endpoint::kServiceMaintenance:

@@ -5,6 +5,7 @@
 
 #include "http/acl_api.h"
 #include "http/consul_json.h"
+#include "http/eureka_api.h"
 #include "http/message.h"
 #include "http/routes.h"
 #include "server/command_log.h"
@@ -130,6 +131,7 @@ class ConsulApi {
   server::WatchHub& hub_;
   ApiOptions options_;
   AclApi acl_;
+  EurekaApi eureka_;
 };
 
 }  // namespace concierge::http

@@ -88,4 +88,24 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ParseQuery(std::
   return out;
 }
 
+int HttpStatus(const Status& st) {
+  switch (st.code()) {
+    case Status::Code::kOk:
+      return 200;
+    case Status::Code::kInvalidArgument:
+      return 400;
+    case Status::Code::kNotFound:
+      return 404;
+    case Status::Code::kConflict:
+      return 409;
+    case Status::Code::kUnavailable:
+      return 503;
+    case Status::Code::kInternal:
+      return 500;
+    case Status::Code::kPermissionDenied:
+      return 403;
+  }
+  return 500;
+}
+
 }  // namespace concierge::http

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/status.h"
+
 namespace concierge::core {
 class AclAuthorizer;
 }
@@ -82,6 +84,9 @@ struct Response {
     return {status, "text/plain; charset=utf-8", std::move(message), {}};
   }
 };
+
+// The HTTP status of an error (400 for kInvalidArgument, 404 for kNotFound, ...).
+int HttpStatus(const Status& st);
 
 // Decided from a request's line and headers, before its body is read: how large the body may
 // be, or an answer that refuses the request at once (the connection is then closed).

@@ -14,6 +14,7 @@ constexpr AclScope kFiltered = AclScope::kFiltered;
 constexpr AclScope kOfCheck = AclScope::kServiceOfCheck;
 constexpr AclScope kOfInstance = AclScope::kServiceOfInstance;
 constexpr AclScope kInBody = AclScope::kServiceInBody;
+constexpr AclScope kOfApp = AclScope::kServiceOfApp;
 constexpr AclScope kEachBeat = AclScope::kEachHeartbeat;
 constexpr AclScope kNodeAcl = AclScope::kNode;
 constexpr AclScope kAgentAcl = AclScope::kAgent;
@@ -94,6 +95,33 @@ constexpr Route kRoutes[] = {
   {kGet,      0,    "/",                                       kUiRedirect,         kNoAcl,      R, kLocal,    kNoBlock, kNoBody},
   {kGet,      0,    "/ui",                                     kUiRedirect,         kNoAcl,      R, kLocal,    kNoBlock, kNoBody},
   {kGet,      0,    "/ui/:file",                               kUiFile,             kNoAcl,      R, kLocal,    kNoBlock, kNoBody},
+  // Eureka's REST API (docs/eureka.md), under /eureka/ and /eureka/v2/: longer patterns first
+  // (a last parameter takes the rest of the path). Renewals go to the leader whole, not
+  // batched: a Eureka renewal keeps the status, where a batched heartbeat sets one.
+  {kGet,      0,    "/eureka/apps",                            kEurekaApps,         kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kGet,      0,    "/eureka/apps/delta",                      kEurekaDelta,        kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kPut|kDelete, 0, "/eureka/apps/:app/:id/status",            kEurekaStatus,       kOfApp,      W, kToLeader, kNoBlock, kNoBody},
+  {kPut,      0,    "/eureka/apps/:app/:id/metadata",          kEurekaMetadata,     kOfApp,      W, kToLeader, kNoBlock, kNoBody},
+  {kGet,      0,    "/eureka/apps/:app/:id",                   kEurekaInstance,     kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kPut,      0,    "/eureka/apps/:app/:id",                   kEurekaRenew,        kOfApp,      W, kToLeader, kNoBlock, kNoBody},
+  {kDelete,   0,    "/eureka/apps/:app/:id",                   kEurekaCancel,       kOfApp,      W, kToLeader, kNoBlock, kNoBody},
+  {kGet,      0,    "/eureka/apps/:app",                       kEurekaApp,          kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kPost,     0,    "/eureka/apps/:app",                       kEurekaRegister,     kOfApp,      W, kToLeader, kNoBlock, kJson},
+  {kGet,      0,    "/eureka/instances/:id",                   kEurekaInstanceById, kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kGet,      0,    "/eureka/vips/:vip",                       kEurekaVip,          kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kGet,      0,    "/eureka/svips/:svip",                     kEurekaSecureVip,    kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kGet,      0,    "/eureka/v2/apps",                         kEurekaApps,         kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kGet,      0,    "/eureka/v2/apps/delta",                   kEurekaDelta,        kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kPut|kDelete, 0, "/eureka/v2/apps/:app/:id/status",         kEurekaStatus,       kOfApp,      W, kToLeader, kNoBlock, kNoBody},
+  {kPut,      0,    "/eureka/v2/apps/:app/:id/metadata",       kEurekaMetadata,     kOfApp,      W, kToLeader, kNoBlock, kNoBody},
+  {kGet,      0,    "/eureka/v2/apps/:app/:id",                kEurekaInstance,     kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kPut,      0,    "/eureka/v2/apps/:app/:id",                kEurekaRenew,        kOfApp,      W, kToLeader, kNoBlock, kNoBody},
+  {kDelete,   0,    "/eureka/v2/apps/:app/:id",                kEurekaCancel,       kOfApp,      W, kToLeader, kNoBlock, kNoBody},
+  {kGet,      0,    "/eureka/v2/apps/:app",                    kEurekaApp,          kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kPost,     0,    "/eureka/v2/apps/:app",                    kEurekaRegister,     kOfApp,      W, kToLeader, kNoBlock, kJson},
+  {kGet,      0,    "/eureka/v2/instances/:id",                kEurekaInstanceById, kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kGet,      0,    "/eureka/v2/vips/:vip",                    kEurekaVip,          kFiltered,   R, kStale,    kNoBlock, kNoBody},
+  {kGet,      0,    "/eureka/v2/svips/:svip",                  kEurekaSecureVip,    kFiltered,   R, kStale,    kNoBlock, kNoBody},
   Unsupported("/v1/kv/:key",                    "the KV store is not supported"),
   Unsupported("/v1/session/:op",                "sessions are not supported"),
   Unsupported("/v1/event/:op",                  "user events are not supported"),

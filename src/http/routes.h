@@ -84,6 +84,19 @@ enum class Endpoint : std::uint8_t {
   kUiHeartbeats,
   kUiChanges,
   kUiSummary,
+  // Eureka's REST API (http/eureka_api.h, docs/eureka.md).
+  kEurekaApps,
+  kEurekaDelta,
+  kEurekaApp,
+  kEurekaRegister,
+  kEurekaInstance,
+  kEurekaRenew,
+  kEurekaCancel,
+  kEurekaStatus,
+  kEurekaMetadata,
+  kEurekaInstanceById,
+  kEurekaVip,
+  kEurekaSecureVip,
   // A Consul endpoint Concierge does not serve: 501 with the route's message.
   kUnsupported,
 };
@@ -103,6 +116,7 @@ enum class AclScope : std::uint8_t {
   kServiceOfCheck,     // service:<the service the check :id belongs to>
   kServiceOfInstance,  // service:<the service of instance :id>
   kServiceInBody,      // service:<the name registered>, once the body is decoded
+  kServiceOfApp,       // service:<the service of Eureka app :app> (docs/eureka.md)
   kEachHeartbeat,      // service:write for each entry of a batch, with the entry's token
   kNode,               // node:<this node>
   kAgent,              // agent:<this node>

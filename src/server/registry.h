@@ -127,6 +127,8 @@ class Registry {
 
   // --- Any thread ---
 
+  // The clock the registry runs on (for readers that keep time windows of their own).
+  const Clock& clock() const { return clock_; }
   // A heartbeat (TTL "pass"): records it and returns the check's status, or nullopt if no
   // TTL check has this ID. A non-passing status means the caller must submit the transition.
   // `unheard`, if given, says that the check is marked unheard since an election: the caller

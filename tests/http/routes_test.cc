@@ -296,6 +296,8 @@ std::string Name(AclScope acl, Access access) {
       return std::string("service:") + level + " (the check's service)";
     case AclScope::kServiceOfInstance:
       return std::string("service:") + level + " (the instance's service)";
+    case AclScope::kServiceOfApp:
+      return std::string("service:") + level + " (the Eureka app's service)";
     case AclScope::kServiceInBody:
       return "service:write (the registered name)";
     case AclScope::kEachHeartbeat:
