@@ -104,6 +104,7 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
   std::vector<core::Command> follow_ups = scheduler_.TakeFollowUps();
   Metrics::Get().apply_latency.Observe(std::chrono::steady_clock::now() - started);
   for (core::Command& c : follow_ups) Run(std::move(c));
+  FollowAliases();
   return std::max<core::Index>(1, catalog_.index());
 }
 
@@ -209,7 +210,19 @@ void Registry::SetLeader(bool leader) {
   if (leader == scheduler_.leader()) return;
   scheduler_.SetLeader(leader);
   if (active_ != nullptr) active_->SetLeader(leader);
-  if (leader) Run(core::LeaderElected{});
+  if (leader) {
+    Run(core::LeaderElected{});
+    aliases_.MarkAllDue();
+    FollowAliases();
+  }
+}
+
+void Registry::FollowAliases() {
+  if (!scheduler_.leader()) {
+    aliases_.ClearDue();
+    return;
+  }
+  for (core::UpdateCheck& update : aliases_.TakeUpdates(catalog_)) Run(std::move(update));
 }
 
 std::string Registry::Image::Encode() const {
@@ -256,11 +269,14 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
   }
   scheduler_.Rebuild(checks);
   views_.PublishAll(names, ids);
+  aliases_.Rebuild(catalog_);
+  FollowAliases();
   return Status::Ok();
 }
 
 void Registry::HandleEvent(const Event& e) {
   LogEvent(e);
+  aliases_.Observe(catalog_, e);
   switch (e.kind) {
     case Event::Kind::kServiceRegistered:
     case Event::Kind::kServiceUpdated:

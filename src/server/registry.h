@@ -21,6 +21,7 @@
 
 #include "core/catalog.h"
 #include "server/active_checks.h"
+#include "server/alias_checks.h"
 #include "server/clock.h"
 #include "server/epoch.h"
 #include "server/expiry_scheduler.h"
@@ -196,6 +197,8 @@ class Registry {
   Result<core::Index> ApplyRestore(const core::Command& command);
   // Tells active_ of every HTTP and TCP check in the catalog.
   void TrackActiveChecks();
+  // On the leader, proposes the alias checks' new statuses that the last events call for.
+  void FollowAliases();
 
   const Clock& clock_;
   RegistryOptions options_;
@@ -209,6 +212,7 @@ class Registry {
   ViewPublisher views_;
   Proposer proposer_;
   ActiveChecks* active_ = nullptr;
+  AliasChecks aliases_;
   bool deferred_ = false;
   // The parts of a restore applied so far (RestoreSnapshot::part 0..staged_parts_-1).
   std::string staged_restore_;

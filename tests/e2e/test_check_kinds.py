@@ -161,6 +161,36 @@ class CheckKindsTest(unittest.TestCase):
         self.assertIn("[output cut: 100000 bytes, the first 4096 kept]", c["Output"])
 
 
+    # -- alias ------------------------------------------------------------------------------
+
+    def test_alias_check_follows_a_ttl_check_to_critical_and_back(self):
+        self.server.register({"Name": "aliased-db", "ID": "aliased-db-1",
+                              "Check": {"CheckID": "db-ttl", "TTL": "1s", "Status": "passing"}})
+        self.server.register({"Name": "aliasing-api", "ID": "aliasing-api-1",
+                              "Check": {"CheckID": "api-alias", "AliasService": "aliased-db-1"}})
+        c = self.wait_status("api-alias", "passing", timeout=5)
+        self.assertEqual(c["Type"], "alias")
+        self.assertEqual(c["Definition"]["AliasService"], "aliased-db-1")
+        # The TTL runs out: the alias follows the expiry, then the heartbeat back.
+        c = self.wait_status("api-alias", "critical", timeout=5)
+        self.assertIn('Aliased check', c["Output"])
+        self.assertEqual(self.check("db-ttl")["Status"], "critical")
+        self.server.put_ok("/v1/agent/check/pass/db-ttl")
+        self.wait_status("api-alias", "passing", timeout=2)
+        self.server.put_ok("/v1/agent/check/warn/db-ttl")
+        self.wait_status("api-alias", "warning", timeout=2)
+        # Its service follows too: ?passing leaves the instance out while the alias fails.
+        self.server.put_ok("/v1/agent/check/fail/db-ttl")
+        self.wait_status("api-alias", "critical", timeout=2)
+        self.assertEqual(self.server.get("/v1/health/service/aliasing-api?passing").json(), [])
+        # Registered again, then gone: an instance that is not there is critical.
+        self.server.register({"Name": "aliased-db", "ID": "aliased-db-1",
+                              "Check": {"CheckID": "db-ttl", "TTL": "1m", "Status": "passing"}})
+        self.wait_status("api-alias", "passing", timeout=2)
+        self.server.put_ok("/v1/agent/service/deregister/aliased-db-1")
+        c = self.wait_status("api-alias", "critical", timeout=2)
+        self.assertEqual(c["Output"], "Service aliased-db-1 could not be found on this node")
+
     # -- OS service -------------------------------------------------------------------------
 
     def test_os_service_check_asks_systemd_where_it_runs(self):
@@ -197,6 +227,8 @@ class ScriptChecksDisabledTest(unittest.TestCase):
             ({"GRPC": "127.0.0.1:1", "UDP": "127.0.0.1:1", "Interval": "1s"},
              "give one kind of check"),
             ({"OSService": "not a unit", "Interval": "1s"}, "is not a systemd unit name"),
+            ({"AliasService": "x", "AliasNode": "elsewhere"}, "Check.AliasNode"),
+            ({"AliasService": "x", "Interval": "10s"}, "takes no Interval or Timeout"),
         ]
         for check, message in cases:
             with self.subTest(check=check):

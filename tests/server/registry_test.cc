@@ -777,5 +777,56 @@ TEST_F(RegistryTest, AclViewIsRepublishedWhenAclCommandsApplyAndOnRestore) {
   EXPECT_EQ(other.Acl().state->bootstrap_index(), view.state->bootstrap_index());
 }
 
+CheckDefinition Alias(std::string id, std::string target) {
+  CheckDefinition c;
+  c.id = std::move(id);
+  c.kind = core::CheckKind::kAlias;
+  core::ActiveCheck a;
+  a.target = std::move(target);
+  c.active = core::SharedConst<core::ActiveCheck>(std::move(a));
+  return c;
+}
+
+const core::Check* FindCheck(const Registry& registry, const std::string& service_id,
+                             const std::string& check_id) {
+  auto inst = registry.Instance(service_id);
+  return inst ? inst->FindCheck(check_id) : nullptr;
+}
+
+TEST_F(RegistryTest, AnAliasCheckFollowsItsInstanceAtOnce) {
+  // Registered before what it follows: critical, the service cannot be found.
+  MustApply(Reg("api-1", "api", {Alias("api-alias", "web-1")}));
+  EXPECT_EQ(Status("api-1", "api-alias"), HealthStatus::kCritical);
+  RegisterWeb(10s, HealthStatus::kPassing);
+  EXPECT_EQ(Status("api-1", "api-alias"), HealthStatus::kPassing);
+  EXPECT_EQ(FindCheck(registry(), "api-1", "api-alias")->output, "All checks passing.");
+
+  MustApply(Update(kCheck, HealthStatus::kWarning, "slow"));
+  EXPECT_EQ(Status("api-1", "api-alias"), HealthStatus::kWarning);
+  // A TTL expiry, decided by the registry itself, is followed too.
+  Advance(11s);
+  EXPECT_EQ(Status("web-1"), HealthStatus::kCritical);
+  EXPECT_EQ(Status("api-1", "api-alias"), HealthStatus::kCritical);
+  EXPECT_NE(FindCheck(registry(), "api-1", "api-alias")->output.view().find("Aliased check"),
+            std::string::npos);
+  EXPECT_EQ(registry().Heartbeat(kCheck), HealthStatus::kCritical);
+  MustApply(Update(kCheck, HealthStatus::kPassing));
+  EXPECT_EQ(Status("api-1", "api-alias"), HealthStatus::kPassing);
+
+  MustApply(core::DeregisterService{"web-1", {}});
+  EXPECT_EQ(Status("api-1", "api-alias"), HealthStatus::kCritical);
+  EXPECT_EQ(FindCheck(registry(), "api-1", "api-alias")->output,
+            "Service web-1 could not be found on this node");
+}
+
+TEST_F(RegistryTest, OnlyTheLeaderProposesAliasResultsAndANewLeaderCatchesUp) {
+  RegisterWeb(10s, HealthStatus::kPassing);
+  registry().SetLeader(false);
+  MustApply(Reg("api-1", "api", {Alias("api-alias", "web-1")}));
+  EXPECT_EQ(Status("api-1", "api-alias"), HealthStatus::kCritical);
+  registry().SetLeader(true);
+  EXPECT_EQ(Status("api-1", "api-alias"), HealthStatus::kPassing);
+}
+
 }  // namespace
 }  // namespace concierge::server
