@@ -342,6 +342,14 @@ Status Catalog::Validate(const Command& command) const {
           // A part is checked when the registry has them all.
           if (cmd.parts != 1) return Status::Ok();
           return DecodeSnapshot(cmd.snapshot).status();
+        } else if constexpr (std::is_same_v<T, KvWrite>) {
+          if (auto st = KvState::ValidateOps(cmd); !st.ok()) return st;
+          if (auto failure = kv_.Conflict(cmd)) return KvConflictStatus(*failure);
+          return Status::Ok();
+        } else if constexpr (std::is_same_v<T, SessionCreate>) {
+          return ValidateSession(cmd);
+        } else if constexpr (std::is_same_v<T, SessionDestroy>) {
+          return Status::Ok();  // a session already gone is a no-op, as in Consul
         } else {
           return acl_.Validate(cmd);
         }
@@ -351,7 +359,7 @@ Status Catalog::Validate(const Command& command) const {
 
 Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
   if (auto st = Validate(command); !st.ok()) return st;
-  return std::visit(
+  Result<std::vector<Event>> events = std::visit(
       [&](const auto& cmd) -> Result<std::vector<Event>> {
         using T = std::decay_t<decltype(cmd)>;
         if constexpr (std::is_same_v<T, RegisterService>) {
@@ -373,6 +381,19 @@ Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
           return std::vector<Event>{};
         } else if constexpr (std::is_same_v<T, RestoreSnapshot>) {
           return ApplyRestore(cmd, index);
+        } else if constexpr (std::is_same_v<T, KvWrite>) {
+          if (auto failure = kv_.Apply(cmd, index)) return KvConflictStatus(*failure);
+          index_ = index;
+          return std::vector<Event>{};
+        } else if constexpr (std::is_same_v<T, SessionCreate>) {
+          kv_.Apply(cmd, index);
+          index_ = index;
+          return std::vector<Event>{};
+        } else if constexpr (std::is_same_v<T, SessionDestroy>) {
+          std::vector<Event> ended;
+          EndSession(cmd.id, cmd.at, index, cmd.expired ? "its TTL lapsed" : "destroyed",
+                     &ended);
+          return ended;
         } else {
           acl_.Apply(cmd, index);
           index_ = index;
@@ -380,6 +401,53 @@ Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
         }
       },
       command);
+  if (events.ok() && !kv_.sessions().empty() &&
+      !std::holds_alternative<RestoreSnapshot>(command)) {
+    const Time at = std::visit([](const auto& cmd) { return cmd.at; }, command);
+    EndSessionsOfFailedChecks(at, index, &*events);
+  }
+  return events;
+}
+
+Status Catalog::ValidateSession(const SessionCreate& cmd) const {
+  if (auto st = kv_.Validate(cmd); !st.ok()) return st;
+  for (const auto* list : {&cmd.session.node_checks, &cmd.session.service_checks}) {
+    for (const std::string& check : *list) {
+      if (check == kSerfHealthCheck) continue;
+      const Text* owner = FindCheckOwner(check);
+      const Instance* inst = owner == nullptr ? nullptr : FindInstance(*owner);
+      const Check* c = inst == nullptr ? nullptr : inst->FindCheck(check);
+      if (c == nullptr) return Status::InvalidArgument("Missing check '" + check + "' registration");
+      if (c->status == HealthStatus::kCritical) {
+        return Status::InvalidArgument("Check '" + check + "' is in critical state");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+void Catalog::EndSession(const std::string& id, Time at, Index index, std::string reason,
+                         std::vector<Event>* events) {
+  if (!kv_.EndSession(id, at, index)) return;
+  index_ = index;
+  events->push_back({Event::Kind::kSessionEnded, {}, {}, Text(id), HealthStatus::kPassing,
+                     HealthStatus::kPassing, std::move(reason), Event::Cause::kRequest});
+}
+
+void Catalog::EndSessionsOfFailedChecks(Time at, Index index, std::vector<Event>* events) {
+  const std::size_t n = events->size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const Event& e = (*events)[i];
+    const bool failed = e.kind == Event::Kind::kCheckRemoved ||
+                        (e.kind == Event::Kind::kCheckStatusChanged &&
+                         e.new_status == HealthStatus::kCritical);
+    if (!failed) continue;
+    const std::string check(e.check_id.view());
+    const std::string why = e.kind == Event::Kind::kCheckRemoved
+                                ? "its check " + check + " was removed"
+                                : "its check " + check + " is critical";
+    for (const std::string& id : kv_.SessionsOf(check)) EndSession(id, at, index, why, events);
+  }
 }
 
 void Catalog::Touch(const Symbol& name, Index index) {
@@ -616,12 +684,15 @@ Result<std::vector<Event>> Catalog::ApplyRestore(const RestoreSnapshot& cmd, Ind
   if (!restored.ok()) return restored.status();
   // A backup from before ACLs (formats 1 to 4) says nothing about them: keep the current
   // ones rather than drop every token and let anyone bootstrap again.
-  if (static_cast<std::uint8_t>(cmd.snapshot.front()) < 5) restored->acl_ = acl_;
+  const auto version = static_cast<std::uint8_t>(cmd.snapshot.front());
+  if (version < 5) restored->acl_ = acl_;
+  if (version < 6) restored->kv_ = kv_;  // nor before the KV store about it
   *this = std::move(*restored);
   // Indexes never go backwards: everything restored changed at this command.
   index_ = index;
   services_index_ = index;
   for (auto& [name, group] : services_) group.index = group.tags_index = index;
+  kv_.Restored(index);
   return std::vector<Event>{};
 }
 

@@ -15,6 +15,7 @@
 
 #include "core/acl.h"
 #include "core/command.h"
+#include "core/kv.h"
 #include "core/model.h"
 #include "core/persistent_set.h"
 #include "core/status.h"
@@ -31,11 +32,12 @@ struct Event {
     kCheckAdded,           // a check to track (TTL heartbeats)
     kCheckRemoved,
     kCheckStatusChanged,
+    kSessionEnded,  // a session ended (destroyed, its TTL lapsed, or a check of it failed)
   };
   Kind kind;
   Symbol service_name;
   Text service_id;
-  Text check_id;  // check events only
+  Text check_id;  // check events only; for kSessionEnded, the session's ID
   HealthStatus old_status = HealthStatus::kPassing;
   HealthStatus new_status = HealthStatus::kPassing;
   std::string reason;  // human-readable cause, for logs
@@ -71,8 +73,9 @@ struct ServiceGroup {
 };
 
 // 2 adds the node's maintenance check, 3 the unheard-since marks, 4 active checks, 5 the ACL
-// state; versions 1 to 4 still decode (with the initial ACL state: nothing bootstrapped).
-inline constexpr std::uint8_t kSnapshotFormatVersion = 5;
+// state, 6 the KV store and sessions; versions 1 to 5 still decode (with the initial ACL
+// state: nothing bootstrapped; an empty KV store).
+inline constexpr std::uint8_t kSnapshotFormatVersion = 6;
 
 // What a snapshot holds, taken from the catalog without copying its records (they are
 // immutable and shared): cheap enough for the state thread, which must not stop for long,
@@ -95,6 +98,7 @@ class CatalogImage {
   std::optional<Check> node_maintenance_;
   std::vector<std::pair<Text, Time>> unheard_;  // sorted
   AclState acl_;
+  KvState kv_;
 };
 
 class Catalog {
@@ -139,6 +143,8 @@ class Catalog {
 
   // Policies and tokens (ACL commands change nothing else).
   const AclState& acl() const { return acl_; }
+  // The KV store and sessions (KV and session commands change nothing else).
+  const KvState& kv() const { return kv_; }
 
   // The check every instance carries while the node is in maintenance mode.
   const std::optional<Check>& node_maintenance() const { return node_maintenance_; }
@@ -156,6 +162,12 @@ class Catalog {
   Result<std::vector<Event>> ApplyRestore(const RestoreSnapshot& cmd, Index index);
   Result<std::vector<Event>> ApplyMaintenance(const SetMaintenance& cmd, Index index);
   void ApplyLeaderElected(const LeaderElected& cmd);
+  Status ValidateSession(const SessionCreate& cmd) const;
+  // Ends the session `id` at `at` and says so in `events`.
+  void EndSession(const std::string& id, Time at, Index index, std::string reason,
+                  std::vector<Event>* events);
+  // The sessions bound to checks that the events turned critical or removed end.
+  void EndSessionsOfFailedChecks(Time at, Index index, std::vector<Event>* events);
   void Heard(std::string_view check_id) {
     if (auto it = unheard_since_.find(check_id); it != unheard_since_.end()) {
       unheard_since_.erase(it);
@@ -198,6 +210,7 @@ class Catalog {
   // TTL checks no leader has heard from since a LeaderElected: check ID -> its time.
   std::unordered_map<Text, Time, TextHash, TextEqual> unheard_since_;
   AclState acl_;
+  KvState kv_;
 };
 
 }  // namespace concierge::core

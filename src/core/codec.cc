@@ -19,6 +19,9 @@ enum class Type : std::uint8_t {
   kAclSetToken = 12,
   kAclDeleteToken = 13,
   kRestoreSnapshotPart = 14,
+  kKvWrite = 15,
+  kSessionCreate = 16,
+  kSessionDestroy = 17,
 };
 
 // At most this many check IDs in one ChecksHeard (a leader sends one per batch of heartbeats).
@@ -143,6 +146,44 @@ void PutAclToken(Encoder& e, const AclToken& t) {
 
 bool GetAclToken(Decoder& d, AclToken* t) {
   return GetToken(d, t) && d.Varint(&t->create_index) && d.Varint(&t->modify_index);
+}
+
+void PutSession(Encoder& e, const Session& s) {
+  e.Bytes(s.id);
+  e.Bytes(s.name);
+  e.Bytes(s.node);
+  for (const auto* list : {&s.node_checks, &s.service_checks}) {
+    e.Varint(list->size());
+    for (const std::string& c : *list) e.Bytes(c);
+  }
+  e.U8(static_cast<std::uint8_t>(s.behavior));
+  e.Signed(s.ttl.count());
+  e.Signed(s.lock_delay.count());
+  e.Varint(s.create_index);
+  e.Varint(s.modify_index);
+}
+
+bool GetSession(Decoder& d, Session* s) {
+  if (!d.Bytes(&s->id) || !d.Bytes(&s->name) || !d.Bytes(&s->node)) return false;
+  for (auto* list : {&s->node_checks, &s->service_checks}) {
+    std::size_t n = 0;
+    if (!GetCount(d, KvLimits::kMaxSessionChecks, &n)) return false;
+    list->resize(n);
+    for (std::string& c : *list) {
+      if (!d.Bytes(&c)) return false;
+    }
+  }
+  std::uint8_t behavior = 0;
+  std::int64_t ttl = 0;
+  std::int64_t delay = 0;
+  if (!d.U8(&behavior) || behavior > 1 || !d.Signed(&ttl) || !d.Signed(&delay) ||
+      !d.Varint(&s->create_index) || !d.Varint(&s->modify_index)) {
+    return false;
+  }
+  s->behavior = static_cast<SessionBehavior>(behavior);
+  s->ttl = Duration(ttl);
+  s->lock_delay = Duration(delay);
+  return true;
 }
 
 bool IsAclCommand(const Command& command) {
@@ -431,6 +472,27 @@ std::string EncodeCommand(const Command& command) {
           PutToken(e, c.token);
           e.U8(c.create ? 1 : 0);
           PutTime(e, c.at);
+        } else if constexpr (std::is_same_v<T, KvWrite>) {
+          e.U8(static_cast<std::uint8_t>(Type::kKvWrite));
+          e.Varint(c.ops.size());
+          for (const KvOp& op : c.ops) {
+            e.U8(static_cast<std::uint8_t>(op.verb));
+            e.Bytes(op.key);
+            e.Bytes(op.value);
+            e.Varint(op.flags);
+            e.Varint(op.index);
+            e.Bytes(op.session);
+          }
+          PutTime(e, c.at);
+        } else if constexpr (std::is_same_v<T, SessionCreate>) {
+          e.U8(static_cast<std::uint8_t>(Type::kSessionCreate));
+          PutSession(e, c.session);
+          PutTime(e, c.at);
+        } else if constexpr (std::is_same_v<T, SessionDestroy>) {
+          e.U8(static_cast<std::uint8_t>(Type::kSessionDestroy));
+          e.Bytes(c.id);
+          e.U8(c.expired ? 1 : 0);
+          PutTime(e, c.at);
         } else {
           static_assert(std::is_same_v<T, AclDeleteToken>);
           e.U8(static_cast<std::uint8_t>(Type::kAclDeleteToken));
@@ -558,6 +620,36 @@ Result<Command> DecodeCommand(std::string_view bytes) {
     case Type::kAclDeleteToken: {
       AclDeleteToken c;
       ok = d.Bytes(&c.accessor_id) && GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kKvWrite: {
+      KvWrite c;
+      std::size_t n = 0;
+      ok = GetCount(d, KvLimits::kMaxTxnOps, &n);
+      if (ok) c.ops.resize(n);
+      for (std::size_t i = 0; ok && i < n; ++i) {
+        KvOp& op = c.ops[i];
+        std::uint8_t verb = 0;
+        ok = d.U8(&verb) && verb < kKvVerbCount && d.Bytes(&op.key) && d.Bytes(&op.value) &&
+             d.Varint(&op.flags) && d.Varint(&op.index) && d.Bytes(&op.session);
+        op.verb = static_cast<KvOp::Verb>(verb);
+      }
+      ok = ok && GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kSessionCreate: {
+      SessionCreate c;
+      ok = GetSession(d, &c.session) && GetTime(d, &c.at);
+      out = std::move(c);
+      break;
+    }
+    case Type::kSessionDestroy: {
+      SessionDestroy c;
+      std::uint8_t expired = 0;
+      ok = d.Bytes(&c.id) && d.U8(&expired) && expired <= 1 && GetTime(d, &c.at);
+      c.expired = expired == 1;
       out = std::move(c);
       break;
     }

@@ -12,7 +12,8 @@
 namespace concierge::core {
 
 // 2 adds active checks (HTTP, TCP) to check definitions and the cause of a check update;
-// version 1 commands still decode.
+// version 1 commands still decode. The KV and session commands are new types of version 2
+// (a server that does not know them refuses them: upgrade every server before using them).
 inline constexpr std::uint8_t kCommandFormatVersion = 2;
 
 std::string EncodeCommand(const Command& command);
@@ -73,6 +74,8 @@ void PutAclPolicy(Encoder& e, const AclPolicy& p);
 bool GetAclPolicy(Decoder& d, AclPolicy* p);
 void PutAclToken(Encoder& e, const AclToken& t);
 bool GetAclToken(Decoder& d, AclToken* t);
+void PutSession(Encoder& e, const Session& s);
+bool GetSession(Decoder& d, Session* s);
 // A count read from the wire, bounded so that a corrupt length cannot ask for huge memory.
 bool GetCount(Decoder& d, std::size_t limit, std::size_t* n);
 

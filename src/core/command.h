@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
 #include "core/acl.h"
+#include "core/kv.h"
 #include "core/model.h"
 
 namespace concierge::core {
@@ -139,10 +141,40 @@ struct AclDeleteToken {
   bool operator==(const AclDeleteToken&) const = default;
 };
 
+// The KV store and sessions (core/kv.h). IDs are chosen by the server that proposes.
+
+// A PUT or DELETE of /v1/kv, or a transaction (/v1/txn): every operation applies, or none
+// does. A conflict (a stale CAS, a lock held by another session, a failed check) is refused
+// as Status::Conflict with KvConflictStatus's message.
+struct KvWrite {
+  std::vector<KvOp> ops;
+  Time at{};
+  bool operator==(const KvWrite&) const = default;
+};
+
+struct SessionCreate {
+  Session session;
+  Time at{};
+  bool operator==(const SessionCreate&) const = default;
+};
+
+// Ends a session: destroyed by request, or (`expired`) its TTL lapsed without a renewal, as
+// the leader saw it.
+struct SessionDestroy {
+  std::string id;
+  bool expired = false;
+  Time at{};
+  bool operator==(const SessionDestroy&) const = default;
+};
+
 using Command = std::variant<RegisterService, DeregisterService, UpdateCheck, ReapService,
                              RestoreSnapshot, SetMaintenance, LeaderElected, ChecksHeard,
                              AclBootstrap, AclSetPolicy, AclDeletePolicy, AclSetToken,
-                             AclDeleteToken>;
+                             AclDeleteToken, KvWrite, SessionCreate, SessionDestroy>;
+
+// The Conflict status of a KV write whose operation `failure.op` failed, and back.
+Status KvConflictStatus(const KvFailure& failure);
+std::optional<KvFailure> ParseKvConflict(const Status& status);
 
 // The command changes ACL state only (no catalog events, no service index moves).
 bool IsAclCommand(const Command& command);

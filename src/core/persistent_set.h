@@ -171,6 +171,26 @@ class PersistentSet {
     return it;
   }
   const_iterator end() const { return {}; }
+  // The first value whose key is not less than `key` (the start of a range or a prefix).
+  template <typename Q>
+  const_iterator LowerBound(const Q& key) const {
+    const_iterator it;
+    const Node* n = root_;
+    if (n == nullptr || n->n == 0) return it;
+    while (!n->leaf) {
+      std::size_t i = ChildFor(*AsInner(n), key);
+      it.path_[it.depth_++] = {n, static_cast<std::uint32_t>(i)};
+      n = AsInner(n)->kids[i];
+    }
+    std::size_t i = LowerBound(*AsLeaf(n), key);
+    if (i < n->n) {
+      it.path_[it.depth_++] = {n, static_cast<std::uint32_t>(i)};
+      return it;
+    }
+    // Past this leaf's last value: the answer is the next leaf's first.
+    it.path_[it.depth_++] = {n, static_cast<std::uint32_t>(n->n - 1)};
+    return ++it;
+  }
 
   // Checks the tree's invariants (order, node fill, separator keys, equal leaf depth, size);
   // for tests.

@@ -46,6 +46,7 @@ CatalogImage Catalog::Image() const {
   std::sort(image.unheard_.begin(), image.unheard_.end(),
             [](const auto& a, const auto& b) { return a.first.view() < b.first.view(); });
   image.acl_ = acl_;
+  image.kv_ = kv_;
   return image;
 }
 
@@ -75,6 +76,7 @@ std::string CatalogImage::Encode() const {
     PutTime(e, at);
   }
   acl_.Encode(e);
+  kv_.Encode(e);
   return e.Take();
 }
 
@@ -154,6 +156,7 @@ Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
     }
   }
   if (version >= 5 && !AclState::Decode(d, &c.acl_)) return bad("malformed ACL state");
+  if (version >= 6 && !KvState::Decode(d, &c.kv_)) return bad("malformed KV store");
   if (!d.done()) return bad("trailing bytes");
   return c;
 }

@@ -14,7 +14,8 @@ namespace concierge::core {
 // Readable event kinds in failure messages.
 void PrintTo(Event::Kind kind, std::ostream* os) {
   static const char* const kNames[] = {"ServiceRegistered", "ServiceUpdated", "ServiceDeregistered",
-                                       "CheckAdded",        "CheckRemoved",   "CheckStatusChanged"};
+                                       "CheckAdded",        "CheckRemoved",   "CheckStatusChanged",
+                                       "SessionEnded"};
   *os << kNames[static_cast<int>(kind)];
 }
 

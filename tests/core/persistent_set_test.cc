@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -33,6 +34,30 @@ TEST(PersistentSetTest, EmptySet) {
   EXPECT_EQ(set.Find(1), nullptr);
   EXPECT_FALSE(set.Erase(1));
   EXPECT_TRUE(set.Valid());
+}
+
+TEST(PersistentSetTest, LowerBoundStartsARangeAcrossLeaves) {
+  Set set;
+  EXPECT_EQ(set.LowerBound(0), set.end());
+  Model model;
+  for (int i = 0; i < 300; i += 3) {
+    set.Insert({i, -i});
+    model[i] = -i;
+  }
+  for (int key = -2; key < 305; ++key) {
+    auto want = model.lower_bound(key);
+    auto got = set.LowerBound(key);
+    if (want == model.end()) {
+      EXPECT_EQ(got, set.end()) << key;
+      continue;
+    }
+    ASSERT_NE(got, set.end()) << key;
+    EXPECT_EQ(got->first, want->first) << key;
+    // And iteration goes on from there to the end.
+    std::size_t rest = 0;
+    for (; got != set.end(); ++got) ++rest;
+    EXPECT_EQ(rest, static_cast<std::size_t>(std::distance(want, model.end()))) << key;
+  }
 }
 
 TEST(PersistentSetTest, InsertReplacesTheValueWithTheSameKey) {
