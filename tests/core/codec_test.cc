@@ -197,7 +197,7 @@ TEST(CodecTest, ReadsVersionOneCommands) {
 }
 
 TEST(CodecTest, RejectsUnknownType) {
-  for (std::uint8_t type : {0, 15, 255}) {
+  for (std::uint8_t type : {0, 18, 255}) {
     std::string bytes = EncodeCommand(ReapService{"x", Time(1s)});
     bytes[1] = static_cast<char>(type);
     auto r = DecodeCommand(bytes);
