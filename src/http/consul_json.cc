@@ -736,10 +736,6 @@ Status CheckAgentPolicy(const core::RegisterService& registration, bool enable_s
                                      "\" is not a node of this registry; it is one node, \"" +
                                      std::string(node_name) + "\" (or leave AliasNode out)");
     }
-    if (c.kind == core::CheckKind::kGrpc || c.kind == core::CheckKind::kH2Ping) {
-      return Status::InvalidArgument("Check: " + std::string(core::ToString(c.kind)) +
-                                     " checks are not supported yet");
-    }
   }
   return Status::Ok();
 }

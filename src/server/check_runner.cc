@@ -10,12 +10,14 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <filesystem>
 #include <limits>
 
+#include "server/grpc_health.h"
 #include "server/log_limit.h"
 #include "server/metrics.h"
 #include "server/script_process.h"
@@ -94,6 +96,30 @@ std::string Describe(const boost::system::error_code& ec, core::Duration timeout
   return ec.message();
 }
 
+// Runs `session` over a connected `stream` (plain or TLS) until it is done: "" or the error.
+template <typename Stream>
+asio::awaitable<std::string> DriveHttp2(Stream& stream, H2Session& session,
+                                        core::Duration timeout) {
+  std::array<char, 16384> buffer{};
+  boost::system::error_code ec;
+  for (;;) {
+    std::string out = session.Pending();
+    if (!session.error().empty()) co_return "HTTP/2: " + session.error();
+    if (!out.empty()) {
+      co_await asio::async_write(stream, asio::buffer(out),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return Describe(ec, timeout);
+    }
+    if (session.done()) co_return "";
+    if (!session.want_read()) co_return "the server ended the HTTP/2 session";
+    std::size_t n = co_await stream.async_read_some(asio::buffer(buffer),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::eof) co_return "the server closed the connection";
+    if (ec) co_return Describe(ec, timeout);
+    if (!session.Feed(buffer.data(), n)) co_return "HTTP/2: " + session.error();
+  }
+}
+
 // The Host header: the URL's host, and its port unless it is 80; IPv6 in brackets.
 std::string HostHeader(const core::HttpUrl& url) {
   std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
@@ -102,8 +128,29 @@ std::string HostHeader(const core::HttpUrl& url) {
 
 }  // namespace
 
+struct CheckRunner::TlsContexts {
+  TlsContexts() {
+    for (asio::ssl::context* ctx : {&verify, &insecure}) {
+      ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1);
+      // gRPC and H2PING speak HTTP/2 over TLS: ALPN "h2".
+      static const unsigned char kAlpn[] = {2, 'h', '2'};
+      SSL_CTX_set_alpn_protos(ctx->native_handle(), kAlpn, sizeof(kAlpn));
+    }
+    boost::system::error_code ec;
+    verify.set_default_verify_paths(ec);
+    verify.set_verify_mode(asio::ssl::verify_peer);
+    insecure.set_verify_mode(asio::ssl::verify_none);
+  }
+  asio::ssl::context verify{asio::ssl::context::tls_client};
+  asio::ssl::context insecure{asio::ssl::context::tls_client};
+};
+
 CheckRunner::CheckRunner(Propose propose, std::size_t max_output_bytes)
-    : propose_(std::move(propose)), max_output_(max_output_bytes) {}
+    : propose_(std::move(propose)),
+      tls_(std::make_unique<TlsContexts>()),
+      max_output_(max_output_bytes) {}
 
 CheckRunner::~CheckRunner() { Stop(); }
 
@@ -224,6 +271,12 @@ asio::awaitable<void> CheckRunner::Loop(std::shared_ptr<Entry> entry, std::uint6
         break;
       case core::CheckKind::kOsService:
         outcome = co_await RunOsService(entry);
+        break;
+      case core::CheckKind::kGrpc:
+        outcome = co_await RunGrpc(entry);
+        break;
+      case core::CheckKind::kH2Ping:
+        outcome = co_await RunH2Ping(entry);
         break;
       default:
         outcome = co_await RunTcp(entry);
@@ -524,6 +577,99 @@ asio::awaitable<CheckRunner::Outcome> CheckRunner::RunOsService(std::shared_ptr<
   if (!r.error.empty()) co_return Outcome{HealthStatus::kCritical, r.error};
   std::string state = r.output.substr(0, r.output.find('\n'));
   co_return Outcome{StatusOfUnitState(state), "Service \"" + a.target + "\" is " + state};
+}
+
+asio::awaitable<std::string> CheckRunner::RunHttp2(std::shared_ptr<Entry> entry,
+                                                   core::HostPort address, bool tls,
+                                                   bool skip_verify, H2Session* session) {
+  const core::ActiveCheck& a = *entry->definition.active;
+  const auto deadline = std::chrono::steady_clock::now() + a.timeout;
+  std::vector<tcp::endpoint> endpoints;
+  boost::system::error_code ec = co_await Resolve(entry, address.host, address.port, &endpoints);
+  if (ec) co_return "lookup " + address.host + ": " + ec.message();
+  if (std::string refused = KeepAllowed(&endpoints); !refused.empty()) co_return refused;
+  if (std::chrono::steady_clock::now() >= deadline) {
+    co_return "timed out after " + core::FormatDuration(a.timeout);
+  }
+  beast::tcp_stream stream(ctx_);
+  Borrow<beast::tcp_stream> borrow(&entry->in_flight, &stream);
+  stream.expires_at(deadline);
+  co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return "dial tcp: " + Describe(ec, a.timeout);
+  if (!tls) co_return co_await DriveHttp2(stream, *session, a.timeout);
+
+  asio::ssl::stream<beast::tcp_stream&> secure(stream, skip_verify ? tls_->insecure : tls_->verify);
+  SSL* ssl = secure.native_handle();
+  boost::system::error_code not_ip;
+  asio::ip::make_address(address.host, not_ip);
+  if (not_ip) SSL_set_tlsext_host_name(ssl, address.host.c_str());
+  if (!skip_verify) {
+    // The certificate must name the host (or the IP address) the check connects to.
+    if (not_ip) {
+      SSL_set1_host(ssl, address.host.c_str());
+    } else {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), address.host.c_str());
+    }
+  }
+  co_await secure.async_handshake(asio::ssl::stream_base::client,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    if (ec == beast::error::timeout) co_return "TLS handshake: " + Describe(ec, a.timeout);
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      co_return std::string("TLS handshake: certificate verify failed: ") +
+          X509_verify_cert_error_string(verify) + " (TLSSkipVerify skips the check)";
+    }
+    co_return "TLS handshake: " + ec.message();
+  }
+  co_return co_await DriveHttp2(secure, *session, a.timeout);
+}
+
+asio::awaitable<CheckRunner::Outcome> CheckRunner::RunGrpc(std::shared_ptr<Entry> entry) {
+  const core::ActiveCheck& a = *entry->definition.active;
+  auto target = core::ParseGrpcTarget(a.target);
+  if (!target.ok()) co_return Outcome{HealthStatus::kCritical, target.status().message()};
+  auto fail = [&](std::string_view why) {
+    return Outcome{HealthStatus::kCritical,
+                   std::string("gRPC check ") + a.target + ": " + std::string(why)};
+  };
+  const core::HostPort& address = target->address;
+  std::string authority = address.host.find(':') != std::string::npos
+                              ? "[" + address.host + "]:" + std::to_string(address.port)
+                              : address.host + ":" + std::to_string(address.port);
+  H2Session session(H2Session::Request{a.use_tls ? "https" : "http", std::move(authority),
+                                       std::string(kGrpcHealthCheckPath),
+                                       EncodeHealthCheckRequest(target->service)});
+  std::string error = co_await RunHttp2(entry, address, a.use_tls, a.tls_skip_verify, &session);
+  if (!error.empty()) co_return fail(error);
+  if (!session.stream_error().empty()) {
+    co_return fail("the server reset the stream: " + session.stream_error());
+  }
+  if (session.http_status() != 200) {
+    co_return fail("HTTP status " + std::to_string(session.http_status()) +
+                   " (not a gRPC server?)");
+  }
+  if (!session.grpc_status()) co_return fail("no grpc-status in the response");
+  if (*session.grpc_status() != 0) {
+    co_return fail("rpc error: code = " + GrpcCodeName(*session.grpc_status()) +
+                   " desc = " + session.grpc_message());
+  }
+  std::optional<int> serving = DecodeHealthCheckResponse(session.data());
+  if (!serving) co_return fail("the response is not a HealthCheckResponse");
+  if (*serving != kServing) co_return fail("serving status " + ServingStatusName(*serving));
+  co_return Outcome{HealthStatus::kPassing, "gRPC check " + a.target + ": success"};
+}
+
+asio::awaitable<CheckRunner::Outcome> CheckRunner::RunH2Ping(std::shared_ptr<Entry> entry) {
+  const core::ActiveCheck& a = *entry->definition.active;
+  auto target = core::ParseHostPort(a.target, "H2PING");
+  if (!target.ok()) co_return Outcome{HealthStatus::kCritical, target.status().message()};
+  H2Session session;
+  std::string error = co_await RunHttp2(entry, *target, a.use_tls, a.tls_skip_verify, &session);
+  if (!error.empty()) {
+    co_return Outcome{HealthStatus::kCritical, "HTTP2 ping " + a.target + " failed: " + error};
+  }
+  co_return Outcome{HealthStatus::kPassing, "HTTP2 ping was successful"};
 }
 
 }  // namespace concierge::server

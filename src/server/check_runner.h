@@ -9,6 +9,11 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,15 +23,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include "core/command.h"
 #include "server/active_checks.h"
 #include "server/check_policy.h"
+#include "server/h2_session.h"
 
 namespace concierge::server {
 
@@ -77,6 +77,12 @@ class CheckRunner final : public ActiveChecks {
   boost::asio::awaitable<Outcome> RunUdp(std::shared_ptr<Entry> entry);
   boost::asio::awaitable<Outcome> RunScript(std::shared_ptr<Entry> entry);
   boost::asio::awaitable<Outcome> RunOsService(std::shared_ptr<Entry> entry);
+  boost::asio::awaitable<Outcome> RunGrpc(std::shared_ptr<Entry> entry);
+  boost::asio::awaitable<Outcome> RunH2Ping(std::shared_ptr<Entry> entry);
+  // Connects to `address` (TLS with ALPN h2 when `tls`) and runs `session` to its end within
+  // the check's Timeout: "" or what went wrong.
+  boost::asio::awaitable<std::string> RunHttp2(std::shared_ptr<Entry> entry, core::HostPort address,
+                                               bool tls, bool skip_verify, H2Session* session);
   // A child process with its output, killed at `timeout` (exit_code -1 then, or if it could
   // not start: `error` says why).
   struct ProcessResult {
@@ -100,6 +106,9 @@ class CheckRunner final : public ActiveChecks {
   Propose propose_;
   NetworkAllowList allowed_;
   bool enable_scripts_ = false;
+  // TLS client contexts of GRPC and H2PING checks (verifying, and TLSSkipVerify), made once.
+  struct TlsContexts;
+  std::unique_ptr<TlsContexts> tls_;
   std::size_t max_output_;
   boost::asio::io_context ctx_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

@@ -12,6 +12,12 @@ import unittest
 
 from harness import Server, wait_until
 
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # the TLS tests' refused handshakes
+try:
+    import grpc  # python3-grpcio (scripts/deps test)
+except ImportError:  # the GRPC and H2PING tests say what to install
+    grpc = None
+
 INTERVAL = "200ms"
 
 
@@ -62,6 +68,50 @@ def closed_udp_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+class GrpcHealthServer:
+    """grpc.health.v1.Health/Check on 127.0.0.1:0 with the status set by the test. The
+    messages are written by hand (Debian has no grpc_health package): a HealthCheckResponse is
+    field 1, an enum; SERVING is 1, NOT_SERVING 2."""
+
+    SERVING, NOT_SERVING = 1, 2
+
+    def __init__(self, credentials=None):
+        from concurrent import futures
+        self.status = {"": self.SERVING}
+        self.asked = []
+
+        def check(request, context):
+            service = request[2:].decode() if request[:1] == b"\x0a" else ""
+            self.asked.append(service)
+            if service not in self.status:
+                context.abort(grpc.StatusCode.NOT_FOUND, "unknown service %r" % service)
+            return b"\x08" + bytes([self.status[service]])
+
+        handler = grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
+            "Check": grpc.unary_unary_rpc_method_handler(check)})
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
+                                  handlers=[handler])
+        if credentials is None:
+            self.port = self.server.add_insecure_port("127.0.0.1:0")
+        else:
+            self.port = self.server.add_secure_port("127.0.0.1:0", credentials)
+        self.server.start()
+
+    def stop(self):
+        self.server.stop(0)
+
+
+def make_certificate(directory):
+    """A self-signed certificate for 127.0.0.1 (openssl, in scripts/deps test)."""
+    import subprocess
+    key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    with open(key, "rb") as k, open(cert, "rb") as c:
+        return k.read(), c.read()
 
 
 class CheckKindsTest(unittest.TestCase):
@@ -190,6 +240,92 @@ class CheckKindsTest(unittest.TestCase):
         self.server.put_ok("/v1/agent/service/deregister/aliased-db-1")
         c = self.wait_status("api-alias", "critical", timeout=2)
         self.assertEqual(c["Output"], "Service aliased-db-1 could not be found on this node")
+
+    # -- GRPC and H2PING ---------------------------------------------------------------------
+
+    @unittest.skipIf(grpc is None, "needs python3-grpcio (scripts/deps test)")
+    def test_grpc_check_follows_serving_and_not_serving(self):
+        backend = GrpcHealthServer()
+        self.addCleanup(backend.stop)
+        backend.status["my.Service"] = GrpcHealthServer.SERVING
+        target = "127.0.0.1:%d/my.Service" % backend.port
+        self.server.register({"Name": "grpc", "ID": "grpc-1", "Checks": [
+            {"CheckID": "grpc-svc", "GRPC": target, "Interval": INTERVAL, "Timeout": "2s"},
+            {"CheckID": "grpc-whole", "GRPC": "127.0.0.1:%d" % backend.port,
+             "Interval": INTERVAL},
+            {"CheckID": "grpc-unknown", "GRPC": "127.0.0.1:%d/nope" % backend.port,
+             "Interval": INTERVAL, "Status": "passing"}]})
+        c = self.wait_status("grpc-svc", "passing")
+        self.assertEqual(c["Type"], "grpc")
+        self.assertEqual(c["Output"], "gRPC check %s: success" % target)
+        self.assertEqual(c["Definition"]["GRPC"], target)
+        self.assertFalse(c["Definition"]["GRPCUseTLS"])
+        self.wait_status("grpc-whole", "passing")
+        self.assertIn("my.Service", backend.asked)
+        self.assertIn("", backend.asked)
+        c = self.wait_status("grpc-unknown", "critical")
+        self.assertIn("rpc error: code = NOT_FOUND desc = unknown service 'nope'", c["Output"])
+
+        backend.status["my.Service"] = GrpcHealthServer.NOT_SERVING
+        c = self.wait_status("grpc-svc", "critical")
+        self.assertEqual(c["Output"], "gRPC check %s: serving status NOT_SERVING" % target)
+        backend.status["my.Service"] = GrpcHealthServer.SERVING
+        self.wait_status("grpc-svc", "passing")
+        # The server gone: critical, with the reason.
+        backend.stop()
+        c = self.wait_status("grpc-svc", "critical")
+        self.assertIn("Connection refused", c["Output"])
+
+    @unittest.skipIf(grpc is None, "needs python3-grpcio (scripts/deps test)")
+    def test_grpc_over_tls_verifies_unless_told_to_skip(self):
+        key, cert = make_certificate(self.scripts)
+        backend = GrpcHealthServer(grpc.ssl_server_credentials([(key, cert)]))
+        self.addCleanup(backend.stop)
+        address = "127.0.0.1:%d" % backend.port
+        self.server.register({"Name": "grpcs", "ID": "grpcs-1", "Checks": [
+            {"CheckID": "grpcs-skip", "GRPC": address, "GRPCUseTLS": True,
+             "TLSSkipVerify": True, "Interval": INTERVAL},
+            {"CheckID": "grpcs-verify", "GRPC": address, "GRPCUseTLS": True,
+             "Interval": INTERVAL, "Status": "passing"},
+            {"CheckID": "grpcs-plain", "GRPC": address, "Interval": INTERVAL,
+             "Status": "passing"}]})
+        self.wait_status("grpcs-skip", "passing")
+        c = self.wait_status("grpcs-verify", "critical")
+        self.assertIn("certificate verify failed", c["Output"])
+        self.wait_status("grpcs-plain", "critical")
+
+    @unittest.skipIf(grpc is None, "needs python3-grpcio (scripts/deps test)")
+    def test_h2ping_check_against_an_http2_server_and_not_an_http1_one(self):
+        backend = GrpcHealthServer()  # any HTTP/2 server answers a PING
+        self.addCleanup(backend.stop)
+        plain = socket.socket()
+        plain.bind(("127.0.0.1", 0))
+        plain.listen(8)
+        self.addCleanup(plain.close)
+
+        def refuse():
+            # Accepts and answers like an HTTP/1 server would to the HTTP/2 preface.
+            while True:
+                try:
+                    conn, _ = plain.accept()
+                except OSError:
+                    return
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                conn.close()
+
+        threading.Thread(target=refuse, daemon=True).start()
+        self.server.register({"Name": "h2", "ID": "h2-1", "Checks": [
+            {"CheckID": "h2-ok", "H2PING": "127.0.0.1:%d" % backend.port,
+             "H2PingUseTLS": False, "Interval": INTERVAL},
+            {"CheckID": "h2-http1", "H2PING": "127.0.0.1:%d" % plain.getsockname()[1],
+             "H2PingUseTLS": False, "Interval": INTERVAL, "Status": "passing"}]})
+        c = self.wait_status("h2-ok", "passing")
+        self.assertEqual(c["Type"], "h2ping")
+        self.assertEqual(c["Output"], "HTTP2 ping was successful")
+        self.assertFalse(c["Definition"]["H2PingUseTLS"])
+        c = self.wait_status("h2-http1", "critical")
+        self.assertIn("HTTP2 ping 127.0.0.1:%d failed" % plain.getsockname()[1], c["Output"])
 
     # -- OS service -------------------------------------------------------------------------
 
