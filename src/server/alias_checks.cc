@@ -6,6 +6,7 @@ using core::HealthStatus;
 
 void AliasChecks::Observe(const core::Catalog& catalog, const core::Event& e) {
   using Kind = core::Event::Kind;
+  if (e.kind == Kind::kSessionEnded) return;
   const std::string check_id(e.check_id.view());
   if (e.kind == Kind::kCheckAdded) {
     const core::Instance* inst = catalog.FindInstance(e.service_id);

@@ -50,6 +50,9 @@ void LogEvent(const Event& e) {
                    e.service_name, core::ToString(e.old_status), core::ToString(e.new_status),
                    OneLine(e.reason));
       return;
+    case Event::Kind::kSessionEnded:
+      spdlog::debug("session {}: ended: {}", e.check_id, OneLine(e.reason));
+      return;
   }
 }
 
@@ -295,6 +298,8 @@ void Registry::HandleEvent(const Event& e) {
       return;
     case Event::Kind::kCheckStatusChanged:
       CheckStatusChanged(e);
+      return;
+    case Event::Kind::kSessionEnded:
       return;
   }
 }
