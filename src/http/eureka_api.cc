@@ -179,6 +179,9 @@ asio::awaitable<Response> EurekaApi::Handle(Request& req, const RouteMatch& matc
     case Endpoint::kEurekaDelta:
       co_return Apps(req, true);
     case Endpoint::kEurekaApp:
+      // "/eureka/apps/" is the registry, as Eureka (Jersey) answers it: eureka-js-client
+      // fetches that path.
+      if (p0.empty()) co_return Apps(req, false);
       co_return App(req, p0);
     case Endpoint::kEurekaRegister:
       co_return co_await Register(req, p0);

@@ -445,6 +445,8 @@ TEST_F(EurekaApiTest, ConsulInstancesAppearAndTheDeltaCarriesChanges) {
   EXPECT_EQ(static_cast<unsigned char>(gz.body[0]), 0x1f);
   EXPECT_EQ(static_cast<unsigned char>(gz.body[1]), 0x8b);
   EXPECT_EQ(Json("/eureka/apps/NOPE").status, 404);
+  // "/eureka/apps/" (eureka-js-client's path) is the registry.
+  EXPECT_NE(Json("/eureka/apps/").body.find("\"applications\""), std::string::npos);
 }
 
 }  // namespace
