@@ -312,7 +312,14 @@ void WriteApplicationJson(Writer& w, const EurekaApp& app) {
   StrField(w, "name", app.name);
   Key(w, "instance");
   w.StartArray();
-  for (const EurekaEntry& e : app.instances) WriteInstanceJson(w, *e.instance, e.action);
+  for (const EurekaEntry& e : app.instances) {
+    if (e.encoded != nullptr && e.action == ActionType::kAdded) {
+      std::string_view text = e.encoded->Get(EurekaFormat::kJson);
+      w.RawValue(text.data(), text.size(), rapidjson::kObjectType);
+    } else {
+      WriteInstanceJson(w, *e.instance, e.action);
+    }
+  }
   w.EndArray();
   w.EndObject();
 }
@@ -415,7 +422,13 @@ void WriteInstanceXml(std::string& out, const core::Instance& inst, ActionType a
 void WriteApplicationXml(std::string& out, const EurekaApp& app) {
   out += "<application>";
   Element(out, "name", app.name);
-  for (const EurekaEntry& e : app.instances) WriteInstanceXml(out, *e.instance, e.action);
+  for (const EurekaEntry& e : app.instances) {
+    if (e.encoded != nullptr && e.action == ActionType::kAdded) {
+      out += e.encoded->Get(EurekaFormat::kXml);
+    } else {
+      WriteInstanceXml(out, *e.instance, e.action);
+    }
+  }
   out += "</application>";
 }
 
@@ -716,6 +729,21 @@ std::string EncodeApplication(const EurekaApp& app, EurekaFormat format) {
   WriteApplicationJson(w, app);
   w.EndObject();
   return Done(buf);
+}
+
+std::string_view EncodedInstance::Get(EurekaFormat format) const {
+  const std::size_t i = format == EurekaFormat::kJson ? 0 : 1;
+  std::call_once(once_[i], [&] {
+    if (format == EurekaFormat::kXml) {
+      WriteInstanceXml(text_[i], *instance_, ActionType::kAdded);
+      return;
+    }
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    WriteInstanceJson(w, *instance_, ActionType::kAdded);
+    text_[i] = Done(buf);
+  });
+  return text_[i];
 }
 
 std::string EncodeInstance(const core::Instance& instance, EurekaFormat format) {

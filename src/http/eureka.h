@@ -20,6 +20,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,9 +87,27 @@ std::string_view ContentType(EurekaFormat format);
 
 enum class ActionType : std::uint8_t { kAdded, kModified, kDeleted };
 using InstancePtr = std::shared_ptr<const core::Instance>;
+
+// One instance record's encodings in a registry (action ADDED), made at most once per format
+// and shared: records are immutable, so a registry encoded after a change re-encodes only
+// the records that changed. Any thread.
+class EncodedInstance {
+ public:
+  explicit EncodedInstance(InstancePtr instance) : instance_(std::move(instance)) {}
+  // The instance object: {...} in JSON, <instance>...</instance> in XML.
+  std::string_view Get(EurekaFormat format) const;
+
+ private:
+  InstancePtr instance_;
+  mutable std::once_flag once_[2];
+  mutable std::string text_[2];
+};
+
 struct EurekaEntry {
   InstancePtr instance;
   ActionType action = ActionType::kAdded;
+  // Set for kAdded entries of a shared registry: written as is.
+  std::shared_ptr<const EncodedInstance> encoded = nullptr;
 };
 struct EurekaApp {
   std::string name;     // upper case

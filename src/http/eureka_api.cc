@@ -13,6 +13,14 @@ namespace {
 
 std::string Upper(std::string_view s) { return AppOfService(s); }
 
+// The app names are one name, case aside (without building either in upper case: a renewal
+// compares them).
+bool SameApp(std::string_view a, std::string_view b) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return lower(x) == lower(y); });
+}
+
 Response NotFound(std::string message) { return Response::Error(404, std::move(message)); }
 
 bool TakesGzip(const Request& req) {
@@ -129,16 +137,22 @@ std::shared_ptr<const EurekaView::Snapshot> EurekaView::Current(core::Time now) 
   auto snap = std::make_shared<Snapshot>();
   snap->index = index;
   std::array<std::uint32_t, 5> counts{};
+  std::unordered_map<const core::Instance*, std::shared_ptr<const EncodedInstance>> encoded;
+  encoded.reserve(encoded_.size());
   for (const auto& [name, s] : services_) {
     if (s.visible.empty()) continue;
     EurekaApp app{AppOfService(name), name, {}};
     app.instances.reserve(s.visible.size());
     for (const InstancePtr& inst : s.visible) {
-      app.instances.push_back({inst, ActionType::kAdded});
+      auto it = encoded_.find(inst.get());
+      auto& e = encoded[inst.get()];
+      e = it != encoded_.end() ? it->second : std::make_shared<const EncodedInstance>(inst);
+      app.instances.push_back({inst, ActionType::kAdded, e});
       ++counts[static_cast<std::size_t>(StatusOf(*inst))];
     }
     snap->apps.push_back(std::move(app));
   }
+  encoded_ = std::move(encoded);
   snap->hashcode = AppsHashcode(counts);
   std::map<std::string, EurekaApp, std::less<>> delta;
   for (const Change& c : changes_) {
@@ -210,7 +224,7 @@ asio::awaitable<Response> EurekaApi::Handle(Request& req, const RouteMatch& matc
 InstancePtr EurekaApi::Find(std::string_view app, std::string_view id) const {
   InstancePtr inst = registry_.Instance(id);
   if (inst == nullptr || LeaseExpired(*inst)) return nullptr;
-  if (!app.empty() && Upper(inst->service.name) != Upper(app)) return nullptr;
+  if (!app.empty() && !SameApp(inst->service.name, app)) return nullptr;
   return inst;
 }
 

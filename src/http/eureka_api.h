@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "http/acl_api.h"
@@ -65,6 +66,8 @@ class EurekaView {
   std::mutex mu_;
   std::map<std::string, Service, std::less<>> services_;
   std::deque<Change> changes_;
+  // The encodings of the records in the current registry, by record.
+  std::unordered_map<const core::Instance*, std::shared_ptr<const EncodedInstance>> encoded_;
   std::shared_ptr<const Snapshot> current_;
 };
 
