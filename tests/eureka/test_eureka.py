@@ -13,7 +13,6 @@ import json
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,12 +38,6 @@ def install_client():
     r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE)
     if r.returncode != 0:
         raise AssertionError("npm ci in tests/eureka failed (is the npm registry reachable?)")
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Client:
@@ -134,12 +127,13 @@ class EurekaJsClientTest(unittest.TestCase):
         install_client()
         cls.data_dir = tempfile.mkdtemp(prefix="concierge-eureka-")
         cls.addClassCleanup(shutil.rmtree, cls.data_dir, True)
-        cls.dns_port = free_udp_port()
         cls.server = Server("-data-dir", cls.data_dir, "-http-addr", "127.0.0.1:0",
-                            "-server-port", "0", "-dns-port", str(cls.dns_port))
+                            "-server-port", "0", "-dns-port", "0")
         cls.addClassCleanup(cls.server.stop)
         cls.server.start()
         wait_until(lambda: cls.server.get("/v1/status/leader").json(), 20, what="a leader")
+        wait_until(lambda: "DNS listening on 127.0.0.1:" in cls.server.stderr, 10, what="DNS")
+        cls.dns_port = int(cls.server.stderr.split("DNS listening on 127.0.0.1:")[1].split(" ")[0])
 
     def client(self, instance_id, host, port):
         c = Client(self.server, instance_id, host, port)
