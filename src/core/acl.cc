@@ -28,7 +28,8 @@ std::string_view PermissionName(AclAuthorizer::Permission p) {
 
 AclRules ManagementRules() {
   AclRules r;
-  for (AclResource res : {AclResource::kService, AclResource::kNode, AclResource::kAgent}) {
+  for (AclResource res : {AclResource::kService, AclResource::kNode, AclResource::kAgent,
+                          AclResource::kKey, AclResource::kSession}) {
     r.rules.push_back({res, true, "", AclAccess::kWrite});
   }
   r.operator_access = AclAccess::kWrite;
@@ -92,6 +93,10 @@ std::string_view ToString(AclResource resource) {
       return "node";
     case AclResource::kAgent:
       return "agent";
+    case AclResource::kKey:
+      return "key";
+    case AclResource::kSession:
+      return "session";
   }
   return "service";
 }
@@ -250,8 +255,10 @@ bool AclState::Decode(Decoder& d, AclState* out) {
     std::string id = t.accessor_id;
     if (!s.tokens_.emplace(std::move(id), std::move(t)).second) return false;
   }
-  // The built-ins are always there.
+  // The built-ins are always there. The management policy's rules are this build's (a
+  // snapshot of a build with fewer resources holds fewer rules).
   if (!s.FindPolicy(kGlobalManagementPolicyId) || !s.FindToken(kAnonymousTokenId)) return false;
+  s.policies_.find(kGlobalManagementPolicyId)->second.rules = ManagementRules();
   *out = std::move(s);
   return true;
 }

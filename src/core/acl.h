@@ -32,8 +32,14 @@ std::string_view ToString(AclAccess access);
 std::optional<AclAccess> ParseAclAccess(std::string_view text);
 
 // Resources whose rules are per name ("service", "service_prefix", ...).
-enum class AclResource : std::uint8_t { kService = 0, kNode = 1, kAgent = 2 };
-inline constexpr std::size_t kAclResourceCount = 3;
+enum class AclResource : std::uint8_t {
+  kService = 0,
+  kNode = 1,
+  kAgent = 2,
+  kKey = 3,      // KV keys
+  kSession = 4,  // sessions, by the name of their node
+};
+inline constexpr std::size_t kAclResourceCount = 5;
 std::string_view ToString(AclResource resource);
 
 struct AclRule {

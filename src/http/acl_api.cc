@@ -108,11 +108,13 @@ constexpr RuleKind kRuleKinds[] = {
     {"service", AclResource::kService, false}, {"service_prefix", AclResource::kService, true},
     {"node", AclResource::kNode, false},       {"node_prefix", AclResource::kNode, true},
     {"agent", AclResource::kAgent, false},     {"agent_prefix", AclResource::kAgent, true},
+    {"key", AclResource::kKey, false},         {"key_prefix", AclResource::kKey, true},
+    {"session", AclResource::kSession, false}, {"session_prefix", AclResource::kSession, true},
 };
 // Consul's resources that Concierge has nothing for; policies written for Consul may carry
 // them, and they grant nothing here.
 constexpr std::string_view kIgnoredResources[] = {
-    "key",   "key_prefix",     "session", "session_prefix", "query",   "query_prefix",
+    "query",   "query_prefix",
     "event", "event_prefix",   "keyring", "mesh",           "peering", "identity",
     "identity_prefix", "partition", "partition_prefix", "namespace", "namespace_prefix"};
 
@@ -132,22 +134,6 @@ Result<AclAccess> Level(const Value& v, std::string_view where) {
 // The caller (ConsulApi) adds X-Consul-Index and the leader headers.
 Response Json(std::string body) { return Response::Json(std::move(body)); }
 
-Response FromStatus(const Status& st) {
-  switch (st.code()) {
-    case Status::Code::kInvalidArgument:
-      return Response::Error(400, st.message());
-    case Status::Code::kNotFound:
-      return Response::Error(404, st.message());
-    case Status::Code::kConflict:
-      return Response::Error(409, st.message());
-    case Status::Code::kPermissionDenied:
-      return Response::Error(403, st.message());
-    case Status::Code::kUnavailable:
-      return Response::Error(503, st.message());
-    default:
-      return Response::Error(500, st.message());
-  }
-}
 
 }  // namespace
 
@@ -230,7 +216,7 @@ Result<core::AclRules> DecodeRules(std::string_view text) {
       return Status::InvalidArgument(
           "Rules: unknown resource \"" + std::string(key) +
           "\"; Concierge knows service, service_prefix, node, node_prefix, agent, "
-          "agent_prefix, operator and acl");
+          "agent_prefix, key, key_prefix, session, session_prefix, operator and acl");
     }
     if (!v.IsObject()) {
       return Status::InvalidArgument("Rules: " + std::string(key) +
@@ -431,6 +417,13 @@ asio::awaitable<Status> AclApi::Authorize(const Request& req, const RouteMatch& 
       co_return a.Require(AclResource::kNode, node_.name, p);
     case AclScope::kAgent:
       co_return a.Require(AclResource::kAgent, node_.name, p);
+    case AclScope::kKey:
+      // A recursive read or a key list is filtered key by key; a recursive delete needs
+      // write on the prefix.
+      if (p == P::kRead && (req.Has("recurse") || req.Has("keys"))) co_return Status::Ok();
+      co_return a.Require(AclResource::kKey, match.param(), p);
+    case AclScope::kSession:
+      co_return a.Require(AclResource::kSession, node_.name, p);
     case AclScope::kOperator:
       co_return a.RequireOperator(p);
     case AclScope::kAcl:

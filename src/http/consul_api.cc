@@ -23,7 +23,6 @@ using core::HealthStatus;
 
 namespace {
 
-Response FromStatus(const Status& st) { return Response::Error(HttpStatus(st), st.message()); }
 
 // "?passing", "?passing=true", "?passing=1" filter; "?passing=false" or "=0" does not.
 bool Truthy(std::optional<std::string_view> v) {
@@ -43,11 +42,6 @@ bool AllPassing(const core::Instance& inst) {
   return inst.AggregateStatus() == HealthStatus::kPassing;
 }
 
-// Consul's header on a list that ACLs shortened.
-Response Filtered(Response r, bool filtered) {
-  if (filtered) r.headers.emplace_back("X-Consul-Results-Filtered-By-ACLs", "true");
-  return r;
-}
 
 }  // namespace
 
@@ -266,6 +260,22 @@ asio::awaitable<Response> ConsulApi::Dispatch(Request& req, const RouteMatch& ma
                                            " is for the servers of a cluster");
       }
       co_return co_await options_.cluster_endpoint(match.route->endpoint, req);
+    case Endpoint::kKvRead:
+      co_return co_await KvRead(req, param);
+    case Endpoint::kKvWrite:
+      co_return co_await KvWrite(req, param);
+    case Endpoint::kTxn:
+      co_return co_await Txn(req);
+    case Endpoint::kSessionCreate:
+      co_return co_await SessionCreate(req);
+    case Endpoint::kSessionDestroy:
+      co_return co_await SessionDestroy(param);
+    case Endpoint::kSessionRenew:
+      co_return SessionRenew(param);
+    case Endpoint::kSessionInfo:
+    case Endpoint::kSessionNode:
+    case Endpoint::kSessionList:
+      co_return co_await SessionRead(req, match.route->endpoint, param);
     case Endpoint::kUiRedirect:
       co_return RedirectToUi();
     case Endpoint::kUiFile:
@@ -515,7 +525,8 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
   if (!index_text) co_return std::nullopt;
   // The token first: a watch of a service it may not read gets its (filtered) answer at
   // once rather than a slot.
-  if (key != server::WatchHub::kCatalogKey && key != server::WatchHub::kAnyKey &&
+  // (Keys that start with \x01 are the registry's own: every change, the KV store...)
+  if (key != server::WatchHub::kCatalogKey && !key.starts_with('\x01') &&
       !acl_.CanRead(req, key, true)) {
     co_return std::nullopt;
   }

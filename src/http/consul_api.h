@@ -103,6 +103,14 @@ class ConsulApi {
   // per-service counts (http/ui.h).
   Awaitable UiChanges(Request& req, bool summary);
   Response StatusPeers();
+  // The KV store, transactions and sessions (http/kv_api.cc).
+  Awaitable KvRead(Request& req, std::string_view key);
+  Awaitable KvWrite(Request& req, std::string_view key);
+  Awaitable Txn(Request& req);
+  Awaitable SessionCreate(Request& req);
+  Awaitable SessionDestroy(std::string_view id);
+  Response SessionRenew(std::string_view id);
+  Awaitable SessionRead(Request& req, Endpoint which, std::string_view param);
   // Every instance whose service the request's token may read; `filtered` if any was not.
   std::vector<InstancePtr> ReadableInstances(const Request& req, bool* filtered) const;
 

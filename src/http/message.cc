@@ -108,4 +108,11 @@ int HttpStatus(const Status& st) {
   return 500;
 }
 
+Response FromStatus(const Status& st) { return Response::Error(HttpStatus(st), st.message()); }
+
+Response Filtered(Response r, bool filtered) {
+  if (filtered) r.headers.emplace_back("X-Consul-Results-Filtered-By-ACLs", "true");
+  return r;
+}
+
 }  // namespace concierge::http

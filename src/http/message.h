@@ -95,6 +95,13 @@ struct Admission {
   std::optional<Response> refuse;
 };
 
+// The HTTP status of a non-ok Status (400, 404, 409, 403, 503, 500), and the plain-text error
+// that says it.
+int HttpStatus(const Status& st);
+Response FromStatus(const Status& st);
+// Consul's header on a list that ACLs shortened, when `filtered`.
+Response Filtered(Response r, bool filtered);
+
 // Well-formed UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. Everything the
 // agent stores from a request is checked, so its JSON answers are valid UTF-8 too.
 bool ValidUtf8(std::string_view text);

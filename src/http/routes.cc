@@ -18,6 +18,8 @@ constexpr AclScope kOfApp = AclScope::kServiceOfApp;
 constexpr AclScope kEachBeat = AclScope::kEachHeartbeat;
 constexpr AclScope kNodeAcl = AclScope::kNode;
 constexpr AclScope kAgentAcl = AclScope::kAgent;
+constexpr AclScope kKeyAcl = AclScope::kKey;
+constexpr AclScope kSessionAcl = AclScope::kSession;
 constexpr AclScope kOperatorAcl = AclScope::kOperator;
 constexpr AclScope kAclAcl = AclScope::kAcl;
 constexpr AclScope kAnyToken = AclScope::kAnyToken;
@@ -92,6 +94,15 @@ constexpr Route kRoutes[] = {
   {kGet,      0,    "/v1/operator/raft/configuration",         kRaftConfiguration,  kOperatorAcl, R, kLocal,   kNoBlock, kNoBody},
   {kDelete,   0,    "/v1/operator/raft/peer",                  kRaftRemovePeer,     kOperatorAcl, W, kToLeader, kNoBlock, kNoBody},
   {kPost,     0,    "/v1/operator/raft/transfer-leader",       kRaftTransferLeader, kOperatorAcl, W, kToLeader, kNoBlock, kNoBody},
+  {kGet,      0,    "/v1/kv/:key",                             kKvRead,             kKeyAcl,     R, kStale,    kByIndex, kNoBody},
+  {kPut|kDelete, 0, "/v1/kv/:key",                             kKvWrite,            kKeyAcl,     W, kToLeader, kNoBlock, kJson},
+  {kPut,      0,    "/v1/txn",                                 kTxn,                kFiltered,   W, kToLeader, kNoBlock, kJson},
+  {kPut,      0,    "/v1/session/create",                      kSessionCreate,      kSessionAcl, W, kToLeader, kNoBlock, kJson},
+  {kPut,      0,    "/v1/session/destroy/:id",                 kSessionDestroy,     kSessionAcl, W, kToLeader, kNoBlock, kNoBody},
+  {kPut,      0,    "/v1/session/renew/:id",                   kSessionRenew,       kSessionAcl, W, kToLeader, kNoBlock, kNoBody},
+  {kGet,      0,    "/v1/session/info/:id",                    kSessionInfo,        kFiltered,   R, kStale,    kByIndex, kNoBody},
+  {kGet,      0,    "/v1/session/node/:node",                  kSessionNode,        kFiltered,   R, kStale,    kByIndex, kNoBody},
+  {kGet,      0,    "/v1/session/list",                        kSessionList,        kFiltered,   R, kStale,    kByIndex, kNoBody},
   {kGet,      0,    "/",                                       kUiRedirect,         kNoAcl,      R, kLocal,    kNoBlock, kNoBody},
   {kGet,      0,    "/ui",                                     kUiRedirect,         kNoAcl,      R, kLocal,    kNoBlock, kNoBody},
   {kGet,      0,    "/ui/:file",                               kUiFile,             kNoAcl,      R, kLocal,    kNoBlock, kNoBody},
@@ -122,10 +133,7 @@ constexpr Route kRoutes[] = {
   {kGet,      0,    "/eureka/v2/instances/:id",                kEurekaInstanceById, kFiltered,   R, kStale,    kNoBlock, kNoBody},
   {kGet,      0,    "/eureka/v2/vips/:vip",                    kEurekaVip,          kFiltered,   R, kStale,    kNoBlock, kNoBody},
   {kGet,      0,    "/eureka/v2/svips/:svip",                  kEurekaSecureVip,    kFiltered,   R, kStale,    kNoBlock, kNoBody},
-  Unsupported("/v1/kv/:key",                    "the KV store is not supported"),
-  Unsupported("/v1/session/:op",                "sessions are not supported"),
   Unsupported("/v1/event/:op",                  "user events are not supported"),
-  Unsupported("/v1/txn",                        "transactions are not supported"),
   Unsupported("/v1/connect/:op",                "Connect (service mesh) is not supported"),
   Unsupported("/v1/query",                      "prepared queries are not supported"),
   Unsupported("/v1/query/:id",                  "prepared queries are not supported"),

@@ -78,6 +78,16 @@ enum class Endpoint : std::uint8_t {
   kRaftConfiguration,
   kRaftRemovePeer,
   kRaftTransferLeader,
+  // The KV store, transactions and sessions (http/kv_api.cc).
+  kKvRead,
+  kKvWrite,
+  kTxn,
+  kSessionCreate,
+  kSessionDestroy,
+  kSessionRenew,
+  kSessionInfo,
+  kSessionNode,
+  kSessionList,
   // The web UI: its files and its data.
   kUiRedirect,
   kUiFile,
@@ -120,6 +130,8 @@ enum class AclScope : std::uint8_t {
   kEachHeartbeat,      // service:write for each entry of a batch, with the entry's token
   kNode,               // node:<this node>
   kAgent,              // agent:<this node>
+  kKey,                // key:<:key> (?recurse and ?keys reads are filtered by the handler)
+  kSession,            // session:<this node>
   kOperator,           // operator
   kAcl,                // acl (management)
   kAnyToken,           // any valid token (acl/token/self), or none (acl/bootstrap)

@@ -51,7 +51,9 @@ void LogEvent(const Event& e) {
                    OneLine(e.reason));
       return;
     case Event::Kind::kSessionEnded:
-      spdlog::debug("session {}: ended: {}", e.check_id, OneLine(e.reason));
+      // A destroy is the client's business; a lapsed TTL or a failed check is news.
+      spdlog::log(e.reason == "destroyed" ? spdlog::level::debug : spdlog::level::info,
+                  "session {} ended: {}", e.check_id, e.reason);
       return;
   }
 }
@@ -68,6 +70,7 @@ Registry::Registry(const Clock& clock, RegistryOptions options, WatchHub* hub)
       options_(options),
       scheduler_(clock, ExpiryOptionsOf(options), epoch_, catalog_,
                  [this](core::Command command) { Run(std::move(command)); }),
+      sessions_(clock, epoch_, [this](core::Command command) { Run(std::move(command)); }),
       views_(catalog_, epoch_, hub, options.acl_default_allow) {}
 
 Registry::~Registry() = default;
@@ -162,8 +165,12 @@ void Registry::AfterApply(const core::Command& command, const std::vector<Event>
   if (update != nullptr) scheduler_.MirrorMark(update->check_id);
   // The events of one instance come together: republishing it once per run of them keeps a
   // command over every instance (node maintenance) linear.
+  if (const auto* created = std::get_if<core::SessionCreate>(&command)) {
+    sessions_.Added(*catalog_.kv().FindSession(created->session.id));
+  }
   const Event* last = nullptr;
   for (const Event& e : events) {
+    if (e.kind == Event::Kind::kSessionEnded) continue;  // no instance changed
     if (last != nullptr && last->service_id == e.service_id &&
         last->service_name == e.service_name) {
       continue;
@@ -212,6 +219,7 @@ void Registry::TrackActiveChecks() {
 void Registry::SetLeader(bool leader) {
   if (leader == scheduler_.leader()) return;
   scheduler_.SetLeader(leader);
+  sessions_.SetLeader(leader);
   if (active_ != nullptr) active_->SetLeader(leader);
   if (leader) {
     Run(core::LeaderElected{});
@@ -271,6 +279,7 @@ Status Registry::Replace(const std::function<Status(core::Catalog&)>& change,
     TrackActiveChecks();
   }
   scheduler_.Rebuild(checks);
+  sessions_.Rebuild(catalog_.kv());
   views_.PublishAll(names, ids);
   aliases_.Rebuild(catalog_);
   FollowAliases();
@@ -300,6 +309,7 @@ void Registry::HandleEvent(const Event& e) {
       CheckStatusChanged(e);
       return;
     case Event::Kind::kSessionEnded:
+      sessions_.Removed(e.check_id);
       return;
   }
 }

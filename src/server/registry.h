@@ -25,6 +25,7 @@
 #include "server/clock.h"
 #include "server/epoch.h"
 #include "server/expiry_scheduler.h"
+#include "server/session_timers.h"
 #include "server/metrics.h"
 #include "server/view_publisher.h"
 #include "server/watch_hub.h"
@@ -66,8 +67,12 @@ class Registry {
   // Applies a command as the next log entry, then updates timers and views and wakes
   // watchers. Returns the index readers will see, or why the command was refused.
   Result<core::Index> Apply(const core::Command& command);
-  // Expires checks whose TTL has passed and reaps services past their grace period.
-  void RunTimers() { scheduler_.RunTimers(); }
+  // Expires checks whose TTL has passed, reaps services past their grace period, and ends
+  // sessions whose TTL lapsed.
+  void RunTimers() {
+    scheduler_.RunTimers();
+    sessions_.RunTimers();
+  }
   // State thread, before a write is proposed: true if `command` need not go through the
   // log, and is answered as done. That is an UpdateCheck that changes nothing (same status,
   // same output), or changes only the output within check_update_interval of the last such
@@ -80,7 +85,12 @@ class Registry {
   // Reap entries in the heap, live or superseded (for tests).
   std::size_t scheduled_reaps() const { return scheduler_.scheduled_reaps(); }
   // Time until RunTimers has work, or nullopt if nothing is scheduled.
-  std::optional<core::Duration> NextTimer() const { return scheduler_.NextTimer(); }
+  std::optional<core::Duration> NextTimer() const {
+    std::optional<core::Duration> checks = scheduler_.NextTimer();
+    std::optional<core::Duration> sessions = sessions_.NextTimer();
+    if (!checks || (sessions && *sessions < *checks)) return sessions;
+    return checks;
+  }
   // Where the registry's own commands (TTL expiries, reaps, follow-ups) go: by default
   // straight to Apply; with Raft, to the log, so that they replicate like any write.
   using Proposer = std::function<void(core::Command)>;
@@ -156,6 +166,11 @@ class Registry {
   }
   // The ACL state as of the last applied ACL command (or restore).
   AclView Acl() const { return views_.Acl(); }
+  // The KV store and sessions as of the last batch that changed them.
+  std::shared_ptr<const KvView> Kv() const { return views_.Kv(); }
+  // A session renewal (a heartbeat: no log entry). False if no session with a TTL has this
+  // ID (a session without one needs no renewal).
+  bool RenewSession(std::string_view id) { return sessions_.Renew(id); }
   std::shared_ptr<const core::Instance> Instance(std::string_view service_id) const {
     return views_.Instance(service_id);
   }
@@ -209,6 +224,7 @@ class Registry {
 
   EpochDomain epoch_;  // before the halves that retire into it
   ExpiryScheduler scheduler_;
+  SessionTimers sessions_;
   ViewPublisher views_;
   Proposer proposer_;
   ActiveChecks* active_ = nullptr;

@@ -12,6 +12,31 @@ ViewPublisher::ViewPublisher(const core::Catalog& catalog, EpochDomain& epoch, W
       views_(epoch),
       instances_(epoch) {
   PublishAcl();
+  PublishKv();
+}
+
+void ViewPublisher::PublishKv() {
+  const core::KvState& kv = catalog_.kv();
+  std::shared_ptr<const KvView> old = Kv();
+  const bool kv_changed = old == nullptr || old->index != kv.index() || old->floor != kv.floor();
+  const bool sessions_changed = old == nullptr || old->sessions_index != kv.sessions_index();
+  if (!kv_changed && !sessions_changed) return;
+  auto view = std::make_shared<KvView>();
+  view->entries = kv.entries();
+  view->index = kv.index();
+  view->last_delete = kv.last_delete();
+  view->floor = kv.floor();
+  view->sessions = sessions_changed ? std::make_shared<const std::map<std::string, core::Session,
+                                                                      std::less<>>>(kv.sessions())
+                                    : old->sessions;
+  view->sessions_index = kv.sessions_index();
+  {
+    std::lock_guard lock(acl_mu_);
+    kv_ = std::move(view);
+  }
+  if (hub_ == nullptr) return;
+  if (kv_changed) hub_->Notify(WatchHub::kKvKey);
+  if (sessions_changed) hub_->Notify(WatchHub::kSessionsKey);
 }
 
 void ViewPublisher::PublishAcl() {
@@ -37,6 +62,7 @@ void ViewPublisher::CountStatus(const core::Instance* instance, int delta) {
 }
 
 void ViewPublisher::Flush() {
+  PublishKv();
   const bool names_changed = catalog_.services_index() > services_index_.load();
   if (dirty_names_.empty() && !names_changed) return;
   // Views first, then the indexes, then the watchers: a woken watcher must see the change.
@@ -53,6 +79,7 @@ void ViewPublisher::Flush() {
 void ViewPublisher::PublishAll(const std::vector<core::Symbol>& names,
                                const std::vector<core::Text>& ids) {
   PublishAcl();
+  PublishKv();
   for (const core::Symbol& name : names) Publish(name, false);
   for (const auto& [name, group] : catalog_.services()) Publish(name, false);
   for (std::size_t s = 0; s < by_status_.size(); ++s) {

@@ -6,9 +6,11 @@
 // methods are lock-free reads of what was last published.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +47,21 @@ struct AclView {
   std::shared_ptr<const core::AclTokenIndex> tokens;
 };
 
+// What readers see of the KV store and sessions (core/kv.h): the entries share their nodes
+// with the catalog's (a copy costs a pointer); the sessions are copied when they change.
+struct KvView {
+  core::KvEntries entries;
+  core::Index index = 0;
+  core::Index last_delete = 0;
+  core::Index floor = 0;
+  std::shared_ptr<const std::map<std::string, core::Session, std::less<>>> sessions;
+  core::Index sessions_index = 0;
+  // The index of a read of the keys under `prefix` (core::KvPrefixIndex), at least 1.
+  core::Index PrefixIndex(std::string_view prefix) const {
+    return std::max<core::Index>(1, core::KvPrefixIndex(entries, prefix, last_delete, floor));
+  }
+};
+
 class ViewPublisher {
  public:
   ViewPublisher(const core::Catalog& catalog, EpochDomain& epoch, WatchHub* hub,
@@ -63,6 +80,8 @@ class ViewPublisher {
   // (`names`, `ids`) and after, and wakes every watcher.
   void PublishAll(const std::vector<core::Symbol>& names, const std::vector<core::Text>& ids);
   void PublishAcl();
+  // Publishes the KV store and sessions if either changed, then wakes their watchers.
+  void PublishKv();
 
   // --- Any thread ---
 
@@ -75,6 +94,10 @@ class ViewPublisher {
   AclView Acl() const {
     std::lock_guard lock(acl_mu_);
     return acl_;
+  }
+  std::shared_ptr<const KvView> Kv() const {
+    std::lock_guard lock(acl_mu_);
+    return kv_;
   }
   std::vector<std::pair<std::string, std::vector<std::string>>> ServiceNames() const;
   std::vector<std::shared_ptr<const core::Instance>> Instances() const;
@@ -108,9 +131,11 @@ class ViewPublisher {
   std::atomic<core::Index> services_index_{1};
   std::atomic<std::size_t> instance_count_{0};
   std::array<std::atomic<std::int64_t>, 3> by_status_{};
-  // Rarely written (ACL commands), read once per request when ACLs are on.
+  // Rarely written (ACL commands), read once per request when ACLs are on; also guards kv_
+  // (written once per batch that changed the KV store).
   mutable std::mutex acl_mu_;
   AclView acl_;
+  std::shared_ptr<const KvView> kv_;
   std::unordered_set<core::Symbol> dirty_names_;
 };
 

@@ -23,6 +23,9 @@ class WatchHub {
   static constexpr std::string_view kCatalogKey = "";
   // Woken by the registry after every change to any service (the web UI's one watch).
   static constexpr std::string_view kAnyKey = "\x01any";
+  // Woken after every change to the KV store; to the sessions.
+  static constexpr std::string_view kKvKey = "\x01kv";
+  static constexpr std::string_view kSessionsKey = "\x01sessions";
 
   // Suspends the calling coroutine until Notify(key) or `deadline`. Returns at once if
   // `passed()` is already true; `passed` is evaluated under the hub's lock, and the state
