@@ -285,12 +285,14 @@ TEST_F(RoutedApiTest, HashBlockingAnswersTheHashAndWaitsForAChange) {
 
 // --- docs/consul-compat.md ----------------------------------------------------------------
 
-std::string Name(AclScope acl, Access access) {
-  const char* level = access == Access::kRead ? "read" : "write";
-  switch (acl) {
+std::string Name(const Route& route) {
+  const char* level = route.access == Access::kRead ? "read" : "write";
+  switch (route.acl) {
     case AclScope::kNone:
       return "none";
     case AclScope::kFiltered:
+      if (route.endpoint == Endpoint::kTxn) return "key:read or key:write per operation";
+      if (route.pattern.starts_with("/v1/session/")) return "filtered by session:read";
       return "filtered by service:read";
     case AclScope::kServiceOfCheck:
       return std::string("service:") + level + " (the check's service)";
@@ -306,6 +308,12 @@ std::string Name(AclScope acl, Access access) {
       return std::string("node:") + level;
     case AclScope::kAgent:
       return std::string("agent:") + level;
+    case AclScope::kKey:
+      return std::string("key:") + level + (route.access == Access::kRead
+                                                  ? " (?recurse and ?keys: filtered)"
+                                                  : " (?recurse: on the prefix)");
+    case AclScope::kSession:
+      return std::string("session:") + level;
     case AclScope::kOperator:
       return std::string("operator:") + level;
     case AclScope::kAcl:
@@ -347,7 +355,7 @@ std::string RouteTableMarkdown() {
     const char* body = route.body == BodyLimit::kJson     ? "1 MiB"
                        : route.body == BodyLimit::kBackup ? "1 GiB"
                                                           : "none";
-    out << "| " << methods << " | `" << route.pattern << "` | " << Name(route.acl, route.access)
+    out << "| " << methods << " | `" << route.pattern << "` | " << Name(route)
         << " | " << Name(route.where) << " | " << blocking << " | " << body << " |\n";
   }
   out << "\nAnswered 501 with a message (Consul endpoints Concierge does not serve):\n\n";
