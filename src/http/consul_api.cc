@@ -542,7 +542,12 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
   // an agent before a restart or restore) answers at once so that the client resets, as
   // Prometheus and the Go client do on a smaller index. Compared as WithIndex reports it.
   std::function<bool()> passed = [&] { return std::max<core::Index>(1, current()) != index; };
-  co_return co_await Park(req, std::move(key), passed, deadline);
+  // A key may be woken by changes that leave this index where it was (the KV store's one
+  // key wakes every key and prefix watch): wait again until it moves or the time is up.
+  while (!passed() && std::chrono::steady_clock::now() < deadline) {
+    if (auto gone = co_await Park(req, key, passed, deadline)) co_return gone;
+  }
+  co_return std::nullopt;
 }
 
 namespace {
