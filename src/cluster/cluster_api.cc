@@ -5,6 +5,10 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <charconv>
 
 #include "http/acl_api.h"
@@ -31,6 +35,8 @@ std::string Host(std::string_view host_port) {
 }
 
 constexpr std::string_view kClientAddressHeader = "X-Concierge-Client-Address";
+// How long a request waits for a new leader to apply the log before it is answered 503.
+constexpr auto kLeaderReadyWait = std::chrono::seconds(10);
 
 // PUT /v1/agent/check/{pass,warn,fail}/:id[?note=]: a heartbeat a follower batches.
 http::HeartbeatEntry SingleHeartbeat(const Request& req, const http::RouteMatch& match) {
@@ -89,6 +95,24 @@ asio::awaitable<std::optional<Response>> ClusterApi::Forward(Request& req,
     req.remote_address = std::string(*client);
   }
   if (route.where == http::Where::kAgent) co_return std::nullopt;
+  // A new leader first applies what earlier leaders committed (a restarted server replays
+  // its log): until then its state is behind, and reads would miss acknowledged writes.
+  auto behind = [this] {
+    return !raft_.leader_ready() &&
+           (raft_.is_leader() ||
+            (raft_.started() && raft_.Cluster().leader == members_.self().raft_address));
+  };
+  if (behind()) {
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    const auto give_up = std::chrono::steady_clock::now() + kLeaderReadyWait;
+    while (behind() && std::chrono::steady_clock::now() < give_up) {
+      pause.expires_after(std::chrono::milliseconds(5));
+      co_await pause.async_wait(asio::use_awaitable);
+    }
+    if (behind()) {
+      co_return Response::Error(503, "the new leader is still applying the log; retry shortly");
+    }
+  }
   if (raft_.is_leader()) {
     if (req.Has("consistent")) {
       server::StateLoop::Operation confirm = [this](std::function<void(Status)> done) {

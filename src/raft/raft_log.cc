@@ -178,6 +178,7 @@ void RaftLog::WatchLeadership() {
   }
   if (!leader && leader_ready_) {
     leader_ready_ = false;
+    ready_flag_ = false;
     barrier_.data = nullptr;
     registry_.SetLeader(false);
     spdlog::warn("raft: no longer the leader");
@@ -190,6 +191,7 @@ void RaftLog::WatchLeadership() {
       req->data = nullptr;
       if (status != 0 || raft_state(&self->raft_) != RAFT_LEADER) return;
       self->leader_ready_ = true;
+      self->ready_flag_ = true;
       self->registry_.SetLeader(true);
       spdlog::info("raft: leader ({} applied)", raft_last_applied(&self->raft_));
       if (self->after_apply_) self->after_apply_();
@@ -649,6 +651,7 @@ void RaftLog::CloseRaft() {
     self->started_ = false;
     self->started_flag_ = false;
     self->leader_flag_ = false;
+    self->ready_flag_ = false;
     self->close_done_();
   });
 }

@@ -85,6 +85,9 @@ class RaftLog final : public server::CommandLog {
   void Barrier(StatusDone done);
   // Any thread: this server leads (as of the last check, every 20 ms or on a change).
   bool is_leader() const { return leader_flag_.load(); }
+  // Any thread: this server leads and has applied everything earlier leaders committed (its
+  // first barrier is done): its state is the cluster's. Until then it is behind.
+  bool leader_ready() const { return ready_flag_.load(); }
   // Asks for a snapshot at the next opportunity (tests, backups).
   raft_index last_applied() const { return last_applied_.load(); }
 
@@ -144,6 +147,7 @@ class RaftLog final : public server::CommandLog {
   bool started_ = false;
   std::atomic<bool> started_flag_{false};
   std::atomic<bool> leader_flag_{false};
+  std::atomic<bool> ready_flag_{false};  // leader_ready_, for other threads
   bool LeaderNow() { return started_ && raft_state(&raft_) == RAFT_LEADER; }
   bool leader_ready_ = false;  // leader, and its barrier has applied the whole log
   struct raft_barrier barrier_{};
