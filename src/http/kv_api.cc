@@ -33,6 +33,13 @@ Result<std::uint64_t> QueryUint(const Request& req, std::string_view name) {
   return v;
 }
 
+// Consul answers a missing key with an empty 404 (its clients read the status only); the
+// body says what was missing, for people.
+Response NoKey(std::string_view key, bool prefix) {
+  return Response::Error(404, prefix ? "no key under \"" + std::string(key) + "\""
+                                     : "no key \"" + std::string(key) + "\"");
+}
+
 bool Reads(KvOp::Verb v) {
   using V = KvOp::Verb;
   return v == V::kGet || v == V::kGetTree || v == V::kCheckIndex || v == V::kCheckSession ||
@@ -86,7 +93,7 @@ asio::awaitable<Response> ConsulApi::KvRead(Request& req, std::string_view key_p
       }
       if (out.empty() || out.back() != k) out.emplace_back(k);
     });
-    if (out.empty()) co_return Filtered(WithIndex(Response{404, "text/plain", "", {}}, index), filtered);
+    if (out.empty()) co_return Filtered(WithIndex(NoKey(key, true), index), filtered);
     co_return Filtered(WithIndex(Response::Json(EncodeKeys(out)), index), filtered);
   }
   std::vector<const core::KvEntry*> found;
@@ -101,7 +108,7 @@ asio::awaitable<Response> ConsulApi::KvRead(Request& req, std::string_view key_p
   } else if (const auto* e = view->entries.Find(key)) {
     found.push_back(e->get());
   }
-  if (found.empty()) co_return Filtered(WithIndex(Response{404, "text/plain", "", {}}, index), filtered);
+  if (found.empty()) co_return Filtered(WithIndex(NoKey(key, recurse), index), filtered);
   if (req.Has("raw")) {
     co_return WithIndex(Response{200, "application/octet-stream", found.front()->value, {}}, index);
   }

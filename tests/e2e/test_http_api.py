@@ -160,10 +160,10 @@ class StatusCodeTest(ApiTestCase):
 
     def test_unsupported_consul_endpoints_are_501(self):
         a = self.agent
-        for method, path in [("GET", "/v1/kv/x"), ("PUT", "/v1/kv/x"),
-                             ("GET", "/v1/session/list"), ("PUT", "/v1/agent/token/default"),
+        for method, path in [("GET", "/v1/event/list"), ("PUT", "/v1/event/fire/x"),
+                             ("GET", "/v1/query"), ("PUT", "/v1/agent/token/default"),
                              ("GET", "/v1/connect/ca/roots"),
-                             ("PUT", "/v1/agent/check/register"), ("PUT", "/v1/txn"),
+                             ("PUT", "/v1/agent/check/register"),
                              ("PUT", "/v1/catalog/register")]:
             with self.subTest(method=method, path=path):
                 self.assert_error(a.request(method, path), 501, path)

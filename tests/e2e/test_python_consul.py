@@ -83,10 +83,10 @@ class PythonConsulTest(AgentTestCase):
         self.assertEqual(me["Config"]["Datacenter"], "dc1")
         self.assertTrue(me["Config"]["NodeName"])
 
-    def test_unsupported_kv_raises_a_clear_error(self):
+    def test_unsupported_endpoints_raise_a_clear_error(self):
         c = self.client()
         with self.assertRaises(consul.ConsulException) as cm:
-            c.kv.get("some/key")
+            c.event.fire("deploy", "v2")
         self.assertIn("501", str(cm.exception))
 
 

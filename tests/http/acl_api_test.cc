@@ -56,7 +56,7 @@ TEST(AclRulesTest, DecodesConsulsJsonForm) {
                            "key_prefix": {"": {"policy": "write"}},
                            "operator": "read", "acl": "write"})");
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->rules.size(), 4u);
+  EXPECT_EQ(r->rules.size(), 5u);
   EXPECT_EQ(r->operator_access, AclAccess::kRead);
   EXPECT_EQ(r->acl_access, AclAccess::kWrite);
   auto again = DecodeRules(EncodeRules(*r));
