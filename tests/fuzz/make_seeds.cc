@@ -1,6 +1,6 @@
 // Writes the valid seeds of corpus/command and corpus/snapshot (the near-valid ones are
 // truncations and flipped bytes of these). Not part of the build; run from tests/fuzz:
-//   c++ -std=c++20 -I../../src -I../../include make_seeds.cc ../../src/core/{acl,catalog,codec,model,snapshot,text,time}.cc -lfmt -lcrypto -o /tmp/make_seeds && /tmp/make_seeds
+//   c++ -std=c++20 -I../../src -I../../include make_seeds.cc ../../src/core/{acl,catalog,codec,kv,model,snapshot,text,time,utf8}.cc -lfmt -lcrypto -o /tmp/make_seeds && /tmp/make_seeds
 #include <fstream>
 #include <string>
 
@@ -98,5 +98,32 @@ int main() {
   catalog.Apply(AclSetPolicy{web, true, at}, 6);
   catalog.Apply(AclSetToken{token, true, at}, 7);
   Write("corpus/snapshot/acl", catalog.EncodeSnapshot());
+
+  // The KV store and sessions (format 6): a session, a lock it holds, a transaction.
+  Session session;
+  session.id = "s-1";
+  session.node = "node-1";
+  session.node_checks = {"serfHealth"};
+  session.ttl = std::chrono::seconds(15);
+  auto op = [](KvOp::Verb verb, std::string key, std::string session_id = "") {
+    KvOp o;
+    o.verb = verb;
+    o.key = std::move(key);
+    o.value = "v";
+    o.session = std::move(session_id);
+    return o;
+  };
+  KvWrite lock{{op(KvOp::Verb::kLock, "service/leader", "s-1")}, at};
+  KvWrite txn{{op(KvOp::Verb::kSet, "a"), op(KvOp::Verb::kCas, "b"),
+               op(KvOp::Verb::kCheckIndex, "a"), op(KvOp::Verb::kDeleteTree, "c/")},
+              at};
+  Write("corpus/command/session_create", EncodeCommand(SessionCreate{session, at}));
+  Write("corpus/command/session_destroy", EncodeCommand(SessionDestroy{"s-1", true, at}));
+  Write("corpus/command/kv_lock", EncodeCommand(lock));
+  Write("corpus/command/kv_txn", EncodeCommand(txn));
+  catalog.Apply(SessionCreate{session, at}, 8);
+  catalog.Apply(lock, 9);
+  catalog.Apply(txn, 10);
+  Write("corpus/snapshot/kv", catalog.EncodeSnapshot());
   return 0;
 }
