@@ -8,42 +8,13 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/answer.h"
+
 namespace concierge::cli {
 
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-int Refused(const client::Response& r) {
-  std::string body = r.body;
-  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
-  std::cerr << "Error: agent answered " << r.status << (body.empty() ? "" : ": " + body) << "\n";
-  return 1;
-}
-
-// Sends one request; prints the agent's refusal or the transport error and returns nullopt.
-std::optional<rapidjson::Document> Call(client::HttpClient& client, std::string_view method,
-                                        std::string_view target, std::string_view body,
-                                        int* exit_code) {
-  auto r = client.Send(method, target, body);
-  if (!r.ok()) {
-    std::cerr << "Error: " << r.status().message() << "\n";
-    *exit_code = 1;
-    return std::nullopt;
-  }
-  if (r->status != 200) {
-    *exit_code = Refused(*r);
-    return std::nullopt;
-  }
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
-  if (doc.HasParseError()) {
-    std::cerr << "Error: the agent's answer is not JSON\n";
-    *exit_code = 1;
-    return std::nullopt;
-  }
-  return doc;
-}
 
 std::string Text(const rapidjson::Value& obj, const char* key) {
   if (!obj.IsObject() || !obj.HasMember(key) || !obj[key].IsString()) return "";

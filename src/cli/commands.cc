@@ -24,6 +24,7 @@
 #include "cli/args.h"
 #include "cli/gateway.h"
 #include "cli/instances.h"
+#include "cli/kv.h"
 #include "cli/maint.h"
 #include "cli/servers.h"
 #include "cli/service_body.h"
@@ -586,6 +587,13 @@ int RunCommand(const std::vector<std::string>& args) {
   CLI::App* maint_cmd = AddMaintCommand(app, &maint);
   AddHttpAddr(maint_cmd, address, token);
 
+  KvArgs kv;
+  CLI::App* kv_cmd =
+      AddKvCommand(app, &kv, [&](CLI::App* c) { AddHttpAddr(c, address, token); });
+  LockArgs lock;
+  CLI::App* lock_cmd = AddLockCommand(app, &lock);
+  AddHttpAddr(lock_cmd, address, token);
+
   AclArgs acl;
   std::function<void(CLI::App*)> connect = [&](CLI::App* c) { AddHttpAddr(c, address, token); };
   CLI::App* acl_cmd = AddAclCommand(app, &acl, connect);
@@ -623,6 +631,12 @@ int RunCommand(const std::vector<std::string>& args) {
 
   client::HttpClientOptions client_options;
   client_options.token = token;
+  if (lock_cmd->parsed()) {
+    client::HttpClientOptions lock_options = client_options;
+    std::string lock_address = address;
+    lock_options.tls = ResolveClientTls(client_tls, &lock_address);
+    return RunLock(lock_address, lock_options, lock);
+  }
   Result<HttpClient> client = OpenAgent(address, client_options);
   if (!client.ok()) return Usage("--http-addr: " + client.status().message());
 
@@ -638,6 +652,7 @@ int RunCommand(const std::vector<std::string>& args) {
   if (watch_cmd->parsed()) return Watch(*client, service, passing, tags);
   if (members_cmd->parsed()) return Members(*client);
   if (maint_cmd->parsed()) return RunMaint(*client, maint);
+  if (kv_cmd->parsed()) return RunKv(*client, kv);
   if (monitor_cmd->parsed()) return Monitor(*client, log_level);
   if (list_peers_cmd->parsed()) return ListPeers(*client);
   if (remove_peer_cmd->parsed()) return RemovePeer(*client, peer_address);

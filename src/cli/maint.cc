@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/answer.h"
+
 namespace concierge::cli {
 
 namespace {
@@ -23,12 +25,6 @@ std::string QueryEscape(std::string_view s) {
   return out;
 }
 
-int Refused(const client::Response& r) {
-  std::string body = r.body;
-  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
-  std::cerr << "Error: agent answered " << r.status << (body.empty() ? "" : ": " + body) << "\n";
-  return 1;
-}
 
 }  // namespace
 

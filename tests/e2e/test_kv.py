@@ -9,12 +9,14 @@ import base64
 import json
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import Server, wait_until
+from harness import Server, binary, wait_until
 
 try:
     import consul
@@ -255,6 +257,69 @@ class KvDurabilityTest(unittest.TestCase):
             self.assertEqual(len(keys), 51)
         finally:
             agent.stop()
+
+
+class KvCliTest(unittest.TestCase):
+    """`concierge kv` and `concierge lock` against the durable agent."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.agent, cls.data_dir = durable(cls)
+        cls.addClassCleanup(lambda: cls.agent.stop())
+        cls.address = "%s:%d" % (cls.agent.host, cls.agent.port)
+
+    def cli(self, *args, stdin=None):
+        return subprocess.run([binary(), args[0], *args[1:2], "-http-addr", self.address,
+                               *args[2:]], capture_output=True, text=True, timeout=60,
+                              input=stdin)
+
+    def test_put_get_export_import(self):
+        self.assertEqual(self.cli("kv", "put", "cli/a", "1").returncode, 0)
+        self.assertEqual(self.cli("kv", "put", "cli/b/c", "2", "-flags", "7").returncode, 0)
+        self.assertEqual(self.cli("kv", "get", "cli/a").stdout, "1\n")
+        self.assertEqual(self.cli("kv", "get", "cli/", "-recurse").stdout, "cli/a:1\ncli/b/c:2\n")
+        self.assertEqual(self.cli("kv", "get", "cli/", "-keys").stdout, "cli/a\ncli/b/\n")
+        missing = self.cli("kv", "get", "cli/none")
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("No key exists", missing.stderr)
+        stale = self.cli("kv", "put", "cli/a", "x", "-cas", "-modify-index", "1")
+        self.assertEqual(stale.returncode, 1, stale.stderr)
+        exported = self.cli("kv", "export", "cli/")
+        self.assertEqual(exported.returncode, 0, exported.stderr)
+        entries = json.loads(exported.stdout)
+        self.assertEqual([(e["key"], e["flags"]) for e in entries], [("cli/a", 0), ("cli/b/c", 7)])
+        self.assertEqual(self.cli("kv", "delete", "cli/", "-recurse").returncode, 0)
+        self.assertEqual(self.cli("kv", "get", "cli/", "-keys").stdout, "")
+        imported = self.cli("kv", "import", "-", stdin=exported.stdout)
+        self.assertEqual(imported.returncode, 0, imported.stderr)
+        self.assertEqual(self.cli("kv", "get", "cli/b/c", "-detailed").stdout.count("Flags            7"), 1)
+
+    def test_lock_hands_over_within_the_ttl_when_the_holder_is_killed(self):
+        work = tempfile.mkdtemp(prefix="concierge-lock-")
+        self.addCleanup(shutil.rmtree, work, True)
+        marker = os.path.join(work, "standby-ran")
+        lock = [binary(), "lock", "-http-addr", self.address, "-ttl", "10s", "hotel/head"]
+        holder = subprocess.Popen(lock + ["sleep 120"], start_new_session=True,
+                                  stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: holder.poll() is None and os.killpg(holder.pid, signal.SIGKILL))
+        wait_until(lambda: (self.agent.get("/v1/kv/hotel/head/.lock").status == 200 and
+                            "Session" in self.agent.get("/v1/kv/hotel/head/.lock").json()[0]),
+                   20, what="the holder to take the lock")
+        standby = subprocess.Popen(lock + ["touch %s" % marker], stdin=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        self.addCleanup(lambda: standby.poll() is None and standby.kill())
+        time.sleep(1)
+        self.assertFalse(os.path.exists(marker), "the standby ran while the lock was held")
+        os.killpg(holder.pid, signal.SIGKILL)  # the holder and its command
+        killed = time.monotonic()
+        self.assertEqual(standby.wait(40), 0, standby.stderr.read())
+        handover = time.monotonic() - killed
+        self.assertTrue(os.path.exists(marker))
+        # Within the session's TTL (10 s) of the kill, with a margin for a loaded machine.
+        self.assertLess(handover, 10 + 5)
+        # The standby released the lock when its command finished.
+        entry = self.agent.get("/v1/kv/hotel/head/.lock").json()[0]
+        self.assertNotIn("Session", entry)
 
 
 if __name__ == "__main__":
