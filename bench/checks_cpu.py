@@ -1,14 +1,17 @@
 #!/usr/bin/python3
 """CPU the agent spends on active checks (issue 8).
 
-    bench/checks_cpu.py BUILD_DIR [--checks 1000] [--interval 10s] [--seconds 60] [--kind http]
+    bench/checks_cpu.py BUILD_DIR [--checks 1000] [--interval 10s] [--seconds 60]
+                        [--kind http|tcp|grpc]
 
 Starts `concierge agent -dev`, registers CHECKS services, and reads the agent's CPU time
 (utime + stime from /proc/PID/stat) over SECONDS twice: first with the services registered
 without checks (the idle baseline), then after giving each service an HTTP (or TCP) check
 with INTERVAL against a local backend. The difference is the cost of the checks. The backend
 is a trivial HTTP server in another process (its CPU is not counted); it counts the requests
-it answers, which says how many runs the agent made.
+it answers, which says how many runs the agent made. With --kind grpc the same process also
+serves grpc.health.v1.Health/Check (python3-grpcio, messages written by hand) and counts
+those calls.
 """
 
 import argparse
@@ -41,6 +44,18 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 print(s.server_address[1], flush=True)
+if len(sys.argv) > 1 and sys.argv[1] == "grpc":
+    import grpc
+    from concurrent import futures
+    def check(request, context):
+        with lock:
+            count[0] += 1
+        return b"\x08\x01"  # SERVING
+    g = grpc.server(futures.ThreadPoolExecutor(max_workers=8), handlers=[
+        grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
+            "Check": grpc.unary_unary_rpc_method_handler(check)})])
+    print(g.add_insecure_port("127.0.0.1:0"), flush=True)
+    g.start()
 s.serve_forever()
 """
 
@@ -75,12 +90,14 @@ def main():
     p.add_argument("--checks", type=int, default=1000)
     p.add_argument("--interval", default="10s")
     p.add_argument("--seconds", type=float, default=60)
-    p.add_argument("--kind", choices=["http", "tcp"], default="http")
+    p.add_argument("--kind", choices=["http", "tcp", "grpc"], default="http")
     args = p.parse_args()
     interval = float(re.fullmatch(r"([0-9.]+)s", args.interval).group(1))
 
-    backend = subprocess.Popen([sys.executable, "-c", BACKEND], stdout=subprocess.PIPE)
+    backend = subprocess.Popen(["/usr/bin/python3", "-c", BACKEND, args.kind],
+                               stdout=subprocess.PIPE)
     backend_port = int(backend.stdout.readline())
+    grpc_port = int(backend.stdout.readline()) if args.kind == "grpc" else None
     log = tempfile.NamedTemporaryFile(prefix="checks_cpu_", suffix=".log")
     agent = subprocess.Popen([os.path.join(args.build_dir, "src/cli/concierge"), "agent", "-dev",
                               "-http-addr", "127.0.0.1:0", "-dns-port", "-1",
@@ -105,6 +122,8 @@ def main():
         for i in range(args.checks):
             if args.kind == "http":
                 check = {"HTTP": "http://127.0.0.1:%d/health" % backend_port}
+            elif args.kind == "grpc":
+                check = {"GRPC": "127.0.0.1:%d" % grpc_port}
             else:
                 check = {"TCP": "127.0.0.1:%d" % backend_port}
             check.update({"Interval": args.interval, "Timeout": "5s"})

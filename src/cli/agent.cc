@@ -164,7 +164,7 @@ void RaiseFileLimit() {
   spdlog::debug("open files limit raised from {} to {}", before, limit.rlim_cur);
 }
 
-// The registry, its state thread and the runner of HTTP and TCP checks.
+// The registry, its state thread and the runner of active checks.
 void BuildState(Parts& p) {
   server::RegistryOptions options{*core::ParseDuration(p.config.deregister_critical_after)};
   options.acl_default_allow = p.config.acl_default_policy == "allow";
@@ -172,7 +172,7 @@ void BuildState(Parts& p) {
   options.self_preservation_window = *core::ParseDuration(p.config.self_preservation_window);
   p.registry = std::make_unique<server::Registry>(p.clock, options, &p.hub);
   p.state = std::make_unique<server::StateLoop>(*p.registry);
-  // HTTP and TCP checks run on their own event loop thread, on the leader; their results go
+  // Active checks run on their own event loop thread, on the leader; their results go
   // through the registry's proposer on the state thread, like TTL expiries. Told of the
   // catalog's checks before the state thread starts (and replays the log).
   server::StateLoop& state = *p.state;

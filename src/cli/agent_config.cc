@@ -56,9 +56,10 @@ void AddAgentFlags(CLI::App& app, AgentConfig* config) {
   app.add_option("--acl-default-policy", config->acl_default_policy,
                  "With ACLs: allow or deny what no rule of a token decides (default deny; "
                  "allow with -dev)");
-  app.add_option("--check-allowed-networks", config->check_allowed_networks,
-                 "CIDR blocks HTTP and TCP checks may connect to, e.g. 10.0.0.0/8,fd00::/8 "
-                 "(default: any)");
+  app.add_option(
+      "--check-allowed-networks", config->check_allowed_networks,
+      "CIDR blocks HTTP, TCP, UDP, GRPC and H2PING checks may connect to, e.g. 10.0.0.0/8,fd00::/8 "
+      "(default: any)");
   app.add_flag("--enable-script-checks", config->enable_script_checks,
                "Accept and run script checks (Args): any client that may register a service "
                "can then run programs as the agent's user");

@@ -36,7 +36,7 @@ enum class CheckCause : std::uint8_t {
   kUpdate = 0,       // PUT /v1/agent/check/update/:id
   kHeartbeat = 1,    // a TTL update: PUT /v1/agent/check/pass|warn|fail/:id
   kTtlExpired = 2,   // the leader saw no heartbeat within the TTL
-  kActiveCheck = 3,  // the leader's HTTP or TCP check (the output says what it saw)
+  kActiveCheck = 3,  // the leader's active or alias check (the output says what it saw)
 };
 
 // Set a check's status and output (a heartbeat that changes status, warn/fail, a TTL

@@ -384,7 +384,7 @@ asio::awaitable<Response> ConsulApi::CheckStatus(Request& req, std::string_view 
   if (!current) {
     co_return Response::Error(404, "unknown check ID \"" + std::string(id) +
                                        "\": pass, warn and fail are for TTL checks (the agent "
-                                       "runs HTTP and TCP checks itself); register the service "
+                                       "runs the other kinds itself); register the service "
                                        "with a TTL check first");
   }
   std::string_view note = req.Query("note").value_or("");

@@ -12,7 +12,7 @@ namespace concierge::server {
 class ActiveChecks {
  public:
   virtual ~ActiveChecks() = default;
-  // A new or redefined HTTP/TCP check, with its status in the catalog.
+  // A new or redefined probed check (core::IsProbed), with its status in the catalog.
   virtual void Track(std::string_view service_id, const core::CheckDefinition& definition,
                      core::HealthStatus status) = 0;
   virtual void Untrack(std::string_view check_id) = 0;

@@ -15,7 +15,8 @@
 
 namespace concierge::server {
 
-// -check-allowed-networks: the networks HTTP and TCP checks may connect to, as CIDR blocks
+// -check-allowed-networks: the networks HTTP, TCP, UDP, GRPC and H2PING checks may connect to, as
+// CIDR blocks
 // ("10.0.0.0/8", "fd00::/8", "127.0.0.1/32"). Empty allows every address (Consul's
 // behaviour). An IPv4-mapped IPv6 address counts as its IPv4 address.
 class NetworkAllowList {

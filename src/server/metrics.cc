@@ -295,11 +295,12 @@ std::vector<Family> Metrics::Collect(std::span<const std::string_view> route_lab
   out.push_back(Family::Of("concierge_expiries_paused_total",
                            "TTL expiries held back by self-preservation", Type::kCounter,
                            static_cast<double>(expiries_paused.value())));
-  out.push_back(Family::Of("concierge_active_checks",
-                           "HTTP and TCP checks in the catalog (run by the leader)",
-                           Type::kGauge, static_cast<double>(active_checks.value())));
+  out.push_back(
+      Family::Of("concierge_active_checks",
+                 "active checks in the catalog, all but TTL and alias (run by the leader)",
+                 Type::kGauge, static_cast<double>(active_checks.value())));
   Family runs{"concierge_active_check_runs_total",
-              "HTTP and TCP check runs on this server, by result (before FailuresBeforeCritical "
+              "active check runs on this server, by result (before FailuresBeforeCritical "
               "and SuccessBeforePassing)",
               Type::kCounter,
               {},

@@ -103,7 +103,7 @@ class Registry {
   void SetLeader(bool leader);
   // Any thread.
   bool leader() const { return scheduler_.leader(); }
-  // Who runs the HTTP and TCP checks (a CheckRunner); told of every active check in the
+  // Who runs the active checks (a CheckRunner); told of every active check in the
   // catalog, now and as commands apply. Null: nobody (the checks keep their status).
   void set_active_checks(ActiveChecks* active);
   // Proposes a command the registry decided itself (an active check's result) the way TTL
@@ -210,7 +210,7 @@ class Registry {
   void Run(core::Command command);
   // Stages a part of a restore; the whole, once its last part is here, goes to Replace.
   Result<core::Index> ApplyRestore(const core::Command& command);
-  // Tells active_ of every HTTP and TCP check in the catalog.
+  // Tells active_ of every probed check in the catalog.
   void TrackActiveChecks();
   // On the leader, proposes the alias checks' new statuses that the last events call for.
   void FollowAliases();
