@@ -122,6 +122,7 @@ std::string KvState::ApplyOp(const KvOp& op, Time at, Index index, Work* w) cons
   const std::shared_ptr<const KvEntry>* found = w->entries.Find(op.key);
   const KvEntry* current = found == nullptr ? nullptr : found->get();
   auto put = [&](std::string session) {
+    if (w->dry) return;
     auto e = std::make_shared<KvEntry>();
     e->key = op.key;
     e->value = op.value;
@@ -139,6 +140,7 @@ std::string KvState::ApplyOp(const KvOp& op, Time at, Index index, Work* w) cons
     w->changed = true;
   };
   auto erase = [&](const KvEntry& e) {
+    if (w->dry) return;
     if (!e.session.empty()) w->held.push_back({e.key, e.session, ""});
     std::string key = e.key;  // e goes with the erase
     w->entries.Erase(key);
@@ -210,6 +212,7 @@ std::string KvState::ApplyOp(const KvOp& op, Time at, Index index, Work* w) cons
       erase(*current);
       return "";
     case V::kDeleteTree: {
+      if (w->dry) return "";
       std::vector<std::shared_ptr<const KvEntry>> doomed;
       for (auto it = w->entries.LowerBound(op.key);
            it != w->entries.end() && (*it)->key.starts_with(op.key); ++it) {
@@ -222,8 +225,10 @@ std::string KvState::ApplyOp(const KvOp& op, Time at, Index index, Work* w) cons
   return "unknown verb";
 }
 
-std::optional<KvFailure> KvState::Run(const KvWrite& cmd, Index index, Work* w) const {
+std::optional<KvFailure> KvState::Run(const KvWrite& cmd, Index index, Work* w,
+                                      bool check_only) const {
   for (std::size_t i = 0; i < cmd.ops.size(); ++i) {
+    w->dry = check_only && i + 1 == cmd.ops.size();
     std::string what = ApplyOp(cmd.ops[i], cmd.at, index, w);
     if (!what.empty()) return KvFailure{i, std::move(what)};
   }
@@ -231,12 +236,14 @@ std::optional<KvFailure> KvState::Run(const KvWrite& cmd, Index index, Work* w) 
 }
 
 std::optional<KvFailure> KvState::Conflict(const KvWrite& cmd) const {
-  Work w{entries_, last_delete_, false, {}};
-  return Run(cmd, index_ + 1, &w);
+  // A dry run: a single write (the usual PUT) checks its condition without copying a path
+  // of the tree.
+  Work w{entries_, last_delete_, false, false, {}};
+  return Run(cmd, index_ + 1, &w, true);
 }
 
 std::optional<KvFailure> KvState::Apply(const KvWrite& cmd, Index index) {
-  Work w{entries_, last_delete_, false, {}};
+  Work w{entries_, last_delete_, false, false, {}};
   if (auto failure = Run(cmd, index, &w)) return failure;
   if (!w.changed) return std::nullopt;
   entries_ = std::move(w.entries);

@@ -168,12 +168,16 @@ class KvState {
     KvEntries entries;
     Index last_delete = 0;
     bool changed = false;
+    // Check the conditions only: nothing reads the result (the last operation of a dry run).
+    bool dry = false;
     struct Held {
       std::string key, from, to;  // session before and after ("" for none)
     };
     std::vector<Held> held;
   };
-  std::optional<KvFailure> Run(const KvWrite& cmd, Index index, Work* work) const;
+  // `check_only`: the conditions are all that matters (the last operation changes nothing).
+  std::optional<KvFailure> Run(const KvWrite& cmd, Index index, Work* work,
+                               bool check_only = false) const;
   // Indexes the session under each check it is bound to.
   void Bind(const Session& s);
   // One operation; a failure's message, or "" if it applied.
