@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import unittest
+from xml.etree import ElementTree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
@@ -225,6 +226,39 @@ class EurekaJsClientTest(unittest.TestCase):
         self.assertIsNone(a.wait_event("stopped")["error"])
         self.assertEqual(self.eureka_ids(), ["c-1"])
         self.assertNotIn("a-1", self.health())
+
+    def test_xml_without_accept_and_json_with_it(self):
+        body = json.dumps({"instance": {
+            "instanceId": "x-1", "hostName": "host-x", "app": "XML-APP", "ipAddr": "127.0.0.2",
+            "status": "STARTING", "port": {"$": 7100, "@enabled": "true"},
+            "vipAddress": "xml-vip", "metadata": {"k": "a<b"},
+            "dataCenterInfo": {"@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo",
+                               "name": "MyOwn"}}})
+        r = self.server.request("POST", "/eureka/v2/apps/XML-APP", body,
+                                headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 204, r)
+        self.addCleanup(self.server.request, "DELETE", "/eureka/v2/apps/XML-APP/x-1")
+        r = self.server.get("/eureka/v2/apps/XML-APP")
+        self.assertEqual(r.header("Content-Type"), "application/xml")
+        app = ElementTree.fromstring(r.body)
+        self.assertEqual(app.tag, "application")
+        self.assertEqual(app.findtext("name"), "XML-APP")
+        inst = app.find("instance")
+        self.assertEqual(inst.findtext("instanceId"), "x-1")
+        self.assertEqual(inst.findtext("status"), "STARTING")
+        self.assertEqual(inst.find("port").text, "7100")
+        self.assertEqual(inst.find("port").get("enabled"), "true")
+        self.assertEqual(inst.find("metadata").findtext("k"), "a<b")
+        self.assertEqual(inst.find("dataCenterInfo").get("class"),
+                         "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo")
+        full = ElementTree.fromstring(self.server.get("/eureka/apps").body)
+        self.assertEqual(full.tag, "applications")
+        self.assertIn("STARTING_1_", full.findtext("apps__hashcode"))
+        r = self.server.get("/eureka/apps/XML-APP/x-1", headers={"Accept": "application/json"})
+        self.assertEqual(r.json()["instance"]["leaseInfo"]["durationInSecs"], 90)
+        # STARTING is warning to Consul's clients.
+        entry = self.server.get("/v1/health/service/xml-app").json()[0]
+        self.assertEqual(entry["Checks"][0]["Status"], "warning")
 
     def test_bad_registrations_get_400_and_register_nothing(self):
         for body, message in [
