@@ -373,6 +373,23 @@ class ScriptChecksDisabledTest(unittest.TestCase):
                 self.assertEqual(r.status, 400, r)
                 self.assertIn(message, r.text)
 
+    def test_a_config_file_script_check_needs_the_flag_too(self):
+        import json
+        import subprocess
+        from harness import binary
+        tmp = tempfile.mkdtemp(prefix="concierge-script-config-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "agent.json")
+        with open(path, "w") as f:
+            json.dump({"services": [{"Name": "cfg", "ID": "cfg-1", "Check": {
+                "Args": ["true"], "Interval": "10s"}}]}, f)
+        p = subprocess.run([binary(), "agent", "-dev", "-http-addr", "127.0.0.1:0",
+                            "-dns-port", "-1", "-config-file", path],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        err = p.stderr.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn('service "cfg-1": Scripts are disabled on this agent', err)
+
 
 if __name__ == "__main__":
     unittest.main()
