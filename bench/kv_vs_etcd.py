@@ -32,16 +32,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
-PROCS = []
-TEMPS = []
+from benchlib import (PROCS, cleanup, ensure_packages, http, start_concierge, start_etcd, stop,
+                      tempdir)
 
 PUT_CONCIERGE = r"""
 local n = 0
@@ -90,95 +87,8 @@ def log(msg):
     print("kv_vs_etcd: " + msg, file=sys.stderr, flush=True)
 
 
-def cleanup():
-    for proc in PROCS:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                proc.kill()
-            proc.wait()
-    PROCS.clear()
-    for d in TEMPS:
-        shutil.rmtree(d, ignore_errors=True)
-    TEMPS.clear()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(port, method, path, body=None):
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method,
-                                 data=body.encode() if isinstance(body, str) else body)
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, r.read()
-    except OSError:
-        return None, b""
-
-
-def tempdir():
-    d = tempfile.mkdtemp(prefix="concierge-kvbench-")
-    TEMPS.append(d)
-    return d
-
-
-def spawn(argv, d):
-    out = open(os.path.join(d, "server.log"), "wb")
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    PROCS.append(proc)
-    return proc
-
-
-def wait_for(what, ready, proc, d):
-    deadline = time.monotonic() + 30
-    while not ready():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            sys.exit("%s did not start; its log:\n%s" %
-                     (what, open(os.path.join(d, "server.log")).read()[-2000:]))
-        time.sleep(0.1)
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    PROCS.remove(proc)
-
-
-def start_concierge(binary):
-    d = tempdir()
-    port = free_port()
-    proc = spawn([binary, "agent", "-data-dir", d + "/data", "-http-addr", "127.0.0.1:%d" % port,
-                  "-server-port", str(free_port()), "-dns-port", "-1"], d)
-    wait_for("concierge", lambda: http(port, "GET", "/v1/status/leader")[1] not in (b"", b'""'),
-             proc, d)
-    return proc, port
-
-
-def start_etcd():
-    d = tempdir()
-    port, peer = free_port(), free_port()
-    proc = spawn(["etcd", "--name", "bench", "--data-dir", d + "/data",
-                  "--listen-client-urls", "http://127.0.0.1:%d" % port,
-                  "--advertise-client-urls", "http://127.0.0.1:%d" % port,
-                  "--listen-peer-urls", "http://127.0.0.1:%d" % peer,
-                  "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % peer,
-                  "--initial-cluster", "bench=http://127.0.0.1:%d" % peer], d)
-    wait_for("etcd", lambda: http(port, "GET", "/health")[0] == 200, proc, d)
-    return proc, port
-
-
 def wrk(port, script, args):
-    d = tempdir()
-    path = os.path.join(d, "script.lua")
+    path = os.path.join(tempdir(), "script.lua")
     with open(path, "w") as f:
         f.write(script)
     r = subprocess.run(["wrk", "-t", "2", "-c", str(args.conns), "-d", "%ds" % args.duration,
@@ -194,7 +104,7 @@ def wrk(port, script, args):
 
 
 def concierge_run(binary, args):
-    proc, port = start_concierge(binary)
+    proc, port, d = start_concierge(binary)
     try:
         puts = wrk(port, PUT_CONCIERGE, args)
         _, body = http(port, "PUT", "/v1/session/create", '{"TTL": "60s"}')
@@ -205,11 +115,11 @@ def concierge_run(binary, args):
         heartbeats = wrk(port, fixed("PUT", "/v1/agent/check/pass/service:hb-1"), args)
         return {"puts_per_s": puts, "renewals_per_s": renewals, "heartbeats_per_s": heartbeats}
     finally:
-        stop(proc)
+        stop(proc, d)
 
 
 def etcd_run(args):
-    proc, port = start_etcd()
+    proc, port, d = start_etcd()
     try:
         puts = wrk(port, PUT_ETCD, args)
         _, body = http(port, "POST", "/v3/lease/grant", '{"TTL": 60}')
@@ -217,7 +127,7 @@ def etcd_run(args):
         keepalives = wrk(port, fixed("POST", "/v3/lease/keepalive", '{"ID": "%s"}' % lease), args)
         return {"puts_per_s": puts, "keepalives_per_s": keepalives}
     finally:
-        stop(proc)
+        stop(proc, d)
 
 
 def handover(lock_cmd, ttl, what):
@@ -254,20 +164,20 @@ def handover(lock_cmd, ttl, what):
 
 
 def handovers(binary, args):
-    proc, port = start_concierge(binary)
+    proc, port, d = start_concierge(binary)
     try:
         ours = handover(lambda cmd: [binary, "lock", "-http-addr", "127.0.0.1:%d" % port,
                                      "-ttl", "%ds" % args.ttl, "bench/lock"] + cmd,
                         args.ttl, "concierge lock")
     finally:
-        stop(proc)
-    proc, port = start_etcd()
+        stop(proc, d)
+    proc, port, d = start_etcd()
     try:
         theirs = handover(lambda cmd: ["etcdctl", "--endpoints", "127.0.0.1:%d" % port, "lock",
                                        "--ttl", str(args.ttl), "bench-lock"] + cmd,
                           args.ttl, "etcdctl lock")
     finally:
-        stop(proc)
+        stop(proc, d)
     return ours, theirs
 
 
@@ -283,10 +193,7 @@ def main():
     binary = os.path.join(args.build_dir, "src/cli/concierge")
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
-    if not shutil.which("etcd") or not shutil.which("etcdctl"):
-        log("installing etcd-server and etcd-client")
-        subprocess.run(["apt-get", "install", "-y", "etcd-server", "etcd-client"], check=True,
-                       stdout=subprocess.DEVNULL)
+    ensure_packages(log, "etcd-server", "etcd-client")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         ours, theirs = [], []

@@ -21,90 +21,20 @@ Every process is stopped by its PID and every directory removed, on success, fai
 import argparse
 import json
 import os
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 
-PROCS = []
-TEMPS = []
+from benchlib import cleanup, ensure_packages, start_concierge, start_etcd, stop
 
 
 def log(msg):
     print("registrations_vs_etcd: " + msg, file=sys.stderr, flush=True)
 
 
-def cleanup():
-    for proc in PROCS:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    PROCS.clear()
-    for d in TEMPS:
-        shutil.rmtree(d, ignore_errors=True)
-    TEMPS.clear()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=2) as r:
-            return r.status, r.read()
-    except OSError:
-        return None, b""
-
-
-def start(argv, ready, what):
-    d = tempfile.mkdtemp(prefix="concierge-regbench-")
-    TEMPS.append(d)
-    log_file = open(os.path.join(d, "server.log"), "wb")
-    proc = subprocess.Popen([a.replace("{dir}", d) for a in argv], stdin=subprocess.DEVNULL,
-                            stdout=log_file, stderr=subprocess.STDOUT)
-    PROCS.append(proc)
-    deadline = time.monotonic() + 30
-    while not ready():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            sys.exit("%s did not start; its log:\n%s" %
-                     (what, open(os.path.join(d, "server.log")).read()[-2000:]))
-        time.sleep(0.1)
-    return proc, d
-
-
-def stop(proc, d):
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    PROCS.remove(proc)
-    shutil.rmtree(d, ignore_errors=True)
-    TEMPS.remove(d)
-
-
 def run_concierge(binary, loadgen, args):
-    port = free_port()
-    argv = [binary, "agent", "-data-dir", "{dir}/data", "-http-addr", "127.0.0.1:%d" % port,
-            "-server-port", str(free_port()), "-dns-port", "-1"]
-
-    def ready():
-        status, body = get(port, "/v1/status/leader")
-        return status == 200 and body not in (b'""', b"")
-    proc, d = start(argv, ready, "concierge")
+    proc, port, d = start_concierge(binary)
     try:
         return register(loadgen, "concierge", port, args)
     finally:
@@ -112,14 +42,7 @@ def run_concierge(binary, loadgen, args):
 
 
 def run_etcd(loadgen, args):
-    port, peer = free_port(), free_port()
-    argv = ["etcd", "--name", "bench", "--data-dir", "{dir}/data",
-            "--listen-client-urls", "http://127.0.0.1:%d" % port,
-            "--advertise-client-urls", "http://127.0.0.1:%d" % port,
-            "--listen-peer-urls", "http://127.0.0.1:%d" % peer,
-            "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % peer,
-            "--initial-cluster", "bench=http://127.0.0.1:%d" % peer]
-    proc, d = start(argv, lambda: get(port, "/health")[0] == 200, "etcd")
+    proc, port, d = start_etcd()
     try:
         return register(loadgen, "etcd", port, args)
     finally:
@@ -150,12 +73,7 @@ def main():
     for path in (concierge, loadgen):
         if not os.access(path, os.X_OK):
             sys.exit("%s not found: ninja -C %s concierge loadgen" % (path, args.build_dir))
-    if shutil.which("etcd") is None:
-        log("installing etcd-server")
-        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
-                        "etcd-server"], check=True, stdout=subprocess.DEVNULL,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        # The package starts a system etcd on the default ports; ours use their own.
+    ensure_packages(log, "etcd-server")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     load0 = os.getloadavg()
     c, e, details = [], [], []

@@ -14,6 +14,7 @@
 #include <rapidjson/writer.h>
 
 #include "http/eureka.h"
+#include "http/json_parse.h"
 
 namespace concierge::http {
 
@@ -29,15 +30,10 @@ namespace {
 // --- JSON helpers ---
 
 Result<rapidjson::Document> Parse(std::string_view text, std::string_view what) {
-  rapidjson::Document doc;
-  // Iterative, as every request body is parsed: deep nesting must not overflow the stack.
-  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
-  if (doc.HasParseError()) {
-    return Status::InvalidArgument(std::string(what) + " is not valid JSON: " +
-                                   rapidjson::GetParseError_En(doc.GetParseError()) +
-                                   " (at byte " + std::to_string(doc.GetErrorOffset()) + ")");
+  auto doc = ParseJson(text, what);
+  if (doc.ok() && !doc->IsObject()) {
+    return Status::InvalidArgument(std::string(what) + ": expected a JSON object");
   }
-  if (!doc.IsObject()) return Status::InvalidArgument(std::string(what) + ": expected a JSON object");
   return doc;
 }
 

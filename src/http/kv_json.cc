@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/time.h"
+#include "http/json_parse.h"
 
 namespace concierge::http {
 
@@ -101,17 +102,6 @@ Result<core::Duration> GetDuration(const Value& obj, std::string_view name) {
     return core::Duration(static_cast<std::int64_t>(n));
   }
   return Wrong(name, "a duration such as \"15s\"");
-}
-
-Result<rapidjson::Document> Parse(std::string_view text, std::string_view what) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
-  if (doc.HasParseError()) {
-    return Status::InvalidArgument(std::string(what) + " is not valid JSON: " +
-                                   rapidjson::GetParseError_En(doc.GetParseError()) +
-                                   " (at byte " + std::to_string(doc.GetErrorOffset()) + ")");
-  }
-  return doc;
 }
 
 void WriteEntry(Writer& w, const core::KvEntry& e, bool value) {
@@ -251,7 +241,7 @@ Result<core::Session> DecodeSessionCreate(std::string_view body, std::string_vie
   s.node = std::string(node);
   s.node_checks = {std::string(core::kSerfHealthCheck)};
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return s;  // all defaults
-  auto doc = Parse(body, "request body");
+  auto doc = ParseJson(body, "request body");
   if (!doc.ok()) return doc.status();
   if (!doc->IsObject()) return Status::InvalidArgument("request body: expected a JSON object");
   const Value& obj = *doc;
@@ -287,7 +277,7 @@ Result<core::Session> DecodeSessionCreate(std::string_view body, std::string_vie
 }
 
 Result<std::vector<core::KvOp>> DecodeTxn(std::string_view body) {
-  auto doc = Parse(body, "request body");
+  auto doc = ParseJson(body, "request body");
   if (!doc.ok()) return doc.status();
   if (!doc->IsArray()) return Status::InvalidArgument("request body: expected an array of operations");
   std::vector<core::KvOp> ops;
