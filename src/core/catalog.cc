@@ -344,7 +344,9 @@ Status Catalog::Validate(const Command& command) const {
           return DecodeSnapshot(cmd.snapshot).status();
         } else if constexpr (std::is_same_v<T, KvWrite>) {
           if (auto st = KvState::ValidateOps(cmd); !st.ok()) return st;
-          if (auto failure = kv_.Conflict(cmd)) return KvConflictStatus(*failure);
+          // The log entry's index is not known here; the catalog's next is (the same in the
+          // registry unless entries that change nothing came between).
+          if (auto failure = kv_.Conflict(cmd, index_ + 1)) return KvConflictStatus(*failure);
           return Status::Ok();
         } else if constexpr (std::is_same_v<T, SessionCreate>) {
           return ValidateSession(cmd);

@@ -235,11 +235,11 @@ std::optional<KvFailure> KvState::Run(const KvWrite& cmd, Index index, Work* w,
   return std::nullopt;
 }
 
-std::optional<KvFailure> KvState::Conflict(const KvWrite& cmd) const {
+std::optional<KvFailure> KvState::Conflict(const KvWrite& cmd, Index index) const {
   // A dry run: a single write (the usual PUT) checks its condition without copying a path
   // of the tree.
   Work w{entries_, last_delete_, false, false, {}};
-  return Run(cmd, index_ + 1, &w, true);
+  return Run(cmd, index, &w, true);
 }
 
 std::optional<KvFailure> KvState::Apply(const KvWrite& cmd, Index index) {

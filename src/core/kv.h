@@ -141,7 +141,9 @@ class KvState {
   // The first operation of `cmd` that cannot apply, if any (Consul's CAS, lock and check
   // rules), as it stands now. Malformed operations (a key too long...) are InvalidArgument
   // from ValidateOps; this is the conflict a client may expect (HTTP 200 false, or 409).
-  std::optional<KvFailure> Conflict(const KvWrite& cmd) const;
+  // `index` is the entry the write would apply as (what a check-index of a key the same
+  // transaction wrote compares with).
+  std::optional<KvFailure> Conflict(const KvWrite& cmd, Index index) const;
   static Status ValidateOps(const KvWrite& cmd);
   // Applies every operation, or none: on a conflict the state is unchanged and it is returned.
   std::optional<KvFailure> Apply(const KvWrite& cmd, Index index);
