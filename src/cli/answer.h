@@ -2,10 +2,10 @@
 // expected one) or a transport error on stderr, with exit code 1.
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <optional>
 #include <string_view>
-
-#include <rapidjson/document.h>
 
 #include "client/http_client.h"
 

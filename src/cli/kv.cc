@@ -103,8 +103,8 @@ int Get(client::HttpClient& client, const KvArgs& a) {
                 << "Key              " << Str(item, "Key") << "\n"
                 << "LockIndex        " << Uint(item, "LockIndex") << "\n"
                 << "ModifyIndex      " << Uint(item, "ModifyIndex") << "\n"
-                << "Session          " << (Str(item, "Session").empty() ? "-" : Str(item, "Session"))
-                << "\n"
+                << "Session          "
+                << (Str(item, "Session").empty() ? "-" : Str(item, "Session")) << "\n"
                 << "Value            " << Value(item) << "\n";
       if (a.recurse) std::cout << "\n";
     } else if (a.recurse) {

@@ -1,12 +1,11 @@
 // `concierge kv` and `concierge lock`, as Consul's `consul kv` and `consul lock` (docs/kv.md).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "client/http_client.h"
 
@@ -43,11 +42,11 @@ int RunKv(client::HttpClient& client, const KvArgs& args);
 struct LockArgs {
   std::string prefix;
   std::vector<std::string> command;
-  int limit = 1;             // -n: holders at once (only 1 is supported)
-  std::string timeout = "0s";  // how long to wait for the lock; 0: for ever
-  std::string ttl = "15s";     // the session's TTL
+  int limit = 1;                  // -n: holders at once (only 1 is supported)
+  std::string timeout = "0s";     // how long to wait for the lock; 0: for ever
+  std::string ttl = "15s";        // the session's TTL
   std::string lock_delay = "0s";  // the session's LockDelay
-  std::string name;            // the session's name
+  std::string name;               // the session's name
 };
 
 CLI::App* AddLockCommand(CLI::App& app, LockArgs* args);

@@ -2,6 +2,7 @@
 // `consul lock` does. A session with a TTL is renewed by a thread of its own; another thread
 // watches the lock key with blocking queries and stops the command (SIGTERM) if the lock is
 // lost; when the command exits, the lock is released and the session destroyed.
+#include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,8 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <rapidjson/document.h>
 
 #include "cli/answer.h"
 #include "cli/kv.h"
@@ -70,10 +69,9 @@ LockState ReadLock(client::HttpClient& client, const std::string& target, const 
 
 std::optional<std::string> CreateSession(client::HttpClient& client, const LockArgs& a) {
   std::string name = a.name.empty() ? "concierge lock " + a.prefix : a.name;
-  std::string body = "{\"Name\":" + http::EncodeString(name) +
-                     ",\"TTL\":" + http::EncodeString(a.ttl) +
-                     ",\"LockDelay\":" + http::EncodeString(a.lock_delay) +
-                     ",\"Behavior\":\"release\"}";
+  std::string body =
+      "{\"Name\":" + http::EncodeString(name) + ",\"TTL\":" + http::EncodeString(a.ttl) +
+      ",\"LockDelay\":" + http::EncodeString(a.lock_delay) + ",\"Behavior\":\"release\"}";
   int code = 0;
   auto doc = Call(client, "PUT", "/v1/session/create", body, &code);
   if (!doc || !doc->IsObject() || !doc->HasMember("ID") || !(*doc)["ID"].IsString()) {
@@ -98,8 +96,9 @@ CLI::App* AddLockCommand(CLI::App& app, LockArgs* a) {
       ->required();
   cmd->add_option("-n", a->limit, "How many may hold it at once (only 1 is supported)");
   cmd->add_option("--timeout", a->timeout, "Give up waiting after this long (0: never)");
-  cmd->add_option("--ttl", a->ttl, "The session's TTL: the lock is freed this long after a "
-                                   "holder dies (10s to 24h)");
+  cmd->add_option("--ttl", a->ttl,
+                  "The session's TTL: the lock is freed this long after a "
+                  "holder dies (10s to 24h)");
   cmd->add_option("--lock-delay", a->lock_delay,
                   "After a holder's session ends, nobody may take the lock for this long");
   cmd->add_option("--name", a->name, "The session's name");
@@ -160,15 +159,13 @@ int RunLock(const std::string& address, const client::HttpClientOptions& options
   };
 
   // Take the lock: try, and when another session holds it, wait for it to change.
-  const auto deadline = *timeout > core::Duration::zero()
-                            ? Clock::now() + *timeout
-                            : Clock::time_point::max();
+  const auto deadline =
+      *timeout > core::Duration::zero() ? Clock::now() + *timeout : Clock::time_point::max();
   std::string index = "0";
   for (;;) {
-    auto r = control->Send("PUT",
-                           key_target + "?acquire=" + *session + "&flags=" +
-                               std::to_string(kLockFlagValue),
-                           {});
+    auto r = control->Send(
+        "PUT", key_target + "?acquire=" + *session + "&flags=" + std::to_string(kLockFlagValue),
+        {});
     if (!r.ok() || r->status != 200) {
       if (r.ok()) Refused(*r);
       if (!r.ok()) std::cerr << "Error: " << r.status().message() << "\n";

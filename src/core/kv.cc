@@ -12,8 +12,9 @@ namespace concierge::core {
 namespace {
 
 constexpr std::array<std::string_view, kKvVerbCount> kVerbNames = {
-    "set", "cas", "lock", "unlock", "get", "get-tree", "check-index", "check-session",
-    "check-not-exists", "delete", "delete-tree", "delete-cas"};
+    "set",         "cas",         "lock",          "unlock",           "get",
+    "get-tree",    "check-index", "check-session", "check-not-exists", "delete",
+    "delete-tree", "delete-cas"};
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -110,8 +111,7 @@ Status KvState::ValidateOps(const KvWrite& cmd) {
                                      std::to_string(KvLimits::kMaxValueBytes));
     }
     if ((op.verb == V::kLock || op.verb == V::kUnlock) && op.session.empty()) {
-      return Status::InvalidArgument(where + std::string(ToString(op.verb)) +
-                                     " needs a session");
+      return Status::InvalidArgument(where + std::string(ToString(op.verb)) + " needs a session");
     }
   }
   return Status::Ok();
@@ -381,8 +381,8 @@ bool KvState::Decode(Decoder& d, KvState* out) {
   for (std::size_t i = 0; i < n; ++i) {
     auto e = std::make_shared<KvEntry>();
     if (!d.Bytes(&e->key) || !d.Bytes(&e->value) || !d.Varint(&e->flags) ||
-        !d.Varint(&e->create_index) || !d.Varint(&e->modify_index) ||
-        !d.Varint(&e->lock_index) || !d.Bytes(&e->session)) {
+        !d.Varint(&e->create_index) || !d.Varint(&e->modify_index) || !d.Varint(&e->lock_index) ||
+        !d.Bytes(&e->session)) {
       return false;
     }
     if (i > 0 && e->key <= previous) return false;  // sorted, unique

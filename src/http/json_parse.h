@@ -2,11 +2,11 @@
 // cannot overflow the stack; issue 18) and an error that says what and where.
 #pragma once
 
-#include <string>
-#include <string_view>
-
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+
+#include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -18,8 +18,8 @@ inline Result<rapidjson::Document> ParseJson(std::string_view text, std::string_
   doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
     return Status::InvalidArgument(std::string(what) + " is not valid JSON: " +
-                                   rapidjson::GetParseError_En(doc.GetParseError()) +
-                                   " (at byte " + std::to_string(doc.GetErrorOffset()) + ")");
+                                   rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +
+                                   std::to_string(doc.GetErrorOffset()) + ")");
   }
   return doc;
 }

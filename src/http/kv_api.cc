@@ -27,8 +27,10 @@ Result<std::uint64_t> QueryUint(const Request& req, std::string_view name) {
   std::uint64_t v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || p != text.data() + text.size() || text.empty()) {
-    return Status::InvalidArgument("Invalid " + std::string(name) + " value: expected a "
-                                   "non-negative integer, got \"" + std::string(text) + "\"");
+    return Status::InvalidArgument("Invalid " + std::string(name) +
+                                   " value: expected a "
+                                   "non-negative integer, got \"" +
+                                   std::string(text) + "\"");
   }
   return v;
 }
@@ -132,9 +134,9 @@ asio::awaitable<Response> ConsulApi::KvWrite(Request& req, std::string_view key)
   } else {
     if (req.body.size() > core::KvLimits::kMaxValueBytes) {
       co_return Response::Error(
-          413, "Request body(" + std::to_string(req.body.size()) +
-                   " bytes) too large, max size: " +
-                   std::to_string(core::KvLimits::kMaxValueBytes) + " bytes. See "
+          413, "Request body(" + std::to_string(req.body.size()) + " bytes) too large, max size: " +
+                   std::to_string(core::KvLimits::kMaxValueBytes) +
+                   " bytes. See "
                    "https://developer.hashicorp.com/consul/docs/agent/config/config-files"
                    "#kv_max_value_size.");
     }

@@ -60,7 +60,8 @@ Status GetUint(const Value& obj, std::string_view name, std::string_view where,
                std::uint64_t* out) {
   const Value* v = Member(obj, name);
   if (v == nullptr) return Status::Ok();
-  if (!v->IsUint64()) return Wrong(std::string(where) + std::string(name), "a non-negative integer");
+  if (!v->IsUint64())
+    return Wrong(std::string(where) + std::string(name), "a non-negative integer");
   *out = v->GetUint64();
   return Status::Ok();
 }
@@ -279,7 +280,8 @@ Result<core::Session> DecodeSessionCreate(std::string_view body, std::string_vie
 Result<std::vector<core::KvOp>> DecodeTxn(std::string_view body) {
   auto doc = ParseJson(body, "request body");
   if (!doc.ok()) return doc.status();
-  if (!doc->IsArray()) return Status::InvalidArgument("request body: expected an array of operations");
+  if (!doc->IsArray())
+    return Status::InvalidArgument("request body: expected an array of operations");
   std::vector<core::KvOp> ops;
   for (rapidjson::SizeType i = 0; i < doc->Size(); ++i) {
     const Value& item = (*doc)[i];
@@ -287,8 +289,9 @@ Result<std::vector<core::KvOp>> DecodeTxn(std::string_view body) {
     if (!item.IsObject()) return Status::InvalidArgument(where + "expected an object");
     const Value* kv = Member(item, "KV");
     if (kv == nullptr) {
-      return Status::InvalidArgument(where + "only KV operations are supported (Node, Service "
-                                             "and Check operations are not)");
+      return Status::InvalidArgument(where +
+                                     "only KV operations are supported (Node, Service "
+                                     "and Check operations are not)");
     }
     if (!kv->IsObject()) return Wrong(where + "KV", "an object");
     core::KvOp op;
@@ -319,8 +322,8 @@ std::string EncodeTxnResults(const std::vector<core::KvOp>& ops,
   Key(w, "Results");
   w.StartArray();
   for (std::size_t i = 0; i < ops.size() && i < results.size(); ++i) {
-    const bool read = ops[i].verb == core::KvOp::Verb::kGet ||
-                      ops[i].verb == core::KvOp::Verb::kGetTree;
+    const bool read =
+        ops[i].verb == core::KvOp::Verb::kGet || ops[i].verb == core::KvOp::Verb::kGetTree;
     for (const core::KvEntry* e : results[i]) {
       w.StartObject();
       Key(w, "KV");

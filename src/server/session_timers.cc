@@ -15,9 +15,8 @@ void SessionTimers::Added(const core::Session& session) {
 
 void SessionTimers::Rebuild(const core::KvState& kv) {
   std::vector<std::string> ids;
-  table_.ForEach([&](std::uint32_t, HeartbeatTable::Slot& slot) {
-    ids.emplace_back(slot.check_id.view());
-  });
+  table_.ForEach(
+      [&](std::uint32_t, HeartbeatTable::Slot& slot) { ids.emplace_back(slot.check_id.view()); });
   for (const std::string& id : ids) table_.Remove(id);
   for (const auto& [id, session] : kv.sessions()) Added(session);
 }

@@ -189,8 +189,8 @@ TEST_F(KvTest, CommandsAndTheSnapshotRoundTrip) {
   ASSERT_TRUE(Create("s1").ok());
   ASSERT_TRUE(Write({Op(V::kLock, "l", "held", 0, "s1"), Op(V::kSet, "plain", "v")}).ok());
   for (const Command& cmd :
-       {Command(KvWrite{{Op(V::kDeleteCas, "k", "", 7), Op(V::kCheckSession, "l", "", 0, "s")},
-                        kT0}),
+       {Command(
+            KvWrite{{Op(V::kDeleteCas, "k", "", 7), Op(V::kCheckSession, "l", "", 0, "s")}, kT0}),
         Command(SessionDestroy{"s1", true, kT0})}) {
     auto decoded = DecodeCommand(EncodeCommand(cmd));
     ASSERT_TRUE(decoded.ok()) << decoded.status().message();
