@@ -1,7 +1,9 @@
-// What the browser tests of the web UI share: chromium and playwright-core (installed when
-// missing), the agent on a free port, and small assertions.
+// What the browser tests of the web UI share: a test's setup and cleanup (browserTest),
+// chromium and playwright-core (installed when missing), the agent on a free port, and small
+// assertions.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -92,7 +94,6 @@ export async function eventually(what, f, timeoutMs = 10000) {
   }
 }
 
-
 // Debian's chromium, headless, with a fresh profile.
 export async function launchBrowser(chromium, profile) {
   return await chromium.launchPersistentContext(profile, {
@@ -116,4 +117,54 @@ export async function registerMany(base, count, make, inFlight = 32) {
     }
   };
   await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
+}
+
+// Failed requests every test expects: the maintenance probe (501 until that API exists) and
+// /v1/agent/members (404 without a cluster).
+export const expectedEverywhere = (url) => /\/v1\/agent\/service\/maintenance\/|\/v1\/agent\/members$/.test(url);
+
+// One browser test from start to end: CONCIERGE_BIN checked, chromium and playwright-core
+// installed when missing (exit 77 if chromium cannot be), the agent started with `agentArgs`,
+// chromium on a fresh profile, and `body({ agent, base, page, context })` run. The page's
+// errors are collected (uncaught exceptions, console errors, and answers of 400 or more whose
+// URL and status `expected` does not accept) and must be none. The browser, the agent and the
+// profile are cleaned up whatever happens; a failure exits 1.
+export function browserTest({ name, agentArgs = [], expected = () => false }, body) {
+  run(name, agentArgs, expected, body).catch((e) => {
+    if (!process.exitCode) console.error(e);
+    process.exit(1);
+  });
+}
+
+async function run(name, agentArgs, expected, body) {
+  const bin = process.env.CONCIERGE_BIN;
+  if (!bin || !existsSync(bin)) fail("set CONCIERGE_BIN to the concierge binary");
+  if (!ensureChromium()) {
+    console.log(`SKIP: ${chromiumPath} is not installed and apt-get could not install chromium`);
+    process.exit(SKIP);
+  }
+  const { chromium } = await loadPlaywright();
+  const { agent, base } = await startAgent(bin, agentArgs);
+  log(`agent at ${base}`);
+  const profile = mkdtempSync(join(tmpdir(), `concierge-${name}-profile-`));
+  let context;
+  try {
+    context = await launchBrowser(chromium, profile);
+    const page = context.pages()[0] ?? (await context.newPage());
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("console", (m) => {
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(m.text());
+    });
+    page.on("response", (r) => {
+      if (r.status() >= 400 && !expectedEverywhere(r.url()) && !expected(r.url(), r.status())) errors.push(`${r.status()} ${r.url()}`);
+    });
+    await body({ agent, base, page, context });
+    check(errors.length === 0, `no errors in the page (${errors.join("; ")})`);
+    log("PASS");
+  } finally {
+    if (context) await context.close().catch(() => {});
+    agent.kill("SIGTERM");
+    rmSync(profile, { recursive: true, force: true });
+  }
 }

@@ -9,39 +9,12 @@
 // Installs what it needs when missing (apt-get install chromium; npm ci here for
 // playwright-core, never a browser download) and exits 77 (skipped) only if chromium cannot
 // be installed.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  api,
-  check,
-  chromiumPath,
-  ensureChromium,
-  eventually,
-  fail,
-  launchBrowser,
-  loadPlaywright,
-  log,
-  repo,
-  SKIP,
-  startAgent,
-} from "./harness.mjs";
+import { api, browserTest, check, eventually, log, repo } from "./harness.mjs";
 
 const screenshot = process.env.UI_SCREENSHOT ?? join(repo, "docs/ui-topology.png");
 
-async function main() {
-  const bin = process.env.CONCIERGE_BIN;
-  if (!bin || !existsSync(bin)) fail("set CONCIERGE_BIN to the concierge binary");
-  if (!ensureChromium()) {
-    console.log(`SKIP: ${chromiumPath} is not installed and apt-get could not install chromium`);
-    process.exit(SKIP);
-  }
-  const { chromium } = await loadPlaywright();
-
-  const { agent, base } = await startAgent(bin);
-  log(`agent at ${base}`);
-  const profile = mkdtempSync(join(tmpdir(), "concierge-ui-profile-"));
-  let context;
+browserTest({ name: "ui" }, async ({ base, page }) => {
   const beating = new Set();
   let heartbeats;
   try {
@@ -90,20 +63,6 @@ async function main() {
         fetch(`${base}/v1/agent/check/${verb}/service:${id}`, { method: "PUT" }).catch(() => {});
       }
     }, 700);
-
-    context = await launchBrowser(chromium, profile);
-    const page = context.pages()[0] ?? (await context.newPage());
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    // Failed requests are judged by URL below; the two expected ones are the maintenance
-    // probe (501 until that API exists) and /v1/agent/members (404 without a cluster).
-    page.on("console", (m) => {
-      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(m.text());
-    });
-    page.on("response", (r) => {
-      const expected = /\/v1\/agent\/service\/maintenance\/|\/v1\/agent\/members$/.test(r.url());
-      if (r.status() >= 400 && !expected) errors.push(`${r.status()} ${r.url()}`);
-    });
 
     await page.goto(base + "/");
     check(page.url() === base + "/ui/", "the browser lands on /ui/");
@@ -201,18 +160,7 @@ async function main() {
     await page.getByRole("heading", { name: "Peers (voters)" }).waitFor();
     const leader = await api(base, "GET", "/v1/status/leader");
     check((await page.locator("main").textContent()).includes(leader), `the node page shows the leader ${leader}`);
-
-    check(errors.length === 0, `no errors in the page (${errors.join("; ")})`);
-    log("PASS");
   } finally {
     clearInterval(heartbeats);
-    if (context) await context.close().catch(() => {});
-    agent.kill("SIGTERM");
-    rmSync(profile, { recursive: true, force: true });
   }
-}
-
-main().catch((e) => {
-  if (!process.exitCode) console.error(e);
-  process.exit(1);
 });
