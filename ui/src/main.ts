@@ -2,6 +2,7 @@ import "./style.css";
 import { ApiError, apiFetch, getJson, getToken, rank, setToken, SMALL_CATALOG, Store } from "./api";
 import type { Instance, ServiceSummary, Status, Transition } from "./api";
 import { h } from "./dom";
+import { confirmAction, refusal, say, tell } from "./feedback";
 import { badge, formatAge, symbol } from "./status";
 import { Diagram, pack } from "./topology";
 import type { DiagramNode, Scene } from "./topology";
@@ -9,9 +10,7 @@ import type { DiagramNode, Scene } from "./topology";
 const store = new Store();
 const main = document.getElementById("main")!;
 const live = document.getElementById("live")!;
-const announcer = document.getElementById("announce")!;
 const banner = document.getElementById("acl-banner")!;
-const notice = document.getElementById("notice")!;
 // Whether PUT /v1/agent/service/maintenance/:id exists; a GET answers 501 while it does not.
 let maintenance: "unknown" | "supported" | "unsupported" = "unknown";
 
@@ -724,18 +723,6 @@ function maintenanceButton(inst: Instance) {
   );
 }
 
-function confirmAction(title: string, text: string, ok: string): Promise<boolean> {
-  const dialog = document.getElementById("confirm") as HTMLDialogElement;
-  document.getElementById("confirm-title")!.textContent = title;
-  document.getElementById("confirm-text")!.textContent = text;
-  document.getElementById("confirm-ok")!.textContent = ok;
-  dialog.returnValue = "";
-  dialog.showModal();
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
-  });
-}
-
 async function deregister(inst: Instance) {
   const ok = await confirmAction(
     `Deregister ${inst.ID}?`,
@@ -890,29 +877,6 @@ function updateAges() {
   for (const el of main.querySelectorAll<HTMLElement>("[data-since]")) {
     el.textContent = formatAge(Date.now() - Number(el.dataset.since));
   }
-}
-
-function say(text: string) {
-  announcer.textContent = text;
-}
-
-// The outcome of an action, shown (and announced) until dismissed or the next one.
-function tell(text: string, error = false) {
-  notice.setAttribute("role", error ? "alert" : "status");
-  notice.className = `notice ${error ? "error" : "ok"}`;
-  notice.replaceChildren(
-    h("span", {}, text),
-    h("button", { type: "button", class: "dismiss", "aria-label": "Dismiss", onclick: () => (notice.hidden = true) }, "×"),
-  );
-  notice.hidden = false;
-  if (!error) say(text);
-}
-
-// An action's refusal in words: the agent's own message, and what to do about a 403.
-function refusal(status: number, body: string) {
-  const message = body.trim() || `HTTP ${status}`;
-  if (status !== 403) return message;
-  return getToken() ? message : `${message} (no token in use: enter one with the Token… button)`;
 }
 
 // ACL token: kept in sessionStorage, sent as X-Consul-Token by apiFetch (api.ts).
