@@ -3,6 +3,7 @@ import { ApiError, apiFetch, getJson, getToken, rank, setToken, SMALL_CATALOG, S
 import type { Instance, ServiceSummary, Status, Transition } from "./api";
 import { h } from "./dom";
 import { confirmAction, refusal, say, tell } from "./feedback";
+import { KvFolderPage, kvKeyOfHash, KvKeyPage } from "./kv";
 import { badge, formatAge, symbol } from "./status";
 import { Diagram, pack } from "./topology";
 import type { DiagramNode, Scene } from "./topology";
@@ -23,19 +24,21 @@ interface Server {
 let servers: Server[] = [];
 let leader = "";
 
-// --- Routes: #/?q=…&status=…, #/service/<name>, #/node ---
+// --- Routes: #/?q=…&status=…, #/service/<name>, #/node, #/kv/<folder>/ and #/kv/<key> ---
 
 type StatusFilter = "any" | Status;
 type Route =
   | { view: "overview"; q: string; status: StatusFilter }
   | { view: "service"; name: string; instance?: string }
-  | { view: "node" };
+  | { view: "node" }
+  | { view: "kv"; key: string };
 
 function route(): Route {
   const hash = location.hash.replace(/^#/, "");
   const m = hash.match(/^\/service\/([^/?]+)(?:\/([^?]+))?/);
   if (m) return { view: "service", name: decodeURIComponent(m[1]), instance: m[2] ? decodeURIComponent(m[2]) : undefined };
   if (hash === "/node") return { view: "node" };
+  if (hash === "/kv" || hash.startsWith("/kv/")) return { view: "kv", key: kvKeyOfHash(hash.slice(4)) };
   const params = new URLSearchParams(hash.split("?")[1] ?? "");
   const st = params.get("status");
   const status: StatusFilter = st === "critical" || st === "warning" || st === "passing" ? st : "any";
@@ -282,6 +285,8 @@ interface View {
   route?(r: Route): void;
   // Heartbeats arrived for these checks: draw them.
   beat?(checkIds: string[]): void;
+  // The view is replaced: end what it runs (its blocking queries).
+  dispose?(): void;
 }
 
 class OverviewView implements View {
@@ -927,7 +932,7 @@ function openTokenDialog() {
 function tokenChanged() {
   updateTokenButton();
   store.reset();
-  currentView = null;
+  setView(null);
   render();
 }
 
@@ -1003,13 +1008,25 @@ function renderBanner() {
 let currentView: View | null = null;
 
 function viewKey(r: Route) {
-  return r.view === "service" ? `service:${r.name}` : r.view;
+  return r.view === "service" ? `service:${r.name}` : r.view === "kv" ? `kv:${r.key}` : r.view;
+}
+
+function setView(view: View | null) {
+  currentView?.dispose?.();
+  currentView = view;
+}
+
+function newView(r: Route): View {
+  if (r.view === "service") return new ServicePage(r.name, r.instance);
+  if (r.view === "node") return new NodePage();
+  if (r.view === "kv") return r.key === "" || r.key.endsWith("/") ? new KvFolderPage(r.key) : new KvKeyPage(r.key);
+  return new OverviewView(r);
 }
 
 function render() {
   const r = route();
-  for (const a of document.querySelectorAll<HTMLAnchorElement>("nav a")) {
-    const current = a.dataset.nav === (r.view === "node" ? "node" : "overview");
+  for (const a of document.querySelectorAll<HTMLAnchorElement>("header nav a")) {
+    const current = a.dataset.nav === (r.view === "node" || r.view === "kv" ? r.view : "overview");
     if (current) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
@@ -1017,7 +1034,7 @@ function render() {
   if (r.view !== "service") store.watchService("");
   if (!store.loaded && r.view === "overview") {
     main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
-    currentView = null;
+    setView(null);
     return;
   }
   if (currentView?.key === viewKey(r)) {
@@ -1027,8 +1044,9 @@ function render() {
   }
   // Keep keyboard focus on the same control across a rebuild.
   const focused = (document.activeElement as HTMLElement | null)?.dataset?.key;
-  currentView = r.view === "service" ? new ServicePage(r.name, r.instance) : r.view === "node" ? new NodePage() : new OverviewView(r);
-  main.replaceChildren(...currentView.nodes);
+  const view = newView(r);
+  setView(view);
+  main.replaceChildren(...view.nodes);
   if (focused) main.querySelector<HTMLElement>(`[data-key="${CSS.escape(focused)}"]`)?.focus();
   updateAges();
 }
