@@ -168,3 +168,15 @@ async function run(name, agentArgs, expected, body) {
     rmSync(profile, { recursive: true, force: true });
   }
 }
+
+// Enters a token in the page's token dialog (a token the agent refuses leaves it open).
+export async function enterToken(page, secret) {
+  await page.locator("#token-button").click();
+  await page.locator("#token-input").fill(secret);
+  await page.locator("#token-save").click();
+}
+
+export async function logOut(page) {
+  await page.locator("#token-button").click();
+  await page.locator("#token-logout").click();
+}

@@ -5,7 +5,7 @@
 // management token sees everything and deregisters; logging out forgets the token.
 //
 //   CONCIERGE_BIN=build/release/src/cli/concierge node tests/ui/ui_acl_test.mjs
-import { api, browserTest, check, eventually } from "./harness.mjs";
+import { api, browserTest, check, enterToken, eventually, logOut } from "./harness.mjs";
 
 // Refusals are what this test is about: the 403s are expected.
 browserTest(
@@ -30,15 +30,7 @@ browserTest(
     const banner = page.locator("#acl-banner");
     const notice = page.locator("#notice");
     const main = page.locator("main");
-    const useToken = async (secret) => {
-      await page.locator("#token-button").click();
-      await page.locator("#token-input").fill(secret);
-      await page.locator("#token-save").click();
-    };
-    const logOut = async () => {
-      await page.locator("#token-button").click();
-      await page.locator("#token-logout").click();
-    };
+    const useToken = (secret) => enterToken(page, secret);
 
     // No token: anonymous, denied.
     await page.goto(base + "/ui/");
@@ -78,7 +70,7 @@ browserTest(
     check((await api(base, "GET", "/v1/agent/services", undefined, root))["web-1"] !== undefined, "web-1 is still registered");
 
     // The management token: everything, live, and the deregister works.
-    await logOut();
+    await logOut(page);
     await banner.getByText("Access denied").waitFor({ timeout: 5000 });
     check((await page.evaluate(() => sessionStorage.length)) === 0, "logging out forgets the token");
     await useToken(root);
@@ -94,7 +86,7 @@ browserTest(
     await page.locator('nav a[data-nav="node"]').click();
     await page.getByRole("heading", { name: "Peers (voters)" }).waitFor({ timeout: 5000 });
     check(true, "the node page shows the cluster with the management token");
-    await logOut();
+    await logOut(page);
     await banner.getByText("Access denied").waitFor({ timeout: 5000 });
     await main.getByText("Access denied").waitFor({ timeout: 5000 });
     check(true, "logged out, the node page says access is denied");
