@@ -134,6 +134,15 @@ browserTest({ name: "ui-kv", agentArgs: ["-acl-enabled", "-acl-default-policy", 
   await row("app/from-cli").waitFor({ timeout: 5000 });
   check(true, "a key another client writes appears in the open folder without a reload");
 
+  // Any UTF-8 in a key: it goes through the URL and back.
+  const odd = "app/héllo wörld?#%";
+  await kvPut(base, root, odd.split("/").map(encodeURIComponent).join("/"), "κόσμε");
+  await row(odd).locator("a").click();
+  await main.locator('[data-kv="value"]').getByText("κόσμε").waitFor({ timeout: 5000 });
+  check((await page.locator("h1").textContent()) === odd, `a key named ${odd} opens from its folder and shows its value`);
+  await page.goBack();
+  await row("app/db/").waitFor();
+
   // Create: a new key (cas=0), and one that exists is refused.
   await page.locator("#kv-new").click();
   await page.locator("#kv-new-name").fill("feature/flag");
@@ -191,7 +200,8 @@ browserTest({ name: "ui-kv", agentArgs: ["-acl-enabled", "-acl-default-policy", 
   await useToken(reader);
   await page.goto(base + "/ui/#/kv/");
   await row("app/").waitFor({ timeout: 5000 });
-  check((await row("bin").count()) === 0 && (await main.textContent()).includes("hidden by ACLs"), "the reader sees app/ but not bin, and is told keys are hidden");
+  await main.locator(".acl-note").getByText("hidden by ACLs").waitFor({ timeout: 5000 });
+  check((await row("bin").count()) === 0, "the reader sees app/ but not bin, and is told keys are hidden");
   await page.goto(base + "/ui/#/kv/bin");
   await main.getByText("Access denied").waitFor({ timeout: 5000 });
   check((await main.textContent()).includes("Permission denied"), "a key it may not read says access is denied, with the agent's message");
