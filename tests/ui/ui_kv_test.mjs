@@ -214,6 +214,10 @@ browserTest({ name: "ui-kv", agentArgs: ["-acl-enabled", "-acl-default-policy", 
   const refused = await notice.textContent();
   check(refused.includes("Could not save app/config") && refused.includes("key:write"), `the reader's edit is refused with the agent's message (${refused})`);
   check((await kvGet(base, root, "app/config")).text.includes("purple"), "and the value is unchanged");
+  await page.locator("#kv-why").getByText("This token may not change app/config").waitFor({ timeout: 5000 });
+  check((await page.locator("#kv-edit").getAttribute("aria-disabled")) === "true" && (await page.locator("#kv-delete").getAttribute("aria-disabled")) === "true",
+    "after the refusal the page offers no more writes to this token, and says why");
+  check(await page.locator("#acl-banner").isHidden(), "the registry's banner (no operator:read) is not shown on the KV pages");
 
   // Secrets stay in headers.
   const leaked = requests.filter((r) => r.url.includes(root) || r.url.includes(reader));

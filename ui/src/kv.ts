@@ -3,7 +3,7 @@
 // is read with GET /v1/kv/<key>. Each page keeps what it shows current with a blocking query
 // on its own prefix or key. Writes are check-and-set (?cas=<ModifyIndex>, ?cas=0 to create),
 // so a concurrent edit is refused and said to be, never overwritten.
-import { apiFetch, isFiltered, sleep } from "./api";
+import { apiFetch, getToken, isFiltered, sleep } from "./api";
 import { h } from "./dom";
 import { confirmAction, refusal, say, tell } from "./feedback";
 import { symbol } from "./status";
@@ -102,14 +102,15 @@ function setLive(el: HTMLElement, on: boolean) {
 }
 
 // A write's outcome: "true", "false" (its condition failed), or the agent's refusal.
-async function write(path: string, init: RequestInit): Promise<{ ok: true } | { ok: false; conflict: boolean; message: string }> {
+type Written = { ok: true } | { ok: false; conflict: boolean; denied: boolean; message: string };
+async function write(path: string, init: RequestInit): Promise<Written> {
   try {
     const r = await apiFetch(path, init);
     const body = await r.text();
-    if (r.ok) return body.trim() === "true" ? { ok: true } : { ok: false, conflict: true, message: "" };
-    return { ok: false, conflict: false, message: refusal(r.status, body) };
+    if (r.ok) return body.trim() === "true" ? { ok: true } : { ok: false, conflict: true, denied: false, message: "" };
+    return { ok: false, conflict: false, denied: r.status === 403, message: refusal(r.status, body) };
   } catch (e) {
-    return { ok: false, conflict: false, message: `the agent cannot be reached (${String(e)})` };
+    return { ok: false, conflict: false, denied: false, message: `the agent cannot be reached (${String(e)})` };
   }
 }
 
@@ -205,7 +206,7 @@ export class KvFolderPage {
         if (this.abort.signal.aborted) return;
         this.keys = keys.filter((k) => k !== prefix);
         this.note.hidden = !isFiltered(r);
-        this.note.textContent = "Some keys here are hidden by ACLs: this token cannot read them.";
+        this.note.textContent = `Some keys here are hidden by ACLs: this token cannot read them.${getToken() ? "" : " No token is in use: enter one with the Token… button."}`;
         setLive(this.live, true);
         this.render();
       },
@@ -379,6 +380,9 @@ export class KvKeyPage {
   private editing: { from: number; flags: number; editor: HTMLTextAreaElement; changed: HTMLElement; error: HTMLElement } | null = null;
   private editorBox = h("div", {});
   private sessions = new Map<string, string>();
+  // The agent's refusal of a write to this key with this token (a read-only token): the page
+  // then offers no more writes, and says why.
+  private refused = "";
 
   constructor(readonly name: string) {
     this.key = `kv:${name}`;
@@ -424,8 +428,12 @@ export class KvKeyPage {
     const { bytes, text } = decodeValue(e.Value);
     const holder = e.Session ? this.sessionText(e.Session) : null;
     const row = (k: string, v: Node | string) => [h("dt", {}, k), h("dd", {}, v)];
-    const editable = text !== null && bytes.length <= EDIT_BYTES;
-    const why = text === null ? "Binary values cannot be edited here: use concierge kv put." : `Values over ${bytesText(EDIT_BYTES)} cannot be edited here: use concierge kv put.`;
+    const editable = text !== null && bytes.length <= EDIT_BYTES && !this.refused;
+    const why = this.refused
+      ? `This token may not change ${this.name}: ${this.refused}`
+      : text === null
+        ? "Binary values cannot be edited here: use concierge kv put."
+        : `Values over ${bytesText(EDIT_BYTES)} cannot be edited here: use concierge kv put.`;
     const focused = this.body.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.key : undefined;
     this.body.replaceChildren(
       h(
@@ -454,8 +462,22 @@ export class KvKeyPage {
           },
           "Edit…",
         ),
-        h("button", { type: "button", class: "danger", id: "kv-delete", "data-key": "kv-delete", onclick: () => void this.remove() }, "Delete…"),
-        editable ? null : h("span", { class: "muted small" }, why),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "danger",
+            id: "kv-delete",
+            "data-key": "kv-delete",
+            "aria-disabled": this.refused ? "true" : null,
+            title: this.refused ? why : null,
+            onclick: () => {
+              if (!this.refused) void this.remove();
+            },
+          },
+          "Delete…",
+        ),
+        editable ? null : h("span", { class: this.refused ? "acl-note small" : "muted small", id: "kv-why" }, why),
       ),
       h("section", { "aria-labelledby": "kv-value-title" }, h("h2", { id: "kv-value-title" }, "Value"), valueView(bytes, text)),
     );
@@ -559,6 +581,7 @@ export class KvKeyPage {
       : `Could not save ${this.name}: ${r.message}`;
     ed.error.textContent = `✕ ${message}`;
     tell(message, true);
+    if (r.denied) this.refuse(r.message);
   }
 
   private async remove() {
@@ -578,6 +601,13 @@ export class KvKeyPage {
     }
     tell(r.conflict ? `Not deleted: ${this.name} was changed by someone else meanwhile; look at it again first.` : `Could not delete ${this.name}: ${r.message}`, true);
     say(`${this.name} was not deleted`);
+    if (r.denied) this.refuse(r.message);
+  }
+
+  private refuse(message: string) {
+    this.refused = message;
+    this.shownIndex = -1;
+    this.render();
   }
 }
 

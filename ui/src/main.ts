@@ -984,7 +984,9 @@ function renderBanner() {
   const lines: string[] = [];
   const token = getToken();
   if (tokenProblem) lines.push(`The token in use was refused: ${tokenProblem}. Log out or enter another token.`);
-  if (store.denied) {
+  // The KV pages read keys, not the registry: they say themselves what the token may not do.
+  const registry = route().view !== "kv";
+  if (registry && store.denied) {
     lines.push(`Access denied: ${store.denied}.`);
     lines.push(
       token
@@ -992,8 +994,8 @@ function renderBanner() {
         : "Without a token the agent treats this page as anonymous. Enter a token to see the registry.",
     );
   }
-  if (store.filtered) lines.push("Some services are hidden by ACLs: this token cannot read them.");
-  if (store.heartbeatsDenied && !store.denied) lines.push(`Heartbeat ages are hidden: ${store.heartbeatsDenied}.`);
+  if (registry && store.filtered) lines.push("Some services are hidden by ACLs: this token cannot read them.");
+  if (registry && store.heartbeatsDenied && !store.denied) lines.push(`Heartbeat ages are hidden: ${store.heartbeatsDenied}.`);
   const key = lines.join("\n") + (token ? "+" : "-");
   if (key === bannerKey) return;
   bannerKey = key;
