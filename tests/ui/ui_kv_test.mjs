@@ -67,6 +67,21 @@ browserTest({ name: "ui-kv", agentArgs: ["-acl-enabled", "-acl-default-policy", 
   const rootRows = await page.locator("table.kv-list tbody tr").evaluateAll((trs) => trs.map((tr) => `${tr.dataset.kv}:${tr.dataset.kind}`));
   check(rootRows.join(" ") === "app/:folder big:key bin:key", `the root lists the folder app/ and the keys big and bin (${rootRows.join(" ")})`);
 
+  // Finding in a folder: the filter narrows the list as you type, is kept in the URL and
+  // survives a reload; Escape clears it.
+  await page.locator("#kv-filter").fill("bi");
+  await page.waitForURL(/#\/kv\/\?q=bi$/);
+  await row("app/").waitFor({ state: "detached" });
+  check((await page.locator("table.kv-list tbody tr").count()) === 2 && (await page.locator("main p.count").textContent()).startsWith("Showing 2 of"),
+    "typing bi in the folder's filter lists big and bin, and is in the URL");
+  await page.reload();
+  await row("big").waitFor({ timeout: 5000 });
+  check((await page.locator("#kv-filter").inputValue()) === "bi" && (await row("app/").count()) === 0, "the filter survives a reload");
+  await page.locator("#kv-filter").press("Escape");
+  await row("app/").waitFor();
+  await page.waitForURL(/#\/kv\/$/);
+  check(true, "Escape clears the filter");
+
   // Keyboard: the arrow keys, Home and End move between entries; Enter opens one.
   await page.locator("table.kv-list a[data-row]").first().focus();
   await page.keyboard.press("End");
@@ -97,6 +112,15 @@ browserTest({ name: "ui-kv", agentArgs: ["-acl-enabled", "-acl-default-policy", 
   check(await kvPut(base, root, "app/config", "port = 8080\nmode = blue\n", `?release=${session}&flags=42`), "the session releases it");
   await main.locator('[data-kv="lock"]').getByText("not held").waitFor({ timeout: 5000 });
 
+  // The editor with the keyboard: Enter on Edit… opens it with the focus in the text, Escape
+  // closes it and gives the focus back.
+  await page.locator("#kv-edit").focus();
+  await page.keyboard.press("Enter");
+  await page.locator("#kv-editor:focus").waitFor();
+  await page.keyboard.press("Escape");
+  await page.locator("#kv-editor").waitFor({ state: "detached" });
+  check((await page.evaluate(() => document.activeElement.id)) === "kv-edit", "Enter opens the editor focused, Escape closes it back to Edit…");
+
   // Edit: saved with ?cas, flags kept.
   await page.locator("#kv-edit").click();
   await page.locator("#kv-editor").fill("port = 8080\nmode = green\n");
@@ -114,6 +138,7 @@ browserTest({ name: "ui-kv", agentArgs: ["-acl-enabled", "-acl-default-policy", 
   await kvPut(base, root, "app/config", "port = 8080\nmode = purple (from the CLI)\n", "?flags=42");
   await page.locator(".kv-changed").getByText("Someone else changed it").waitFor({ timeout: 5000 });
   check(true, "the editor says someone else changed the key meanwhile");
+  check((await page.locator("#announce").textContent()) === "app/config was changed by another client", "and screen readers are told");
   await notice.locator(".dismiss").click();
   await page.screenshot({ path: join(shots, "ui-kv.png") });
   log(`screenshot: ${join(shots, "ui-kv.png")}`);
@@ -133,6 +158,8 @@ browserTest({ name: "ui-kv", agentArgs: ["-acl-enabled", "-acl-default-policy", 
   await kvPut(base, root, "app/from-cli", "1");
   await row("app/from-cli").waitFor({ timeout: 5000 });
   check(true, "a key another client writes appears in the open folder without a reload");
+  await page.locator("#announce").getByText("In app/: app/from-cli added").waitFor({ timeout: 2000 });
+  check(true, "and screen readers are told it was added");
 
   // Any UTF-8 in a key: it goes through the URL and back.
   const odd = "app/héllo wörld?#%";

@@ -33,9 +33,16 @@ function kvHash(key: string) {
   return `#/kv/${kvPath(key)}`;
 }
 
-// The key or folder a hash names (#/kv/ is the root folder, "").
-export function kvKeyOfHash(rest: string) {
-  return rest
+// The key or folder a hash names (#/kv/ is the root folder, ""), and a folder's filter
+// (#/kv/app/?q=db). A "?" in a key is percent-encoded, so the first one starts the query.
+export function kvRouteOfHash(rest: string): { key: string; q: string } {
+  const at = rest.indexOf("?");
+  const q = at < 0 ? "" : (new URLSearchParams(rest.slice(at + 1)).get("q") ?? "");
+  return { key: keyOfPath(at < 0 ? rest : rest.slice(0, at)), q };
+}
+
+function keyOfPath(path: string) {
+  return path
     .split("/")
     .map((seg) => {
       try {
@@ -102,12 +109,13 @@ function setLive(el: HTMLElement, on: boolean) {
 }
 
 // A write's outcome: "true", "false" (its condition failed), or the agent's refusal.
-type Written = { ok: true } | { ok: false; conflict: boolean; denied: boolean; message: string };
+type Written = { ok: true; index: number } | { ok: false; conflict: boolean; denied: boolean; message: string };
 async function write(path: string, init: RequestInit): Promise<Written> {
   try {
     const r = await apiFetch(path, init);
     const body = await r.text();
-    if (r.ok) return body.trim() === "true" ? { ok: true } : { ok: false, conflict: true, denied: false, message: "" };
+    if (r.ok && body.trim() === "true") return { ok: true, index: Number(r.headers.get("X-Consul-Index") ?? 0) };
+    if (r.ok) return { ok: false, conflict: true, denied: false, message: "" };
     return { ok: false, conflict: false, denied: r.status === 403, message: refusal(r.status, body) };
   } catch (e) {
     return { ok: false, conflict: false, denied: false, message: `the agent cannot be reached (${String(e)})` };
@@ -159,9 +167,30 @@ export class KvFolderPage {
   private keys: string[] | null = null;
   private shownSig = "";
   private limit = LIST_LIMIT;
+  private filter: HTMLInputElement;
 
-  constructor(readonly prefix: string) {
+  constructor(
+    readonly prefix: string,
+    private q: string,
+  ) {
     this.key = `kv:${prefix}`;
+    // Finding a key among thousands: the names in this folder containing what is typed.
+    this.filter = h("input", {
+      type: "search",
+      id: "kv-filter",
+      placeholder: "Names containing…",
+      autocomplete: "off",
+      spellcheck: "false",
+    });
+    this.filter.value = q;
+    this.filter.addEventListener("input", () => this.setFilter(this.filter.value, true));
+    this.filter.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && this.filter.value) {
+        e.preventDefault();
+        this.filter.value = "";
+        this.setFilter("", true);
+      }
+    });
     this.nameInput = h("input", { id: "kv-new-name", type: "text", autocomplete: "off", spellcheck: "false", required: true });
     this.valueInput = h("textarea", { id: "kv-new-value", rows: 6, spellcheck: "false" });
     this.form = h(
@@ -190,7 +219,17 @@ export class KvFolderPage {
     this.nodes = [
       head(prefix, this.live),
       h("h1", {}, prefix ? `Keys under ${prefix}` : "Key/value"),
-      h("div", { class: "kv-toolbar" }, this.newButton),
+      h(
+        "div",
+        { class: "kv-toolbar" },
+        this.newButton,
+        h(
+          "form",
+          { class: "finder", role: "search", onsubmit: (e: Event) => e.preventDefault() },
+          h("label", { for: "kv-filter" }, "Find in this folder"),
+          this.filter,
+        ),
+      ),
       this.form,
       this.note,
       this.count,
@@ -204,7 +243,9 @@ export class KvFolderPage {
       async (r) => {
         const keys = r.status === 404 ? [] : ((await r.json()) as string[]);
         if (this.abort.signal.aborted) return;
-        this.keys = keys.filter((k) => k !== prefix);
+        const next = keys.filter((k) => k !== prefix);
+        if (this.keys) this.announce(this.keys, next);
+        this.keys = next;
         this.note.hidden = !isFiltered(r);
         this.note.textContent = `Some keys here are hidden by ACLs: this token cannot read them.${getToken() ? "" : " No token is in use: enter one with the Token… button."}`;
         setLive(this.live, true);
@@ -223,6 +264,33 @@ export class KvFolderPage {
     // The folder follows its own blocking query, not the registry's.
   }
 
+  // Back and forward between filters of the same folder.
+  route(r: { view: string; q?: string }) {
+    if (r.view === "kv" && r.q !== undefined && r.q !== this.q) {
+      this.filter.value = r.q;
+      this.setFilter(r.q, false);
+    }
+  }
+
+  // Entries another client added or removed, for screen readers (the list changes silently).
+  private announce(before: string[], after: string[]) {
+    const old = new Set(before);
+    const added = after.filter((k) => !old.has(k));
+    const now = new Set(after);
+    const removed = before.filter((k) => !now.has(k));
+    const part = (list: string[], what: string) =>
+      list.length === 0 ? "" : list.length === 1 ? `${list[0]} ${what}` : `${list.length.toLocaleString("en")} entries ${what}`;
+    const text = [part(added, "added"), part(removed, "removed")].filter(Boolean).join(", ");
+    if (text) say(`In ${this.prefix || "the root"}: ${text}`);
+  }
+
+  // The filter is kept in the URL (a link shares it) without a history entry per keystroke.
+  private setFilter(q: string, write: boolean) {
+    this.q = q;
+    if (write) history.replaceState(null, "", `${kvHash(this.prefix)}${q ? `?q=${encodeURIComponent(q)}` : ""}`);
+    this.render();
+  }
+
   dispose() {
     this.abort.abort();
   }
@@ -232,27 +300,32 @@ export class KvFolderPage {
       this.count.textContent = "Loading…";
       return;
     }
-    const sig = `${this.limit}|${this.keys.join("\n")}`;
+    const sig = `${this.limit}|${this.q}|${this.keys.join("\n")}`;
     if (sig === this.shownSig) return;
     this.shownSig = sig;
     const folders = this.keys.filter((k) => k.endsWith("/")).length;
     const keys = this.keys.length - folders;
     const where = this.prefix || "the root";
+    const q = this.q.toLowerCase();
+    const matching = q ? this.keys.filter((k) => k.slice(this.prefix.length).toLowerCase().includes(q)) : this.keys;
     this.count.textContent =
       this.keys.length === 0
         ? ""
-        : `${keys.toLocaleString("en")} ${keys === 1 ? "key" : "keys"} and ${folders.toLocaleString("en")} ${folders === 1 ? "folder" : "folders"} in ${where}`;
+        : `${q ? `Showing ${matching.length.toLocaleString("en")} of ` : ""}${keys.toLocaleString("en")} ${keys === 1 ? "key" : "keys"} and ${folders.toLocaleString("en")} ${folders === 1 ? "folder" : "folders"} in ${where}`;
+    if (this.keys.length > 0 && matching.length === 0) {
+      this.list.replaceChildren(h("p", { class: "muted" }, `No name in ${where} contains “${this.q}”.`));
+      return;
+    }
     if (this.keys.length === 0) {
       const text = !this.note.hidden ? `No key under ${where} that this token may read.` : this.prefix ? `No keys under ${this.prefix} (any more).` : "No keys yet.";
       this.list.replaceChildren(h("p", { class: "muted" }, text, " ", "Create one with New key…"));
       return;
     }
     const focused = this.list.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.key : undefined;
-    const shown = this.keys.slice(0, this.limit);
-    const rows = shown.map((k) => this.row(k));
+    const rows = matching.slice(0, this.limit).map((k) => this.row(k));
     const more =
-      this.keys.length > this.limit
-        ? h("button", { type: "button", class: "more", onclick: () => ((this.limit = Infinity), this.render()) }, `Show all ${this.keys.length.toLocaleString("en")}`)
+      matching.length > this.limit
+        ? h("button", { type: "button", class: "more", onclick: () => ((this.limit = Infinity), this.render()) }, `Show all ${matching.length.toLocaleString("en")}`)
         : null;
     this.list.replaceChildren(
       h(
@@ -383,6 +456,10 @@ export class KvKeyPage {
   // The agent's refusal of a write to this key with this token (a read-only token): the page
   // then offers no more writes, and says why.
   private refused = "";
+  // The last version seen, and the index of this page's own last write (not announced).
+  private seen = 0;
+  private own = 0;
+  private saving = false;
 
   constructor(readonly name: string) {
     this.key = `kv:${name}`;
@@ -396,6 +473,9 @@ export class KvKeyPage {
         setLive(this.live, true);
         this.entry = entries[0] ?? null;
         this.gone = this.entry === null;
+        const now = this.entry?.ModifyIndex ?? 0;
+        if (this.seen && now !== this.seen && now !== this.own && !this.saving) say(now ? `${name} was changed by another client` : `${name} was deleted`);
+        this.seen = now;
         this.render();
       },
       (message, denied) => {
@@ -566,9 +646,13 @@ export class KvKeyPage {
     const ed = this.editing;
     if (!ed) return;
     ed.error.textContent = "Saving…";
+    // Its own write wakes the page's query too, maybe before the answer: not announced.
+    this.saving = true;
     const r = await write(`/v1/kv/${kvPath(this.name)}?cas=${ed.from}&flags=${ed.flags}`, { method: "PUT", body: ed.editor.value });
+    this.saving = false;
     if (this.editing !== ed) return;
     if (r.ok) {
+      this.own = r.index;
       this.editing = null;
       this.editorBox.replaceChildren();
       tell(`Saved ${this.name}`);

@@ -3,7 +3,7 @@ import { ApiError, apiFetch, getJson, getToken, rank, setToken, SMALL_CATALOG, S
 import type { Instance, ServiceSummary, Status, Transition } from "./api";
 import { h } from "./dom";
 import { confirmAction, refusal, say, tell } from "./feedback";
-import { KvFolderPage, kvKeyOfHash, KvKeyPage } from "./kv";
+import { KvFolderPage, KvKeyPage, kvRouteOfHash } from "./kv";
 import { badge, formatAge, symbol } from "./status";
 import { Diagram, pack } from "./topology";
 import type { DiagramNode, Scene } from "./topology";
@@ -24,21 +24,21 @@ interface Server {
 let servers: Server[] = [];
 let leader = "";
 
-// --- Routes: #/?q=…&status=…, #/service/<name>, #/node, #/kv/<folder>/ and #/kv/<key> ---
+// --- Routes: #/?q=…&status=…, #/service/<name>, #/node, #/kv/<folder>/?q=… and #/kv/<key> ---
 
 type StatusFilter = "any" | Status;
 type Route =
   | { view: "overview"; q: string; status: StatusFilter }
   | { view: "service"; name: string; instance?: string }
   | { view: "node" }
-  | { view: "kv"; key: string };
+  | { view: "kv"; key: string; q: string };
 
 function route(): Route {
   const hash = location.hash.replace(/^#/, "");
   const m = hash.match(/^\/service\/([^/?]+)(?:\/([^?]+))?/);
   if (m) return { view: "service", name: decodeURIComponent(m[1]), instance: m[2] ? decodeURIComponent(m[2]) : undefined };
   if (hash === "/node") return { view: "node" };
-  if (hash === "/kv" || hash.startsWith("/kv/")) return { view: "kv", key: kvKeyOfHash(hash.slice(4)) };
+  if (hash === "/kv" || hash.startsWith("/kv/")) return { view: "kv", ...kvRouteOfHash(hash.slice(4)) };
   const params = new URLSearchParams(hash.split("?")[1] ?? "");
   const st = params.get("status");
   const status: StatusFilter = st === "critical" || st === "warning" || st === "passing" ? st : "any";
@@ -1021,7 +1021,7 @@ function setView(view: View | null) {
 function newView(r: Route): View {
   if (r.view === "service") return new ServicePage(r.name, r.instance);
   if (r.view === "node") return new NodePage();
-  if (r.view === "kv") return r.key === "" || r.key.endsWith("/") ? new KvFolderPage(r.key) : new KvKeyPage(r.key);
+  if (r.view === "kv") return r.key === "" || r.key.endsWith("/") ? new KvFolderPage(r.key, r.q) : new KvKeyPage(r.key);
   return new OverviewView(r);
 }
 
