@@ -210,6 +210,12 @@ browserTest({ name: "ui-kv", agentArgs: ["-acl-enabled", "-acl-default-policy", 
   await dialog.getByRole("button", { name: "Delete folder" }).click();
   await row("app/db/").waitFor({ state: "detached", timeout: 5000 });
   check((await kvGet(base, root, "app/db/url")) === null && (await kvGet(base, root, "app/db/password")) === null, "confirming deletes every key under app/db/");
+  const fromCli = await kvGet(base, root, "app/from-cli");
+  await row("app/from-cli").locator('[data-action="delete"]').click();
+  await dialog.getByText(`modify index ${fromCli.ModifyIndex}`).waitFor();
+  await dialog.getByRole("button", { name: "Delete" }).click();
+  await row("app/from-cli").waitFor({ state: "detached", timeout: 5000 });
+  check((await kvGet(base, root, "app/from-cli")) === null, "a key deleted from its folder's list is confirmed with its modify index, then gone");
 
   // Binary and large values: said to be, never garbled or rendered whole.
   await page.goto(base + "/ui/#/kv/bin");

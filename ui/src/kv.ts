@@ -417,25 +417,52 @@ async function deleteFromList(key: string) {
   if (key.endsWith("/")) {
     // Say how much goes: the keys under the folder this token can see.
     let n = -1;
+    let hidden = false;
     try {
       const r = await apiFetch(`/v1/kv/${kvPath(key)}?keys`);
       n = r.status === 404 ? 0 : r.ok ? ((await r.json()) as string[]).length : -1;
+      hidden = isFiltered(r);
     } catch {
       n = -1;
     }
-    const what = n < 0 ? "every key under it" : `the ${n.toLocaleString("en")} ${n === 1 ? "key" : "keys"} under it`;
+    const keys = `${n.toLocaleString("en")} ${n === 1 ? "key" : "keys"}`;
+    const what = n < 0 ? "every key under it" : hidden ? `at least ${keys} under it (more are hidden from this token)` : `the ${keys} under it`;
     const ok = await confirmAction(`Delete the folder ${key}?`, `This deletes ${what}: every key whose name starts with ${key}. It cannot be undone.`, "Delete folder");
     if (!ok) return;
     const r = await write(`/v1/kv/${kvPath(key)}?recurse`, { method: "DELETE" });
-    if (r.ok) tell(`Deleted the folder ${key}${n >= 0 ? ` (${n.toLocaleString("en")} ${n === 1 ? "key" : "keys"})` : ""}`);
+    if (r.ok) tell(`Deleted the folder ${key}${n >= 0 && !hidden ? ` (${keys})` : ""}`);
     else tell(`Could not delete ${key}: ${r.message || "refused"}`, true);
     return;
   }
-  const ok = await confirmAction(`Delete ${key}?`, `This deletes the key ${key} and its value. It cannot be undone.`, "Delete");
-  if (!ok) return;
-  const r = await write(`/v1/kv/${kvPath(key)}`, { method: "DELETE" });
-  if (r.ok) tell(`Deleted ${key}`);
-  else tell(`Could not delete ${key}: ${r.message || "refused"}`, true);
+  // A key: read first, to say what goes and to delete only that version of it.
+  let entry: KvEntry | null = null;
+  try {
+    const r = await apiFetch(`/v1/kv/${kvPath(key)}`);
+    if (r.status === 404) {
+      tell(`${key} is gone already`);
+      return;
+    }
+    if (r.ok) entry = ((await r.json()) as KvEntry[])[0] ?? null;
+  } catch {
+    entry = null; // asked without the details
+  }
+  await deleteKey(key, entry);
+}
+
+// Deletes a key after a confirmation; given the entry the operator saw, only that version of
+// it (?cas=<ModifyIndex>): a key changed since is not deleted. Null if cancelled.
+async function deleteKey(key: string, e: KvEntry | null): Promise<Written | null> {
+  const what = e
+    ? `and its value (${bytesText(decodeValue(e.Value).bytes.length)}), only if nobody changed it since modify index ${e.ModifyIndex}`
+    : "and its value";
+  if (!(await confirmAction(`Delete ${key}?`, `This deletes the key ${key} ${what}. It cannot be undone.`, "Delete"))) return null;
+  const r = await write(`/v1/kv/${kvPath(key)}${e ? `?cas=${e.ModifyIndex}` : ""}`, { method: "DELETE" });
+  if (r.ok) {
+    tell(`Deleted ${key}`);
+    return r;
+  }
+  tell(r.conflict ? `Not deleted: ${key} was changed by someone else meanwhile; look at it again first.` : `Could not delete ${key}: ${r.message}`, true);
+  return r;
 }
 
 // --- A key: its value and fields, editing, deleting ---
@@ -669,23 +696,10 @@ export class KvKeyPage {
   }
 
   private async remove() {
-    const e = this.entry;
-    if (!e) return;
-    const ok = await confirmAction(
-      `Delete ${this.name}?`,
-      `This deletes the key ${this.name} and its value (${bytesText(decodeValue(e.Value).bytes.length)}), only if nobody changed it since modify index ${e.ModifyIndex}. It cannot be undone.`,
-      "Delete",
-    );
-    if (!ok) return;
-    const r = await write(`/v1/kv/${kvPath(this.name)}?cas=${e.ModifyIndex}`, { method: "DELETE" });
-    if (r.ok) {
-      tell(`Deleted ${this.name}`);
-      location.hash = kvHash(parentOf(this.name));
-      return;
-    }
-    tell(r.conflict ? `Not deleted: ${this.name} was changed by someone else meanwhile; look at it again first.` : `Could not delete ${this.name}: ${r.message}`, true);
-    say(`${this.name} was not deleted`);
-    if (r.denied) this.refuse(r.message);
+    if (!this.entry) return;
+    const r = await deleteKey(this.name, this.entry);
+    if (r?.ok) location.hash = kvHash(parentOf(this.name));
+    else if (r?.denied) this.refuse(r.message);
   }
 
   private refuse(message: string) {
