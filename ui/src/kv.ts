@@ -123,14 +123,22 @@ async function write(path: string, init: RequestInit): Promise<Written> {
 }
 
 // A blocking query, again and again: `path` with ?index=, until the page goes. `seen` gets
-// each answer (a 404 is an answer: nothing there); errors are given to `failed` and retried.
-async function follow(path: string, signal: AbortSignal, seen: (r: Response) => Promise<void>, failed: (message: string, denied: boolean) => void) {
+// each answer (a 404 is an answer: nothing there); the agent's refusals go to `failed`, and
+// are retried like a lost connection. `live` says which it is.
+async function follow(
+  path: string,
+  signal: AbortSignal,
+  live: HTMLElement,
+  seen: (r: Response) => Promise<void>,
+  failed: (message: string, denied: boolean) => void,
+) {
   let index = 0;
   const sep = path.includes("?") ? "&" : "?";
   while (!signal.aborted) {
     try {
       const r = await apiFetch(`${path}${sep}index=${index}&wait=60s`, { signal });
       if (!r.ok && r.status !== 404) {
+        setLive(live, false);
         failed(refusal(r.status, await r.text()), r.status === 403);
         await sleep(r.status === 403 ? 10000 : 2000, signal);
         index = 0;
@@ -138,12 +146,13 @@ async function follow(path: string, signal: AbortSignal, seen: (r: Response) => 
       }
       const next = Number(r.headers.get("X-Consul-Index") ?? 0);
       await seen(r);
+      setLive(live, true);
       // An index that went back (a restart, a restore) starts over, as Consul's clients do.
       index = next >= index ? next : 0;
       if (index === 0) await sleep(1000, signal);
     } catch {
       if (signal.aborted) return;
-      failed("", false);
+      setLive(live, false);
       await sleep(1000, signal);
     }
   }
@@ -240,6 +249,7 @@ export class KvFolderPage {
     void follow(
       `/v1/kv/${kvPath(prefix)}?keys&separator=/`,
       this.abort.signal,
+      this.live,
       async (r) => {
         const keys = r.status === 404 ? [] : ((await r.json()) as string[]);
         if (this.abort.signal.aborted) return;
@@ -248,12 +258,9 @@ export class KvFolderPage {
         this.keys = next;
         this.note.hidden = !isFiltered(r);
         this.note.textContent = `Some keys here are hidden by ACLs: this token cannot read them.${getToken() ? "" : " No token is in use: enter one with the Token… button."}`;
-        setLive(this.live, true);
         this.render();
       },
       (message, denied) => {
-        setLive(this.live, false);
-        if (!message) return;
         this.note.hidden = false;
         this.note.textContent = denied ? `Access denied: ${message}` : `Could not list ${prefix || "the keys"}: ${message}`;
       },
@@ -494,10 +501,10 @@ export class KvKeyPage {
     void follow(
       `/v1/kv/${kvPath(name)}`,
       this.abort.signal,
+      this.live,
       async (r) => {
         const entries = r.status === 404 ? [] : ((await r.json()) as KvEntry[]);
         if (this.abort.signal.aborted) return;
-        setLive(this.live, true);
         this.entry = entries[0] ?? null;
         this.gone = this.entry === null;
         const now = this.entry?.ModifyIndex ?? 0;
@@ -506,8 +513,6 @@ export class KvKeyPage {
         this.render();
       },
       (message, denied) => {
-        setLive(this.live, false);
-        if (!message) return;
         this.shownIndex = -1;
         this.body.replaceChildren(h("p", { role: "alert", class: "acl-note" }, denied ? `Access denied: ${message}` : `Could not read ${name}: ${message}`));
       },
