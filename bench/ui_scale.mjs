@@ -16,167 +16,120 @@
 //   CONCIERGE_BIN=build/release/src/cli/concierge LOADGEN_BIN=build/release/bench/loadgen \
 //     node bench/ui_scale.mjs [--services 1000] [--per-service 100] [--rounds 10] [--json]
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ensureChromium, launchBrowser, loadPlaywright, startAgent } from "../tests/ui/harness.mjs";
+import { logger, median, opt, runUiBench } from "./ui_bench.mjs";
 
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
 const SERVICES = opt("services", 1000);
 const PER_SERVICE = opt("per-service", 100);
 const ROUNDS = opt("rounds", 10);
 const N = SERVICES * PER_SERVICE;
+const say = logger("ui_scale");
 
-function say(...a) {
-  console.error(`[ui_scale ${new Date().toISOString().slice(11, 19)}]`, ...a);
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)] : NaN;
-}
-
-async function main() {
-  const bin = process.env.CONCIERGE_BIN;
+runUiBench("ui_scale", async ({ base, page, reads, bytesSince, heapMb }) => {
   const loadgen = process.env.LOADGEN_BIN;
-  if (!bin || !loadgen) throw new Error("set CONCIERGE_BIN and LOADGEN_BIN");
-  if (!ensureChromium()) throw new Error("chromium is not installed");
-  const { chromium } = await loadPlaywright();
-  const { agent, base } = await startAgent(bin);
-  const profile = mkdtempSync(join(tmpdir(), "concierge-ui-bench-"));
-  let context;
+  if (!loadgen) throw new Error("set LOADGEN_BIN");
   const out = { services: SERVICES, instances: N };
-  try {
-    say(`agent at ${base}; registering ${N} instances in ${SERVICES} services`);
-    const reg = spawnSync(
-      loadgen,
-      ["register", "--addr", base.replace("http://", ""), "--n", String(N), "--per-service", String(PER_SERVICE), "--ttl", "3600", "--conns", "16", "--depth", "4"],
-      { encoding: "utf8" },
-    );
-    if (reg.status !== 0) throw new Error(`loadgen: ${reg.stderr}`);
-    say(`registered: ${reg.stdout.trim()}`);
+  say(`agent at ${base}; registering ${N} instances in ${SERVICES} services`);
+  const reg = spawnSync(
+    loadgen,
+    ["register", "--addr", base.replace("http://", ""), "--n", String(N), "--per-service", String(PER_SERVICE), "--ttl", "3600", "--conns", "16", "--depth", "4"],
+    { encoding: "utf8" },
+  );
+  if (reg.status !== 0) throw new Error(`loadgen: ${reg.stderr}`);
+  say(`registered: ${reg.stdout.trim()}`);
 
-    // What the whole catalog weighs as the agent's two lists.
-    const services = await (await fetch(`${base}/v1/agent/services`)).arrayBuffer();
-    const checks = await (await fetch(`${base}/v1/agent/checks`)).arrayBuffer();
-    out.whole_catalog_lists_bytes = services.byteLength + checks.byteLength;
-    const full = await (await fetch(`${base}/v1/concierge/summary`)).arrayBuffer();
-    out.summary_full_bytes = full.byteLength;
+  // What the whole catalog weighs as the agent's two lists.
+  const services = await (await fetch(`${base}/v1/agent/services`)).arrayBuffer();
+  const checks = await (await fetch(`${base}/v1/agent/checks`)).arrayBuffer();
+  out.whole_catalog_lists_bytes = services.byteLength + checks.byteLength;
+  const full = await (await fetch(`${base}/v1/concierge/summary`)).arrayBuffer();
+  out.summary_full_bytes = full.byteLength;
+  // First view: the counts, every service in the diagram, and the list's first screenful
+  // (the rest of the list follows a chunk per frame); then the whole list.
+  const t0 = Date.now();
+  await page.goto(`${base}/ui/`);
+  await page.waitForFunction(
+    (n) =>
+      document.querySelector("main .summary")?.textContent.includes(`${n.toLocaleString("en")} services`) &&
+      document.querySelectorAll("table.services tbody tr").length >= Math.min(n, 60) &&
+      document.querySelectorAll("main svg.topology [data-service]").length === n,
+    SERVICES,
+    { polling: "raf", timeout: 120000 },
+  );
+  out.first_view_ms = Math.round(await page.evaluate(() => performance.now()));
+  out.first_view_wall_ms = Date.now() - t0;
+  await page.waitForFunction((n) => document.querySelectorAll("table.services tbody tr").length === n, SERVICES, {
+    polling: "raf",
+    timeout: 120000,
+  });
+  out.whole_list_ms = Math.round(await page.evaluate(() => performance.now()));
+  out.first_view_bytes = bytesSince(0);
+  say(`first view: ${out.first_view_ms} ms after navigation (${out.first_view_wall_ms} ms wall), the whole list at ${out.whole_list_ms} ms; ${out.first_view_bytes} bytes read`);
+  await page.waitForTimeout(1500);
 
-    context = await launchBrowser(chromium, profile);
-    const page = context.pages()[0] ?? (await context.newPage());
-    const cdp = await context.newCDPSession(page);
-    await cdp.send("Network.enable");
-    const urls = new Map();
-    const reads = []; // {url, bytes, at}
-    cdp.on("Network.requestWillBeSent", (e) => urls.set(e.requestId, e.request.url));
-    cdp.on("Network.loadingFinished", (e) => reads.push({ url: urls.get(e.requestId) ?? "", bytes: e.encodedDataLength, at: Date.now() }));
-    const bytesSince = (i, filter = () => true) => reads.slice(i).filter((r) => filter(r.url)).reduce((n, r) => n + r.bytes, 0);
-
-    // First view: the counts, every service in the diagram, and the list's first screenful
-    // (the rest of the list follows a chunk per frame); then the whole list.
-    const t0 = Date.now();
-    await page.goto(`${base}/ui/`);
-    await page.waitForFunction(
-      (n) =>
-        document.querySelector("main .summary")?.textContent.includes(`${n.toLocaleString("en")} services`) &&
-        document.querySelectorAll("table.services tbody tr").length >= Math.min(n, 60) &&
-        document.querySelectorAll("main svg.topology [data-service]").length === n,
-      SERVICES,
-      { polling: "raf", timeout: 120000 },
-    );
-    out.first_view_ms = Math.round(await page.evaluate(() => performance.now()));
-    out.first_view_wall_ms = Date.now() - t0;
-    await page.waitForFunction((n) => document.querySelectorAll("table.services tbody tr").length === n, SERVICES, {
-      polling: "raf",
-      timeout: 120000,
-    });
-    out.whole_list_ms = Math.round(await page.evaluate(() => performance.now()));
-    out.first_view_bytes = bytesSince(0);
-    say(`first view: ${out.first_view_ms} ms after navigation (${out.first_view_wall_ms} ms wall), the whole list at ${out.whole_list_ms} ms; ${out.first_view_bytes} bytes read`);
-    await page.waitForTimeout(1500);
-
-    // An instance turns critical: until its service's row says so.
-    const lat = [];
-    out.load_average = (await import("node:os")).loadavg()[0];
-    const updateBytes = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      const svc = (r * 97 + 13) % SERVICES;
-      const inst = svc * PER_SERVICE + 50;
-      const mark = reads.length;
-      const sent = Date.now();
-      const f = await fetch(`${base}/v1/agent/check/fail/service:i-${inst}?note=bench`, { method: "PUT" });
-      if (!f.ok) throw new Error(`fail: ${f.status}`);
-      // Both the list's row and the diagram's node say critical.
-      const shown = await page.waitForFunction(
-        (name) =>
-          document.querySelector(`table.services tr[data-service="${name}"][data-status="critical"]`) !== null &&
-          document.querySelector(`main svg.topology [data-service="${name}"][data-status="critical"]`) !== null &&
-          Date.now(),
-        `i-svc-${svc}`,
-        { polling: "raf", timeout: 10000 },
-      );
-      lat.push((await shown.jsonValue()) - sent);
-      await page.waitForTimeout(300);
-      updateBytes.push(bytesSince(mark, (u) => u.includes("/v1/concierge/summary")));
-      await fetch(`${base}/v1/agent/check/pass/service:i-${inst}`, { method: "PUT" });
-      await page.waitForTimeout(300);
-    }
-    out.critical_to_shown_ms = { median: median(lat), max: Math.max(...lat), rounds: lat };
-    out.bytes_per_update = { median: median(updateBytes), max: Math.max(...updateBytes) };
-    say(`critical -> shown: median ${median(lat)} ms, max ${Math.max(...lat)} ms; bytes per update: median ${median(updateBytes)}`);
-
-    // A keystroke in the search box: the list is filtered (the diagram follows 150 ms later).
-    out.search_keystroke_ms = await page.evaluate(async () => {
-      const input = document.querySelector("input[type=search]");
-      const times = [];
-      for (const q of ["i-svc-4", "i-svc-41", "i-svc-417", ""]) {
-        const t = performance.now();
-        input.value = q;
-        input.dispatchEvent(new Event("input"));
-        await new Promise((r) => requestAnimationFrame(() => r()));
-        times.push(Math.round(performance.now() - t));
-        await new Promise((r) => setTimeout(r, 400));
-      }
-      return times;
-    });
-    say(`search keystroke to filtered list: ${out.search_keystroke_ms.join(", ")} ms`);
-
-    // The JS heap of the overview, after a collection.
-    await cdp.send("HeapProfiler.collectGarbage");
-    const heap = await cdp.send("Runtime.getHeapUsage");
-    out.js_heap_overview_mb = +(heap.usedSize / 1048576).toFixed(1);
-    say(`JS heap (overview): ${out.js_heap_overview_mb} MB`);
-
-    // A service page of 100 instances.
+  // An instance turns critical: until its service's row says so.
+  const lat = [];
+  out.load_average = (await import("node:os")).loadavg()[0];
+  const updateBytes = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const svc = (r * 97 + 13) % SERVICES;
+    const inst = svc * PER_SERVICE + 50;
     const mark = reads.length;
-    const ts = Date.now();
-    await page.evaluate(() => (location.hash = "#/service/i-svc-500"));
-    await page.waitForFunction((n) => document.querySelectorAll("article.instance").length === Math.min(n, 100), PER_SERVICE, {
-      polling: "raf",
-      timeout: 20000,
-    });
-    out.service_page_ms = Date.now() - ts;
-    await page.waitForTimeout(1200);
-    out.service_page_bytes = bytesSince(mark, (u) => u.includes("/v1/health/service/"));
-    out.heartbeat_poll_bytes = reads.slice(mark).filter((r) => r.url.includes("/v1/concierge/heartbeats")).map((r) => r.bytes)[0] ?? 0;
-    await cdp.send("HeapProfiler.collectGarbage");
-    out.js_heap_service_page_mb = +((await cdp.send("Runtime.getHeapUsage")).usedSize / 1048576).toFixed(1);
-    say(`service page (${PER_SERVICE} instances): ${out.service_page_ms} ms, ${out.service_page_bytes} bytes; heartbeat ages poll ${out.heartbeat_poll_bytes} bytes/s; heap ${out.js_heap_service_page_mb} MB`);
-    say(`for comparison: the whole catalog as /v1/agent/services + /v1/agent/checks = ${out.whole_catalog_lists_bytes} bytes; the full summary = ${out.summary_full_bytes} bytes`);
-    if (args.includes("--json")) console.log(JSON.stringify(out, null, 2));
-  } finally {
-    if (context) await context.close().catch(() => {});
-    agent.kill("SIGTERM");
-    rmSync(profile, { recursive: true, force: true });
+    const sent = Date.now();
+    const f = await fetch(`${base}/v1/agent/check/fail/service:i-${inst}?note=bench`, { method: "PUT" });
+    if (!f.ok) throw new Error(`fail: ${f.status}`);
+    // Both the list's row and the diagram's node say critical.
+    const shown = await page.waitForFunction(
+      (name) =>
+        document.querySelector(`table.services tr[data-service="${name}"][data-status="critical"]`) !== null &&
+        document.querySelector(`main svg.topology [data-service="${name}"][data-status="critical"]`) !== null &&
+        Date.now(),
+      `i-svc-${svc}`,
+      { polling: "raf", timeout: 10000 },
+    );
+    lat.push((await shown.jsonValue()) - sent);
+    await page.waitForTimeout(300);
+    updateBytes.push(bytesSince(mark, (u) => u.includes("/v1/concierge/summary")));
+    await fetch(`${base}/v1/agent/check/pass/service:i-${inst}`, { method: "PUT" });
+    await page.waitForTimeout(300);
   }
-}
+  out.critical_to_shown_ms = { median: median(lat), max: Math.max(...lat), rounds: lat };
+  out.bytes_per_update = { median: median(updateBytes), max: Math.max(...updateBytes) };
+  say(`critical -> shown: median ${median(lat)} ms, max ${Math.max(...lat)} ms; bytes per update: median ${median(updateBytes)}`);
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  // A keystroke in the search box: the list is filtered (the diagram follows 150 ms later).
+  out.search_keystroke_ms = await page.evaluate(async () => {
+    const input = document.querySelector("input[type=search]");
+    const times = [];
+    for (const q of ["i-svc-4", "i-svc-41", "i-svc-417", ""]) {
+      const t = performance.now();
+      input.value = q;
+      input.dispatchEvent(new Event("input"));
+      await new Promise((r) => requestAnimationFrame(() => r()));
+      times.push(Math.round(performance.now() - t));
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    return times;
+  });
+  say(`search keystroke to filtered list: ${out.search_keystroke_ms.join(", ")} ms`);
+
+  // The JS heap of the overview, after a collection.
+  out.js_heap_overview_mb = await heapMb();
+  say(`JS heap (overview): ${out.js_heap_overview_mb} MB`);
+
+  // A service page of 100 instances.
+  const mark = reads.length;
+  const ts = Date.now();
+  await page.evaluate(() => (location.hash = "#/service/i-svc-500"));
+  await page.waitForFunction((n) => document.querySelectorAll("article.instance").length === Math.min(n, 100), PER_SERVICE, {
+    polling: "raf",
+    timeout: 20000,
+  });
+  out.service_page_ms = Date.now() - ts;
+  await page.waitForTimeout(1200);
+  out.service_page_bytes = bytesSince(mark, (u) => u.includes("/v1/health/service/"));
+  out.heartbeat_poll_bytes = reads.slice(mark).filter((r) => r.url.includes("/v1/concierge/heartbeats")).map((r) => r.bytes)[0] ?? 0;
+  out.js_heap_service_page_mb = await heapMb();
+  say(`service page (${PER_SERVICE} instances): ${out.service_page_ms} ms, ${out.service_page_bytes} bytes; heartbeat ages poll ${out.heartbeat_poll_bytes} bytes/s; heap ${out.js_heap_service_page_mb} MB`);
+  say(`for comparison: the whole catalog as /v1/agent/services + /v1/agent/checks = ${out.whole_catalog_lists_bytes} bytes; the full summary = ${out.summary_full_bytes} bytes`);
+  return out;
 });
