@@ -151,6 +151,19 @@ browserTest({ name: "ui-kv", agentArgs: ["-acl-enabled", "-acl-default-policy", 
   await page.locator("#kv-cancel").click();
   check((await main.locator('[data-kv="value"]').textContent()).includes("purple"), "Cancel shows the current value");
 
+  // A Windows file with a byte order mark: an edit changes only what was edited (a textarea
+  // turns \r\n into \n and a decoder drops the mark unless told not to).
+  await kvPut(base, root, "app/win.ini", "\ufeff[core]\r\nmode = blue\r\n");
+  await page.goto(base + "/ui/#/kv/app/win.ini");
+  await page.locator("#kv-edit").click();
+  await page.locator("#kv-editor").fill((await page.locator("#kv-editor").inputValue()).replace("blue", "green"));
+  await page.locator("#kv-save").click();
+  await notice.getByText("Saved app/win.ini").waitFor({ timeout: 5000 });
+  const ini = Buffer.from(await (await fetch(`${base}/v1/kv/app/win.ini?raw`, { headers: { "X-Consul-Token": root } })).arrayBuffer()).toString("utf8");
+  check(ini === "\ufeff[core]\r\nmode = green\r\n", `an edit keeps CRLF line breaks and the byte order mark (${JSON.stringify(ini)})`);
+  await page.goto(base + "/ui/#/kv/app/config");
+  await main.locator('[data-kv="value"]').getByText("purple").waitFor();
+
   // Live folder: a key written elsewhere appears.
   await page.locator('nav.crumbs a', { hasText: "app" }).click();
   await page.waitForURL(/#\/kv\/app\/$/);

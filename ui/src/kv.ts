@@ -73,7 +73,8 @@ function decodeValue(b64: string | null): { bytes: Uint8Array; text: string | nu
   const bytes = new Uint8Array(raw.length);
   for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    // ignoreBOM: a byte order mark is kept, so that saving the text leaves the bytes as they were.
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
     return { bytes, text: /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text) ? null : text };
   } catch {
     return { bytes, text: null };
@@ -484,7 +485,9 @@ export class KvKeyPage {
   private gone = false;
   private shownIndex = -1;
   // While editing: the ModifyIndex the edit started from (the CAS), and the editor.
-  private editing: { from: number; flags: number; editor: HTMLTextAreaElement; changed: HTMLElement; error: HTMLElement } | null = null;
+  // `crlf`: the value's line breaks were \r\n, which a textarea turns into \n; they are saved
+  // as \r\n again, so that an edit changes only what was edited.
+  private editing: { from: number; flags: number; crlf: boolean; editor: HTMLTextAreaElement; changed: HTMLElement; error: HTMLElement } | null = null;
   private editorBox = h("div", {});
   private sessions = new Map<string, string>();
   // The agent's refusal of a write to this key with this token (a read-only token): the page
@@ -623,14 +626,15 @@ export class KvKeyPage {
     editor.value = text;
     const changed = h("p", { class: "kv-changed", role: "status" });
     const error = h("p", { class: "error", role: "alert" });
-    this.editing = { from: e.ModifyIndex, flags: e.Flags, editor, changed, error };
+    const crlf = text.includes("\r\n");
+    this.editing = { from: e.ModifyIndex, flags: e.Flags, crlf, editor, changed, error };
     const form = h(
       "form",
       { class: "kv-editor", "aria-labelledby": "kv-edit-title", onsubmit: (ev: Event) => void this.save(ev) },
       h("h2", { id: "kv-edit-title" }, `Edit ${this.name}`),
       h("label", { for: "kv-editor" }, "Value"),
       editor,
-      h("p", { class: "muted small" }, `Saved only if nobody changed ${this.name} since you opened it (modify index ${e.ModifyIndex}); its flags (${e.Flags}) are kept.`),
+      h("p", { class: "muted small" }, `Saved only if nobody changed ${this.name} since you opened it (modify index ${e.ModifyIndex}); its flags (${e.Flags})${crlf ? " and its CRLF line breaks" : ""} are kept.`),
       changed,
       error,
       h(
@@ -680,7 +684,10 @@ export class KvKeyPage {
     ed.error.textContent = "Saving…";
     // Its own write wakes the page's query too, maybe before the answer: not announced.
     this.saving = true;
-    const r = await write(`/v1/kv/${kvPath(this.name)}?cas=${ed.from}&flags=${ed.flags}`, { method: "PUT", body: ed.editor.value });
+    const r = await write(`/v1/kv/${kvPath(this.name)}?cas=${ed.from}&flags=${ed.flags}`, {
+      method: "PUT",
+      body: ed.crlf ? ed.editor.value.replace(/\r?\n/g, "\r\n") : ed.editor.value,
+    });
     this.saving = false;
     if (this.editing !== ed) return;
     if (r.ok) {
