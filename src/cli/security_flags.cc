@@ -109,6 +109,13 @@ void AddLimitFlags(CLI::App& app, http::ServerOptions* server, http::ApiOptions*
   app.add_option("--max-instances", api->max_instances,
                  "Registered service instances; registering more gets 429 (0 = no limit)")
       ->capture_default_str();
+  app.add_option("--max-kv-bytes", api->max_kv_bytes,
+                 "Size of the KV store (keys, values and 128 bytes per entry); writes that would "
+                 "grow it past this get 429 (0 = no limit)")
+      ->capture_default_str();
+  app.add_option("--max-sessions", api->max_sessions,
+                 "Open sessions; creating more gets 429 (0 = no limit)")
+      ->capture_default_str();
   app.add_option("--http-legacy-methods", api->legacy_methods,
                  "Accept the GETs Consul 0.x clients send on deregister and check pass/warn/fail "
                  "(never from browsers)")

@@ -136,6 +136,8 @@ std::string KvState::ApplyOp(const KvOp& op, Time at, Index index, Work* w) cons
     const std::string before = current ? current->session : std::string();
     if (before != session) w->held.push_back({op.key, before, session});
     e->session = std::move(session);
+    w->bytes += static_cast<std::int64_t>(e->Footprint()) -
+                static_cast<std::int64_t>(current ? current->Footprint() : 0);
     w->entries.Insert(std::move(e));
     w->changed = true;
   };
@@ -143,6 +145,7 @@ std::string KvState::ApplyOp(const KvOp& op, Time at, Index index, Work* w) cons
     if (w->dry) return;
     if (!e.session.empty()) w->held.push_back({e.key, e.session, ""});
     std::string key = e.key;  // e goes with the erase
+    w->bytes -= static_cast<std::int64_t>(e.Footprint());
     w->entries.Erase(key);
     w->last_delete = index;
     w->changed = true;
@@ -238,15 +241,16 @@ std::optional<KvFailure> KvState::Run(const KvWrite& cmd, Index index, Work* w,
 std::optional<KvFailure> KvState::Conflict(const KvWrite& cmd, Index index) const {
   // A dry run: a single write (the usual PUT) checks its condition without copying a path
   // of the tree.
-  Work w{entries_, last_delete_, false, false, {}};
+  Work w{entries_, last_delete_, false, 0, false, {}};
   return Run(cmd, index, &w, true);
 }
 
 std::optional<KvFailure> KvState::Apply(const KvWrite& cmd, Index index) {
-  Work w{entries_, last_delete_, false, false, {}};
+  Work w{entries_, last_delete_, false, 0, false, {}};
   if (auto failure = Run(cmd, index, &w)) return failure;
   if (!w.changed) return std::nullopt;
   entries_ = std::move(w.entries);
+  bytes_ = static_cast<std::size_t>(static_cast<std::int64_t>(bytes_) + w.bytes);
   last_delete_ = w.last_delete;
   index_ = index;
   for (const Work::Held& h : w.held) {
@@ -338,12 +342,14 @@ bool KvState::EndSession(std::string_view id, Time at, Index index) {
     const KvEntry* e = Find(key);
     if (e == nullptr) continue;
     if (s.lock_delay > Duration::zero()) lock_delay_[key] = at + s.lock_delay;
+    bytes_ -= e->Footprint();
     if (s.behavior == SessionBehavior::kDelete) {
       entries_.Erase(key);
       last_delete_ = index;
     } else {
       auto copy = std::make_shared<KvEntry>(*e);
       copy->session.clear();
+      bytes_ += copy->Footprint();
       copy->modify_index = index;
       entries_.Insert(std::move(copy));
     }
@@ -388,6 +394,7 @@ bool KvState::Decode(Decoder& d, KvState* out) {
     if (i > 0 && e->key <= previous) return false;  // sorted, unique
     previous = e->key;
     if (!e->session.empty()) kv.held_[e->session].insert(e->key);
+    kv.bytes_ += e->Footprint();
     kv.entries_.Insert(std::move(e));
   }
   if (!d.Varint(&kv.sessions_index_) || !GetCount(d, d.remaining(), &n)) return false;

@@ -55,6 +55,15 @@ struct KvEntry {
   Index lock_index = 0;  // times the lock was acquired
   std::string session;   // the lock's holder, if any
   bool operator==(const KvEntry&) const = default;
+
+  // What an entry counts against the store's size limit (-max-kv-bytes): its strings and a
+  // fixed allowance for the record, its tree slot and its allocations.
+  static constexpr std::size_t kOverheadBytes = 128;
+  static std::size_t Footprint(std::size_t key_bytes, std::size_t value_bytes,
+                               std::size_t session_bytes = 0) {
+    return key_bytes + value_bytes + session_bytes + kOverheadBytes;
+  }
+  std::size_t Footprint() const { return Footprint(key.size(), value.size(), session.size()); }
 };
 
 struct KvEntryKey {
@@ -131,6 +140,8 @@ class KvState {
   Index index() const { return index_; }
   Index last_delete() const { return last_delete_; }
   Index floor() const { return floor_; }
+  // The entries' footprints summed (KvEntry::Footprint): what -max-kv-bytes bounds.
+  std::size_t bytes() const { return bytes_; }
 
   const std::map<std::string, Session, std::less<>>& sessions() const { return sessions_; }
   const Session* FindSession(std::string_view id) const;
@@ -170,6 +181,7 @@ class KvState {
     KvEntries entries;
     Index last_delete = 0;
     bool changed = false;
+    std::int64_t bytes = 0;  // the footprint's change
     // Check the conditions only: nothing reads the result (the last operation of a dry run).
     bool dry = false;
     struct Held {
@@ -186,6 +198,7 @@ class KvState {
   std::string ApplyOp(const KvOp& op, Time at, Index index, Work* work) const;
 
   KvEntries entries_;
+  std::size_t bytes_ = 0;
   Index index_ = 0;
   Index last_delete_ = 0;
   Index floor_ = 0;

@@ -42,6 +42,9 @@ struct ApiOptions {
   // Limits (docs/limits.md): parked blocking queries, and registered instances; 0 = none.
   std::size_t max_blocking_queries = 12288;
   std::size_t max_instances = 2097152;
+  // The KV store's size (core::KvEntry::Footprint summed) and open sessions; 0 = none.
+  std::size_t max_kv_bytes = std::size_t{1} << 30;
+  std::size_t max_sessions = 262144;
   // Where GET /v1/agent/monitor reads log lines; null: 501.
   server::LogMonitor* monitor = nullptr;
   // Enforce ACL tokens (docs/acl.md); the default policy is the registry's.
@@ -106,6 +109,8 @@ class ConsulApi {
   // The KV store, transactions and sessions (http/kv_api.cc).
   Awaitable KvRead(Request& req, std::string_view key);
   Awaitable KvWrite(Request& req, std::string_view key);
+  // 429 if `ops` would grow the KV store past -max-kv-bytes (writes that do not grow it pass).
+  std::optional<Response> KvOverQuota(const std::vector<core::KvOp>& ops) const;
   Awaitable Txn(Request& req);
   Awaitable SessionCreate(Request& req);
   Awaitable SessionDestroy(std::string_view id);

@@ -22,19 +22,6 @@ bool Allowed(const Request& req, AclResource resource, std::string_view name, P 
 }
 
 // "?flags=", "?cas=": an unsigned integer, or why not.
-Result<std::uint64_t> QueryUint(const Request& req, std::string_view name) {
-  std::string_view text = req.Query(name).value_or("0");
-  std::uint64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size() || text.empty()) {
-    return Status::InvalidArgument("Invalid " + std::string(name) +
-                                   " value: expected a "
-                                   "non-negative integer, got \"" +
-                                   std::string(text) + "\"");
-  }
-  return v;
-}
-
 // Consul answers a missing key with an empty 404 (its clients read the status only); the
 // body says what was missing, for people.
 Response NoKey(std::string_view key, bool prefix) {
@@ -124,7 +111,7 @@ asio::awaitable<Response> ConsulApi::KvWrite(Request& req, std::string_view key)
     if (req.Has("recurse")) {
       op.verb = KvOp::Verb::kDeleteTree;
     } else if (req.Has("cas")) {
-      auto cas = QueryUint(req, "cas");
+      auto cas = req.QueryUint("cas");
       if (!cas.ok()) co_return FromStatus(cas.status());
       op.verb = KvOp::Verb::kDeleteCas;
       op.index = *cas;
@@ -140,7 +127,7 @@ asio::awaitable<Response> ConsulApi::KvWrite(Request& req, std::string_view key)
                    "https://developer.hashicorp.com/consul/docs/agent/config/config-files"
                    "#kv_max_value_size.");
     }
-    auto flags = QueryUint(req, "flags");
+    auto flags = req.QueryUint("flags");
     if (!flags.ok()) co_return FromStatus(flags.status());
     op.flags = *flags;
     op.value = std::move(req.body);
@@ -152,7 +139,7 @@ asio::awaitable<Response> ConsulApi::KvWrite(Request& req, std::string_view key)
       op.verb = KvOp::Verb::kLock;
       op.session = std::string(*acquire);
     } else if (req.Has("cas")) {
-      auto cas = QueryUint(req, "cas");
+      auto cas = req.QueryUint("cas");
       if (!cas.ok()) co_return FromStatus(cas.status());
       op.verb = KvOp::Verb::kCas;
       op.index = *cas;
@@ -161,7 +148,10 @@ asio::awaitable<Response> ConsulApi::KvWrite(Request& req, std::string_view key)
   if (op.key.empty() && op.verb != KvOp::Verb::kDeleteTree) {
     co_return Response::Error(400, "Missing key name");
   }
-  core::Command command = core::KvWrite{{std::move(op)}, {}};
+  std::vector<KvOp> ops;
+  ops.push_back(std::move(op));
+  if (auto refused = KvOverQuota(ops)) co_return std::move(*refused);
+  core::Command command = core::KvWrite{std::move(ops), {}};
   Result<core::Index> result = co_await state_.Submit(std::move(command));
   // A stale CAS, a lock held by another session: false, as Consul answers.
   if (!result.ok() && !core::ParseKvConflict(result.status())) {
@@ -169,6 +159,27 @@ asio::awaitable<Response> ConsulApi::KvWrite(Request& req, std::string_view key)
   }
   co_return WithIndex(Response::Json(result.ok() ? "true" : "false"),
                       result.ok() ? *result : registry_.index());
+}
+
+std::optional<Response> ConsulApi::KvOverQuota(const std::vector<KvOp>& ops) const {
+  if (options_.max_kv_bytes == 0) return std::nullopt;
+  auto view = registry_.Kv();
+  std::int64_t growth = 0;
+  for (const KvOp& op : ops) {
+    using V = KvOp::Verb;
+    if (op.verb != V::kSet && op.verb != V::kCas && op.verb != V::kLock) continue;
+    const auto* current = view->entries.Find(op.key);
+    growth += static_cast<std::int64_t>(
+                  core::KvEntry::Footprint(op.key.size(), op.value.size(), op.session.size())) -
+              static_cast<std::int64_t>(current ? (*current)->Footprint() : 0);
+  }
+  if (growth <= 0 || view->bytes + static_cast<std::size_t>(growth) <= options_.max_kv_bytes) {
+    return std::nullopt;
+  }
+  return Response::Error(429, "the KV store holds " + std::to_string(view->bytes) +
+                                  " bytes, and this write would take it past its limit of " +
+                                  std::to_string(options_.max_kv_bytes) +
+                                  " (-max-kv-bytes); delete some keys or raise the limit");
 }
 
 asio::awaitable<Response> ConsulApi::Txn(Request& req) {
@@ -191,6 +202,7 @@ asio::awaitable<Response> ConsulApi::Txn(Request& req) {
     r.status = 403;
     co_return r;
   }
+  if (auto refused = KvOverQuota(*ops)) co_return std::move(*refused);
   std::vector<KvOp> kept = *ops;
   core::Command command = core::KvWrite{std::move(*ops), {}};
   Result<core::Index> result = co_await state_.Submit(std::move(command));
@@ -222,6 +234,12 @@ asio::awaitable<Response> ConsulApi::Txn(Request& req) {
 asio::awaitable<Response> ConsulApi::SessionCreate(Request& req) {
   auto session = DecodeSessionCreate(req.body, options_.node.name);
   if (!session.ok()) co_return FromStatus(session.status());
+  if (const std::size_t open = registry_.Kv()->sessions->size();
+      options_.max_sessions > 0 && open >= options_.max_sessions) {
+    co_return Response::Error(429, "the registry holds " + std::to_string(open) +
+                                       " sessions, its limit (-max-sessions); destroy some or "
+                                       "raise the limit");
+  }
   session->id = NewUuid();
   std::string id = session->id;
   core::Command command = core::SessionCreate{std::move(*session), {}};

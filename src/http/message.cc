@@ -3,6 +3,7 @@
 #include "core/utf8.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <cstdint>
 
@@ -26,6 +27,18 @@ std::optional<std::string_view> Request::Header(std::string_view name) const {
     }
   }
   return std::nullopt;
+}
+
+Result<std::uint64_t> Request::QueryUint(std::string_view name) const {
+  std::string_view text = Query(name).value_or("0");
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || text.empty()) {
+    return Status::InvalidArgument("Invalid " + std::string(name) +
+                                   " value: expected a non-negative integer, got \"" +
+                                   std::string(text) + "\"");
+  }
+  return v;
 }
 
 std::vector<std::string_view> Request::QueryAll(std::string_view name) const {

@@ -65,6 +65,9 @@ struct Request {
   std::optional<std::string_view> Query(std::string_view name) const;
   std::vector<std::string_view> QueryAll(std::string_view name) const;
   bool Has(std::string_view name) const { return Query(name).has_value(); }
+  // A non-negative integer parameter (?index=, ?cas=, ?flags=): 0 when absent, an error naming
+  // the parameter when it is not one.
+  Result<std::uint64_t> QueryUint(std::string_view name) const;
   // The first header of that name (case-insensitive), or nullopt.
   std::optional<std::string_view> Header(std::string_view name) const;
 };
@@ -84,9 +87,6 @@ struct Response {
     return {status, "text/plain; charset=utf-8", std::move(message), {}};
   }
 };
-
-// The HTTP status of an error (400 for kInvalidArgument, 404 for kNotFound, ...).
-int HttpStatus(const Status& st);
 
 // Decided from a request's line and headers, before its body is read: how large the body may
 // be, or an answer that refuses the request at once (the connection is then closed).

@@ -23,6 +23,7 @@ void ViewPublisher::PublishKv() {
   if (!kv_changed && !sessions_changed) return;
   auto view = std::make_shared<KvView>();
   view->entries = kv.entries();
+  view->bytes = kv.bytes();
   view->index = kv.index();
   view->last_delete = kv.last_delete();
   view->floor = kv.floor();

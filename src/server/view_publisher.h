@@ -51,6 +51,7 @@ struct AclView {
 // with the catalog's (a copy costs a pointer); the sessions are copied when they change.
 struct KvView {
   core::KvEntries entries;
+  std::size_t bytes = 0;  // core::KvState::bytes
   core::Index index = 0;
   core::Index last_delete = 0;
   core::Index floor = 0;

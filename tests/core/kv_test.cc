@@ -185,6 +185,35 @@ TEST_F(KvTest, BadOperationsAreInvalidNotConflicts) {
             Status::Code::kInvalidArgument);
 }
 
+// What -max-kv-bytes bounds: every way an entry comes or goes keeps the sum of footprints, and a
+// restored snapshot counts the same.
+TEST_F(KvTest, TheStoreSizeFollowsEveryChange) {
+  auto sum = [&] {
+    std::size_t total = 0;
+    for (const auto& e : catalog_.kv().entries()) total += e->Footprint();
+    return total;
+  };
+  EXPECT_EQ(catalog_.kv().bytes(), 0u);
+  ASSERT_TRUE(Write({Op(V::kSet, "a", "12345"), Op(V::kSet, "b/c", "x")}).ok());
+  EXPECT_EQ(catalog_.kv().bytes(), KvEntry::Footprint(1, 5) + KvEntry::Footprint(3, 1));
+  ASSERT_TRUE(Write({Op(V::kSet, "a", "1")}).ok());  // overwritten smaller
+  EXPECT_EQ(catalog_.kv().bytes(), sum());
+  ASSERT_TRUE(Create("s1", {}, SessionBehavior::kRelease, 0s).ok());
+  ASSERT_TRUE(Create("s2", {}, SessionBehavior::kDelete, 0s).ok());
+  ASSERT_TRUE(Write({Op(V::kLock, "held", "v", 0, "s1"), Op(V::kLock, "gone", "v", 0, "s2")}).ok());
+  EXPECT_EQ(catalog_.kv().bytes(), sum());
+  ASSERT_TRUE(Run(SessionDestroy{"s1", false, kT0}).ok());  // released: the holder goes
+  ASSERT_TRUE(Run(SessionDestroy{"s2", false, kT0}).ok());  // deleted with its session
+  EXPECT_EQ(catalog_.kv().bytes(), sum());
+  EXPECT_FALSE(Write({Op(V::kSet, "z", "big"), Op(V::kCas, "a", "", 999)}).ok());  // none applies
+  EXPECT_EQ(catalog_.kv().bytes(), sum());
+  auto restored = Catalog::DecodeSnapshot(catalog_.EncodeSnapshot());
+  ASSERT_TRUE(restored.ok()) << restored.status().message();
+  EXPECT_EQ(restored->kv().bytes(), catalog_.kv().bytes());
+  ASSERT_TRUE(Write({Op(V::kDeleteTree, "")}).ok());
+  EXPECT_EQ(catalog_.kv().bytes(), 0u);
+}
+
 TEST_F(KvTest, CommandsAndTheSnapshotRoundTrip) {
   ASSERT_TRUE(Create("s1").ok());
   ASSERT_TRUE(Write({Op(V::kLock, "l", "held", 0, "s1"), Op(V::kSet, "plain", "v")}).ok());

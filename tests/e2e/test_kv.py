@@ -259,6 +259,39 @@ class KvDurabilityTest(unittest.TestCase):
             agent.stop()
 
 
+class KvLimitsTest(unittest.TestCase):
+    """-max-kv-bytes and -max-sessions: with ACLs off (the default) anyone may write, so the
+    store's size and the number of sessions are bounded; past them a clear 429, and what does not
+    grow the store (overwrites no larger, deletes) still works."""
+
+    def test_the_store_size_and_the_sessions_are_bounded(self):
+        data_dir = tempfile.mkdtemp(prefix="concierge-kv-limits-")
+        self.addCleanup(shutil.rmtree, data_dir, True)
+        # Each entry counts its key, its value and 128 bytes: room for about three of these.
+        agent = Server("-data-dir", data_dir, "-http-addr", "127.0.0.1:0", "-server-port", "0",
+                       "-dns-port", "-1", "-max-kv-bytes", "3500", "-max-sessions", "2")
+        agent.start()
+        self.addCleanup(agent.stop)
+        value = b"v" * 1000
+        for i in range(3):
+            self.assertEqual(agent.put("/v1/kv/full/%d" % i, value).status, 200)
+        r = agent.put("/v1/kv/full/3", value)
+        self.assertEqual(r.status, 429, r.body)
+        self.assertIn(b"-max-kv-bytes", r.body)
+        txn = json.dumps([{"KV": {"Verb": "set", "Key": "full/t",
+                                  "Value": base64.b64encode(value).decode()}}]).encode()
+        self.assertEqual(agent.put("/v1/txn", txn).status, 429)
+        self.assertEqual(agent.put("/v1/kv/full/0", b"smaller").status, 200)
+        self.assertEqual(agent.request("DELETE", "/v1/kv/full/1").status, 200)
+        self.assertEqual(agent.put("/v1/kv/full/3", value).status, 200)
+        for _ in range(2):
+            self.assertEqual(agent.put("/v1/session/create", b"{}").status, 200)
+        r = agent.put("/v1/session/create", b"{}")
+        self.assertEqual(r.status, 429, r.body)
+        self.assertIn(b"-max-sessions", r.body)
+        self.assertEqual(len(json.loads(agent.get("/v1/session/list").body)), 2)
+
+
 class KvCliTest(unittest.TestCase):
     """`concierge kv` and `concierge lock` against the durable agent."""
 
