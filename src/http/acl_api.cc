@@ -37,23 +37,6 @@ Result<rapidjson::Document> Parse(std::string_view text, std::string_view what) 
   return doc;
 }
 
-std::string_view Str(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
-
-// A member by name, case-insensitively (Consul's decoder is), or null.
-const Value* Member(const Value& obj, std::string_view name) {
-  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
-    std::string_view key = Str(it->name);
-    if (key.size() == name.size() &&
-        std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) ==
-                 std::tolower(static_cast<unsigned char>(b));
-        })) {
-      return it->value.IsNull() ? nullptr : &it->value;
-    }
-  }
-  return nullptr;
-}
-
 Status GetString(const Value& obj, std::string_view name, std::string* out) {
   const Value* v = Member(obj, name);
   if (v == nullptr) return Status::Ok();

@@ -530,12 +530,9 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
       !acl_.CanRead(req, key, true)) {
     co_return std::nullopt;
   }
-  core::Index index = 0;
-  auto [p, ec] = std::from_chars(index_text->data(), index_text->data() + index_text->size(), index);
-  if (ec != std::errc() || p != index_text->data() + index_text->size()) {
-    co_return Response::Error(400, "index: expected a non-negative integer, got \"" +
-                                       std::string(*index_text) + "\"");
-  }
+  auto parsed = req.QueryUint("index");
+  if (!parsed.ok()) co_return FromStatus(parsed.status());
+  const core::Index index = *parsed;
   std::chrono::steady_clock::time_point deadline;
   if (auto error = WaitDeadline(req, &deadline)) co_return error;
   // Wake when the index moves past the client's; a client index ahead of ours (it talked to
@@ -733,11 +730,8 @@ asio::awaitable<Response> ConsulApi::UiChanges(Request& req, bool summary) {
   std::function<core::Index()> current = [&] { return registry_.index(); };
   std::string key(server::WatchHub::kAnyKey);
   if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
-  // Block has checked the index.
-  core::Index since = 0;
-  std::string_view index = req.Query("index").value_or("0");
-  std::from_chars(index.data(), index.data() + index.size(), since);
-  Response r = WithIndex(Response::Json(summary ? UiSummary(registry_, since)
+  auto since = req.QueryUint("index");  // Block has checked it
+  Response r = WithIndex(Response::Json(summary ? UiSummary(registry_, *since)
                                                 : "{\"Index\":" + std::to_string(current()) + "}"),
                          current());
   r.headers.emplace_back("Cache-Control", "no-store");

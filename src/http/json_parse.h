@@ -5,6 +5,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include <cctype>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,26 @@ inline Result<rapidjson::Document> ParseJson(std::string_view text, std::string_
                                    std::to_string(doc.GetErrorOffset()) + ")");
   }
   return doc;
+}
+
+inline std::string_view Str(const rapidjson::Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
+
+// A member of an object by name, case-insensitively (Consul's decoder is), or null (also for
+// a JSON null).
+inline const rapidjson::Value* Member(const rapidjson::Value& obj, std::string_view name) {
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    std::string_view key = Str(it->name);
+    if (key.size() == name.size() &&
+        std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return it->value.IsNull() ? nullptr : &it->value;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace concierge::http

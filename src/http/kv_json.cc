@@ -19,28 +19,12 @@ namespace {
 using rapidjson::Value;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-std::string_view Str(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
 
 void Key(Writer& w, std::string_view key) {
   w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
 }
 void String(Writer& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-// A member by name, case-insensitively (Consul's decoder is), or null (also for null).
-const Value* Member(const Value& obj, std::string_view name) {
-  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
-    std::string_view key = Str(it->name);
-    if (key.size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < key.size() && same; ++i) {
-      same = std::tolower(static_cast<unsigned char>(key[i])) ==
-             std::tolower(static_cast<unsigned char>(name[i]));
-    }
-    if (same) return it->value.IsNull() ? nullptr : &it->value;
-  }
-  return nullptr;
 }
 
 Status Wrong(std::string_view field, std::string_view expected) {
