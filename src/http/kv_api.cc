@@ -56,9 +56,11 @@ asio::awaitable<Response> ConsulApi::KvRead(Request& req, std::string_view key_p
   std::function<core::Index()> current = [&] {
     auto view = registry_.Kv();
     if (recurse) return view->PrefixIndex(key);
+    // A key that is there: its own ModifyIndex, as Consul (a delete elsewhere does not make
+    // its watchers read it again); a missing one: the last delete, which may have been it.
     const auto* e = view->entries.Find(key);
-    core::Index own = e == nullptr ? 0 : (*e)->modify_index;
-    return std::max<core::Index>({1, own, view->last_delete, view->floor});
+    core::Index own = e == nullptr ? view->last_delete : (*e)->modify_index;
+    return std::max<core::Index>({1, own, view->floor});
   };
   std::string watch(server::WatchHub::kKvKey);
   if (auto error = co_await Block(req, std::move(watch), current)) co_return std::move(*error);

@@ -82,7 +82,7 @@ class KvTest(unittest.TestCase):
         self.assertTrue(c.kv.delete("cas/k", cas=entry["ModifyIndex"]))
         self.assertIsNone(c.kv.get("cas/k")[1])
 
-    def test_a_blocking_get_wakes_on_the_key_and_on_a_delete_under_a_prefix(self):
+    def test_a_blocking_get_wakes_on_its_key_and_on_a_delete_under_a_prefix(self):
         c = self.client()
         c.kv.put("watch/a", "1")
         index, _ = c.kv.get("watch/a")
@@ -95,7 +95,8 @@ class KvTest(unittest.TestCase):
         started = time.monotonic()
         t.start()
         time.sleep(0.5)
-        c.kv.put("other", "unrelated")  # another key: the watch keeps waiting
+        c.kv.put("other", "unrelated")  # another key written or deleted: it keeps waiting
+        c.kv.delete("other")
         time.sleep(0.3)
         self.assertTrue(t.is_alive())
         c.kv.put("watch/a", "2")
