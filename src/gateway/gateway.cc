@@ -5,13 +5,16 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -19,52 +22,60 @@
 #include <unordered_map>
 
 #include "concierge/watcher.h"
+#include "gateway/http1.h"
 #include "server/log_limit.h"
 
 namespace concierge::gateway {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
-using Request = bhttp::request<bhttp::string_body>;
-using Response = bhttp::response<bhttp::string_body>;
+using http1::Parse;
 
 namespace {
 
 constexpr auto kUse = asio::use_awaitable;
 constexpr auto kIdleMax = std::chrono::seconds(20);  // a pooled connection older is closed
+constexpr std::size_t kRequestHeadLimit = 8 * 1024;  // as Beast's parser had
+constexpr std::size_t kResponseHeadLimit = 64 * 1024;
+constexpr std::size_t kReadSize = 16 * 1024;     // room asked for before each read
+constexpr std::size_t kKeptBuffer = 256 * 1024;  // a connection's buffer larger is freed
 
-Response TextResponse(bhttp::status status, std::string body) {
-  Response res{status, 11};
-  res.set(bhttp::field::server, "concierge-gateway");
-  res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-  res.body() = std::move(body) + "\n";
-  res.prepare_payload();
-  return res;
-}
-
-bool Idempotent(bhttp::verb method) {
-  switch (method) {
-    case bhttp::verb::get:
-    case bhttp::verb::head:
-    case bhttp::verb::put:
-    case bhttp::verb::delete_:
-    case bhttp::verb::options:
-    case bhttp::verb::trace:
-      return true;
-    default:
-      return false;
+bool Idempotent(std::string_view method) {
+  for (std::string_view m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"}) {
+    if (method == m) return true;
   }
+  return false;
 }
 
 // Headers that belong to one connection, not to the message (RFC 7230 6.1).
-void EraseHopByHop(bhttp::fields& fields) {
-  for (bhttp::field f : {bhttp::field::connection, bhttp::field::keep_alive,
-                         bhttp::field::proxy_connection, bhttp::field::te, bhttp::field::trailer,
-                         bhttp::field::upgrade}) {
-    fields.erase(f);
+bool HopByHop(std::string_view name) {
+  for (std::string_view h :
+       {"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"}) {
+    if (http1::IEquals(name, h)) return true;
+  }
+  return false;
+}
+
+const char* Reason(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 413:
+      return "Payload Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Error";
   }
 }
 
@@ -77,15 +88,106 @@ Result<tcp::endpoint> ParseEndpoint(const std::string& host_port) {
   if (ec || colon == std::string::npos) {
     return Status::InvalidArgument("\"" + host_port + "\" is not an IP address and port");
   }
-  return tcp::endpoint(address,
-                       static_cast<std::uint16_t>(std::stoi(host_port.substr(colon + 1))));
+  return tcp::endpoint(address, static_cast<std::uint16_t>(std::stoi(host_port.substr(colon + 1))));
 }
 
 std::string Describe(const Target& t) {
   return "service \"" + t.service + "\"" + (t.tag.empty() ? "" : " with tag \"" + t.tag + "\"");
 }
 
+// Bytes read from one peer, [begin, end) of `data`, kept across requests so that a
+// keep-alive connection reads into the same memory every time.
+struct Buffer {
+  std::vector<char> data;
+  std::size_t begin = 0;
+  std::size_t end = 0;
+
+  std::string_view view() const { return {data.data() + begin, end - begin}; }
+  std::size_t size() const { return end - begin; }
+  // Room for `n` more bytes after what is held (moved to the front first).
+  asio::mutable_buffer Prepare(std::size_t n) {
+    if (begin > 0) {
+      std::copy(data.begin() + static_cast<long>(begin), data.begin() + static_cast<long>(end),
+                data.begin());
+      end -= begin;
+      begin = 0;
+    }
+    if (data.size() - end < n) data.resize(end + std::max(n, data.size()));
+    return asio::buffer(data.data() + end, n);
+  }
+  void Consume(std::size_t n) {
+    begin += n;
+    if (begin == end) begin = end = 0;
+  }
+  // Between requests: a buffer grown by a large body does not stay large.
+  void Trim() {
+    if (begin == end && data.size() > kKeptBuffer) data = {};
+  }
+};
+
+template <class Stream>
+asio::awaitable<void> ReadMore(Stream& stream, Buffer& buffer, std::size_t want,
+                               boost::system::error_code& ec) {
+  std::size_t n = co_await stream.async_read_some(buffer.Prepare(std::max(want, kReadSize)),
+                                                  asio::redirect_error(kUse, ec));
+  buffer.end += n;
+}
+
 }  // namespace
+
+// A connection's one deadline. Set() moves it (a store, no timer call unless it comes
+// sooner than the timer is armed for); when it passes, the pending operations of the socket
+// named last are cancelled and expired() is true until the next Set(). The timer re-arms
+// itself lazily when it fires before the current deadline.
+class Deadline : public std::enable_shared_from_this<Deadline> {
+ public:
+  explicit Deadline(asio::io_context& ctx) : timer_(ctx) {}
+
+  void Set(Duration d, tcp::socket* socket) {
+    at_ = SteadyClock::now() + d;
+    socket_ = socket;
+    expired_ = false;
+    if (!waiting_) {
+      Arm();
+    } else if (at_ < timer_.expiry()) {
+      timer_.cancel();  // Fire() re-arms at the sooner time
+    }
+  }
+  // Watch nothing (the socket named last is about to go away).
+  void Clear() { socket_ = nullptr; }
+  bool expired() const { return expired_; }
+  void Stop() {
+    stopped_ = true;
+    socket_ = nullptr;
+    if (waiting_) timer_.cancel();
+  }
+
+ private:
+  void Arm() {
+    waiting_ = true;
+    timer_.expires_at(at_);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->Fire(); });
+  }
+  void Fire() {
+    waiting_ = false;
+    if (stopped_ || socket_ == nullptr) return;
+    if (SteadyClock::now() < at_) {
+      Arm();
+      return;
+    }
+    expired_ = true;
+    boost::system::error_code ec;
+    socket_->cancel(ec);
+    socket_ = nullptr;
+  }
+
+  asio::steady_timer timer_;
+  SteadyClock::time_point at_{};
+  tcp::socket* socket_ = nullptr;
+  bool waiting_ = false;
+  bool expired_ = false;
+  bool stopped_ = false;
+};
 
 // One routed service/tag: its Watcher and Balancer.
 struct Upstream {
@@ -96,7 +198,7 @@ struct Upstream {
 
 // An idle keep-alive connection to an instance.
 struct IdleConnection {
-  std::unique_ptr<beast::tcp_stream> stream;
+  std::unique_ptr<tcp::socket> socket;
   SteadyClock::time_point since;
 };
 
@@ -115,6 +217,35 @@ struct Pipe {
   std::optional<Balancer::Lease> lease;
 };
 
+// What the caller of one request is owed, and what it gets back.
+struct Exchange {
+  // The request as read: its head rewritten for the instance, its body as received.
+  std::string upstream_head;
+  std::string_view body;
+  bool idempotent = true;
+  bool head_request = false;
+  // The caller's side of the answer.
+  int minor = 1;
+  bool keep_alive = true;
+  // The answer: `reply` is its head (and the body of the gateway's own answers);
+  // `reply_body` views the instance's body.
+  std::string reply;
+  std::string_view reply_body;
+  std::string dechunked;  // for HTTP/1.0 callers of a chunked answer
+};
+
+// One caller's connection: its buffers and parsed heads, reused request after request.
+struct HttpConnection {
+  Buffer in;
+  Buffer answer;
+  http1::Head head;
+  http1::Head answer_head;
+  http1::ChunkedScanner chunks;
+  Exchange x;
+  std::string remote;
+  std::shared_ptr<Deadline> deadline;
+};
+
 struct Gateway::Impl {
   Impl(std::unique_ptr<Client> c, RouteTable r, GatewayOptions o)
       : client(std::move(c)), routes(std::move(r)), options(std::move(o)) {}
@@ -124,6 +255,7 @@ struct Gateway::Impl {
   GatewayOptions options;
   // Declared before the workers: coroutine frames (holding Leases) die with the io_contexts.
   std::map<std::string, std::unique_ptr<Upstream>> upstreams;
+  std::vector<Upstream*> upstream_of_route;  // by index into routes.routes()
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<tcp::acceptor> http_acceptor;
   std::vector<std::unique_ptr<tcp::acceptor>> tcp_acceptors;
@@ -139,14 +271,74 @@ struct Gateway::Impl {
   asio::awaitable<void> HttpSession(Worker& worker, tcp::socket socket);
   asio::awaitable<void> HttpsSession(Worker& worker, tcp::socket socket);
   template <class Stream>
-  asio::awaitable<void> ServeHttp(Worker& worker, Stream& stream, beast::flat_buffer& buffer,
-                                  const std::string& remote);
-  asio::awaitable<void> Forward(Worker& worker, Request& req, Response& out);
+  asio::awaitable<void> ServeHttp(Worker& worker, Stream& stream, tcp::socket& lowest,
+                                  HttpConnection& c);
+  // The caller's answer for the request in `c.x`, into `c.x.reply` (and `reply_body`).
+  asio::awaitable<void> Forward(Worker& worker, const Route* route, HttpConnection& c);
+  // Reads one answer from an instance into `c.answer` and writes the caller's head into
+  // `c.x.reply`. False with `*error` when the connection failed or the answer is not HTTP.
+  asio::awaitable<bool> ReadAnswer(tcp::socket& socket, HttpConnection& c, bool* reusable,
+                                   std::string* error);
   asio::awaitable<boost::system::error_code> Connect(const std::string& endpoint,
-                                                     beast::tcp_stream& stream);
+                                                     tcp::socket& socket);
   asio::awaitable<void> TcpSession(Worker& worker, tcp::socket socket, std::size_t index);
   asio::awaitable<void> CopyOneWay(std::shared_ptr<Pipe> pipe, bool to_upstream);
 };
+
+namespace {
+
+// The gateway's own answer (404, 503, ...) in plain text.
+void TextReply(Exchange& x, int status, std::string_view text) {
+  x.reply.clear();
+  x.reply_body = {};
+  x.reply.append(x.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  x.reply.append(std::to_string(status)).append(" ").append(Reason(status));
+  x.reply.append("\r\nServer: concierge-gateway\r\nContent-Type: text/plain; charset=utf-8\r\n");
+  x.reply.append("Content-Length: ").append(std::to_string(text.size() + 1)).append("\r\n");
+  if (x.minor == 0 && x.keep_alive) x.reply.append("Connection: keep-alive\r\n");
+  if (x.minor == 1 && !x.keep_alive) x.reply.append("Connection: close\r\n");
+  x.reply.append("\r\n");
+  if (!x.head_request) x.reply.append(text).append("\n");
+}
+
+// The request head as sent on to an instance: HTTP/1.1, without the caller's connection
+// headers, with the caller's address added to X-Forwarded-For.
+void UpstreamHead(const http1::Head& head, std::string_view remote, std::string& out) {
+  out.clear();
+  out.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
+  std::string_view forwarded;
+  std::string joined;
+  for (const http1::Header& h : head.headers) {
+    if (HopByHop(h.name)) continue;
+    if (http1::IEquals(h.name, "x-forwarded-for")) {
+      if (forwarded.empty()) {
+        forwarded = h.value;
+      } else {
+        joined = (joined.empty() ? std::string(forwarded) : joined) + ", " + std::string(h.value);
+      }
+      continue;
+    }
+    // We read the whole body before choosing an instance, so the go-ahead was ours to give.
+    if (http1::IEquals(h.name, "expect") && http1::IEquals(h.value, "100-continue")) continue;
+    out.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  if (!joined.empty()) forwarded = joined;
+  out.append("X-Forwarded-For: ");
+  if (!forwarded.empty()) out.append(forwarded).append(", ");
+  out.append(remote).append("\r\n\r\n");
+}
+
+bool KeepAlive(const http1::Head& head) {
+  bool close = false, keep = false;
+  for (const http1::Header& h : head.headers) {
+    if (!http1::IEquals(h.name, "connection")) continue;
+    close = close || http1::HasToken(h.value, "close");
+    keep = keep || http1::HasToken(h.value, "keep-alive");
+  }
+  return head.minor == 1 ? !close : keep;
+}
+
+}  // namespace
 
 Gateway::Gateway(std::unique_ptr<Client> client, RouteTable routes, GatewayOptions options)
     : impl_(std::make_unique<Impl>(std::move(client), std::move(routes), std::move(options))) {}
@@ -215,11 +407,14 @@ Status Gateway::Start() {
     if (!first.ok()) {
       spdlog::warn("gateway: {}: first query failed ({}); retrying", name, first.message());
     }
-    up->balancer = std::make_unique<Balancer>(
-        up->watcher.get(), BalancerOptions{.policy = d.options.policy,
-                                           .consecutive_failures = 1,
-                                           .base_ejection = d.options.ejection});
+    up->balancer = std::make_unique<Balancer>(up->watcher.get(),
+                                              BalancerOptions{.policy = d.options.policy,
+                                                              .consecutive_failures = 1,
+                                                              .base_ejection = d.options.ejection});
     d.upstreams.emplace(name, std::move(up));
+  }
+  for (const Route& r : d.routes.routes()) {
+    d.upstream_of_route.push_back(d.upstreams.at(r.target.Key()).get());
   }
 
   if (d.http_acceptor) asio::co_spawn(d.workers[0]->ctx, d.AcceptHttp(), asio::detached);
@@ -280,138 +475,271 @@ asio::awaitable<void> Gateway::Impl::AcceptHttp() {
 
 asio::awaitable<void> Gateway::Impl::HttpSession(Worker& worker, tcp::socket socket) {
   boost::system::error_code ec;
+  HttpConnection c;
   tcp::endpoint peer = socket.remote_endpoint(ec);
-  std::string remote = ec ? "" : peer.address().to_string();
+  c.remote = ec ? "" : peer.address().to_string();
   socket.set_option(tcp::no_delay(true), ec);
-  beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer;
-  co_await ServeHttp(worker, stream, buffer, remote);
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  c.deadline = std::make_shared<Deadline>(worker.ctx);
+  co_await ServeHttp(worker, socket, socket, c);
+  c.deadline->Stop();
+  socket.shutdown(tcp::socket::shutdown_send, ec);
 }
 
 asio::awaitable<void> Gateway::Impl::HttpsSession(Worker& worker, tcp::socket socket) {
   boost::system::error_code ec;
+  HttpConnection c;
   tcp::endpoint peer = socket.remote_endpoint(ec);
-  std::string remote = ec ? "" : peer.address().to_string();
+  c.remote = ec ? "" : peer.address().to_string();
   socket.set_option(tcp::no_delay(true), ec);
-  asio::ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *options.tls);
-  auto& lowest = beast::get_lowest_layer(stream);
+  c.deadline = std::make_shared<Deadline>(worker.ctx);
+  asio::ssl::stream<tcp::socket> stream(std::move(socket), *options.tls);
+  tcp::socket& lowest = stream.next_layer();
   beast::flat_buffer buffer;
-  lowest.expires_after(options.client_timeout);
+  c.deadline->Set(options.client_timeout, &lowest);
   bool is_tls = co_await beast::async_detect_ssl(lowest, buffer, asio::redirect_error(kUse, ec));
-  if (ec) co_return;
-  if (!is_tls) {
-    Response res = TextResponse(bhttp::status::bad_request,
-                                "this gateway speaks HTTPS only: use https://");
-    res.keep_alive(false);
-    co_await bhttp::async_write(lowest, res, asio::redirect_error(kUse, ec));
-    co_return;
+  if (!ec && !is_tls) {
+    c.x.keep_alive = false;
+    TextReply(c.x, 400, "this gateway speaks HTTPS only: use https://");
+    co_await asio::async_write(lowest, asio::buffer(c.x.reply), asio::redirect_error(kUse, ec));
+  } else if (!ec) {
+    co_await stream.async_handshake(asio::ssl::stream_base::server, buffer.data(),
+                                    asio::redirect_error(kUse, ec));
+    if (!ec) {
+      co_await ServeHttp(worker, stream, lowest, c);
+      c.deadline->Set(std::chrono::seconds(1), &lowest);
+      co_await stream.async_shutdown(asio::redirect_error(kUse, ec));
+    }
   }
-  std::size_t used = co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                                     buffer.data(), asio::redirect_error(kUse, ec));
-  if (ec) co_return;
-  buffer.consume(used);
-  co_await ServeHttp(worker, stream, buffer, remote);
-  lowest.expires_after(std::chrono::seconds(1));
-  co_await stream.async_shutdown(asio::redirect_error(kUse, ec));
+  c.deadline->Stop();
 }
 
 template <class Stream>
-asio::awaitable<void> Gateway::Impl::ServeHttp(Worker& worker, Stream& stream,
-                                               beast::flat_buffer& buffer,
-                                               const std::string& remote) {
-  auto& lowest = beast::get_lowest_layer(stream);
+asio::awaitable<void> Gateway::Impl::ServeHttp(Worker& worker, Stream& stream, tcp::socket& lowest,
+                                               HttpConnection& c) {
+  Deadline& deadline = *c.deadline;
+  Exchange& x = c.x;
   boost::system::error_code ec;
+  std::string error;
   for (;;) {
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.body_limit(options.body_limit);
-    lowest.expires_after(options.client_timeout);
-    co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(kUse, ec));
-    if (!ec && beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-      // We read the whole body before choosing an instance, so the go-ahead is ours to give.
-      parser.get().erase(bhttp::field::expect);
-      bhttp::response<bhttp::empty_body> go_ahead{bhttp::status::continue_, 11};
-      co_await bhttp::async_write(stream, go_ahead, asio::redirect_error(kUse, ec));
+    // The head, then the whole body: the request is read before an instance is chosen (a
+    // retry sends it again), within one client timeout.
+    c.in.Trim();
+    deadline.Set(options.client_timeout, &lowest);
+    Parse parsed;
+    bool too_large = false;
+    while ((parsed = http1::ParseRequest(c.in.view(), kRequestHeadLimit, c.head, &error,
+                                         &too_large)) == Parse::kIncomplete) {
+      co_await ReadMore(stream, c.in, 0, ec);
+      if (ec) co_return;  // closed, reset or timed out: nothing to answer
     }
-    if (!ec) co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(kUse, ec));
-    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == beast::error::timeout || ec == asio::error::connection_reset ||
-        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
-      break;
+    x.minor = parsed == Parse::kDone ? c.head.minor : 1;
+    x.keep_alive = false;
+    x.head_request = false;
+    http1::Body body;
+    bool refused = true;
+    if (parsed == Parse::kError) {
+      TextReply(x, too_large ? 431 : 400, "malformed HTTP request: " + error);
+    } else if (!http1::RequestBody(c.head, &body, &error)) {
+      TextReply(x, 400, "malformed HTTP request: " + error);
+    } else if (body.framing == http1::Framing::kLength && body.length > options.body_limit) {
+      TextReply(x, 413,
+                "request body is larger than the gateway's limit of " +
+                    std::to_string(options.body_limit) + " bytes");
+    } else {
+      refused = false;
     }
-    if (ec) {
-      Response res = ec == bhttp::error::body_limit
-                         ? TextResponse(bhttp::status::payload_too_large,
-                                        "request body is larger than the gateway's limit of " +
-                                            std::to_string(options.body_limit) + " bytes")
-                         : TextResponse(bhttp::status::bad_request,
-                                        "malformed HTTP request: " + ec.message());
-      res.keep_alive(false);
-      co_await bhttp::async_write(stream, res, asio::redirect_error(kUse, ec));
-      break;
+    if (refused) {
+      co_await asio::async_write(stream, asio::buffer(x.reply), asio::redirect_error(kUse, ec));
+      co_return;
     }
-    Request& req = parser.get();
-    bool keep_alive = req.keep_alive();
-    unsigned version = req.version();
-    EraseHopByHop(req);
-    std::string forwarded(req["X-Forwarded-For"]);
-    req.set("X-Forwarded-For", forwarded.empty() ? remote : forwarded + ", " + remote);
-    req.version(11);
-    req.keep_alive(true);
+    x.keep_alive = KeepAlive(c.head);
+    x.head_request = c.head.method == "HEAD";
+    x.idempotent = Idempotent(c.head.method);
+    const Route* route = routes.Match(c.head.Get("host"), c.head.target);
+    if (route == nullptr) {
+      TextReply(x, 404,
+                "no gateway route for host \"" + std::string(c.head.Get("host")) +
+                    "\" and path \"" + std::string(c.head.target) + "\"");
+    }
+    bool go_ahead = c.head.minor == 1 && http1::IEquals(c.head.Get("expect"), "100-continue");
+    // Built now: the head's views into `in` do not survive its growing for the body.
+    UpstreamHead(c.head, c.remote, x.upstream_head);
+    std::size_t head_size = c.head.size;
 
-    Response res;
-    co_await Forward(worker, req, res);
-    EraseHopByHop(res);
-    if (version < 11 && res.chunked()) {
-      // An HTTP/1.0 caller cannot read chunks: send the length of the (whole) body instead.
-      res.chunked(false);
-      res.prepare_payload();
+    std::size_t body_size = 0;
+    if (body.framing != http1::Framing::kNone && go_ahead) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await asio::async_write(stream, asio::buffer(kContinue), asio::redirect_error(kUse, ec));
+      if (ec) co_return;
     }
-    res.version(version);
-    res.keep_alive(keep_alive);
-    lowest.expires_after(options.client_timeout);
-    co_await bhttp::async_write(stream, res, asio::redirect_error(kUse, ec));
-    if (ec || !keep_alive) break;
+    if (body.framing == http1::Framing::kLength) {
+      body_size = static_cast<std::size_t>(body.length);
+      while (c.in.size() < head_size + body_size) {
+        co_await ReadMore(stream, c.in, head_size + body_size - c.in.size(), ec);
+        if (ec) co_return;
+      }
+    } else if (body.framing == http1::Framing::kChunked) {
+      c.chunks.Reset();
+      while ((parsed = c.chunks.Scan(c.in.view().substr(head_size), options.body_limit, &error)) ==
+             Parse::kIncomplete) {
+        co_await ReadMore(stream, c.in, 0, ec);
+        if (ec) co_return;
+      }
+      if (parsed == Parse::kError) {
+        x.keep_alive = false;
+        TextReply(
+            x, error.find("limit") != std::string::npos ? 413 : 400,
+            (error.find("limit") != std::string::npos ? "request " : "malformed chunked body: ") +
+                error);
+        co_await asio::async_write(stream, asio::buffer(x.reply), asio::redirect_error(kUse, ec));
+        co_return;
+      }
+      body_size = c.chunks.end();
+    }
+    x.body = c.in.view().substr(head_size, body_size);
+
+    if (route != nullptr) co_await Forward(worker, route, c);
+    deadline.Set(options.client_timeout, &lowest);
+    std::array<asio::const_buffer, 2> out{asio::buffer(x.reply), asio::buffer(x.reply_body)};
+    co_await asio::async_write(stream, out, asio::redirect_error(kUse, ec));
+    c.in.Consume(head_size + body_size);
+    c.answer.Consume(c.answer.size());
+    c.answer.Trim();
+    if (!x.dechunked.empty()) x.dechunked = {};
+    if (ec || !x.keep_alive) co_return;
   }
 }
 
 asio::awaitable<boost::system::error_code> Gateway::Impl::Connect(const std::string& endpoint,
-                                                                  beast::tcp_stream& stream) {
+                                                                  tcp::socket& socket) {
   boost::system::error_code ec;
   Result<tcp::endpoint> parsed = ParseEndpoint(endpoint);
   if (parsed.ok()) {
-    stream.expires_after(options.connect_timeout);
-    co_await stream.async_connect(*parsed, asio::redirect_error(kUse, ec));
+    co_await socket.async_connect(*parsed, asio::redirect_error(kUse, ec));
   } else {
     // A host name: resolve it on each new connection (pooled ones are reused).
     std::size_t colon = endpoint.rfind(':');
     std::string host = endpoint.substr(0, colon);
     std::string port = endpoint.substr(colon + 1);
-    tcp::resolver resolver(stream.get_executor());
-    auto results =
-        co_await resolver.async_resolve(host, port, asio::redirect_error(kUse, ec));
-    if (!ec) {
-      stream.expires_after(options.connect_timeout);
-      co_await stream.async_connect(results, asio::redirect_error(kUse, ec));
-    }
+    tcp::resolver resolver(socket.get_executor());
+    auto results = co_await resolver.async_resolve(host, port, asio::redirect_error(kUse, ec));
+    if (!ec) co_await asio::async_connect(socket, results, asio::redirect_error(kUse, ec));
   }
-  if (!ec) stream.socket().set_option(tcp::no_delay(true), ec);
+  if (!ec) socket.set_option(tcp::no_delay(true), ec);
   co_return ec;
 }
 
-asio::awaitable<void> Gateway::Impl::Forward(Worker& worker, Request& req, Response& out) {
-  beast::string_view host_field = req[bhttp::field::host];
-  std::string_view host(host_field.data(), host_field.size());
-  std::string_view target(req.target().data(), req.target().size());
-  const Route* route = routes.Match(host, target);
-  if (route == nullptr) {
-    out = TextResponse(bhttp::status::not_found, "no gateway route for host \"" +
-                                                     std::string(host) + "\" and path \"" +
-                                                     std::string(target) + "\"");
-    co_return;
+asio::awaitable<bool> Gateway::Impl::ReadAnswer(tcp::socket& socket, HttpConnection& c,
+                                                bool* reusable, std::string* error) {
+  Exchange& x = c.x;
+  Buffer& in = c.answer;
+  boost::system::error_code ec;
+  Parse parsed;
+  // Interim answers (1xx but 101) are skipped: the caller gets the final one.
+  for (;;) {
+    while ((parsed = http1::ParseResponse(in.view(), kResponseHeadLimit, c.answer_head, error)) ==
+           Parse::kIncomplete) {
+      co_await ReadMore(socket, in, 0, ec);
+      if (ec) {
+        *error = ec.message();
+        co_return false;
+      }
+    }
+    if (parsed == Parse::kError) co_return false;
+    if (c.answer_head.status >= 200 || c.answer_head.status == 101) break;
+    in.Consume(c.answer_head.size);
   }
-  Upstream& up = *upstreams.at(route->target.Key());
-  bool idempotent = Idempotent(req.method());
+  const http1::Head& head = c.answer_head;
+  if (head.status == 101) {
+    *error = "the instance switched protocols, which the gateway does not proxy";
+    co_return false;
+  }
+  http1::Body body;
+  if (!http1::ResponseBody(head, x.head_request, &body, error)) co_return false;
+  // The caller's head, built now: the views into `in` do not survive its growing.
+  bool dechunk = body.framing == http1::Framing::kChunked && x.minor == 0;
+  bool set_length = dechunk || body.framing == http1::Framing::kUntilClose;
+  x.reply.clear();
+  x.reply.append(x.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  x.reply.append(std::to_string(head.status)).append(" ").append(head.reason).append("\r\n");
+  for (const http1::Header& h : head.headers) {
+    if (HopByHop(h.name)) continue;
+    if (set_length &&
+        (http1::IEquals(h.name, "content-length") || http1::IEquals(h.name, "transfer-encoding"))) {
+      continue;
+    }
+    if (body.framing == http1::Framing::kChunked && http1::IEquals(h.name, "content-length")) {
+      continue;
+    }
+    x.reply.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  bool instance_keeps = KeepAlive(head);
+  std::size_t head_size = head.size;
+
+  std::size_t body_size = 0;
+  if (body.framing == http1::Framing::kLength) {
+    if (body.length > options.body_limit) {
+      *error = "the answer's body is larger than the gateway's limit of " +
+               std::to_string(options.body_limit) + " bytes";
+      co_return false;
+    }
+    body_size = static_cast<std::size_t>(body.length);
+    while (in.size() < head_size + body_size) {
+      co_await ReadMore(socket, in, head_size + body_size - in.size(), ec);
+      if (ec) {
+        *error = ec.message();
+        co_return false;
+      }
+    }
+  } else if (body.framing == http1::Framing::kChunked) {
+    c.chunks.Reset();
+    while ((parsed = c.chunks.Scan(in.view().substr(head_size), options.body_limit, error)) ==
+           Parse::kIncomplete) {
+      co_await ReadMore(socket, in, 0, ec);
+      if (ec) {
+        *error = ec.message();
+        co_return false;
+      }
+    }
+    if (parsed == Parse::kError) co_return false;
+    body_size = c.chunks.end();
+  } else if (body.framing == http1::Framing::kUntilClose) {
+    for (;;) {
+      co_await ReadMore(socket, in, 0, ec);
+      if (ec == asio::error::eof) break;
+      if (ec) {
+        *error = ec.message();
+        co_return false;
+      }
+      if (in.size() - head_size > options.body_limit) {
+        *error = "the answer's body is larger than the gateway's limit of " +
+                 std::to_string(options.body_limit) + " bytes";
+        co_return false;
+      }
+    }
+    body_size = in.size() - head_size;
+  }
+  x.reply_body = in.view().substr(head_size, body_size);
+  if (dechunk) {
+    x.dechunked = http1::Dechunk(x.reply_body);
+    x.reply_body = x.dechunked;
+  }
+  if (set_length) {
+    x.reply.append("Content-Length: ").append(std::to_string(x.reply_body.size())).append("\r\n");
+  }
+  if (x.minor == 0 && x.keep_alive) x.reply.append("Connection: keep-alive\r\n");
+  if (x.minor == 1 && !x.keep_alive) x.reply.append("Connection: close\r\n");
+  x.reply.append("\r\n");
+  *reusable = instance_keeps && body.framing != http1::Framing::kUntilClose &&
+              in.size() == head_size + body_size;
+  co_return true;
+}
+
+asio::awaitable<void> Gateway::Impl::Forward(Worker& worker, const Route* route,
+                                             HttpConnection& c) {
+  Exchange& x = c.x;
+  Deadline& deadline = *c.deadline;
+  Upstream& up = *upstream_of_route[static_cast<std::size_t>(route - routes.routes().data())];
   std::string last_error;
   std::string last_id;
   for (int attempt = 0; attempt < std::max(1, options.attempts); ++attempt) {
@@ -420,10 +748,9 @@ asio::awaitable<void> Gateway::Impl::Forward(Worker& worker, Request& req, Respo
     if (lease && lease->instance().id == last_id) lease = up.balancer->Pick();
     if (!lease) {
       if (attempt == 0) {
-        out = TextResponse(bhttp::status::service_unavailable,
-                           "no healthy instance of " + Describe(up.target) +
-                               " in the registry (route " + std::string(FlagName(route->kind)) +
-                               " " + route->match + ")");
+        TextReply(x, 503,
+                  "no healthy instance of " + Describe(up.target) + " in the registry (route " +
+                      std::string(FlagName(route->kind)) + " " + route->match + ")");
         co_return;
       }
       break;
@@ -434,67 +761,73 @@ asio::awaitable<void> Gateway::Impl::Forward(Worker& worker, Request& req, Respo
     // A pooled connection may have been closed by the instance meanwhile: then the request
     // goes again on a new connection to the same instance, without counting a failure.
     for (bool fresh = false; !fresh;) {
-      std::unique_ptr<beast::tcp_stream> stream;
+      std::unique_ptr<tcp::socket> socket;
       std::vector<IdleConnection>& idle = worker.idle[endpoint];
       SteadyClock::time_point now = SteadyClock::now();
-      while (!idle.empty() && !stream) {
-        if (now - idle.back().since < kIdleMax) stream = std::move(idle.back().stream);
+      while (!idle.empty() && !socket) {
+        if (now - idle.back().since < kIdleMax) socket = std::move(idle.back().socket);
         idle.pop_back();
       }
-      if (!stream) {
+      if (!socket) {
         fresh = true;
-        stream = std::make_unique<beast::tcp_stream>(worker.ctx);
-        boost::system::error_code ec = co_await Connect(endpoint, *stream);
+        socket = std::make_unique<tcp::socket>(worker.ctx);
+        deadline.Set(options.connect_timeout, socket.get());
+        boost::system::error_code ec = co_await Connect(endpoint, *socket);
+        deadline.Clear();
         if (ec) {
           // Nothing was sent: safe to retry whatever the method.
           lease->Failure();
-          last_error = "connecting to " + last_id + " at " + endpoint + ": " + ec.message();
+          last_error = "connecting to " + last_id + " at " + endpoint + ": " +
+                       (deadline.expired() ? "timed out" : ec.message());
           server::RateLimitedWarn("gateway: {}; ejecting it for a while", last_error);
           break;
         }
       }
       boost::system::error_code ec;
-      stream->expires_after(options.upstream_timeout);
-      co_await bhttp::async_write(*stream, req, asio::redirect_error(kUse, ec));
-      beast::flat_buffer buffer;
-      bhttp::response_parser<bhttp::string_body> parser;
-      parser.body_limit(options.body_limit);
-      parser.skip(req.method() == bhttp::verb::head);
-      if (!ec) co_await bhttp::async_read(*stream, buffer, parser, asio::redirect_error(kUse, ec));
-      if (!ec) {
+      deadline.Set(options.upstream_timeout, socket.get());
+      std::array<asio::const_buffer, 2> request{asio::buffer(x.upstream_head),
+                                                asio::buffer(x.body)};
+      co_await asio::async_write(*socket, request, asio::redirect_error(kUse, ec));
+      c.answer.Consume(c.answer.size());
+      std::string error;
+      bool reusable = false;
+      bool ok = !ec && co_await ReadAnswer(*socket, c, &reusable, &error);
+      bool timed_out = deadline.expired();
+      deadline.Clear();
+      if (ok) {
         lease->Success();
-        out = parser.release();
         // (`idle` stays valid across the awaits: the map is only ever added to.)
-        if (out.keep_alive() && buffer.size() == 0 && idle.size() < options.idle_per_instance) {
-          idle.push_back({std::move(stream), SteadyClock::now()});
+        if (reusable && idle.size() < options.idle_per_instance) {
+          idle.push_back({std::move(socket), SteadyClock::now()});
         }
         co_return;
       }
-      bool nothing_back = !parser.got_some();
-      if (!fresh && nothing_back && ec != beast::error::timeout) continue;
-      if (ec == beast::error::timeout) {
-        lease->Failure();
-        out = TextResponse(bhttp::status::gateway_timeout,
-                           "instance " + last_id + " at " + endpoint + " of " +
-                               Describe(up.target) + " did not answer within " +
-                               std::to_string(options.upstream_timeout.count()) + " ms");
+      if (ec) error = ec.message();
+      bool nothing_back = c.answer.size() == 0;
+      if (!fresh && nothing_back && !timed_out) continue;
+      lease->Failure();
+      if (timed_out) {
+        TextReply(x, 504,
+                  "instance " + last_id + " at " + endpoint + " of " + Describe(up.target) +
+                      " did not answer within " + std::to_string(options.upstream_timeout.count()) +
+                      " ms");
         co_return;
       }
-      lease->Failure();
-      last_error = "request to " + last_id + " at " + endpoint + " failed: " + ec.message();
+      last_error = "request to " + last_id + " at " + endpoint + " failed: " + error;
       server::RateLimitedWarn("gateway: {}", last_error);
-      if (!idempotent) {
-        out = TextResponse(bhttp::status::bad_gateway,
-                           last_error + " (not retried: " + std::string(req.method_string()) +
-                               " is not idempotent)");
+      if (!x.idempotent) {
+        TextReply(x, 502,
+                  last_error + " (not retried: " +
+                      std::string(
+                          std::string_view(x.upstream_head).substr(0, x.upstream_head.find(' '))) +
+                      " is not idempotent)");
         co_return;
       }
       break;
     }
   }
-  out = TextResponse(bhttp::status::bad_gateway,
-                     "every attempt to reach " + Describe(up.target) + " failed; last: " +
-                         last_error);
+  TextReply(x, 502,
+            "every attempt to reach " + Describe(up.target) + " failed; last: " + last_error);
 }
 
 asio::awaitable<void> Gateway::Impl::AcceptTcp(std::size_t index) {
@@ -525,18 +858,19 @@ asio::awaitable<void> Gateway::Impl::TcpSession(Worker& worker, tcp::socket sock
       co_return;
     }
     std::string endpoint = lease->instance().Endpoint();
-    beast::tcp_stream stream(worker.ctx);
+    tcp::socket stream(worker.ctx);
+    auto deadline = std::make_shared<Deadline>(worker.ctx);
+    deadline->Set(options.connect_timeout, &stream);
     boost::system::error_code ec = co_await Connect(endpoint, stream);
+    deadline->Stop();
     if (ec) {
       lease->Failure();
       server::RateLimitedWarn("gateway: {}: connecting to {} at {}: {}; ejecting it for a while",
                               route.match, lease->instance().id, endpoint, ec.message());
       continue;
     }
-    stream.expires_never();
     lease->Success();
-    auto pipe = std::make_shared<Pipe>(std::move(socket), stream.release_socket(),
-                                       std::move(lease));
+    auto pipe = std::make_shared<Pipe>(std::move(socket), std::move(stream), std::move(lease));
     asio::co_spawn(worker.ctx, CopyOneWay(pipe, false), asio::detached);
     co_await CopyOneWay(pipe, true);
     co_return;
@@ -552,7 +886,8 @@ asio::awaitable<void> Gateway::Impl::CopyOneWay(std::shared_ptr<Pipe> pipe, bool
   std::array<char, 16384> data;
   boost::system::error_code ec;
   for (;;) {
-    std::size_t n = co_await from.async_read_some(asio::buffer(data), asio::redirect_error(kUse, ec));
+    std::size_t n =
+        co_await from.async_read_some(asio::buffer(data), asio::redirect_error(kUse, ec));
     if (ec) break;
     co_await asio::async_write(to, asio::buffer(data.data(), n), asio::redirect_error(kUse, ec));
     if (ec) break;

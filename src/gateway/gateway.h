@@ -19,7 +19,15 @@
 // HTTP: keep-alive from callers and to instances (an idle pool per instance and worker
 // thread); X-Forwarded-For; idempotent requests are retried on another instance when a
 // connection fails; 404 without a route, 503 without a healthy instance, 502 when every
-// attempt failed, 504 on an upstream timeout, each with a body that says why.
+// attempt failed, 504 on an upstream timeout, each with a body that says why; 400 for a
+// malformed request, 431 for a head over 8 KiB, 413 for a body over body_limit.
+//
+// Hot path: each caller connection reads into one buffer it keeps, parses the head in place
+// (http1.h), writes the instance's request head once and sends head and body in one write;
+// the answer is read into a second kept buffer and sent back the same way. One deadline per
+// connection (a time stored per phase, one lazily re-armed timer) replaces a timer per read
+// and write: client_timeout for reading a request and writing its answer, connect_timeout,
+// upstream_timeout for the instance's answer.
 #pragma once
 
 #include <cstdint>

@@ -18,7 +18,7 @@ from harness import AgentTestCase, binary, wait_until
 
 # A tiny keep-alive HTTP backend: answers its name, and what X-Forwarded-For it saw.
 HTTP_BACKEND = r'''
-import http.server, sys
+import http.server, sys, time
 name = sys.argv[1]
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -30,9 +30,42 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def do_GET(self):
-        self.answer(name.encode())
+        if self.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"6\r\nhello \r\n6\r\nchunks\r\n0\r\n\r\n")
+        elif self.path == "/close":
+            # No length: the body ends when the connection does.
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"until close")
+            self.close_connection = True
+        elif self.path == "/slow":
+            time.sleep(20)
+            self.answer(b"late")
+        else:
+            self.answer(name.encode())
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.send_header("X-Backend", name)
+        self.end_headers()
     def do_POST(self):
-        self.answer(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    break
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            self.answer(body)
+        else:
+            self.answer(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
     def log_message(self, *args):
         pass
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -217,6 +250,88 @@ class GatewayTest(AgentTestCase):
             status, backend, body, _ = self.get(c, "/api/y")
             c.close()
             self.assertEqual((status, backend), (200, "two"), body)
+
+    def raw(self, port, data, timeout=10):
+        """Sends `data` on a new connection; everything read until the gateway closes it."""
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(data)
+            got = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                got += chunk
+            return got
+
+    def test_http_details(self):
+        self.backend(HTTP_BACKEND, "gw-detail", "gw-detail-1", "one")
+        g = self.gateway("-route", "/=gw-detail", "-timeout", "1s", "-client-timeout", "2s")
+        conn = http.client.HTTPConnection("127.0.0.1", g.http_port, timeout=10)
+        self.addCleanup(conn.close)
+        wait_until(lambda: self.get(conn, "/")[0] == 200, 10, what="the backend")
+
+        # Chunked and close-delimited answers, a chunked request body, HEAD: all on one
+        # keep-alive connection.
+        self.assertEqual(self.get(conn, "/chunked")[2], b"hello chunks")
+        self.assertEqual(self.get(conn, "/close")[2], b"until close")
+        conn.request("POST", "/echo", body=iter([b"in ", b"chunks"]), encode_chunked=True)
+        r = conn.getresponse()
+        self.assertEqual((r.status, r.read()), (200, b"in chunks"))
+        conn.request("HEAD", "/")
+        r = conn.getresponse()
+        self.assertEqual((r.status, r.getheader("Content-Length"), r.read()), (200, "1000", b""))
+
+        # An HTTP/1.0 caller gets a length, not chunks, and the connection closes after.
+        got = self.raw(g.http_port, b"GET /chunked HTTP/1.0\r\n\r\n")
+        head, _, body = got.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.0 200"), got)
+        self.assertIn(b"Content-Length: 12", head)
+        self.assertNotIn(b"chunked", head.lower())
+        self.assertEqual(body, b"hello chunks")
+
+        # Two pipelined requests, two answers in order.
+        got = self.raw(g.http_port, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                                    b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertEqual(got.count(b"HTTP/1.1 200"), 2, got)
+
+        # Expect: 100-continue gets the go-ahead from the gateway, then the answer.
+        with socket.create_connection(("127.0.0.1", g.http_port), timeout=10) as s:
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                      b"Expect: 100-continue\r\n\r\n")
+            self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 100 Continue"))
+            s.sendall(b"hello")
+            got = b""
+            while not got.endswith(b"hello"):
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, got)
+                got += chunk
+            self.assertTrue(got.startswith(b"HTTP/1.1 200"), got)
+
+        # Refused with a reason, and the connection closed: a malformed request, a head
+        # over 8 KiB, a body over the limit.
+        got = self.raw(g.http_port, b"GET / HTTP/1.1\r\nBad header\r\n\r\n")
+        self.assertTrue(got.startswith(b"HTTP/1.1 400"), got)
+        self.assertIn(b"malformed HTTP request", got)
+        got = self.raw(g.http_port, b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
+        self.assertTrue(got.startswith(b"HTTP/1.1 431"), got)
+        got = self.raw(g.http_port, b"POST / HTTP/1.1\r\nContent-Length: 100000000000\r\n\r\n")
+        self.assertTrue(got.startswith(b"HTTP/1.1 413"), got)
+        self.assertIn(b"larger than the gateway's limit", got)
+
+        # A caller that stops sending half-way through a head is cut off (-client-timeout).
+        got = self.raw(g.http_port, b"GET / HTTP/1.1\r\nHo", timeout=60)
+        self.assertEqual(got, b"")
+
+        # An instance that does not answer within -timeout: 504 that says so. (A new
+        # connection: the first one idled past -client-timeout meanwhile.)
+        fresh = http.client.HTTPConnection("127.0.0.1", g.http_port, timeout=30)
+        self.addCleanup(fresh.close)
+        status, _, body, _ = self.get(fresh, "/slow")
+        self.assertEqual(status, 504, body)
+        self.assertIn(b"did not answer within", body)
 
     def test_follows_registry_changes(self):
         self.backend(HTTP_BACKEND, "gw-live", "gw-live-1", "first")
