@@ -117,6 +117,48 @@ Status KvState::ValidateOps(const KvWrite& cmd) {
   return Status::Ok();
 }
 
+bool IsRead(KvOp::Verb verb) {
+  using V = KvOp::Verb;
+  return verb == V::kGet || verb == V::kGetTree || verb == V::kCheckIndex ||
+         verb == V::kCheckSession || verb == V::kCheckNotExists;
+}
+
+std::string CheckRead(const KvOp& op, const KvEntry* current) {
+  using V = KvOp::Verb;
+  switch (op.verb) {
+    case V::kGet:
+      if (current == nullptr) return "key " + Quoted(op.key) + " doesn't exist";
+      return "";
+    case V::kCheckIndex:
+      if (current == nullptr) return "key " + Quoted(op.key) + " doesn't exist";
+      if (current->modify_index != op.index) {
+        return "current modify index " + std::to_string(current->modify_index) +
+               " != " + std::to_string(op.index);
+      }
+      return "";
+    case V::kCheckSession:
+      if (current == nullptr) return "key " + Quoted(op.key) + " doesn't exist";
+      if (current->session != op.session) {
+        return "current session " + Quoted(current->session) + " != " + Quoted(op.session);
+      }
+      return "";
+    case V::kCheckNotExists:
+      if (current != nullptr) return "key " + Quoted(op.key) + " exists";
+      return "";
+    default:  // get-tree, and writes (not reads: nothing to check here)
+      return "";
+  }
+}
+
+std::optional<KvFailure> CheckReads(const std::vector<KvOp>& ops, const KvEntries& entries) {
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const auto* found = entries.Find(ops[i].key);
+    std::string what = CheckRead(ops[i], found == nullptr ? nullptr : found->get());
+    if (!what.empty()) return KvFailure{i, std::move(what)};
+  }
+  return std::nullopt;
+}
+
 std::string KvState::ApplyOp(const KvOp& op, Time at, Index index, Work* w) const {
   using V = KvOp::Verb;
   const std::shared_ptr<const KvEntry>* found = w->entries.Find(op.key);
@@ -184,26 +226,11 @@ std::string KvState::ApplyOp(const KvOp& op, Time at, Index index, Work* w) cons
       put("");
       return "";
     case V::kGet:
-      if (current == nullptr) return "key " + Quoted(op.key) + " doesn't exist";
-      return "";
     case V::kGetTree:
-      return "";
     case V::kCheckIndex:
-      if (current == nullptr) return "key " + Quoted(op.key) + " doesn't exist";
-      if (current->modify_index != op.index) {
-        return "current modify index " + std::to_string(current->modify_index) +
-               " != " + std::to_string(op.index);
-      }
-      return "";
     case V::kCheckSession:
-      if (current == nullptr) return "key " + Quoted(op.key) + " doesn't exist";
-      if (current->session != op.session) {
-        return "current session " + Quoted(current->session) + " != " + Quoted(op.session);
-      }
-      return "";
     case V::kCheckNotExists:
-      if (current != nullptr) return "key " + Quoted(op.key) + " exists";
-      return "";
+      return CheckRead(op, current);
     case V::kDelete:
       if (current != nullptr) erase(*current);
       return "";

@@ -116,6 +116,8 @@ struct KvOp {
   bool operator==(const KvOp&) const = default;
 };
 std::string_view ToString(KvOp::Verb verb);
+// get, get-tree and the checks: they change nothing.
+bool IsRead(KvOp::Verb verb);
 // Consul's verb names ("set", "delete-tree", ...); nullopt for an unknown one.
 std::optional<KvOp::Verb> ParseKvVerb(std::string_view text);
 inline constexpr std::size_t kKvVerbCount = 12;
@@ -131,6 +133,11 @@ struct KvFailure {
 // every prefix), or `floor` (the store's creation or restore) if later still.
 Index KvPrefixIndex(const KvEntries& entries, std::string_view prefix, Index last_delete,
                     Index floor);
+
+// Why the read `op` fails against `current` (its key's entry, or null), or "" if it holds.
+std::string CheckRead(const KvOp& op, const KvEntry* current);
+// The first failure of a transaction of reads only (Consul answers those without a log entry).
+std::optional<KvFailure> CheckReads(const std::vector<KvOp>& ops, const KvEntries& entries);
 
 class KvState {
  public:

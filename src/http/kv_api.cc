@@ -1,7 +1,7 @@
 // Consul's KV store, transactions and sessions over the registry (issue 19, docs/kv.md):
 // reads from the published KvView, writes as core::KvWrite / SessionCreate / SessionDestroy
 // commands through the log, session renewals as heartbeats.
-#include <charconv>
+#include <algorithm>
 
 #include "core/acl.h"
 #include "http/acl_api.h"
@@ -27,12 +27,6 @@ bool Allowed(const Request& req, AclResource resource, std::string_view name, P 
 Response NoKey(std::string_view key, bool prefix) {
   return Response::Error(404, prefix ? "no key under \"" + std::string(key) + "\""
                                      : "no key \"" + std::string(key) + "\"");
-}
-
-bool Reads(KvOp::Verb v) {
-  using V = KvOp::Verb;
-  return v == V::kGet || v == V::kGetTree || v == V::kCheckIndex || v == V::kCheckSession ||
-         v == V::kCheckNotExists;
 }
 
 // The entries under `prefix` in key order (all of them for "").
@@ -195,7 +189,7 @@ asio::awaitable<Response> ConsulApi::Txn(Request& req) {
   std::vector<core::KvFailure> denied;
   for (std::size_t i = 0; i < ops->size(); ++i) {
     const KvOp& op = (*ops)[i];
-    if (!Allowed(req, AclResource::kKey, op.key, Reads(op.verb) ? P::kRead : P::kWrite)) {
+    if (!Allowed(req, AclResource::kKey, op.key, core::IsRead(op.verb) ? P::kRead : P::kWrite)) {
       denied.push_back({i, "Permission denied"});
     }
   }
@@ -204,19 +198,32 @@ asio::awaitable<Response> ConsulApi::Txn(Request& req) {
     r.status = 403;
     co_return r;
   }
-  if (auto refused = KvOverQuota(*ops)) co_return std::move(*refused);
-  std::vector<KvOp> kept = *ops;
-  core::Command command = core::KvWrite{std::move(*ops), {}};
-  Result<core::Index> result = co_await state_.Submit(std::move(command));
-  if (!result.ok()) {
-    auto failure = core::ParseKvConflict(result.status());
-    if (!failure) co_return FromStatus(result.status());
-    Response r = Response::Json(EncodeTxnErrors({*failure}));
+  auto conflict = [&](const core::KvFailure& failure, core::Index index) {
+    Response r = Response::Json(EncodeTxnErrors({failure}));
     r.status = 409;
-    co_return WithIndex(std::move(r), registry_.index());
+    return WithIndex(std::move(r), index);
+  };
+  std::shared_ptr<const server::KvView> view;
+  core::Index index = 0;
+  if (std::all_of(ops->begin(), ops->end(), [](const KvOp& op) { return core::IsRead(op.verb); })) {
+    // Reads only: answered from one view of the store, without a log entry, as Consul does.
+    view = registry_.Kv();
+    index = std::max<core::Index>(1, view->index);
+    if (auto failure = core::CheckReads(*ops, view->entries)) co_return conflict(*failure, index);
+  } else {
+    if (auto refused = KvOverQuota(*ops)) co_return std::move(*refused);
+    core::Command command = core::KvWrite{*ops, {}};
+    Result<core::Index> result = co_await state_.Submit(std::move(command));
+    if (!result.ok()) {
+      auto failure = core::ParseKvConflict(result.status());
+      if (!failure) co_return FromStatus(result.status());
+      co_return conflict(*failure, registry_.index());
+    }
+    // The results as the store stands once the transaction applied.
+    view = registry_.Kv();
+    index = *result;
   }
-  // The results as the store stands once the transaction applied.
-  auto view = registry_.Kv();
+  const std::vector<KvOp>& kept = *ops;
   std::vector<std::vector<const core::KvEntry*>> results(kept.size());
   for (std::size_t i = 0; i < kept.size(); ++i) {
     const KvOp& op = kept[i];
@@ -230,7 +237,7 @@ asio::awaitable<Response> ConsulApi::Txn(Request& req) {
       if (const auto* e = view->entries.Find(op.key)) results[i].push_back(e->get());
     }
   }
-  co_return WithIndex(Response::Json(EncodeTxnResults(kept, results)), *result);
+  co_return WithIndex(Response::Json(EncodeTxnResults(kept, results)), index);
 }
 
 asio::awaitable<Response> ConsulApi::SessionCreate(Request& req) {

@@ -185,6 +185,25 @@ TEST_F(KvTest, BadOperationsAreInvalidNotConflicts) {
             Status::Code::kInvalidArgument);
 }
 
+// A transaction of reads only is checked against the entries as a write's reads would be.
+TEST_F(KvTest, ReadsAreCheckedWithoutAWrite) {
+  ASSERT_TRUE(Write({Op(V::kSet, "a", "1")}).ok());
+  const Index written = Get("a")->modify_index;
+  const KvEntries& entries = catalog_.kv().entries();
+  EXPECT_FALSE(CheckReads({Op(V::kGet, "a"), Op(V::kCheckIndex, "a", "", written),
+                           Op(V::kCheckNotExists, "b"), Op(V::kGetTree, "")},
+                          entries));
+  auto failure = CheckReads({Op(V::kGet, "a"), Op(V::kCheckSession, "a", "", 0, "s")}, entries);
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->op, 1u);
+  EXPECT_THAT(failure->what, HasSubstr("current session"));
+  // The same operations through the log fail the same way.
+  Status st = Write({Op(V::kGet, "a"), Op(V::kCheckSession, "a", "", 0, "s")});
+  EXPECT_THAT(st.message(), HasSubstr("current session"));
+  EXPECT_TRUE(IsRead(V::kCheckNotExists));
+  EXPECT_FALSE(IsRead(V::kDeleteCas));
+}
+
 // What -max-kv-bytes bounds: every way an entry comes or goes keeps the sum of footprints, and a
 // restored snapshot counts the same.
 TEST_F(KvTest, TheStoreSizeFollowsEveryChange) {

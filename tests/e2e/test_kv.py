@@ -196,6 +196,24 @@ class KvTest(unittest.TestCase):
         self.assertEqual(failed.json()["Errors"][0]["OpIndex"], 1)
         self.assertIn("current modify index", failed.json()["Errors"][0]["What"])
         self.assertEqual(self.agent.get("/v1/kv/txn/c").status, 404)
+        # Reads only: answered without a log entry (the registry's index stays), same checks.
+        before = self.agent.get("/v1/kv/txn/a").header("X-Consul-Index")
+        raft_before = self.agent.get_json("/v1/agent/self")[0]["Stats"]["registry"]["index"]
+        reads = self.agent.put("/v1/txn", [
+            {"KV": {"Verb": "get", "Key": "txn/a"}},
+            {"KV": {"Verb": "check-index", "Key": "txn/a", "Index": index}},
+            {"KV": {"Verb": "get-tree", "Key": "txn/"}},
+        ])
+        self.assertEqual(reads.status, 200, reads.text)
+        self.assertEqual([r["KV"]["Key"] for r in reads.json()["Results"]],
+                         ["txn/a", "txn/a", "txn/a", "txn/b"])
+        refused = self.agent.put("/v1/txn", [
+            {"KV": {"Verb": "check-not-exists", "Key": "txn/b"}}])
+        self.assertEqual(refused.status, 409, refused.text)
+        self.assertIn("exists", refused.json()["Errors"][0]["What"])
+        self.assertEqual(self.agent.get("/v1/kv/txn/a").header("X-Consul-Index"), before)
+        self.assertEqual(self.agent.get_json("/v1/agent/self")[0]["Stats"]["registry"]["index"],
+                         raft_before)
 
     def test_bad_input_gets_a_clear_error(self):
         cases = [
