@@ -59,17 +59,17 @@ class Balancer {
     Lease& operator=(Lease&& other) noexcept;
     ~Lease();
 
-    const Instance& instance() const { return instance_; }
+    const Instance& instance() const { return *instance_; }
     void Success();
     void Failure();
 
    private:
     friend class Balancer;
     struct State;
-    Lease(State* state, Instance instance);
+    Lease(State* state, std::shared_ptr<const Instance> instance);
     void Finish(int outcome);
     State* state_;
-    Instance instance_;
+    std::shared_ptr<const Instance> instance_;  // shared with the Balancer's list: no copy
   };
 
   // A Balancer over instances given with SetInstances().

@@ -35,8 +35,12 @@ struct Balancer::Impl final : Balancer::Lease::State {
   mutable std::mutex mutex;
   std::uint64_t watched_version = 0;
   bool watched_any = false;
-  std::vector<Instance> instances;
+  // Picks hand out shared pointers to these (a Lease copies no strings); track_of[k] is
+  // instances[k]'s entry in `tracks` (map nodes do not move).
+  std::vector<std::shared_ptr<const Instance>> instances;
+  std::vector<Track*> track_of;
   std::map<std::string, Track, std::less<>> tracks;
+  std::vector<std::size_t> eligible;  // Choose()'s scratch, kept to pick without allocating
   std::size_t next = 0;
   std::mt19937_64 rng;
 
@@ -48,7 +52,12 @@ struct Balancer::Impl final : Balancer::Lease::State {
       kept[i.id] = it == tracks.end() ? Track{} : it->second;
     }
     tracks = std::move(kept);
-    instances = std::move(list);
+    instances.clear();
+    track_of.clear();
+    for (Instance& i : list) {
+      track_of.push_back(&tracks.find(i.id)->second);
+      instances.push_back(std::make_shared<const Instance>(std::move(i)));
+    }
   }
 
   void Refresh() {
@@ -70,9 +79,9 @@ struct Balancer::Impl final : Balancer::Lease::State {
   long Choose() {
     if (instances.empty()) return -1;
     Clock::TimePoint now = options.clock->Now();
-    std::vector<std::size_t> eligible;
+    eligible.clear();
     for (std::size_t k = 0; k < instances.size(); ++k) {
-      if (!Ejected(tracks[instances[k].id], now)) eligible.push_back(k);
+      if (!Ejected(*track_of[k], now)) eligible.push_back(k);
     }
     // Panic mode: better an instance that failed a moment ago than none.
     if (eligible.empty()) {
@@ -90,16 +99,17 @@ struct Balancer::Impl final : Balancer::Lease::State {
         long total = 0;
         long best = -1;
         for (std::size_t k : eligible) {
-          Track& t = tracks[instances[k].id];
-          long w = Weight(instances[k]);
+          Track& t = *track_of[k];
+          long w = Weight(*instances[k]);
           total += w;
           t.current_weight += w;
-          if (best < 0 || t.current_weight > tracks[instances[best].id].current_weight) {
+          if (best < 0 ||
+              t.current_weight > track_of[static_cast<std::size_t>(best)]->current_weight) {
             best = static_cast<long>(k);
           }
         }
         if (total == 0) return static_cast<long>(eligible[next++ % eligible.size()]);
-        tracks[instances[best].id].current_weight -= total;
+        track_of[static_cast<std::size_t>(best)]->current_weight -= total;
         return best;
       }
       case Policy::kPowerOfTwoChoices: {
@@ -110,8 +120,7 @@ struct Balancer::Impl final : Balancer::Lease::State {
         while (b == a) b = pick(rng);
         std::size_t ia = eligible[a];
         std::size_t ib = eligible[b];
-        return static_cast<long>(
-            tracks[instances[ib].id].in_flight < tracks[instances[ia].id].in_flight ? ib : ia);
+        return static_cast<long>(track_of[ib]->in_flight < track_of[ia]->in_flight ? ib : ia);
       }
     }
     return -1;
@@ -141,7 +150,7 @@ struct Balancer::Impl final : Balancer::Lease::State {
   }
 };
 
-Balancer::Lease::Lease(State* state, Instance instance)
+Balancer::Lease::Lease(State* state, std::shared_ptr<const Instance> instance)
     : state_(state), instance_(std::move(instance)) {}
 
 Balancer::Lease::Lease(Lease&& other) noexcept
@@ -163,7 +172,7 @@ void Balancer::Lease::Failure() { Finish(kFailure); }
 
 void Balancer::Lease::Finish(int outcome) {
   if (state_ == nullptr) return;
-  std::exchange(state_, nullptr)->Finish(instance_.id, outcome);
+  std::exchange(state_, nullptr)->Finish(instance_->id, outcome);
 }
 
 Balancer::Balancer(BalancerOptions options) : Balancer(nullptr, options) {}
@@ -188,9 +197,8 @@ std::optional<Balancer::Lease> Balancer::Pick() {
   impl_->Refresh();
   long k = impl_->Choose();
   if (k < 0) return std::nullopt;
-  const Instance& chosen = impl_->instances[static_cast<std::size_t>(k)];
-  ++impl_->tracks[chosen.id].in_flight;
-  return Lease(impl_.get(), chosen);
+  ++impl_->track_of[static_cast<std::size_t>(k)]->in_flight;
+  return Lease(impl_.get(), impl_->instances[static_cast<std::size_t>(k)]);
 }
 
 bool Balancer::IsEjected(std::string_view instance_id) const {
