@@ -4,6 +4,9 @@
 #
 #   bench/gateway_load.sh [path/to/concierge]
 #
+# Prints per run and as medians: req/s, p99, and each proxy's CPU time per request (its
+# user + system time from /proc over the run, divided by the requests served).
+#
 # Each proxy has one thread (`-workers 1`, `nbthread 1`) pinned to core 0; wrk and the
 # backends share core 1. The backends are one separate HAProxy process that answers every
 # request itself (`http-request return`, 2 listeners), so they are cheap and identical for
@@ -85,6 +88,7 @@ GW=$(free_port)
 taskset -c "$PROXY_CPU" "$BIN" gateway -http-addr "$AGENT" -listen "127.0.0.1:$GW" -workers 1 \
   -route /=bench 2> "$WORK/gateway.log" &
 PIDS+=($!)
+GW_PID=$!
 wait_http "http://127.0.0.1:$GW/"
 
 # HAProxy as the proxy under comparison.
@@ -110,31 +114,46 @@ backend be
 CFG
 taskset -c "$PROXY_CPU" haproxy -f "$WORK/haproxy.cfg" -db > "$WORK/haproxy.log" 2>&1 &
 PIDS+=($!)
+HP_PID=$!
 wait_http "http://127.0.0.1:$HP/"
 
-# One wrk run: prints "req/s p99_ms".
-run() {  # PORT
-  taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$1/" |
-    awk '/Requests\/sec/ {rps=$2}
-         /^ +99%/ {v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)}
-                   else if (v ~ /s$/) {sub("s","",v); v*=1000}; p99=v}
-         /Non-2xx/ {bad=$NF}
-         END {printf "%.0f %.3f %s\n", rps, p99, (bad==""?0:bad)}'
+# The proxy's CPU time so far (user + system, clock ticks), from /proc.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One wrk run: prints "req/s p99_ms non-2xx cpu_us_per_request". The CPU time per request
+# (the proxy's user + system time over the run, divided by the requests wrk completed) is
+# the figure least disturbed by other processes sharing the cores.
+run() {  # PORT PID
+  local before after
+  before=$(cpu_ticks "$2")
+  taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$1/" \
+    > "$WORK/wrk.out"
+  after=$(cpu_ticks "$2")
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+     '/requests in/ {n=$1}
+      /Requests\/sec/ {rps=$2}
+      /^ +99%/ {v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)}
+                else if (v ~ /s$/) {sub("s","",v); v*=1000}; p99=v}
+      /Non-2xx/ {bad=$NF}
+      END {printf "%.0f %.3f %s %.1f\n", rps, p99, (bad==""?0:bad), ticks / hz * 1e6 / n}' \
+     "$WORK/wrk.out"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 : > "$WORK/gw"; : > "$WORK/hp"
 for r in $(seq "$RUNS"); do
-  g=$(run "$GW"); h=$(run "$HP")
-  echo "run $r: gateway $g | haproxy $h   (req/s p99_ms non-2xx)"
+  g=$(run "$GW" "$GW_PID"); h=$(run "$HP" "$HP_PID")
+  echo "run $r: gateway $g | haproxy $h   (req/s p99_ms non-2xx cpu_us/req), load $(cut -d' ' -f1 /proc/loadavg)"
   echo "$g" >> "$WORK/gw"; echo "$h" >> "$WORK/hp"
 done
 GRPS=$(cut -d' ' -f1 "$WORK/gw" | median); HRPS=$(cut -d' ' -f1 "$WORK/hp" | median)
 GP99=$(cut -d' ' -f2 "$WORK/gw" | median); HP99=$(cut -d' ' -f2 "$WORK/hp" | median)
+GCPU=$(cut -d' ' -f4 "$WORK/gw" | median); HCPU=$(cut -d' ' -f4 "$WORK/hp" | median)
 echo
-echo "| proxy (1 thread) | req/s (median of $RUNS) | p99 ms |"
-echo "|---|---:|---:|"
-echo "| concierge gateway | $GRPS | $GP99 |"
-echo "| HAProxy $(haproxy -v | head -1 | awk '{print $3}') | $HRPS | $HP99 |"
-awk -v g="$GRPS" -v h="$HRPS" -v gp="$GP99" -v hp="$HP99" \
-  'BEGIN {printf "throughput ratio gateway/haproxy: %.2f; p99 ratio gateway/haproxy: %.2f\n", g/h, gp/hp}'
+echo "| proxy (1 thread) | req/s (median of $RUNS) | p99 ms | CPU µs per request |"
+echo "|---|---:|---:|---:|"
+echo "| concierge gateway | $GRPS | $GP99 | $GCPU |"
+echo "| HAProxy $(haproxy -v | head -1 | awk '{print $3}') | $HRPS | $HP99 | $HCPU |"
+awk -v g="$GRPS" -v h="$HRPS" -v gp="$GP99" -v hp="$HP99" -v gc="$GCPU" -v hc="$HCPU" \
+  'BEGIN {printf "gateway/haproxy: throughput %.2f, p99 %.2f, CPU per request %.2f\n", g/h, gp/hp, gc/hc}'
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
