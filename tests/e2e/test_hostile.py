@@ -23,21 +23,23 @@ import unittest
 
 from harness import Agent, binary, sanitized, wait_until
 from test_cluster import ClusterTestCase, Server
+from test_routes import route_table, sample
 
 STRANGER = "127.0.0.2"
 
-BODY_ENDPOINTS = [
-    ("PUT", "/v1/concierge/join"),
-    ("PUT", "/v1/agent/service/register"),
-    ("PUT", "/v1/agent/check/register"),
-    ("PUT", "/v1/catalog/register"),
-    ("PUT", "/v1/catalog/deregister"),
-    ("PUT", "/v1/concierge/heartbeats"),
-    ("PUT", "/v1/agent/check/update/service:keep-1"),
-    ("PUT", "/v1/acl/policy"),
-    ("PUT", "/v1/acl/token"),
-    ("PUT", "/v1/snapshot"),
-]
+
+
+def body_endpoints():
+    """Every route that takes a body, from the route table (docs/consul-compat.md), the
+    cluster's join first (the request that once crashed the agent), and two that answer 501."""
+    routes = [(sorted(m & {"PUT", "POST"})[0],
+               sample(pattern).replace("/check/update/x1", "/check/update/service:keep-1"))
+              for m, pattern, _, body in route_table() if body != "none" and m & {"PUT", "POST"}]
+    routes.sort(key=lambda r: r[1] != "/v1/concierge/join")
+    return routes + [("PUT", "/v1/agent/check/register"), ("PUT", "/v1/catalog/register")]
+
+
+BODY_ENDPOINTS = body_endpoints()
 
 
 def raw_request(host, port, method, path, body=b"", headers=(), source=None, timeout=30):
