@@ -31,11 +31,20 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
+// Every socket, timer and coroutine names its io_context's executor type (not the
+// type-erased any_io_executor, which costs a copy and a virtual call per operation).
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Resolver = asio::ip::basic_resolver<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyClock>, Executor>;
+template <class T>
+using Task = asio::awaitable<T, Executor>;
 using http1::Parse;
 
 namespace {
 
-constexpr auto kUse = asio::use_awaitable;
+constexpr asio::use_awaitable_t<Executor> kUse;
 constexpr auto kIdleMax = std::chrono::seconds(20);  // a pooled connection older is closed
 constexpr std::size_t kRequestHeadLimit = 8 * 1024;  // as Beast's parser had
 constexpr std::size_t kResponseHeadLimit = 64 * 1024;
@@ -125,12 +134,12 @@ struct Buffer {
   }
 };
 
+// One read into `buffer` (at least `want` bytes of room): `co_await`, then add what it
+// returns to `buffer.end`. Not a coroutine of its own: no frame per read.
 template <class Stream>
-asio::awaitable<void> ReadMore(Stream& stream, Buffer& buffer, std::size_t want,
-                               boost::system::error_code& ec) {
-  std::size_t n = co_await stream.async_read_some(buffer.Prepare(std::max(want, kReadSize)),
-                                                  asio::redirect_error(kUse, ec));
-  buffer.end += n;
+auto ReadSome(Stream& stream, Buffer& buffer, std::size_t want, boost::system::error_code& ec) {
+  return stream.async_read_some(buffer.Prepare(std::max(want, kReadSize)),
+                                asio::redirect_error(kUse, ec));
 }
 
 }  // namespace
@@ -143,7 +152,7 @@ class Deadline : public std::enable_shared_from_this<Deadline> {
  public:
   explicit Deadline(asio::io_context& ctx) : timer_(ctx) {}
 
-  void Set(Duration d, tcp::socket* socket) {
+  void Set(Duration d, Socket* socket) {
     at_ = SteadyClock::now() + d;
     socket_ = socket;
     expired_ = false;
@@ -181,9 +190,9 @@ class Deadline : public std::enable_shared_from_this<Deadline> {
     socket_ = nullptr;
   }
 
-  asio::steady_timer timer_;
+  Timer timer_;
   SteadyClock::time_point at_{};
-  tcp::socket* socket_ = nullptr;
+  Socket* socket_ = nullptr;
   bool waiting_ = false;
   bool expired_ = false;
   bool stopped_ = false;
@@ -198,7 +207,7 @@ struct Upstream {
 
 // An idle keep-alive connection to an instance.
 struct IdleConnection {
-  std::unique_ptr<tcp::socket> socket;
+  std::unique_ptr<Socket> socket;
   SteadyClock::time_point since;
 };
 
@@ -210,10 +219,10 @@ struct Worker {
 
 // Both directions of one proxied TCP connection.
 struct Pipe {
-  Pipe(tcp::socket a, tcp::socket b, std::optional<Balancer::Lease> l)
+  Pipe(Socket a, Socket b, std::optional<Balancer::Lease> l)
       : client(std::move(a)), upstream(std::move(b)), lease(std::move(l)) {}
-  tcp::socket client;
-  tcp::socket upstream;
+  Socket client;
+  Socket upstream;
   std::optional<Balancer::Lease> lease;
 };
 
@@ -257,32 +266,29 @@ struct Gateway::Impl {
   std::map<std::string, std::unique_ptr<Upstream>> upstreams;
   std::vector<Upstream*> upstream_of_route;  // by index into routes.routes()
   std::vector<std::unique_ptr<Worker>> workers;
-  std::unique_ptr<tcp::acceptor> http_acceptor;
-  std::vector<std::unique_ptr<tcp::acceptor>> tcp_acceptors;
+  std::unique_ptr<Acceptor> http_acceptor;
+  std::vector<std::unique_ptr<Acceptor>> tcp_acceptors;
   std::vector<const Route*> tcp_routes;
   std::vector<std::thread> threads;
   std::atomic<std::size_t> next_worker{0};
 
   Worker& NextWorker() { return *workers[next_worker.fetch_add(1) % workers.size()]; }
-  Status Bind(const std::string& where, tcp::acceptor& acceptor);
+  Status Bind(const std::string& where, Acceptor& acceptor);
 
-  asio::awaitable<void> AcceptHttp();
-  asio::awaitable<void> AcceptTcp(std::size_t index);
-  asio::awaitable<void> HttpSession(Worker& worker, tcp::socket socket);
-  asio::awaitable<void> HttpsSession(Worker& worker, tcp::socket socket);
+  Task<void> AcceptHttp();
+  Task<void> AcceptTcp(std::size_t index);
+  Task<void> HttpSession(Worker& worker, Socket socket);
+  Task<void> HttpsSession(Worker& worker, Socket socket);
   template <class Stream>
-  asio::awaitable<void> ServeHttp(Worker& worker, Stream& stream, tcp::socket& lowest,
-                                  HttpConnection& c);
+  Task<void> ServeHttp(Worker& worker, Stream& stream, Socket& lowest, HttpConnection& c);
   // The caller's answer for the request in `c.x`, into `c.x.reply` (and `reply_body`).
-  asio::awaitable<void> Forward(Worker& worker, const Route* route, HttpConnection& c);
+  Task<void> Forward(Worker& worker, const Route* route, HttpConnection& c);
   // Reads one answer from an instance into `c.answer` and writes the caller's head into
   // `c.x.reply`. False with `*error` when the connection failed or the answer is not HTTP.
-  asio::awaitable<bool> ReadAnswer(tcp::socket& socket, HttpConnection& c, bool* reusable,
-                                   std::string* error);
-  asio::awaitable<boost::system::error_code> Connect(const std::string& endpoint,
-                                                     tcp::socket& socket);
-  asio::awaitable<void> TcpSession(Worker& worker, tcp::socket socket, std::size_t index);
-  asio::awaitable<void> CopyOneWay(std::shared_ptr<Pipe> pipe, bool to_upstream);
+  Task<bool> ReadAnswer(Socket& socket, HttpConnection& c, bool* reusable, std::string* error);
+  Task<boost::system::error_code> Connect(const std::string& endpoint, Socket& socket);
+  Task<void> TcpSession(Worker& worker, Socket socket, std::size_t index);
+  Task<void> CopyOneWay(std::shared_ptr<Pipe> pipe, bool to_upstream);
 };
 
 namespace {
@@ -345,7 +351,7 @@ Gateway::Gateway(std::unique_ptr<Client> client, RouteTable routes, GatewayOptio
 
 Gateway::~Gateway() { Stop(); }
 
-Status Gateway::Impl::Bind(const std::string& where, tcp::acceptor& acceptor) {
+Status Gateway::Impl::Bind(const std::string& where, Acceptor& acceptor) {
   Result<tcp::endpoint> endpoint = ParseEndpoint(where);
   if (!endpoint.ok()) return endpoint.status();
   boost::system::error_code ec;
@@ -376,12 +382,12 @@ Status Gateway::Start() {
     }
   }
   if (has_http) {
-    d.http_acceptor = std::make_unique<tcp::acceptor>(d.workers[0]->ctx);
+    d.http_acceptor = std::make_unique<Acceptor>(d.workers[0]->ctx);
     Status s = d.Bind(d.options.listen, *d.http_acceptor);
     if (!s.ok()) return Status::Unavailable("-listen: " + s.message());
   }
   for (const Route* r : d.tcp_routes) {
-    d.tcp_acceptors.push_back(std::make_unique<tcp::acceptor>(d.workers[0]->ctx));
+    d.tcp_acceptors.push_back(std::make_unique<Acceptor>(d.workers[0]->ctx));
     Status s = d.Bind(r->match, *d.tcp_acceptors.back());
     if (!s.ok()) return Status::Unavailable("-route-tcp: " + s.message());
   }
@@ -454,11 +460,11 @@ std::vector<std::string> Gateway::tcp_listeners() const {
   return out;
 }
 
-asio::awaitable<void> Gateway::Impl::AcceptHttp() {
+Task<void> Gateway::Impl::AcceptHttp() {
   for (;;) {
     Worker& worker = NextWorker();
     boost::system::error_code ec;
-    tcp::socket socket =
+    Socket socket =
         co_await http_acceptor->async_accept(worker.ctx, asio::redirect_error(kUse, ec));
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) {
@@ -473,7 +479,7 @@ asio::awaitable<void> Gateway::Impl::AcceptHttp() {
   }
 }
 
-asio::awaitable<void> Gateway::Impl::HttpSession(Worker& worker, tcp::socket socket) {
+Task<void> Gateway::Impl::HttpSession(Worker& worker, Socket socket) {
   boost::system::error_code ec;
   HttpConnection c;
   tcp::endpoint peer = socket.remote_endpoint(ec);
@@ -482,18 +488,18 @@ asio::awaitable<void> Gateway::Impl::HttpSession(Worker& worker, tcp::socket soc
   c.deadline = std::make_shared<Deadline>(worker.ctx);
   co_await ServeHttp(worker, socket, socket, c);
   c.deadline->Stop();
-  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.shutdown(Socket::shutdown_send, ec);
 }
 
-asio::awaitable<void> Gateway::Impl::HttpsSession(Worker& worker, tcp::socket socket) {
+Task<void> Gateway::Impl::HttpsSession(Worker& worker, Socket socket) {
   boost::system::error_code ec;
   HttpConnection c;
   tcp::endpoint peer = socket.remote_endpoint(ec);
   c.remote = ec ? "" : peer.address().to_string();
   socket.set_option(tcp::no_delay(true), ec);
   c.deadline = std::make_shared<Deadline>(worker.ctx);
-  asio::ssl::stream<tcp::socket> stream(std::move(socket), *options.tls);
-  tcp::socket& lowest = stream.next_layer();
+  asio::ssl::stream<Socket> stream(std::move(socket), *options.tls);
+  Socket& lowest = stream.next_layer();
   beast::flat_buffer buffer;
   c.deadline->Set(options.client_timeout, &lowest);
   bool is_tls = co_await beast::async_detect_ssl(lowest, buffer, asio::redirect_error(kUse, ec));
@@ -514,8 +520,8 @@ asio::awaitable<void> Gateway::Impl::HttpsSession(Worker& worker, tcp::socket so
 }
 
 template <class Stream>
-asio::awaitable<void> Gateway::Impl::ServeHttp(Worker& worker, Stream& stream, tcp::socket& lowest,
-                                               HttpConnection& c) {
+Task<void> Gateway::Impl::ServeHttp(Worker& worker, Stream& stream, Socket& lowest,
+                                    HttpConnection& c) {
   Deadline& deadline = *c.deadline;
   Exchange& x = c.x;
   boost::system::error_code ec;
@@ -529,7 +535,7 @@ asio::awaitable<void> Gateway::Impl::ServeHttp(Worker& worker, Stream& stream, t
     bool too_large = false;
     while ((parsed = http1::ParseRequest(c.in.view(), kRequestHeadLimit, c.head, &error,
                                          &too_large)) == Parse::kIncomplete) {
-      co_await ReadMore(stream, c.in, 0, ec);
+      c.in.end += co_await ReadSome(stream, c.in, 0, ec);
       if (ec) co_return;  // closed, reset or timed out: nothing to answer
     }
     x.minor = parsed == Parse::kDone ? c.head.minor : 1;
@@ -575,14 +581,14 @@ asio::awaitable<void> Gateway::Impl::ServeHttp(Worker& worker, Stream& stream, t
     if (body.framing == http1::Framing::kLength) {
       body_size = static_cast<std::size_t>(body.length);
       while (c.in.size() < head_size + body_size) {
-        co_await ReadMore(stream, c.in, head_size + body_size - c.in.size(), ec);
+        c.in.end += co_await ReadSome(stream, c.in, head_size + body_size - c.in.size(), ec);
         if (ec) co_return;
       }
     } else if (body.framing == http1::Framing::kChunked) {
       c.chunks.Reset();
       while ((parsed = c.chunks.Scan(c.in.view().substr(head_size), options.body_limit, &error)) ==
              Parse::kIncomplete) {
-        co_await ReadMore(stream, c.in, 0, ec);
+        c.in.end += co_await ReadSome(stream, c.in, 0, ec);
         if (ec) co_return;
       }
       if (parsed == Parse::kError) {
@@ -610,8 +616,8 @@ asio::awaitable<void> Gateway::Impl::ServeHttp(Worker& worker, Stream& stream, t
   }
 }
 
-asio::awaitable<boost::system::error_code> Gateway::Impl::Connect(const std::string& endpoint,
-                                                                  tcp::socket& socket) {
+Task<boost::system::error_code> Gateway::Impl::Connect(const std::string& endpoint,
+                                                       Socket& socket) {
   boost::system::error_code ec;
   Result<tcp::endpoint> parsed = ParseEndpoint(endpoint);
   if (parsed.ok()) {
@@ -621,7 +627,7 @@ asio::awaitable<boost::system::error_code> Gateway::Impl::Connect(const std::str
     std::size_t colon = endpoint.rfind(':');
     std::string host = endpoint.substr(0, colon);
     std::string port = endpoint.substr(colon + 1);
-    tcp::resolver resolver(socket.get_executor());
+    Resolver resolver(socket.get_executor());
     auto results = co_await resolver.async_resolve(host, port, asio::redirect_error(kUse, ec));
     if (!ec) co_await asio::async_connect(socket, results, asio::redirect_error(kUse, ec));
   }
@@ -629,8 +635,8 @@ asio::awaitable<boost::system::error_code> Gateway::Impl::Connect(const std::str
   co_return ec;
 }
 
-asio::awaitable<bool> Gateway::Impl::ReadAnswer(tcp::socket& socket, HttpConnection& c,
-                                                bool* reusable, std::string* error) {
+Task<bool> Gateway::Impl::ReadAnswer(Socket& socket, HttpConnection& c, bool* reusable,
+                                     std::string* error) {
   Exchange& x = c.x;
   Buffer& in = c.answer;
   boost::system::error_code ec;
@@ -639,7 +645,7 @@ asio::awaitable<bool> Gateway::Impl::ReadAnswer(tcp::socket& socket, HttpConnect
   for (;;) {
     while ((parsed = http1::ParseResponse(in.view(), kResponseHeadLimit, c.answer_head, error)) ==
            Parse::kIncomplete) {
-      co_await ReadMore(socket, in, 0, ec);
+      in.end += co_await ReadSome(socket, in, 0, ec);
       if (ec) {
         *error = ec.message();
         co_return false;
@@ -685,7 +691,7 @@ asio::awaitable<bool> Gateway::Impl::ReadAnswer(tcp::socket& socket, HttpConnect
     }
     body_size = static_cast<std::size_t>(body.length);
     while (in.size() < head_size + body_size) {
-      co_await ReadMore(socket, in, head_size + body_size - in.size(), ec);
+      in.end += co_await ReadSome(socket, in, head_size + body_size - in.size(), ec);
       if (ec) {
         *error = ec.message();
         co_return false;
@@ -695,7 +701,7 @@ asio::awaitable<bool> Gateway::Impl::ReadAnswer(tcp::socket& socket, HttpConnect
     c.chunks.Reset();
     while ((parsed = c.chunks.Scan(in.view().substr(head_size), options.body_limit, error)) ==
            Parse::kIncomplete) {
-      co_await ReadMore(socket, in, 0, ec);
+      in.end += co_await ReadSome(socket, in, 0, ec);
       if (ec) {
         *error = ec.message();
         co_return false;
@@ -705,7 +711,7 @@ asio::awaitable<bool> Gateway::Impl::ReadAnswer(tcp::socket& socket, HttpConnect
     body_size = c.chunks.end();
   } else if (body.framing == http1::Framing::kUntilClose) {
     for (;;) {
-      co_await ReadMore(socket, in, 0, ec);
+      in.end += co_await ReadSome(socket, in, 0, ec);
       if (ec == asio::error::eof) break;
       if (ec) {
         *error = ec.message();
@@ -735,8 +741,7 @@ asio::awaitable<bool> Gateway::Impl::ReadAnswer(tcp::socket& socket, HttpConnect
   co_return true;
 }
 
-asio::awaitable<void> Gateway::Impl::Forward(Worker& worker, const Route* route,
-                                             HttpConnection& c) {
+Task<void> Gateway::Impl::Forward(Worker& worker, const Route* route, HttpConnection& c) {
   Exchange& x = c.x;
   Deadline& deadline = *c.deadline;
   Upstream& up = *upstream_of_route[static_cast<std::size_t>(route - routes.routes().data())];
@@ -761,7 +766,7 @@ asio::awaitable<void> Gateway::Impl::Forward(Worker& worker, const Route* route,
     // A pooled connection may have been closed by the instance meanwhile: then the request
     // goes again on a new connection to the same instance, without counting a failure.
     for (bool fresh = false; !fresh;) {
-      std::unique_ptr<tcp::socket> socket;
+      std::unique_ptr<Socket> socket;
       std::vector<IdleConnection>& idle = worker.idle[endpoint];
       SteadyClock::time_point now = SteadyClock::now();
       while (!idle.empty() && !socket) {
@@ -770,7 +775,7 @@ asio::awaitable<void> Gateway::Impl::Forward(Worker& worker, const Route* route,
       }
       if (!socket) {
         fresh = true;
-        socket = std::make_unique<tcp::socket>(worker.ctx);
+        socket = std::make_unique<Socket>(worker.ctx);
         deadline.Set(options.connect_timeout, socket.get());
         boost::system::error_code ec = co_await Connect(endpoint, *socket);
         deadline.Clear();
@@ -830,12 +835,12 @@ asio::awaitable<void> Gateway::Impl::Forward(Worker& worker, const Route* route,
             "every attempt to reach " + Describe(up.target) + " failed; last: " + last_error);
 }
 
-asio::awaitable<void> Gateway::Impl::AcceptTcp(std::size_t index) {
-  tcp::acceptor& acceptor = *tcp_acceptors[index];
+Task<void> Gateway::Impl::AcceptTcp(std::size_t index) {
+  Acceptor& acceptor = *tcp_acceptors[index];
   for (;;) {
     Worker& worker = NextWorker();
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(worker.ctx, asio::redirect_error(kUse, ec));
+    Socket socket = co_await acceptor.async_accept(worker.ctx, asio::redirect_error(kUse, ec));
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) {
       server::RateLimitedWarn("gateway: accept on {} failed: {}", tcp_routes[index]->match,
@@ -846,8 +851,7 @@ asio::awaitable<void> Gateway::Impl::AcceptTcp(std::size_t index) {
   }
 }
 
-asio::awaitable<void> Gateway::Impl::TcpSession(Worker& worker, tcp::socket socket,
-                                                std::size_t index) {
+Task<void> Gateway::Impl::TcpSession(Worker& worker, Socket socket, std::size_t index) {
   const Route& route = *tcp_routes[index];
   Upstream& up = *upstreams.at(route.target.Key());
   for (int attempt = 0; attempt < std::max(1, options.attempts); ++attempt) {
@@ -858,7 +862,7 @@ asio::awaitable<void> Gateway::Impl::TcpSession(Worker& worker, tcp::socket sock
       co_return;
     }
     std::string endpoint = lease->instance().Endpoint();
-    tcp::socket stream(worker.ctx);
+    Socket stream(worker.ctx);
     auto deadline = std::make_shared<Deadline>(worker.ctx);
     deadline->Set(options.connect_timeout, &stream);
     boost::system::error_code ec = co_await Connect(endpoint, stream);
@@ -880,9 +884,9 @@ asio::awaitable<void> Gateway::Impl::TcpSession(Worker& worker, tcp::socket sock
       Describe(up.target));
 }
 
-asio::awaitable<void> Gateway::Impl::CopyOneWay(std::shared_ptr<Pipe> pipe, bool to_upstream) {
-  tcp::socket& from = to_upstream ? pipe->client : pipe->upstream;
-  tcp::socket& to = to_upstream ? pipe->upstream : pipe->client;
+Task<void> Gateway::Impl::CopyOneWay(std::shared_ptr<Pipe> pipe, bool to_upstream) {
+  Socket& from = to_upstream ? pipe->client : pipe->upstream;
+  Socket& to = to_upstream ? pipe->upstream : pipe->client;
   std::array<char, 16384> data;
   boost::system::error_code ec;
   for (;;) {
@@ -894,7 +898,7 @@ asio::awaitable<void> Gateway::Impl::CopyOneWay(std::shared_ptr<Pipe> pipe, bool
   }
   if (ec == asio::error::eof) {
     // A half close is passed on: the other direction may still have bytes to deliver.
-    to.shutdown(tcp::socket::shutdown_send, ec);
+    to.shutdown(Socket::shutdown_send, ec);
   } else {
     from.close(ec);
     to.close(ec);
