@@ -100,7 +100,7 @@ asio::awaitable<std::optional<Response>> ClusterApi::Forward(Request& req,
   auto behind = [this] {
     return !raft_.leader_ready() &&
            (raft_.is_leader() ||
-            (raft_.started() && raft_.Cluster().leader == members_.self().raft_address));
+            (raft_.started() && raft_.LeaderIs(members_.self().raft_address)));
   };
   if (behind()) {
     asio::steady_timer pause(co_await asio::this_coro::executor);
@@ -124,7 +124,7 @@ asio::awaitable<std::optional<Response>> ClusterApi::Forward(Request& req,
     co_return std::nullopt;
   }
   // Just elected (the flag lags by up to 20 ms): answer here rather than forward to ourselves.
-  if (raft_.started() && raft_.Cluster().leader == members_.self().raft_address) {
+  if (raft_.started() && raft_.LeaderIs(members_.self().raft_address)) {
     co_return std::nullopt;
   }
   if (route.where == http::Where::kHeartbeat) {
@@ -176,10 +176,11 @@ asio::awaitable<Response> ClusterApi::HeartbeatToLeader(http::HeartbeatEntry ent
   }
   // As the leader answers a single heartbeat (ConsulApi::CheckStatus).
   Response r = Response::Json("");
-  server::ClusterInfo info = raft_.Cluster();
+  bool known_leader = false;
+  std::int64_t last_contact_ms = raft_.LastContactMs(&known_leader);
   r.headers.emplace_back("X-Consul-Index", std::to_string(std::max<std::uint64_t>(1, outcome.index)));
-  r.headers.emplace_back("X-Consul-KnownLeader", info.known_leader ? "true" : "false");
-  r.headers.emplace_back("X-Consul-LastContact", std::to_string(info.last_contact_ms));
+  r.headers.emplace_back("X-Consul-KnownLeader", known_leader ? "true" : "false");
+  r.headers.emplace_back("X-Consul-LastContact", std::to_string(last_contact_ms));
   co_return r;
 }
 

@@ -205,6 +205,17 @@ server::ClusterInfo RaftLog::Cluster() const {
   return status_;
 }
 
+bool RaftLog::LeaderIs(std::string_view address) const {
+  std::lock_guard lock(status_mu_);
+  return status_.leader == address;
+}
+
+std::int64_t RaftLog::LastContactMs(bool* known_leader) const {
+  std::lock_guard lock(status_mu_);
+  *known_leader = status_.known_leader;
+  return status_.last_contact_ms;
+}
+
 void RaftLog::Append(core::Command command, Done done) {
   std::vector<Write> writes;
   writes.push_back({std::move(command), std::move(done)});

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -71,6 +72,11 @@ class RaftLog final : public server::CommandLog {
 
   // Any thread.
   server::ClusterInfo Cluster() const;
+  // Any thread: whether `address` is the leader's server address, and how long since the
+  // leader was heard: Cluster()'s answers that a forwarded request needs, without its copy
+  // of the voters (a follower asks them for every heartbeat it forwards).
+  bool LeaderIs(std::string_view address) const;
+  std::int64_t LastContactMs(bool* known_leader) const;
   bool started() const { return started_flag_.load(); }
 
   // State thread, on the leader: membership changes and leadership transfer. `done` runs on
