@@ -19,6 +19,7 @@
 #include "core/catalog.h"
 #include "core/codec.h"
 #include "core/command.h"
+#include "core/kv.h"
 #include "server/clock.h"
 #include "server/epoch.h"
 #include "server/heartbeat_table.h"
@@ -355,6 +356,49 @@ BENCHMARK(BM_RegistryFlipInBigService)
     ->Arg(1'000'000)
     ->Unit(benchmark::kMicrosecond);
 
+// A session is created and destroyed among `sessions` others, each change published as the
+// state loop does it: what one session change costs as their number grows (the published
+// sessions are a persistent set; a copied map made this O(sessions)).
+void BM_RegistrySessionChange(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  server::FakeClock clock;
+  server::Registry registry(clock, server::RegistryOptions{}, nullptr);
+  registry.set_deferred_publish(true);
+  auto create = [&](std::string id) {
+    core::Session s;
+    s.id = std::move(id);
+    s.node = "node-1";
+    s.node_checks = {std::string(core::kSerfHealthCheck)};
+    core::Command c = registry.Prepare(core::SessionCreate{std::move(s), {}});
+    return registry.Apply(c).ok();
+  };
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (!create("session-" + std::to_string(i))) std::abort();
+    if (i % 1024 == 0) {
+      registry.Flush();
+      registry.Collect();
+    }
+  }
+  registry.Flush();
+  registry.Collect();
+  for (auto _ : state) {
+    if (!create("extra")) state.SkipWithError("refused");
+    registry.Flush();
+    registry.Collect();
+    core::Command c = registry.Prepare(core::SessionDestroy{"extra", false, {}});
+    if (!registry.Apply(c).ok()) state.SkipWithError("refused");
+    registry.Flush();
+    registry.Collect();
+  }
+  state.counters["per_change"] = benchmark::Counter(
+      2, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_RegistrySessionChange)
+    ->ArgName("sessions")
+    ->Arg(1'000)
+    ->Arg(100'000)
+    ->Unit(benchmark::kMicrosecond);
+
 // Catalog::Apply of a new registration, all instances of one service name. The catalog is
 // replaced every kBatch registrations.
 void BM_CatalogApplyRegister(benchmark::State& state) {
@@ -397,10 +441,10 @@ core::Catalog CatalogOf(std::size_t n) {
   core::Catalog catalog;
   core::Index index = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    auto events = catalog.Apply(TypicalRegistration("web-" + std::to_string(i),
-                                                    "web-" + std::to_string(i / 100),
-                                                    HealthStatus::kCritical),
-                                ++index);
+    auto events = catalog.Apply(
+        TypicalRegistration("web-" + std::to_string(i), "web-" + std::to_string(i / 100),
+                            HealthStatus::kCritical),
+        ++index);
     if (!events.ok()) std::abort();
   }
   return catalog;

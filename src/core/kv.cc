@@ -72,8 +72,8 @@ const KvEntry* KvState::Find(std::string_view key) const {
 }
 
 const Session* KvState::FindSession(std::string_view id) const {
-  auto it = sessions_.find(id);
-  return it == sessions_.end() ? nullptr : &it->second;
+  const auto* s = sessions_.Find(id);
+  return s == nullptr ? nullptr : s->get();
 }
 
 std::vector<std::string> KvState::SessionsOf(std::string_view check_id) const {
@@ -302,7 +302,7 @@ std::optional<KvFailure> KvState::Apply(const KvWrite& cmd, Index index) {
 Status KvState::Validate(const SessionCreate& cmd) const {
   const Session& s = cmd.session;
   if (s.id.empty()) return Status::InvalidArgument("session ID is required");
-  if (sessions_.contains(s.id)) {
+  if (sessions_.Find(s.id) != nullptr) {
     return Status::Conflict("session " + Quoted(s.id) + " already exists");
   }
   if (s.name.size() > KvLimits::kMaxSessionNameBytes) {
@@ -334,7 +334,7 @@ void KvState::Apply(const SessionCreate& cmd, Index index) {
   Session s = cmd.session;
   s.create_index = s.modify_index = index;
   Bind(s);
-  sessions_.emplace(s.id, std::move(s));
+  sessions_.Insert(std::make_shared<const Session>(std::move(s)));
   sessions_index_ = index;
 }
 
@@ -347,10 +347,11 @@ void KvState::Bind(const Session& s) {
 }
 
 bool KvState::EndSession(std::string_view id, Time at, Index index) {
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) return false;
-  const Session s = std::move(it->second);
-  sessions_.erase(it);
+  const auto* found = sessions_.Find(id);
+  if (found == nullptr) return false;
+  const std::shared_ptr<const Session> ended = *found;
+  const Session& s = *ended;
+  sessions_.Erase(s.id);
   sessions_index_ = index;
   for (const auto* list : {&s.node_checks, &s.service_checks}) {
     for (const std::string& check : *list) {
@@ -401,7 +402,7 @@ void KvState::Encode(Encoder& e) const {
   }
   e.Varint(sessions_index_);
   e.Varint(sessions_.size());
-  for (const auto& [id, s] : sessions_) PutSession(e, s);
+  for (const auto& s : sessions_) PutSession(e, *s);
 }
 
 bool KvState::Decode(Decoder& d, KvState* out) {
@@ -428,13 +429,13 @@ bool KvState::Decode(Decoder& d, KvState* out) {
   for (std::size_t i = 0; i < n; ++i) {
     Session s;
     if (!GetSession(d, &s)) return false;
-    if (kv.sessions_.contains(s.id)) return false;
+    if (kv.sessions_.Find(s.id) != nullptr) return false;
     kv.Bind(s);
-    kv.sessions_.emplace(s.id, std::move(s));
+    kv.sessions_.Insert(std::make_shared<const Session>(std::move(s)));
   }
   // Every lock holder must be a session.
   for (const auto& [session, keys] : kv.held_) {
-    if (!kv.sessions_.contains(session)) return false;
+    if (kv.sessions_.Find(session) == nullptr) return false;
   }
   // Prefix indexes never go back: after a restore, none is below the store's index.
   kv.floor_ = kv.index_;

@@ -91,6 +91,13 @@ struct Session {
   bool operator==(const Session&) const = default;
 };
 
+struct SessionKey {
+  const std::string& operator()(const std::shared_ptr<const Session>& s) const { return s->id; }
+};
+// By ID and persistent, as the entries: a published copy costs a pointer, a change O(log n)
+// (a copied map made each session change O(sessions)).
+using Sessions = PersistentSet<std::shared_ptr<const Session>, SessionKey>;
+
 // One operation of a KV write or transaction, with Consul's verbs.
 struct KvOp {
   enum class Verb : std::uint8_t {
@@ -150,7 +157,7 @@ class KvState {
   // The entries' footprints summed (KvEntry::Footprint): what -max-kv-bytes bounds.
   std::size_t bytes() const { return bytes_; }
 
-  const std::map<std::string, Session, std::less<>>& sessions() const { return sessions_; }
+  const Sessions& sessions() const { return sessions_; }
   const Session* FindSession(std::string_view id) const;
   Index sessions_index() const { return sessions_index_; }
   // The sessions bound to a check, by check ID.
@@ -209,7 +216,7 @@ class KvState {
   Index index_ = 0;
   Index last_delete_ = 0;
   Index floor_ = 0;
-  std::map<std::string, Session, std::less<>> sessions_;
+  Sessions sessions_;
   Index sessions_index_ = 0;
   // Derived (rebuilt on decode): the keys each session holds, the sessions of each check.
   std::map<std::string, std::set<std::string>, std::less<>> held_;

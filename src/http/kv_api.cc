@@ -243,7 +243,7 @@ asio::awaitable<Response> ConsulApi::Txn(Request& req) {
 asio::awaitable<Response> ConsulApi::SessionCreate(Request& req) {
   auto session = DecodeSessionCreate(req.body, options_.node.name);
   if (!session.ok()) co_return FromStatus(session.status());
-  if (const std::size_t open = registry_.Kv()->sessions->size();
+  if (const std::size_t open = registry_.Kv()->sessions.size();
       options_.max_sessions > 0 && open >= options_.max_sessions) {
     co_return Response::Error(429, "the registry holds " + std::to_string(open) +
                                        " sessions, its limit (-max-sessions); destroy some or "
@@ -266,13 +266,14 @@ asio::awaitable<Response> ConsulApi::SessionDestroy(std::string_view id) {
 
 Response ConsulApi::SessionRenew(std::string_view id) {
   auto view = registry_.Kv();
-  auto it = view->sessions->find(id);
-  if (it == view->sessions->end()) {
+  const auto* found = view->sessions.Find(id);
+  if (found == nullptr) {
     return Response::Error(404, "Session id '" + std::string(id) + "' not found");
   }
+  const core::Session& session = **found;
   // A session without a TTL has nothing to renew; with one, this is its heartbeat.
-  if (it->second.ttl > core::Duration::zero()) registry_.RenewSession(id);
-  return WithIndex(Response::Json(EncodeSessions({&it->second})), view->sessions_index);
+  if (session.ttl > core::Duration::zero()) registry_.RenewSession(id);
+  return WithIndex(Response::Json(EncodeSessions({&session})), view->sessions_index);
 }
 
 asio::awaitable<Response> ConsulApi::SessionRead(Request& req, Endpoint which,
@@ -293,11 +294,10 @@ asio::awaitable<Response> ConsulApi::SessionRead(Request& req, Endpoint which,
     }
   };
   if (which == Endpoint::kSessionInfo) {
-    auto it = view->sessions->find(param);
-    if (it != view->sessions->end()) add(it->second);
+    if (const auto* found = view->sessions.Find(param)) add(**found);
   } else {
-    for (const auto& [id, s] : *view->sessions) {
-      if (which == Endpoint::kSessionList || s.node == param) add(s);
+    for (const auto& s : view->sessions) {
+      if (which == Endpoint::kSessionList || s->node == param) add(*s);
     }
   }
   co_return Filtered(WithIndex(Response::Json(EncodeSessions(out)), current()), filtered);

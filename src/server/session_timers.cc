@@ -18,7 +18,7 @@ void SessionTimers::Rebuild(const core::KvState& kv) {
   table_.ForEach(
       [&](std::uint32_t, HeartbeatTable::Slot& slot) { ids.emplace_back(slot.check_id.view()); });
   for (const std::string& id : ids) table_.Remove(id);
-  for (const auto& [id, session] : kv.sessions()) Added(session);
+  for (const auto& session : kv.sessions()) Added(*session);
 }
 
 void SessionTimers::SetLeader(bool leader) {

@@ -27,9 +27,7 @@ void ViewPublisher::PublishKv() {
   view->index = kv.index();
   view->last_delete = kv.last_delete();
   view->floor = kv.floor();
-  view->sessions = sessions_changed ? std::make_shared<const std::map<std::string, core::Session,
-                                                                      std::less<>>>(kv.sessions())
-                                    : old->sessions;
+  view->sessions = kv.sessions();
   view->sessions_index = kv.sessions_index();
   {
     std::lock_guard lock(acl_mu_);

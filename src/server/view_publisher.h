@@ -48,14 +48,14 @@ struct AclView {
 };
 
 // What readers see of the KV store and sessions (core/kv.h): the entries share their nodes
-// with the catalog's (a copy costs a pointer); the sessions are copied when they change.
+// with the catalog's, and so do the sessions (a copy of either costs a pointer).
 struct KvView {
   core::KvEntries entries;
   std::size_t bytes = 0;  // core::KvState::bytes
   core::Index index = 0;
   core::Index last_delete = 0;
   core::Index floor = 0;
-  std::shared_ptr<const std::map<std::string, core::Session, std::less<>>> sessions;
+  core::Sessions sessions;
   core::Index sessions_index = 0;
   // The index of a read of the keys under `prefix` (core::KvPrefixIndex), at least 1.
   core::Index PrefixIndex(std::string_view prefix) const {
