@@ -318,6 +318,15 @@ void BM_RegistryRegister(benchmark::State& state) {
 }
 BENCHMARK(BM_RegistryRegister)->ArgName("per_name")->Arg(1)->Arg(10)->Arg(10'000);
 
+// Applies a command and publishes it as the state loop does (Flush, then Collect).
+bool ApplyAndPublish(server::Registry& registry, core::Command command) {
+  core::Command c = registry.Prepare(std::move(command));
+  const bool ok = registry.Apply(c).ok();
+  registry.Flush();
+  registry.Collect();
+  return ok;
+}
+
 // One instance of a service with `instances` instances fails, then passes again, each change
 // published as the state loop does it (deferred publication, one Flush and Collect per
 // command). What a status change costs as one service grows (issue 17).
@@ -340,10 +349,9 @@ void BM_RegistryFlipInBigService(benchmark::State& state) {
   const std::string check = "service:big-7";
   for (auto _ : state) {
     for (HealthStatus s : {HealthStatus::kCritical, HealthStatus::kPassing}) {
-      core::Command c = registry.Prepare(core::UpdateCheck{check, s, "", {}, {}});
-      if (!registry.Apply(c).ok()) state.SkipWithError("refused");
-      registry.Flush();
-      registry.Collect();
+      if (!ApplyAndPublish(registry, core::UpdateCheck{check, s, "", {}, {}})) {
+        state.SkipWithError("refused");
+      }
     }
   }
   state.counters["per_change"] = benchmark::Counter(
@@ -356,6 +364,14 @@ BENCHMARK(BM_RegistryFlipInBigService)
     ->Arg(1'000'000)
     ->Unit(benchmark::kMicrosecond);
 
+core::SessionCreate Create(std::string id) {
+  core::Session s;
+  s.id = std::move(id);
+  s.node = "node-1";
+  s.node_checks = {std::string(core::kSerfHealthCheck)};
+  return core::SessionCreate{std::move(s), {}};
+}
+
 // A session is created and destroyed among `sessions` others, each change published as the
 // state loop does it: what one session change costs as their number grows (the published
 // sessions are a persistent set; a copied map made this O(sessions)).
@@ -364,16 +380,9 @@ void BM_RegistrySessionChange(benchmark::State& state) {
   server::FakeClock clock;
   server::Registry registry(clock, server::RegistryOptions{}, nullptr);
   registry.set_deferred_publish(true);
-  auto create = [&](std::string id) {
-    core::Session s;
-    s.id = std::move(id);
-    s.node = "node-1";
-    s.node_checks = {std::string(core::kSerfHealthCheck)};
-    core::Command c = registry.Prepare(core::SessionCreate{std::move(s), {}});
-    return registry.Apply(c).ok();
-  };
   for (std::int64_t i = 0; i < n; ++i) {
-    if (!create("session-" + std::to_string(i))) std::abort();
+    core::Command c = registry.Prepare(Create("session-" + std::to_string(i)));
+    if (!registry.Apply(c).ok()) std::abort();
     if (i % 1024 == 0) {
       registry.Flush();
       registry.Collect();
@@ -382,13 +391,10 @@ void BM_RegistrySessionChange(benchmark::State& state) {
   registry.Flush();
   registry.Collect();
   for (auto _ : state) {
-    if (!create("extra")) state.SkipWithError("refused");
-    registry.Flush();
-    registry.Collect();
-    core::Command c = registry.Prepare(core::SessionDestroy{"extra", false, {}});
-    if (!registry.Apply(c).ok()) state.SkipWithError("refused");
-    registry.Flush();
-    registry.Collect();
+    if (!ApplyAndPublish(registry, Create("extra")) ||
+        !ApplyAndPublish(registry, core::SessionDestroy{"extra", false, {}})) {
+      state.SkipWithError("refused");
+    }
   }
   state.counters["per_change"] = benchmark::Counter(
       2, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
