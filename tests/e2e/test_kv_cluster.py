@@ -50,6 +50,15 @@ class KvClusterTest(ClusterTestCase):
                        interval=0.1, what="%s to show %s" % (s.address, key))
             self.assertEqual(value_of([self.kv(s, key)]), "primary")
         index = self.kv(followers[1], key, stale=False)["ModifyIndex"]
+        # Consistency modes, as Consul's clients read them: ?stale is answered by the follower
+        # itself and says how recently it heard the leader; ?consistent confirms leadership.
+        for mode in ("stale", "consistent"):
+            r = followers[1].get("/v1/kv/%s?%s" % (key, mode), timeout=10)
+            self.assertEqual(r.status, 200, "?%s: %r" % (mode, r))
+            self.assertEqual(value_of(r.json()), "primary")
+            self.assertGreaterEqual(int(r.header("X-Consul-Index")), index)
+            self.assertEqual(r.header("X-Consul-KnownLeader"), "true", mode)
+            self.assertGreaterEqual(int(r.header("X-Consul-LastContact")), 0, mode)
 
         # A blocking read on one follower wakes when the other changes the key.
         woke = {}
