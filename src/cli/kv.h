@@ -42,7 +42,7 @@ int RunKv(client::HttpClient& client, const KvArgs& args);
 struct LockArgs {
   std::string prefix;
   std::vector<std::string> command;
-  int limit = 1;                  // -n: holders at once (only 1 is supported)
+  int limit = 1;                  // -n: holders at once (> 1: a semaphore)
   std::string timeout = "0s";     // how long to wait for the lock; 0: for ever
   std::string ttl = "15s";        // the session's TTL
   std::string lock_delay = "0s";  // the session's LockDelay

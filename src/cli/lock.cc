@@ -1,7 +1,8 @@
 // `concierge lock PREFIX COMMAND...`: holds the lock PREFIX/.lock while COMMAND runs, as
-// `consul lock` does. A session with a TTL is renewed by a thread of its own; another thread
-// watches the lock key with blocking queries and stops the command (SIGTERM) if the lock is
-// lost; when the command exits, the lock is released and the session destroyed.
+// `consul lock` does; with -n N > 1, one of N places of Consul's semaphore on PREFIX. A session
+// with a TTL is renewed by a thread of its own; another thread watches the lock with blocking
+// queries and stops the command (SIGTERM) if it is lost; when the command exits, the lock is
+// released and the session destroyed.
 #include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,7 +12,9 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +24,7 @@
 #include "client/wire.h"
 #include "core/time.h"
 #include "http/consul_json.h"
+#include "http/kv_json.h"
 
 namespace concierge::cli {
 
@@ -39,33 +43,214 @@ void Forward(int sig) {
   if (child > 0) kill(child, sig);
 }
 
-// The lock key's holder and index, from a (blocking) read; holder "" when free or gone.
-struct LockState {
-  bool ok = false;
-  std::string holder;
-  std::string index = "0";
+// What the command holds while it runs, read and changed through the agent.
+class Hold {
+ public:
+  struct State {
+    bool ok = false;    // the read was answered
+    bool ours = false;  // held by our session
+    bool free = false;  // another session could take it now
+    std::string index = "0";
+  };
+  virtual ~Hold() = default;
+  // One attempt to take it: true when held, false when it is not ours yet (then Read from
+  // *index waits for a change), nullopt when the agent refused (printed).
+  virtual std::optional<bool> Try(client::HttpClient& client, std::string* index) = 0;
+  // The state after `index` (a blocking read of up to `wait` unless index is "0").
+  virtual State Read(client::HttpClient& client, const std::string& index, milliseconds wait) = 0;
+  virtual void Release(client::HttpClient& client) = 0;
 };
 
-LockState ReadLock(client::HttpClient& client, const std::string& target, const std::string& index,
-                   milliseconds wait) {
-  LockState s;
-  std::string t = target;
-  if (index != "0") {
-    t += "?index=" + index + "&wait=" + std::to_string(wait.count()) + "ms";
-  }
-  auto r = client.Get(t, wait + std::chrono::seconds(5));
-  if (!r.ok() || (r->status != 200 && r->status != 404)) return s;
-  s.ok = true;
-  if (const std::string* i = r->Header("X-Consul-Index")) s.index = *i;
-  if (r->status == 404) return s;
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
-  if (!doc.HasParseError() && doc.IsArray() && doc.Size() == 1 && doc[0].IsObject()) {
-    auto it = doc[0].FindMember("Session");
-    if (it != doc[0].MemberEnd() && it->value.IsString()) s.holder = it->value.GetString();
-  }
-  return s;
+std::string Blocking(std::string target, const std::string& index, milliseconds wait) {
+  if (index == "0") return target;
+  return target + (target.find('?') == std::string::npos ? "?" : "&") + "index=" + index +
+         "&wait=" + std::to_string(wait.count()) + "ms";
 }
+
+// A 200 or 404 answer of a (blocking) read, and its index; nullopt for anything else.
+std::optional<client::Response> ReadKv(client::HttpClient& client, const std::string& target,
+                                       const std::string& index, milliseconds wait,
+                                       std::string* new_index) {
+  auto r = client.Get(Blocking(target, index, wait), wait + std::chrono::seconds(5));
+  if (!r.ok() || (r->status != 200 && r->status != 404)) return std::nullopt;
+  if (const std::string* i = r->Header("X-Consul-Index")) *new_index = *i;
+  return std::move(*r);
+}
+
+std::string Member(const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  return it != obj.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+// Consul's lock: the key PREFIX/.lock, acquired by the session.
+class Lock : public Hold {
+ public:
+  Lock(const std::string& prefix, std::string session)
+      : target_("/v1/kv/" + client::Encode(prefix + "/.lock", true)),
+        session_(std::move(session)) {}
+
+  std::optional<bool> Try(client::HttpClient& client, std::string*) override {
+    auto r = client.Send(
+        "PUT", target_ + "?acquire=" + session_ + "&flags=" + std::to_string(kLockFlagValue), {});
+    if (!r.ok() || r->status != 200) {
+      if (r.ok()) Refused(*r);
+      if (!r.ok()) std::cerr << "Error: " << r.status().message() << "\n";
+      return std::nullopt;
+    }
+    return r->body.starts_with("true");
+  }
+
+  State Read(client::HttpClient& client, const std::string& index, milliseconds wait) override {
+    State s;
+    auto r = ReadKv(client, target_, index, wait, &s.index);
+    if (!r) return s;
+    s.ok = true;
+    std::string holder;
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
+    if (r->status == 200 && !doc.HasParseError() && doc.IsArray() && doc.Size() == 1 &&
+        doc[0].IsObject()) {
+      holder = Member(doc[0], "Session");
+    }
+    s.ours = holder == session_;
+    s.free = holder.empty();
+    return s;
+  }
+
+  void Release(client::HttpClient& client) override {
+    client.Put(target_ + "?release=" + session_);
+  }
+
+ private:
+  std::string target_;
+  std::string session_;
+};
+
+// Consul's semaphore (-n N): each contender holds PREFIX/<session> with its session, and the
+// key PREFIX/.lock says {"Limit": N, "Holders": {session: true, ...}}, changed only with CAS;
+// holders whose contender key is gone (their session ended) no longer count.
+class Semaphore : public Hold {
+ public:
+  Semaphore(const std::string& prefix, std::string session, int limit)
+      : prefix_("/v1/kv/" + client::Encode(prefix + "/", true)),
+        lock_(prefix_ + ".lock"),
+        contender_(prefix_ + client::Encode(session, true)),
+        session_(std::move(session)),
+        limit_(limit) {}
+
+  std::optional<bool> Try(client::HttpClient& client, std::string* index) override {
+    if (!entered_) {
+      auto r = client.Send("PUT", contender_ + "?acquire=" + session_ + "&flags=" + kFlags, {});
+      if (!r.ok() || r->status != 200 || !r->body.starts_with("true")) {
+        if (r.ok()) Refused(*r);
+        if (!r.ok()) std::cerr << "Error: " << r.status().message() << "\n";
+        return std::nullopt;
+      }
+      entered_ = true;
+    }
+    Seen seen = ReadAll(client, "0", milliseconds(0));
+    if (!seen.state.ok) return false;
+    if (seen.limit != 0 && seen.limit != limit_) {
+      std::cerr << "Error: semaphore limit conflict (lock: " << seen.limit << ", local: " << limit_
+                << ")\n";
+      return std::nullopt;
+    }
+    if (seen.holders.contains(session_)) return true;
+    *index = seen.state.index;
+    if (seen.holders.size() >= static_cast<std::size_t>(limit_)) return false;
+    seen.holders.insert(session_);
+    auto r =
+        client.Send("PUT", lock_ + "?cas=" + std::to_string(seen.lock_index) + "&flags=" + kFlags,
+                    Encode(seen.holders));
+    if (r.ok() && r->status == 200 && r->body.starts_with("true")) return true;
+    *index = "0";  // someone else changed it first: look again at once
+    return false;
+  }
+
+  State Read(client::HttpClient& client, const std::string& index, milliseconds wait) override {
+    Seen seen = ReadAll(client, index, wait);
+    seen.state.ours = seen.contender && seen.holders.contains(session_);
+    seen.state.free = seen.holders.size() < static_cast<std::size_t>(limit_);
+    return seen.state;
+  }
+
+  void Release(client::HttpClient& client) override {
+    for (int attempt = 0; attempt < 5; ++attempt) {  // CAS races with other holders
+      Seen seen = ReadAll(client, "0", milliseconds(0));
+      if (!seen.state.ok || !seen.holders.erase(session_)) break;
+      auto r = client.Put(lock_ + "?cas=" + std::to_string(seen.lock_index) + "&flags=" + kFlags,
+                          Encode(seen.holders));
+      if (r.ok() && r->status == 200 && r->body.starts_with("true")) break;
+    }
+    client.Send("DELETE", contender_, {});
+  }
+
+ private:
+  // Consul's flag value on a semaphore's keys.
+  static constexpr const char* kFlags = "16210313421097356768";  // 0xe0f69a2baa414de0
+
+  struct Seen {
+    State state;
+    std::uint64_t lock_index = 0;  // the .lock key's ModifyIndex; 0: no such key
+    std::int64_t limit = 0;
+    std::set<std::string> holders;  // live ones: their contender key is held
+    bool contender = false;         // ours is held by our session
+  };
+
+  Seen ReadAll(client::HttpClient& client, const std::string& index, milliseconds wait) {
+    Seen seen;
+    auto r = ReadKv(client, prefix_ + "?recurse", index, wait, &seen.state.index);
+    if (!r) return seen;
+    seen.state.ok = true;
+    rapidjson::Document entries;
+    entries.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
+    if (r->status != 200 || entries.HasParseError() || !entries.IsArray()) return seen;
+    std::set<std::string> live, listed;
+    for (const auto& e : entries.GetArray()) {
+      if (!e.IsObject()) continue;
+      const std::string key = Member(e, "Key"), holder = Member(e, "Session");
+      if (("/v1/kv/" + client::Encode(key, true)) == lock_) {
+        auto it = e.FindMember("ModifyIndex");
+        if (it != e.MemberEnd() && it->value.IsUint64()) seen.lock_index = it->value.GetUint64();
+        Decode(http::Base64Decode(Member(e, "Value")).value_or(""), &seen.limit, &listed);
+      } else if (!holder.empty()) {
+        live.insert(holder);
+        if (holder == session_ && ("/v1/kv/" + client::Encode(key, true)) == contender_) {
+          seen.contender = true;
+        }
+      }
+    }
+    for (const std::string& s : listed) {
+      if (live.contains(s)) seen.holders.insert(s);
+    }
+    return seen;
+  }
+
+  static void Decode(const std::string& text, std::int64_t* limit, std::set<std::string>* out) {
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+    if (doc.HasParseError() || !doc.IsObject()) return;
+    auto l = doc.FindMember("Limit");
+    if (l != doc.MemberEnd() && l->value.IsInt64()) *limit = l->value.GetInt64();
+    auto h = doc.FindMember("Holders");
+    if (h == doc.MemberEnd() || !h->value.IsObject()) return;
+    for (const auto& m : h->value.GetObject()) {
+      if (m.value.IsTrue()) out->insert(m.name.GetString());
+    }
+  }
+
+  std::string Encode(const std::set<std::string>& holders) const {
+    std::string body = "{\"Limit\":" + std::to_string(limit_) + ",\"Holders\":{";
+    for (const std::string& s : holders) {
+      body += (body.back() == '{' ? "" : ",") + http::EncodeString(s) + ":true";
+    }
+    return body + "}}";
+  }
+
+  std::string prefix_, lock_, contender_, session_;
+  int limit_;
+  bool entered_ = false;
+};
 
 std::optional<std::string> CreateSession(client::HttpClient& client, const LockArgs& a) {
   std::string name = a.name.empty() ? "concierge lock " + a.prefix : a.name;
@@ -94,7 +279,8 @@ CLI::App* AddLockCommand(CLI::App& app, LockArgs* a) {
   cmd->add_option("prefix", a->prefix, "The KV prefix of the lock")->required();
   cmd->add_option("command", a->command, "The command (one argument: run by /bin/sh -c)")
       ->required();
-  cmd->add_option("-n", a->limit, "How many may hold it at once (only 1 is supported)");
+  cmd->add_option("-n", a->limit,
+                  "How many may hold it at once (above 1: Consul's semaphore on PREFIX)");
   cmd->add_option("--timeout", a->timeout, "Give up waiting after this long (0: never)");
   cmd->add_option("--ttl", a->ttl,
                   "The session's TTL: the lock is freed this long after a "
@@ -108,8 +294,8 @@ CLI::App* AddLockCommand(CLI::App& app, LockArgs* a) {
 
 int RunLock(const std::string& address, const client::HttpClientOptions& options,
             const LockArgs& a) {
-  if (a.limit != 1) {
-    std::cerr << "Error! -n " << a.limit << ": semaphores (-n > 1) are not supported yet\n";
+  if (a.limit < 1) {
+    std::cerr << "Error! -n " << a.limit << ": expected at least 1\n";
     return 2;
   }
   auto ttl = core::ParseDuration(a.ttl);
@@ -128,7 +314,12 @@ int RunLock(const std::string& address, const client::HttpClientOptions& options
   }
   std::optional<std::string> session = CreateSession(*control, a);
   if (!session) return 1;
-  const std::string key_target = "/v1/kv/" + client::Encode(a.prefix + "/.lock", true);
+  std::unique_ptr<Hold> hold;
+  if (a.limit == 1) {
+    hold = std::make_unique<Lock>(a.prefix, *session);
+  } else {
+    hold = std::make_unique<Semaphore>(a.prefix, *session, a.limit);
+  }
   const milliseconds renew_every =
       std::chrono::duration_cast<milliseconds>(*ttl) / 3 + milliseconds(1);
 
@@ -153,7 +344,7 @@ int RunLock(const std::string& address, const client::HttpClientOptions& options
     renewer->Shutdown();
     watcher->Shutdown();
     renew.join();
-    control->Put(key_target + "?release=" + *session);
+    hold->Release(*control);
     control->Put("/v1/session/destroy/" + *session);
     return code;
   };
@@ -163,25 +354,19 @@ int RunLock(const std::string& address, const client::HttpClientOptions& options
       *timeout > core::Duration::zero() ? Clock::now() + *timeout : Clock::time_point::max();
   std::string index = "0";
   for (;;) {
-    auto r = control->Send(
-        "PUT", key_target + "?acquire=" + *session + "&flags=" + std::to_string(kLockFlagValue),
-        {});
-    if (!r.ok() || r->status != 200) {
-      if (r.ok()) Refused(*r);
-      if (!r.ok()) std::cerr << "Error: " << r.status().message() << "\n";
-      return finish(1);
-    }
-    if (r->body.starts_with("true")) break;
+    std::optional<bool> held = hold->Try(*control, &index);
+    if (!held) return finish(1);
+    if (*held) break;
     if (Clock::now() >= deadline) {
       std::cerr << "Shutdown triggered or timeout during lock acquisition\n";
       return finish(1);
     }
+    if (index == "0") continue;  // changed under us: try again at once
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-    LockState s = ReadLock(*control, key_target, index, std::min(left, milliseconds(60'000)));
+    Hold::State s = hold->Read(*control, index, std::min(left, milliseconds(60'000)));
     if (!s.ok) std::this_thread::sleep_for(milliseconds(200));
-    index = s.index;
-    // Held: the next read waits for a change. Free (or in its lock delay): try again soon.
-    if (s.holder.empty()) std::this_thread::sleep_for(milliseconds(100));
+    // Taken: Try reads again after this change. Free (or in its lock delay): try again soon.
+    if (s.free) std::this_thread::sleep_for(milliseconds(100));
   }
 
   // Run the command while the lock is ours.
@@ -213,13 +398,13 @@ int RunLock(const std::string& address, const client::HttpClientOptions& options
   std::thread watch([&] {
     std::string seen = "0";
     while (!done.load()) {
-      LockState s = ReadLock(*watcher, key_target, seen, milliseconds(30'000));
+      Hold::State s = hold->Read(*watcher, seen, milliseconds(30'000));
       if (done.load()) return;
       if (!s.ok) {
         std::this_thread::sleep_for(milliseconds(500));
         continue;
       }
-      if (s.holder != *session) {
+      if (!s.ours) {
         lost = true;
         std::cerr << "Lock lost, killing child\n";
         Forward(SIGTERM);

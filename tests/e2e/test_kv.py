@@ -373,6 +373,41 @@ class KvCliTest(unittest.TestCase):
         entry = self.agent.get("/v1/kv/hotel/head/.lock").json()[0]
         self.assertNotIn("Session", entry)
 
+    def test_a_semaphore_lets_n_commands_run_at_once(self):
+        """-n 2: Consul's semaphore (a contender key per session, PREFIX/.lock with the holders
+        changed by CAS): of three commands, never more than two run at once, and all run."""
+        work = tempfile.mkdtemp(prefix="concierge-semaphore-")
+        self.addCleanup(shutil.rmtree, work, True)
+        running = os.path.join(work, "running")
+        os.mkdir(running)
+        procs = []
+        for i in range(3):
+            command = "touch {0}/{1}; sleep 2; rm {0}/{1}".format(running, i)
+            procs.append(subprocess.Popen([binary(), "lock", "-http-addr", self.address, "-n", "2",
+                                           "pool/db", command], stdin=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE))
+        for p in procs:
+            self.addCleanup(lambda p=p: p.poll() is None and p.kill())
+        most = 0
+        while any(p.poll() is None for p in procs):
+            most = max(most, len(os.listdir(running)))
+            time.sleep(0.05)
+        for p in procs:
+            self.assertEqual(p.returncode, 0, p.stderr.read())
+        self.assertLessEqual(most, 2)
+        self.assertGreaterEqual(most, 1)
+        # Every holder left: the holders list is empty and the contender keys are gone.
+        entries = self.agent.get_json("/v1/kv/pool/db/?recurse")[0]
+        self.assertEqual([e["Key"] for e in entries], ["pool/db/.lock"])
+        self.assertEqual(json.loads(base64.b64decode(entries[0]["Value"])),
+                         {"Limit": 2, "Holders": {}})
+        # Another limit on the same prefix is refused, as Consul's.
+        other = subprocess.run([binary(), "lock", "-http-addr", self.address, "-n", "3",
+                                "pool/db", "true"], capture_output=True, text=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+        self.assertEqual(other.returncode, 1)
+        self.assertIn("semaphore limit conflict (lock: 2, local: 3)", other.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
