@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "http/acl_api.h"
+#include "http/answer_cache.h"
 #include "http/consul_json.h"
 #include "http/eureka_api.h"
 #include "http/message.h"
@@ -88,9 +89,11 @@ class ConsulApi {
   Awaitable CheckUpdate(Request& req, std::string_view id);
   Awaitable HeartbeatBatch(Request& req);
   Awaitable HealthService(Request& req, std::string_view name);
-  // The JSON answer of /v1/health/service for a view and its filters (cached per thread).
-  std::string RenderHealthService(const std::shared_ptr<const server::ServiceView>& view,
-                                  bool passing, const std::vector<std::string_view>& tags) const;
+  // The JSON answer of /v1/health/service for a view and its filters: encoded once per view
+  // and filters, shared by every request that asks it (answers_).
+  std::shared_ptr<const std::string> RenderHealthService(
+      const std::shared_ptr<const server::ServiceView>& view, bool passing,
+      const std::vector<std::string_view>& tags);
   Awaitable HealthChecks(Request& req, std::string_view name);
   Awaitable CatalogService(Request& req, std::string_view name);
   Awaitable CatalogServices(Request& req);
@@ -145,6 +148,7 @@ class ConsulApi {
   ApiOptions options_;
   AclApi acl_;
   EurekaApi eureka_;
+  AnswerCache answers_;
 };
 
 }  // namespace concierge::http

@@ -79,8 +79,17 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   // Set: the body is this stream (chunked), not `body`, and the connection closes after it.
   std::shared_ptr<ResponseStream> stream = nullptr;
+  // Set: the body is these bytes, not `body`; immutable and shared with other responses
+  // (http/answer_cache.h), written as they are, never copied.
+  std::shared_ptr<const std::string> shared_body = nullptr;
+
+  // The body, wherever it is.
+  std::string_view Body() const { return shared_body ? std::string_view(*shared_body) : body; }
 
   static Response Json(std::string body) { return {200, "application/json", std::move(body), {}}; }
+  static Response SharedJson(std::shared_ptr<const std::string> body) {
+    return {200, "application/json", {}, {}, nullptr, std::move(body)};
+  }
   // A one-line error message in plain text, as Consul answers errors.
   static Response Error(int status, std::string message) {
     message += '\n';

@@ -33,6 +33,10 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 
 bhttp::response<bhttp::string_body> ToBeast(Response& r, unsigned version, bool keep_alive);
+// A response whose body is shared bytes (Response::shared_body): they are written from where
+// they are; `r` must outlive the write.
+bhttp::response<bhttp::span_body<const char>> ToBeastShared(const Response& r, unsigned version,
+                                                            bool keep_alive);
 // "2.5", "100": a rate as a person writes it.
 std::string Number(double x);
 // Answers a connection before reading any request (refused by a limit, or plain HTTP on the
@@ -239,9 +243,14 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
       co_await WriteStream(stream, response, version, options_.write_timeout);
       break;
     }
-    auto res = ToBeast(response, version, keep_alive);
     lowest.expires_after(options_.write_timeout);
-    co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (response.shared_body) {
+      auto res = ToBeastShared(response, version, keep_alive);
+      co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      auto res = ToBeast(response, version, keep_alive);
+      co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (ec || !keep_alive) break;
   }
 }

@@ -328,8 +328,8 @@ TEST_F(EurekaApiTest, RegisterRenewExpireReregisterCancel) {
   EXPECT_EQ(StatusOfI1(), "UP");
   // The same instance in Consul's view.
   Response health = Call("GET", "/v1/health/service/my-app");
-  EXPECT_NE(health.body.find("\"ID\":\"i-1\""), std::string::npos) << health.body;
-  EXPECT_NE(health.body.find("\"Status\":\"passing\""), std::string::npos);
+  EXPECT_NE(health.Body().find("\"ID\":\"i-1\""), std::string::npos) << health.Body();
+  EXPECT_NE(health.Body().find("\"Status\":\"passing\""), std::string::npos);
   // Renewals: heartbeats, no write.
   const core::Index before = registry_.index();
   for (int i = 0; i < 5; ++i) {
@@ -347,7 +347,7 @@ TEST_F(EurekaApiTest, RegisterRenewExpireReregisterCancel) {
   EXPECT_NE(Json("/eureka/apps/delta").body.find("\"actionType\":\"DELETED\""), std::string::npos);
   EXPECT_EQ(Call("PUT", "/eureka/apps/MY-APP/i-1").status, 404);
   EXPECT_EQ(Call("POST", "/eureka/apps/MY-APP", body).status, 204);
-  EXPECT_EQ(StatusOfI1(), "UP") << Call("GET", "/v1/health/service/my-app").body;
+  EXPECT_EQ(StatusOfI1(), "UP") << Call("GET", "/v1/health/service/my-app").Body();
   EXPECT_EQ(Call("PUT", "/eureka/apps/MY-APP/i-1").status, 200);
   // Found by VIP and by ID.
   EXPECT_NE(Json("/eureka/vips/my-vip").body.find("\"instanceId\":\"i-1\""), std::string::npos);
@@ -366,7 +366,7 @@ TEST_F(EurekaApiTest, StatusesOverridesAndMetadata) {
   // OUT_OF_SERVICE is maintenance mode: critical to Consul's clients, the lease still kept.
   EXPECT_EQ(Call("PUT", "/eureka/apps/MY-APP/i-1/status?value=OUT_OF_SERVICE").status, 200);
   EXPECT_EQ(StatusOfI1(), "OUT_OF_SERVICE");
-  EXPECT_EQ(Call("GET", "/v1/health/service/my-app?passing").body.find("i-1"), std::string::npos);
+  EXPECT_EQ(Call("GET", "/v1/health/service/my-app?passing").Body().find("i-1"), std::string::npos);
   // An override outlives the client's registrations.
   EXPECT_EQ(Call("POST", "/eureka/apps/MY-APP", Body(R"(,"status":"UP")")).status, 204);
   EXPECT_EQ(StatusOfI1(), "OUT_OF_SERVICE");
