@@ -385,6 +385,8 @@ asio::awaitable<Status> AclApi::Authorize(const Request& req, const RouteMatch& 
       if (!service) co_return Status::Ok();
       co_return a.Require(AclResource::kService, *service, p);
     }
+    case AclScope::kService:
+      co_return a.Require(AclResource::kService, match.param(), p);
     case AclScope::kServiceOfApp:
       co_return a.Require(AclResource::kService, ServiceNameOfApp(match.param()), p);
     case AclScope::kServiceOfInstance: {

@@ -209,6 +209,8 @@ asio::awaitable<Response> ConsulApi::Dispatch(Request& req, const RouteMatch& ma
       co_return co_await AgentMonitor(req, options_.monitor);
     case Endpoint::kHealthService:
       co_return co_await HealthService(req, param);
+    case Endpoint::kServiceDelta:
+      co_return co_await ServiceDelta(req, param);
     case Endpoint::kHealthChecks:
       co_return co_await HealthChecks(req, param);
     case Endpoint::kHealthState:
@@ -619,6 +621,43 @@ std::shared_ptr<const std::string> ConsulApi::RenderHealthService(
     }
     return EncodeHealthService(out, options_.node);
   });
+}
+
+asio::awaitable<Response> ConsulApi::ServiceDelta(Request& req, std::string_view name) {
+  std::string key(name);
+  std::function<core::Index()> current = [&] { return registry_.ServiceIndex(key); };
+  if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
+  // service:read was checked with the route; a delta also needs node:read, as the entries
+  // of /v1/health/service do (there they are left out, here the answer would be wrong).
+  if (!acl_.CanRead(req, key, true)) {
+    co_return Response::Error(403, "Permission denied: the token may not read service \"" + key +
+                                       "\" on node " + options_.node.name);
+  }
+  core::Index after = 0;
+  if (auto text = req.Query("index")) {
+    std::from_chars(text->data(), text->data() + text->size(), after);  // checked by Block
+  }
+  auto view = registry_.Service(key);
+  const core::Index index = view ? view->index : current();
+  std::vector<InstancePtr> changed;
+  std::vector<core::Text> removed;
+  // A service without instances has no history: what the client held is unknown (and the
+  // whole answer is short). So is an index from before what the history keeps, or one ahead
+  // of ours (the agent restarted or was restored).
+  std::optional<std::vector<core::Text>> ids;
+  if (view && after > 0 && after <= index) ids = view->history->Since(after, index);
+  if (ids) {
+    for (const core::Text& id : *ids) {
+      if (const InstancePtr* inst = view->instances.Find(id)) {
+        changed.push_back(*inst);
+      } else {
+        removed.push_back(id);
+      }
+    }
+  }
+  co_return WithIndex(Response::Json(EncodeServiceDelta(std::max<core::Index>(1, index), !ids,
+                                                        changed, removed, options_.node)),
+                      index);
 }
 
 asio::awaitable<Response> ConsulApi::HealthChecks(Request& req, std::string_view name) {

@@ -94,6 +94,9 @@ class ConsulApi {
   std::shared_ptr<const std::string> RenderHealthService(
       const std::shared_ptr<const server::ServiceView>& view, bool passing,
       const std::vector<std::string_view>& tags);
+  // What changed in a service since ?index=N (blocking), or that the client must read it
+  // all again (docs/design.md, "The delta stream").
+  Awaitable ServiceDelta(Request& req, std::string_view name);
   Awaitable HealthChecks(Request& req, std::string_view name);
   Awaitable CatalogService(Request& req, std::string_view name);
   Awaitable CatalogServices(Request& req);

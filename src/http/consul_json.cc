@@ -1,13 +1,14 @@
 #include "http/consul_json.h"
 
-#include <algorithm>
-#include <unordered_set>
-
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <unordered_set>
+
+#include "core/json_string.h"
 #include "http/message.h"
 
 namespace concierge::http {
@@ -821,6 +822,21 @@ std::string EncodeHealthService(const std::vector<InstancePtr>& instances, const
     }
     w.EndArray();
   });
+}
+
+std::string EncodeServiceDelta(core::Index index, bool resync,
+                               const std::vector<InstancePtr>& changed,
+                               const std::vector<core::Text>& removed, const NodeInfo& node) {
+  std::string out = "{\"Index\":" + std::to_string(index) +
+                    (resync ? ",\"Resync\":true" : ",\"Resync\":false") + ",\"Changed\":";
+  out += EncodeHealthService(changed, node);
+  out += ",\"Removed\":[";
+  for (std::size_t i = 0; i < removed.size(); ++i) {
+    if (i > 0) out += ',';
+    core::AppendJsonString(out, removed[i].view());
+  }
+  out += "]}";
+  return out;
 }
 
 std::string EncodeHealthChecks(const std::vector<const core::Check*>& checks,

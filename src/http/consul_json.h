@@ -48,6 +48,11 @@ std::string EncodeAgentService(const core::Instance& instance, const NodeInfo& n
 std::string EncodeAgentChecks(const std::vector<InstancePtr>& instances, const NodeInfo& node);
 // [{Node, Service, Checks}] for /v1/health/service/:name.
 std::string EncodeHealthService(const std::vector<InstancePtr>& instances, const NodeInfo& node);
+// {"Index", "Resync", "Changed": [as /v1/health/service], "Removed": [IDs]} for
+// /v1/concierge/delta/service/:name (docs/consul-compat.md, "Concierge's own endpoints").
+std::string EncodeServiceDelta(core::Index index, bool resync,
+                               const std::vector<InstancePtr>& changed,
+                               const std::vector<core::Text>& removed, const NodeInfo& node);
 // [HealthCheck] for /v1/health/checks/:name and /v1/health/state/:state.
 std::string EncodeHealthChecks(const std::vector<const core::Check*>& checks,
                                const std::vector<const core::Instance*>& owners,

@@ -15,6 +15,7 @@ constexpr AclScope kOfCheck = AclScope::kServiceOfCheck;
 constexpr AclScope kOfInstance = AclScope::kServiceOfInstance;
 constexpr AclScope kInBody = AclScope::kServiceInBody;
 constexpr AclScope kOfApp = AclScope::kServiceOfApp;
+constexpr AclScope kServiceAcl = AclScope::kService;
 constexpr AclScope kEachBeat = AclScope::kEachHeartbeat;
 constexpr AclScope kNodeAcl = AclScope::kNode;
 constexpr AclScope kAgentAcl = AclScope::kAgent;
@@ -67,6 +68,7 @@ constexpr Route kRoutes[] = {
   {kGet,      0,    "/v1/agent/metrics",                       kAgentMetrics,       kAgentAcl,   R, kLocal,    kNoBlock, kNoBody},
   {kGet,      0,    "/v1/agent/monitor",                       kAgentMonitor,       kAgentAcl,   R, kLocal,    kNoBlock, kNoBody},
   {kGet,      0,    "/v1/health/service/:name",                kHealthService,      kFiltered,   R, kStale,    kByIndex, kNoBody},
+  {kGet,      0,    "/v1/concierge/delta/service/:name",       kServiceDelta,       kServiceAcl, R, kStale,    kByIndex, kNoBody},
   {kGet,      0,    "/v1/health/checks/:name",                 kHealthChecks,       kFiltered,   R, kStale,    kByIndex, kNoBody},
   {kGet,      0,    "/v1/health/state/:state",                 kHealthState,        kFiltered,   R, kStale,    kByIndex, kNoBody},
   {kGet,      0,    "/v1/health/node/:node",                   kHealthNode,         kFiltered,   R, kStale,    kByIndex, kNoBody},

@@ -47,6 +47,7 @@ enum class Endpoint : std::uint8_t {
   kAgentMonitor,
   // Health and catalog reads.
   kHealthService,
+  kServiceDelta,  // Concierge's own: what changed in a service since an index
   kHealthChecks,
   kHealthState,
   kHealthNode,
@@ -127,6 +128,7 @@ enum class AclScope : std::uint8_t {
   kServiceOfInstance,  // service:<the service of instance :id>
   kServiceInBody,      // service:<the name registered>, once the body is decoded
   kServiceOfApp,       // service:<the service of Eureka app :app> (docs/eureka.md)
+  kService,            // service:<:name>
   kEachHeartbeat,      // service:write for each entry of a batch, with the entry's token
   kNode,               // node:<this node>
   kAgent,              // agent:<this node>

@@ -177,13 +177,13 @@ void Registry::AfterApply(const core::Command& command, const std::vector<Event>
     }
     last = &e;
     views_.InstanceChanged(e.service_id);
-    views_.ServiceChanged(e.service_name);
+    views_.ServiceChanged(e.service_name, e.service_id);
   }
   // A check update that changed only the output has no event, but changed its instance.
   if (update != nullptr && events.empty() && catalog_.index() == last_applied_) {
     const core::Text id = *catalog_.FindCheckOwner(update->check_id);
     views_.InstanceChanged(id);
-    views_.ServiceChanged(catalog_.FindInstance(id)->service.name);
+    views_.ServiceChanged(catalog_.FindInstance(id)->service.name, id);
   }
 }
 

@@ -65,10 +65,10 @@ void ViewPublisher::Flush() {
   const bool names_changed = catalog_.services_index() > services_index_.load();
   if (dirty_names_.empty() && !names_changed) return;
   // Views first, then the indexes, then the watchers: a woken watcher must see the change.
-  for (const core::Symbol& name : dirty_names_) Publish(name, true);
+  for (const auto& [name, ids] : dirty_names_) Publish(name, true, ids);
   PublishIndexes();
   if (hub_ != nullptr) {
-    for (const core::Symbol& name : dirty_names_) hub_->Notify(name);
+    for (const auto& [name, ids] : dirty_names_) hub_->Notify(name);
     if (names_changed) hub_->Notify(WatchHub::kCatalogKey);
     if (!dirty_names_.empty()) hub_->Notify(WatchHub::kAnyKey);
   }
@@ -79,8 +79,8 @@ void ViewPublisher::PublishAll(const std::vector<core::Symbol>& names,
                                const std::vector<core::Text>& ids) {
   PublishAcl();
   PublishKv();
-  for (const core::Symbol& name : names) Publish(name, false);
-  for (const auto& [name, group] : catalog_.services()) Publish(name, false);
+  for (const core::Symbol& name : names) Publish(name, false, {});
+  for (const auto& [name, group] : catalog_.services()) Publish(name, false, {});
   for (std::size_t s = 0; s < by_status_.size(); ++s) {
     std::int64_t count = 0;
     for (const auto& [name, group] : catalog_.services()) count += group.by_status[s];
@@ -111,7 +111,8 @@ void ViewPublisher::PublishIndexes() {
   instance_count_.store(catalog_.instance_count());
 }
 
-void ViewPublisher::Publish(const core::Symbol& name, bool reuse_tags) {
+void ViewPublisher::Publish(const core::Symbol& name, bool incremental,
+                            std::span<const core::Text> changed) {
   const core::ServiceGroup* group = catalog_.FindService(name);
   if (group == nullptr) {
     views_.Erase(name);
@@ -123,11 +124,18 @@ void ViewPublisher::Publish(const core::Symbol& name, bool reuse_tags) {
   view->instances = group->instances;
   view->tags_index = group->tags_index;
   view->by_status = group->by_status;
-  if (reuse_tags) {
+  if (incremental) {
     views_.With(name, [&](const std::shared_ptr<const ServiceView>& old) {
+      view->history = old->history;
       if (old->tags_index == group->tags_index) view->tags = old->tags;
     });
   }
+  // A name without a view had no instances, and a restore may have changed every instance:
+  // what a delta reader knew before is unknown.
+  if (view->history == nullptr) view->history = std::make_shared<ChangeHistory>(catalog_.index());
+  // Kept: half the service's size (a delta of more than that is about as long as the whole
+  // answer), at least kMinHistory.
+  view->history->Record(group->index, changed, std::max(kMinHistory, group->instances.size() / 2));
   if (view->tags == nullptr) {
     auto tags = std::make_shared<std::vector<std::string>>();
     for (const auto& [tag, count] : group->tags) tags->push_back(tag.str());

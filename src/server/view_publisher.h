@@ -13,13 +13,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "core/catalog.h"
+#include "server/change_history.h"
 #include "server/concurrent_map.h"
 #include "server/epoch.h"
 #include "server/watch_hub.h"
@@ -33,6 +35,9 @@ struct ServiceView {
   std::string name;
   core::Index index = 0;
   core::InstanceSet instances;
+  // Which instances changed at which index, for the delta stream; the same object in every
+  // view of the name while it has instances (it is internally locked, not immutable).
+  std::shared_ptr<ChangeHistory> history;
   // The tags of its instances, sorted, and the index of their last change.
   std::shared_ptr<const std::vector<std::string>> tags;
   core::Index tags_index = 0;
@@ -65,6 +70,9 @@ struct KvView {
 
 class ViewPublisher {
  public:
+  // The fewest changes a service's history keeps (docs/limits.md); else half its instances.
+  static constexpr std::size_t kMinHistory = 256;
+
   ViewPublisher(const core::Catalog& catalog, EpochDomain& epoch, WatchHub* hub,
                 bool acl_default_allow);
 
@@ -73,7 +81,11 @@ class ViewPublisher {
   // The record of instance `id` changed (or went): republished at once, and its service's
   // view at the next Flush.
   void InstanceChanged(const core::Text& id);
-  void ServiceChanged(const core::Symbol& name) { dirty_names_.insert(name); }
+  // Instance `id` of service `name` changed (or went, or moved to another name): the view of
+  // `name` is republished at the next Flush, and its history records the ID.
+  void ServiceChanged(const core::Symbol& name, const core::Text& id) {
+    dirty_names_[name].push_back(id);
+  }
   // Publishes the views of the changed services, then the indexes, then wakes their
   // watchers: a woken watcher sees the change. Once per batch of commands.
   void Flush();
@@ -111,8 +123,10 @@ class ViewPublisher {
   }
 
  private:
-  // `reuse_tags`: keep the published tag list if the group's tags_index did not move.
-  void Publish(const core::Symbol& name, bool reuse_tags);
+  // `incremental`: after changes to `changed` (the IDs of its instances that changed since it
+  // was last published), so the view keeps its history, and its tag list if the group's
+  // tags_index did not move; else both start afresh (a restore).
+  void Publish(const core::Symbol& name, bool incremental, std::span<const core::Text> changed);
   void PublishIndexes();
   // Moves `instance` into (delta +1) or out of (-1) the count of its aggregate status.
   void CountStatus(const core::Instance* instance, int delta);
@@ -137,7 +151,7 @@ class ViewPublisher {
   mutable std::mutex acl_mu_;
   AclView acl_;
   std::shared_ptr<const KvView> kv_;
-  std::unordered_set<core::Symbol> dirty_names_;
+  std::unordered_map<core::Symbol, std::vector<core::Text>> dirty_names_;
 };
 
 }  // namespace concierge::server

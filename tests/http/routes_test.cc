@@ -300,6 +300,8 @@ std::string Name(const Route& route) {
       return std::string("service:") + level + " (the instance's service)";
     case AclScope::kServiceOfApp:
       return std::string("service:") + level + " (the Eureka app's service)";
+    case AclScope::kService:
+      return std::string("service:") + level + " (the named service)";
     case AclScope::kServiceInBody:
       return "service:write (the registered name)";
     case AclScope::kEachHeartbeat:

@@ -34,7 +34,7 @@ class ViewPublisherTest : public ::testing::Test {
     ASSERT_TRUE(events.ok()) << events.status().message();
     for (const core::Event& e : *events) {
       views_.InstanceChanged(e.service_id);
-      views_.ServiceChanged(e.service_name);
+      views_.ServiceChanged(e.service_name, e.service_id);
     }
   }
 

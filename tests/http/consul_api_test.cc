@@ -1,0 +1,241 @@
+// ConsulApi over a real Registry and StateLoop, without sockets: the watchers of a service
+// share one encoded answer per view (issue 17), and the delta stream
+// (GET /v1/concierge/delta/service/:name) answers what changed since an index, blocking, or
+// that the client must read the whole service again.
+#include "http/consul_api.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <future>
+#include <list>
+#include <set>
+
+#include "server/clock.h"
+
+namespace concierge::http {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+class ConsulApiTest : public ::testing::Test {
+ protected:
+  ConsulApiTest() {
+    spdlog::set_level(spdlog::level::off);
+    state_.Start();
+  }
+  ~ConsulApiTest() override { state_.Stop(); }
+
+  static ApiOptions Options() {
+    ApiOptions options;
+    options.node = {"1", "node-1", "127.0.0.1", "dc1"};
+    options.version = "test";
+    options.http_address = "127.0.0.1:8500";
+    return options;
+  }
+
+  static Request MakeRequest(std::string method, std::string target, std::string body = "") {
+    Request req;
+    req.method = std::move(method);
+    std::size_t q = target.find('?');
+    req.path = target.substr(0, q);
+    if (q != std::string::npos) req.query = *ParseQuery(target.substr(q + 1));
+    req.target = std::move(target);
+    req.body = std::move(body);
+    req.remote_address = "127.0.0.1";
+    return req;
+  }
+
+  // Runs a request to its answer on its own I/O context, then what it woke among the parked
+  // queries (Park's context; those still parked stay so).
+  Response Call(std::string method, std::string target, std::string body = "") {
+    Request req = MakeRequest(std::move(method), std::move(target), std::move(body));
+    auto future = asio::co_spawn(
+        calls_, [&]() -> asio::awaitable<Response> { co_return co_await api_.Handle(req); },
+        asio::use_future);
+    calls_.restart();
+    calls_.run();
+    ctx_.restart();
+    ctx_.poll();
+    return future.get();
+  }
+
+  // Starts a (blocking) query and runs it until it parks; its answer lands in the returned
+  // slot once a later Call wakes it.
+  std::shared_ptr<std::optional<Response>> Park(std::string target) {
+    auto req = std::make_shared<Request>(MakeRequest("GET", std::move(target)));
+    auto answer = std::make_shared<std::optional<Response>>();
+    const std::size_t parked = hub_.parked();
+    asio::co_spawn(
+        ctx_,
+        [this, req, answer]() -> asio::awaitable<void> { *answer = co_await api_.Handle(*req); },
+        asio::detached);
+    ctx_.restart();
+    while (hub_.parked() == parked && !answer->has_value()) ctx_.poll_one();
+    return answer;
+  }
+
+  void Register(const std::string& id) {
+    ASSERT_EQ(Call("PUT", "/v1/agent/service/register",
+                   R"({"ID":")" + id + R"(","Name":"web","Port":80,"Check":{"TTL":"30s"}})")
+                  .status,
+              200);
+    ASSERT_EQ(Call("PUT", "/v1/agent/check/pass/service:" + id).status, 200);
+  }
+
+  core::Index Index(const Response& r) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == "X-Consul-Index") return std::stoull(v);
+    }
+    return 0;
+  }
+
+  struct Delta {
+    core::Index index = 0;
+    bool resync = false;
+    std::set<std::string> changed;  // "ID:status"
+    std::set<std::string> removed;
+  };
+  Delta ReadDelta(const Response& r) {
+    EXPECT_EQ(r.status, 200) << r.Body();
+    rapidjson::Document doc;
+    std::string body(r.Body());
+    doc.Parse(body.c_str());
+    Delta d;
+    if (doc.HasParseError() || !doc.IsObject()) {
+      ADD_FAILURE() << body;
+      return d;
+    }
+    d.index = doc["Index"].GetUint64();
+    d.resync = doc["Resync"].GetBool();
+    for (const auto& e : doc["Changed"].GetArray()) {
+      d.changed.insert(std::string(e["Service"]["ID"].GetString()) + ":" +
+                       e["Checks"][0]["Status"].GetString());
+    }
+    for (const auto& id : doc["Removed"].GetArray()) d.removed.insert(id.GetString());
+    EXPECT_EQ(Index(r), d.index);
+    return d;
+  }
+
+  server::FakeClock clock_;
+  server::WatchHub hub_;
+  server::Registry registry_{clock_, server::RegistryOptions{}, &hub_};
+  server::StateLoop state_{registry_};
+  ConsulApi api_{registry_, state_, hub_, Options()};
+  asio::io_context calls_;
+  asio::io_context ctx_;  // parked queries
+};
+
+TEST_F(ConsulApiTest, TheWatchersOfAServiceShareOneAnswerPerViewAndQuestion) {
+  for (const char* id : {"a", "b", "c"}) Register(id);
+  const core::Index index = Index(Call("GET", "/v1/health/service/web"));
+  const std::string wait = "?index=" + std::to_string(index) + "&wait=10s";
+  std::vector<std::shared_ptr<std::optional<Response>>> passing;
+  std::vector<std::shared_ptr<std::optional<Response>>> all;
+  for (int i = 0; i < 5; ++i) {
+    passing.push_back(Park("/v1/health/service/web" + wait + "&passing"));
+    all.push_back(Park("/v1/health/service/web" + wait));
+  }
+  EXPECT_EQ(hub_.parked(), 10u);
+  ASSERT_EQ(Call("PUT", "/v1/agent/check/fail/service:b").status, 200);
+  for (const auto* group : {&passing, &all}) {
+    const std::string* bytes = nullptr;
+    for (const auto& answer : *group) {
+      ASSERT_TRUE(answer->has_value());
+      ASSERT_EQ((*answer)->status, 200);
+      ASSERT_NE((*answer)->shared_body, nullptr);
+      // One encoding, its bytes shared by every watcher that asked the same question.
+      if (bytes == nullptr) bytes = (*answer)->shared_body.get();
+      EXPECT_EQ((*answer)->shared_body.get(), bytes);
+      EXPECT_GT(Index(**answer), index);
+    }
+  }
+  EXPECT_NE(passing[0]->value().shared_body, all[0]->value().shared_body);
+  EXPECT_EQ(passing[0]->value().Body().find("\"ID\":\"b\""), std::string::npos);
+  EXPECT_NE(all[0]->value().Body().find("\"ID\":\"b\""), std::string::npos);
+  // A later reader of the same view gets the same bytes; after a change, new ones.
+  Response again = Call("GET", "/v1/health/service/web?passing");
+  EXPECT_EQ(again.shared_body, passing[0]->value().shared_body);
+  ASSERT_EQ(Call("PUT", "/v1/agent/check/pass/service:b").status, 200);
+  Response after = Call("GET", "/v1/health/service/web?passing");
+  EXPECT_NE(after.shared_body, again.shared_body);
+  EXPECT_NE(after.Body().find("\"ID\":\"b\""), std::string::npos);
+}
+
+TEST_F(ConsulApiTest, TheDeltaStreamAnswersWhatChangedSinceAnIndex) {
+  for (const char* id : {"a", "b", "c"}) Register(id);
+  const core::Index start = Index(Call("GET", "/v1/health/service/web"));
+  // Index 0 (or none): read the whole service.
+  EXPECT_TRUE(ReadDelta(Call("GET", "/v1/concierge/delta/service/web")).resync);
+  EXPECT_TRUE(ReadDelta(Call("GET", "/v1/concierge/delta/service/web?index=0")).resync);
+  // Nothing since the index the client has.
+  Delta none = ReadDelta(
+      Call("GET", "/v1/concierge/delta/service/web?wait=0s&index=" + std::to_string(start)));
+  EXPECT_FALSE(none.resync);
+  EXPECT_TRUE(none.changed.empty());
+  EXPECT_TRUE(none.removed.empty());
+  EXPECT_EQ(none.index, start);
+  // Three changes: c fails, a goes, d comes.
+  ASSERT_EQ(Call("PUT", "/v1/agent/check/fail/service:c").status, 200);
+  ASSERT_EQ(Call("PUT", "/v1/agent/service/deregister/a").status, 200);
+  Register("d");
+  Delta d =
+      ReadDelta(Call("GET", "/v1/concierge/delta/service/web?index=" + std::to_string(start)));
+  EXPECT_FALSE(d.resync);
+  EXPECT_EQ(d.changed, (std::set<std::string>{"c:critical", "d:passing"}));
+  EXPECT_EQ(d.removed, std::set<std::string>{"a"});
+  EXPECT_EQ(d.index, Index(Call("GET", "/v1/health/service/web")));
+  // An index before the history began (the first delta read started it), or ahead of ours.
+  EXPECT_TRUE(
+      ReadDelta(Call("GET", "/v1/concierge/delta/service/web?index=" + std::to_string(start - 1)))
+          .resync);
+  EXPECT_TRUE(ReadDelta(Call("GET", "/v1/concierge/delta/service/web?index=" +
+                                        std::to_string(d.index + 100)))
+                  .resync);
+  // A service without instances: read it whole (an empty list).
+  EXPECT_TRUE(ReadDelta(Call("GET", "/v1/concierge/delta/service/nothing?index=3")).resync);
+  EXPECT_EQ(Call("GET", "/v1/concierge/delta/service/web?index=x").status, 400);
+}
+
+TEST_F(ConsulApiTest, ADeltaQueryBlocksUntilTheServiceChanges) {
+  for (const char* id : {"a", "b"}) Register(id);
+  const core::Index start = Index(Call("GET", "/v1/health/service/web"));
+  const std::string target =
+      "/v1/concierge/delta/service/web?wait=10s&index=" + std::to_string(start);
+  // The first delta asked starts the history.
+  ASSERT_FALSE(ReadDelta(Call("GET", "/v1/concierge/delta/service/web?wait=0s&index=" +
+                                         std::to_string(start)))
+                   .resync);
+  auto parked = Park(target);
+  EXPECT_EQ(hub_.parked(), 1u);
+  EXPECT_FALSE(parked->has_value());
+  // Another service's change does not wake it.
+  ASSERT_EQ(Call("PUT", "/v1/agent/service/register", R"({"ID":"x","Name":"other"})").status, 200);
+  EXPECT_FALSE(parked->has_value());
+  ASSERT_EQ(Call("PUT", "/v1/agent/check/fail/service:b").status, 200);
+  ASSERT_TRUE(parked->has_value());
+  Delta d = ReadDelta(**parked);
+  EXPECT_EQ(d.changed, std::set<std::string>{"b:critical"});
+  EXPECT_TRUE(d.removed.empty());
+  // Many changes: the history keeps at least ViewPublisher::kMinHistory of them; beyond, an
+  // old index must read the whole service again.
+  const core::Index before = d.index;
+  for (std::size_t i = 0; i <= server::ViewPublisher::kMinHistory; ++i) {
+    ASSERT_EQ(Call("PUT",
+                   i % 2 == 0 ? "/v1/agent/check/pass/service:b" : "/v1/agent/check/fail/service:b")
+                  .status,
+              200);
+  }
+  EXPECT_TRUE(
+      ReadDelta(Call("GET", "/v1/concierge/delta/service/web?index=" + std::to_string(before)))
+          .resync);
+}
+
+}  // namespace
+}  // namespace concierge::http
