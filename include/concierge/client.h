@@ -116,6 +116,26 @@ struct HealthAnswer {
   std::string address{};              // the registry address that answered
 };
 
+// What changed in a service after an index (Client::Delta). Concierge's own endpoint, not
+// Consul's: GET /v1/concierge/delta/service/<name>.
+struct DeltaQuery {
+  // Changes after this index (a HealthAnswer's or a ServiceDelta's). Blocking: the registry
+  // answers when the service's index moves away from it, or after `wait` (plus up to wait/16).
+  std::uint64_t index = 0;
+  Duration wait = std::chrono::minutes(1);
+};
+
+struct ServiceDelta {
+  std::uint64_t index = 0;  // for the next query
+  // The registry does not know what changed after the index asked (too old for the changes
+  // it keeps, ahead of it, or 0): read the whole service again with Health().
+  bool resync = false;
+  // Every instance whose record changed, whatever its health and tags, sorted by ID.
+  std::vector<Instance> changed{};
+  std::vector<std::string> removed{};  // IDs of instances that went, sorted
+  std::string address{};               // the registry address that answered
+};
+
 struct ClientOptions {
   // Registry HTTP addresses, "host:port" (no scheme), tried in this order. At least one.
   std::vector<std::string> addresses = {"127.0.0.1:8500"};
@@ -154,6 +174,11 @@ class Client {
   // The instances of `service` (GET /v1/health/service/<service>). An unknown service is an
   // empty list, not an error.
   Result<HealthAnswer> Health(std::string_view service, const HealthQuery& query = {});
+
+  // What changed in `service` after query.index, so that a watcher of a big service does
+  // not read all of it again when one instance changes. NotFound when the registry does not
+  // serve it (Consul, or a Concierge before 0.x): ask Health() instead.
+  Result<ServiceDelta> Delta(std::string_view service, const DeltaQuery& query);
 
   // Aborts the calls in progress and makes every later call fail with Unavailable.
   // Permanent; any thread.

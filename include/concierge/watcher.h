@@ -8,6 +8,10 @@
 //   std::shared_ptr<const concierge::ServiceSnapshot> now = rooms.snapshot();
 //   for (const concierge::Instance& i : now->instances) ...
 //
+// After the first whole answer it asks a Concierge registry only what changed (Client::Delta),
+// so a change to one instance of a 100,000-instance service costs one instance on the wire;
+// against Consul (or a registry that does not serve deltas) it re-reads the whole list.
+//
 // When the registry cannot be reached, the Watcher keeps serving the last list it got
 // (stale but available, like Eureka's client cache) and says so: snapshot()->stale is true
 // and snapshot()->error tells why, until a query succeeds again. It survives registry

@@ -227,6 +227,26 @@ Result<HealthAnswer> Client::Health(std::string_view service, const HealthQuery&
   return HealthAnswer{std::move(instances).value(), *index, preferred_address()};
 }
 
+Result<ServiceDelta> Client::Delta(std::string_view service, const DeltaQuery& query) {
+  if (service.empty()) return Status::InvalidArgument("Delta: the service name is empty");
+  Duration extra = query.index > 0 ? query.wait + query.wait / 16 : Duration::zero();
+  Result<client::Response> r = impl_->Call("GET", client::DeltaTarget(service, query), {}, extra);
+  if (!r.ok()) return r.status();
+  if (r->status == 404 || r->status == 405) {
+    return Status::NotFound(preferred_address() + " does not serve deltas: " + Refused(*r));
+  }
+  if (r->status == 403) {
+    return Status::PermissionDenied("delta of " + std::string(service) + ": " + Refused(*r));
+  }
+  if (r->status >= 300) {
+    return Status::InvalidArgument("delta of " + std::string(service) + ": " + Refused(*r));
+  }
+  Result<ServiceDelta> delta = client::DecodeDelta(r->body);
+  if (!delta.ok()) return delta.status();
+  delta->address = preferred_address();
+  return delta;
+}
+
 void Client::Shutdown() {
   std::lock_guard lock(impl_->in_flight_mutex);
   impl_->shut_down = true;

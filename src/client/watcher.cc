@@ -18,6 +18,10 @@ struct Watcher::Impl {
   // Touched only by the polling thread (or the caller's loop).
   std::uint64_t index = 0;
   Duration backoff = Duration::zero();
+  // Follow the service with deltas (Client::Delta) once a whole answer is in hand; off for
+  // good once a registry says it does not serve them.
+  bool deltas = true;
+  bool whole = false;  // the list is a whole answer at `index`, brought up to date by deltas
 
   mutable std::mutex mutex;
   mutable std::condition_variable changed;
@@ -56,8 +60,86 @@ struct Watcher::Impl {
     return backoff;
   }
 
+  // Whether an instance belongs in the list (the filters the registry applies to Health).
+  bool Wanted(const Instance& i) const {
+    if (options.passing_only && i.health != HealthStatus::kPassing) return false;
+    for (const std::string& tag : options.tags) {
+      if (std::find(i.tags.begin(), i.tags.end(), tag) == i.tags.end()) return false;
+    }
+    return true;
+  }
+
+  // The list after `delta` (both sorted by ID): one merge, O(list + changes).
+  std::vector<Instance> Apply(const std::vector<Instance>& list, const ServiceDelta& delta) const {
+    std::vector<Instance> out;
+    out.reserve(list.size() + delta.changed.size());
+    auto c = delta.changed.begin();
+    auto r = delta.removed.begin();
+    for (const Instance& i : list) {
+      for (; c != delta.changed.end() && c->id < i.id; ++c) {
+        if (Wanted(*c)) out.push_back(*c);
+      }
+      while (r != delta.removed.end() && *r < i.id) ++r;
+      if (r != delta.removed.end() && *r == i.id) continue;
+      if (c != delta.changed.end() && c->id == i.id) {
+        // Replaced by its new record (all of a service's instances are on one node).
+        for (; c != delta.changed.end() && c->id == i.id; ++c) {
+          if (Wanted(*c)) out.push_back(*c);
+        }
+        continue;
+      }
+      out.push_back(i);
+    }
+    for (; c != delta.changed.end(); ++c) {
+      if (Wanted(*c)) out.push_back(*c);
+    }
+    return out;
+  }
+
+  // Publishes `instances` at `at` if they differ from what was published (or it was stale).
+  void Answered(std::vector<Instance> instances, std::uint64_t at) {
+    std::shared_ptr<const ServiceSnapshot> now = Current();
+    ServiceSnapshot next = *now;
+    next.last_answer = options.clock->Now();
+    next.index = at;
+    bool different = !now->known || now->stale || now->instances != instances;
+    next.instances = std::move(instances);
+    next.known = true;
+    next.stale = false;
+    next.error = Status::Ok();
+    if (different) {
+      Publish(std::move(next));
+    } else {
+      std::lock_guard lock(mutex);
+      next.version = current->version;
+      current = std::make_shared<const ServiceSnapshot>(std::move(next));
+    }
+  }
+
   Duration Poll() {
     if (!client) return Fail(open_error);
+    if (deltas && whole && index > 0) {
+      Result<ServiceDelta> delta = client->Delta(service, {.index = index, .wait = options.wait});
+      {
+        std::lock_guard lock(mutex);
+        if (stopping) return Duration::zero();
+      }
+      if (delta.ok() && !delta->resync) {
+        backoff = Duration::zero();
+        index = client::NextIndex(index, delta->index);
+        Answered(Apply(Current()->instances, *delta), delta->index);
+        return Duration::zero();
+      }
+      const bool refused =
+          !delta.ok() && (delta.status().code() == Status::Code::kNotFound ||
+                          delta.status().code() == Status::Code::kPermissionDenied);
+      if (!delta.ok() && !refused) return Fail(delta.status());
+      // A registry without deltas (or a token that may not read them: Health answers it
+      // filtered) is asked as Consul is from now on; a resync reads it all now (not blocking).
+      if (delta.ok()) index = 0;
+      deltas = delta.ok();
+      whole = false;
+    }
     HealthQuery query;
     query.passing_only = options.passing_only;
     query.tags = options.tags;
@@ -71,23 +153,8 @@ struct Watcher::Impl {
     if (!answer.ok()) return Fail(answer.status());
     backoff = Duration::zero();
     index = client::NextIndex(index, answer->index);
-
-    std::shared_ptr<const ServiceSnapshot> now = Current();
-    ServiceSnapshot next = *now;
-    next.last_answer = options.clock->Now();
-    next.index = answer->index;
-    bool different = !now->known || now->stale || now->instances != answer->instances;
-    next.instances = std::move(answer->instances);
-    next.known = true;
-    next.stale = false;
-    next.error = Status::Ok();
-    if (different) {
-      Publish(std::move(next));
-    } else {
-      std::lock_guard lock(mutex);
-      next.version = current->version;
-      current = std::make_shared<const ServiceSnapshot>(std::move(next));
-    }
+    whole = index > 0;
+    Answered(std::move(answer->instances), answer->index);
     return Duration::zero();
   }
 

@@ -96,21 +96,12 @@ std::string EncodeRegistration(const ServiceRegistration& r) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
-Result<std::vector<Instance>> DecodeHealth(std::string_view body) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Status::Internal(
-        "cannot read the registry's answer to a health query: invalid JSON "
-        "at offset " +
-        std::to_string(doc.GetErrorOffset()) + ": " +
-        rapidjson::GetParseError_En(doc.GetParseError()));
-  }
-  if (!doc.IsArray()) {
-    return Status::Internal("cannot read the registry's answer to a health query: expected a list");
-  }
+namespace {
+
+// The entries of a /v1/health/service answer, sorted by ID, then node.
+std::vector<Instance> DecodeHealthEntries(const Json& list) {
   std::vector<Instance> instances;
-  for (const Json& entry : doc.GetArray()) {
+  for (const Json& entry : list.GetArray()) {
     const Json& node = GetMember(entry, "Node");
     const Json& service = GetMember(entry, "Service");
     Instance i;
@@ -149,6 +140,49 @@ Result<std::vector<Instance>> DecodeHealth(std::string_view body) {
   return instances;
 }
 
+Status Unreadable(std::string_view what, const rapidjson::Document& doc) {
+  return Status::Internal("cannot read the registry's answer to a " + std::string(what) +
+                          ": invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) +
+                          ": " + rapidjson::GetParseError_En(doc.GetParseError()));
+}
+
+}  // namespace
+
+Result<std::vector<Instance>> DecodeHealth(std::string_view body) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  if (doc.HasParseError()) return Unreadable("health query", doc);
+  if (!doc.IsArray()) {
+    return Status::Internal("cannot read the registry's answer to a health query: expected a list");
+  }
+  return DecodeHealthEntries(doc);
+}
+
+Result<ServiceDelta> DecodeDelta(std::string_view body) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  if (doc.HasParseError()) return Unreadable("delta query", doc);
+  const Json& changed = GetMember(doc, "Changed");
+  const Json& removed = GetMember(doc, "Removed");
+  const Json& index = GetMember(doc, "Index");
+  const Json& resync = GetMember(doc, "Resync");
+  if (!doc.IsObject() || !changed.IsArray() || !removed.IsArray() || !index.IsUint64() ||
+      !resync.IsBool()) {
+    return Status::Internal(
+        "cannot read the registry's answer to a delta query: expected an object with Index, "
+        "Resync, Changed and Removed");
+  }
+  ServiceDelta delta;
+  delta.index = index.GetUint64();
+  delta.resync = resync.GetBool();
+  delta.changed = DecodeHealthEntries(changed);
+  for (const Json& id : removed.GetArray()) {
+    if (id.IsString()) delta.removed.emplace_back(id.GetString(), id.GetStringLength());
+  }
+  std::sort(delta.removed.begin(), delta.removed.end());
+  return delta;
+}
+
 std::string Encode(std::string_view text, bool path) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -183,6 +217,11 @@ std::string HealthTarget(std::string_view service, const HealthQuery& query) {
     add("wait", GoDuration(query.wait));
   }
   return target;
+}
+
+std::string DeltaTarget(std::string_view service, const DeltaQuery& query) {
+  return "/v1/concierge/delta/service/" + Encode(service, true) +
+         "?index=" + std::to_string(query.index) + "&wait=" + GoDuration(query.wait);
 }
 
 std::uint64_t NextIndex(std::uint64_t previous, std::uint64_t received) {

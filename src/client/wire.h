@@ -19,6 +19,12 @@ std::string EncodeRegistration(const ServiceRegistration& registration);
 // GET /v1/health/service/<name> answer -> instances sorted by ID, then node.
 Result<std::vector<Instance>> DecodeHealth(std::string_view body);
 
+// GET /v1/concierge/delta/service/<name> answer -> its fields; `changed` sorted as above.
+Result<ServiceDelta> DecodeDelta(std::string_view body);
+
+// GET /v1/concierge/delta/service/<name>?index=N&wait=W
+std::string DeltaTarget(std::string_view service, const DeltaQuery& query);
+
 // RFC 3986 percent-encoding of all but unreserved characters; with `path`, ':' and '@' too.
 std::string Encode(std::string_view text, bool path = false);
 

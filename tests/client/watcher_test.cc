@@ -24,7 +24,9 @@ struct Catalog {
   std::vector<std::string> ids;
   std::uint64_t index = 5;
 
-  FakeReply Reply() {
+  // A registry without deltas (Consul's answer to a path it does not serve).
+  FakeReply Reply(const std::string& target = "") {
+    if (target.starts_with("/v1/concierge/delta/")) return {404, "404 page not found", 0};
     std::lock_guard lock(mutex);
     return {200, HealthBody(ids), index};
   }
@@ -51,7 +53,8 @@ std::vector<std::string> Ids(const ServiceSnapshot& s) {
 TEST(WatcherTest, FollowsTheListWithBlockingQueries) {
   Catalog catalog;
   catalog.Set({"web-1", "web-2"}, 5);
-  FakeRegistry registry([&](const std::string&, const std::string&) { return catalog.Reply(); });
+  FakeRegistry registry(
+      [&](const std::string&, const std::string& target) { return catalog.Reply(target); });
   std::unique_ptr<Client> client = Open({registry.address()});
   std::vector<std::uint64_t> seen_versions;
   Watcher watcher(*client, "web", {.wait = 2s, .on_change = [&](const ServiceSnapshot& s) {
@@ -77,18 +80,20 @@ TEST(WatcherTest, FollowsTheListWithBlockingQueries) {
   EXPECT_EQ(Ids(*watcher.snapshot()), std::vector<std::string>{"web-2"});
   EXPECT_EQ(seen_versions, (std::vector<std::uint64_t>{1, 2}));
 
+  // Deltas asked once, then, as the registry does not serve them, Consul's blocking queries.
   std::vector<std::string> requests = registry.requests();
-  ASSERT_EQ(requests.size(), 3u);
+  ASSERT_EQ(requests.size(), 4u);
   EXPECT_EQ(requests[0], "GET /v1/health/service/web?passing=1");
-  EXPECT_EQ(requests[1], "GET /v1/health/service/web?passing=1&index=5&wait=2s");
+  EXPECT_EQ(requests[1], "GET /v1/concierge/delta/service/web?index=5&wait=2s");
   EXPECT_EQ(requests[2], "GET /v1/health/service/web?passing=1&index=5&wait=2s");
+  EXPECT_EQ(requests[3], "GET /v1/health/service/web?passing=1&index=5&wait=2s");
 }
 
 TEST(WatcherTest, KeepsTheLastListWhileTheRegistryIsDownAndSaysItIsStale) {
   Catalog catalog;
   catalog.Set({"web-1", "web-2"}, 5);
   auto registry = std::make_unique<FakeRegistry>(
-      [&](const std::string&, const std::string&) { return catalog.Reply(); });
+      [&](const std::string&, const std::string& target) { return catalog.Reply(target); });
   std::uint16_t port = registry->port();
   std::unique_ptr<Client> client = Open({registry->address()});
   Watcher watcher(*client, "web", {.min_backoff = 100ms, .max_backoff = 400ms});
@@ -112,7 +117,7 @@ TEST(WatcherTest, KeepsTheLastListWhileTheRegistryIsDownAndSaysItIsStale) {
   // The registry comes back on the same port, restarted: its index starts low again.
   catalog.Set({"web-1"}, 2);
   registry = std::make_unique<FakeRegistry>(
-      [&](const std::string&, const std::string&) { return catalog.Reply(); }, port);
+      [&](const std::string&, const std::string& target) { return catalog.Reply(target); }, port);
   EXPECT_EQ(watcher.Poll(), 0ms);
   s = watcher.snapshot();
   EXPECT_FALSE(s->stale);
@@ -121,9 +126,10 @@ TEST(WatcherTest, KeepsTheLastListWhileTheRegistryIsDownAndSaysItIsStale) {
   // The index went backwards (2 < 5): the next query starts afresh without an index.
   watcher.Poll();
   std::vector<std::string> requests = registry->requests();
-  ASSERT_EQ(requests.size(), 2u);
-  EXPECT_EQ(requests[0], "GET /v1/health/service/web?passing=1&index=5&wait=60s");
-  EXPECT_EQ(requests[1], "GET /v1/health/service/web?passing=1");
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0], "GET /v1/concierge/delta/service/web?index=5&wait=60s");
+  EXPECT_EQ(requests[1], "GET /v1/health/service/web?passing=1&index=5&wait=60s");
+  EXPECT_EQ(requests[2], "GET /v1/health/service/web?passing=1");
 }
 
 TEST(WatcherTest, AnErrorStatusIsStaleToo) {
@@ -145,7 +151,8 @@ TEST(WatcherTest, FailsOverToTheNextRegistry) {
   FakeRegistry leaderless([](const std::string&, const std::string&) {
     return FakeReply{500, "no cluster leader", 0};
   });
-  FakeRegistry healthy([&](const std::string&, const std::string&) { return catalog.Reply(); });
+  FakeRegistry healthy(
+      [&](const std::string&, const std::string& target) { return catalog.Reply(target); });
   std::unique_ptr<Client> client = Open({leaderless.address(), healthy.address()});
   Watcher watcher(*client, "web");
   watcher.Poll();
@@ -154,7 +161,60 @@ TEST(WatcherTest, FailsOverToTheNextRegistry) {
   // The one that answered is asked first from then on.
   watcher.Poll();
   EXPECT_EQ(leaderless.requests().size(), 1u);
-  EXPECT_EQ(healthy.requests().size(), 2u);
+  EXPECT_EQ(healthy.requests().size(), 3u);  // the delta it does not serve, then health
+}
+
+TEST(WatcherTest, FollowsAConciergeRegistryWithDeltas) {
+  // The whole list once, then only what changed: web-2 fails (left out: passing only), web-4
+  // comes, web-1 goes; then a resync reads the whole list again.
+  std::mutex mutex;
+  std::vector<FakeReply> deltas = {
+      {200,
+       R"({"Index":7,"Resync":false,"Changed":)" +
+           HealthBody({"web-4"}).substr(0, HealthBody({"web-4"}).size() - 1) + "," +
+           [] {
+             std::string b = HealthBody({"web-2"});
+             b = b.substr(1, b.size() - 2);
+             b.replace(b.find("passing\"}]"), 7, "critical");
+             return b;
+           }() +
+           R"(],"Removed":["web-1"]})",
+       7},
+      {200, R"({"Index":7,"Resync":false,"Changed":[],"Removed":[]})", 7},
+      {200, R"({"Index":12,"Resync":true,"Changed":[],"Removed":[]})", 12},
+  };
+  std::size_t next_delta = 0;
+  Catalog catalog;
+  catalog.Set({"web-1", "web-2", "web-3"}, 5);
+  FakeRegistry registry([&](const std::string&, const std::string& target) {
+    if (!target.starts_with("/v1/concierge/delta/")) return catalog.Reply(target);
+    std::lock_guard lock(mutex);
+    return deltas[std::min(next_delta++, deltas.size() - 1)];
+  });
+  std::unique_ptr<Client> client = Open({registry.address()});
+  Watcher watcher(*client, "web", {.wait = 2s});
+  watcher.Poll();
+  EXPECT_EQ(Ids(*watcher.snapshot()), (std::vector<std::string>{"web-1", "web-2", "web-3"}));
+  watcher.Poll();
+  std::shared_ptr<const ServiceSnapshot> s = watcher.snapshot();
+  EXPECT_EQ(Ids(*s), (std::vector<std::string>{"web-3", "web-4"}));
+  EXPECT_EQ(s->index, 7u);
+  EXPECT_EQ(s->instances[1].Endpoint(), "10.0.0.1:8080");
+  // Nothing changed (the wait ended): no new version.
+  watcher.Poll();
+  EXPECT_EQ(watcher.snapshot()->version, s->version);
+  // Too old for the registry's history: the whole list again, without blocking.
+  catalog.Set({"web-9"}, 12);
+  watcher.Poll();
+  EXPECT_EQ(Ids(*watcher.snapshot()), std::vector<std::string>{"web-9"});
+  EXPECT_EQ(watcher.snapshot()->index, 12u);
+  std::vector<std::string> requests = registry.requests();
+  ASSERT_EQ(requests.size(), 5u);
+  EXPECT_EQ(requests[0], "GET /v1/health/service/web?passing=1");
+  EXPECT_EQ(requests[1], "GET /v1/concierge/delta/service/web?index=5&wait=2s");
+  EXPECT_EQ(requests[2], "GET /v1/concierge/delta/service/web?index=7&wait=2s");
+  EXPECT_EQ(requests[3], "GET /v1/concierge/delta/service/web?index=7&wait=2s");
+  EXPECT_EQ(requests[4], "GET /v1/health/service/web?passing=1");
 }
 
 TEST(WatcherTest, StartRunsInTheBackgroundAndStopAbortsTheLongPoll) {
