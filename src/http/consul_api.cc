@@ -626,6 +626,9 @@ std::shared_ptr<const std::string> ConsulApi::RenderHealthService(
 asio::awaitable<Response> ConsulApi::ServiceDelta(Request& req, std::string_view name) {
   std::string key(name);
   std::function<core::Index()> current = [&] { return registry_.ServiceIndex(key); };
+  // The history keeps changes from before the wait on: the first delta asked of a service
+  // must see the change that wakes it.
+  if (auto before = registry_.Service(key)) before->history->Want();
   if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
   // service:read was checked with the route; a delta also needs node:read, as the entries
   // of /v1/health/service do (there they are left out, here the answer would be wrong).

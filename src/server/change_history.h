@@ -48,9 +48,14 @@ class ChangeHistory {
     }
   }
 
+  // Keeps changes from now on (a reader is about to wait for the next one). Any thread.
+  void Want() const {
+    std::lock_guard lock(mu_);
+    wanted_ = true;
+  }
+
   // The IDs that changed after index `after` up to `upto` included, sorted, each once; nullopt
-  // when changes after `after` were not kept (after < floor). The first call starts keeping
-  // changes from then on.
+  // when changes after `after` were not kept (after < floor). Keeps changes from then on.
   std::optional<std::vector<core::Text>> Since(core::Index after, core::Index upto) const {
     std::lock_guard lock(mu_);
     wanted_ = true;

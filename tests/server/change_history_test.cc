@@ -45,6 +45,14 @@ TEST(ChangeHistoryTest, NothingIsKeptUntilAReaderAsks) {
   EXPECT_TRUE(h.Since(9, 9)->empty());
 }
 
+TEST(ChangeHistoryTest, AReaderAboutToWaitKeepsTheChangeThatWakesIt) {
+  ChangeHistory h(3);
+  h.Record(4, Texts({"a"}), 100);
+  h.Want();
+  h.Record(5, Texts({"b"}), 100);
+  EXPECT_EQ(Strings(*h.Since(4, 5)), std::vector<std::string>{"b"});
+}
+
 TEST(ChangeHistoryTest, DroppedChangesMoveTheFloor) {
   ChangeHistory h(1);
   ASSERT_TRUE(h.Since(1, 1).has_value());
