@@ -3,6 +3,10 @@
 // how many bytes were allocated and held for the answers.
 //
 //   watchers_bench [instances=100000] [watchers=1000] [threads=2] [variants=1] [rounds=3]
+//                  [delta]
+//
+// With `delta`, the watchers follow the service with GET /v1/concierge/delta/service/big
+// (what the client library's Watcher does) instead of /v1/health/service.
 //
 // In process: a Registry, a StateLoop and ConsulApi, `threads` I/O threads (the agent has one
 // per core), each watcher a GET /v1/health/service/big?index=I&wait=5m coroutine; `variants`
@@ -109,6 +113,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 3 ? std::atoi(argv[3]) : 2;
   const int variants = argc > 4 ? std::atoi(argv[4]) : 1;
   const int rounds = argc > 5 ? std::atoi(argv[5]) : 3;
+  const bool delta = argc > 6 && std::string(argv[6]) == "delta";
 
   server::FakeClock clock;
   server::WatchHub hub;
@@ -133,8 +138,8 @@ int main(int argc, char** argv) {
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) pool.emplace_back([&] { ctx.run(); });
 
-  std::printf("instances %d, watchers %d, I/O threads %d, variants %d\n", instances, watchers,
-              threads, variants);
+  std::printf("instances %d, watchers %d, I/O threads %d, variants %d%s\n", instances, watchers,
+              threads, variants, delta ? ", deltas" : "");
   for (int round = 0; round < rounds; ++round) {
     const core::Index index = registry.ServiceIndex("big");
     std::mutex mu;
@@ -146,9 +151,9 @@ int main(int argc, char** argv) {
     for (int w = 0; w < watchers; ++w) {
       auto req = std::make_unique<http::Request>();
       req->method = "GET";
-      req->path = "/v1/health/service/big";
+      req->path = delta ? "/v1/concierge/delta/service/big" : "/v1/health/service/big";
       std::string query = "index=" + std::to_string(index) + "&wait=5m";
-      std::string variant = Query(w % variants);
+      std::string variant = delta ? "" : Query(w % variants);
       if (!variant.empty()) query += "&" + variant;
       req->target = req->path + "?" + query;
       req->query = *http::ParseQuery(query);
@@ -193,10 +198,10 @@ int main(int argc, char** argv) {
     }
     std::printf(
         "round %d: all %d answered %.1f ms after the change, CPU %.1f ms, allocated %.1f MB, "
-        "peak held %.1f MB (an answer is %.2f MB)\n",
+        "peak held %.1f MB (an answer is %zu bytes)\n",
         round, watchers, std::chrono::duration<double, std::milli>(t1 - t0).count(),
         (cpu1 - cpu0) * 1e3, static_cast<double>(g_allocated.load() - allocated0) / 1e6,
-        static_cast<double>(g_peak.load() - live0) / 1e6, static_cast<double>(body) / 1e6);
+        static_cast<double>(g_peak.load() - live0) / 1e6, body);
     std::fflush(stdout);
   }
   work.reset();
