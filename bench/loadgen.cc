@@ -85,10 +85,11 @@ struct Samples {
   // "p50_ms":..,"p99_ms":..,"max_ms":.. (no braces), for the JSON summaries.
   std::string Json(const std::string& prefix = "") {
     char buf[256];
-    std::snprintf(buf, sizeof buf, "\"%sp50_ms\":%.3f,\"%sp99_ms\":%.3f,\"%smax_ms\":%.3f,"
+    std::snprintf(buf, sizeof buf,
+                  "\"%sp50_ms\":%.3f,\"%sp99_ms\":%.3f,\"%smax_ms\":%.3f,"
                   "\"%ssamples\":%zu",
-                  prefix.c_str(), Percentile(50), prefix.c_str(), Percentile(99),
-                  prefix.c_str(), Percentile(100), prefix.c_str(), ns.size());
+                  prefix.c_str(), Percentile(50), prefix.c_str(), Percentile(99), prefix.c_str(),
+                  Percentile(100), prefix.c_str(), ns.size());
     return buf;
   }
 };
@@ -200,24 +201,24 @@ struct Options {
   std::string target = "concierge";
   std::string host = "127.0.0.1";
   int port = 0;
-  long n = 1000;               // instances
-  std::string prefix = "i";    // instance IDs are PREFIX-NUMBER
-  long per_service = 100;      // instances per service name
-  double ttl = 30;             // seconds
-  int conns = 64;              // connections for requests
-  int depth = 1;               // requests in flight per connection
-  double period = 10;          // heartbeat period per instance, seconds
-  double rate = -1;            // heartbeats per second; -1 = n / period; 0 = unpaced
-  double duration = 10;        // measured seconds
-  double warmup = 1;           // unmeasured seconds before
-  int runs = 1;                // measured windows (heartbeat)
-  int batch = 0;               // check IDs per batched heartbeat request; 0 = one per request
-  bool no_register = false;    // the instances are registered already
+  long n = 1000;             // instances
+  std::string prefix = "i";  // instance IDs are PREFIX-NUMBER
+  long per_service = 100;    // instances per service name
+  double ttl = 30;           // seconds
+  int conns = 64;            // connections for requests
+  int depth = 1;             // requests in flight per connection
+  double period = 10;        // heartbeat period per instance, seconds
+  double rate = -1;          // heartbeats per second; -1 = n / period; 0 = unpaced
+  double duration = 10;      // measured seconds
+  double warmup = 1;         // unmeasured seconds before
+  int runs = 1;              // measured windows (heartbeat)
+  int batch = 0;             // check IDs per batched heartbeat request; 0 = one per request
+  bool no_register = false;  // the instances are registered already
   long watchers = 1000;
   int rounds = 5;
-  long stop = 100;             // instances the expiry mode stops
-  double stop_gap = 0.05;      // seconds between two stops
-  int server_pid = 0;          // report this process's CPU and RSS
+  long stop = 100;         // instances the expiry mode stops
+  double stop_gap = 0.05;  // seconds between two stops
+  int server_pid = 0;      // report this process's CPU and RSS
 };
 
 void Usage() {
@@ -236,7 +237,8 @@ void Usage() {
       "  --duration S      heartbeat: measured seconds (10)\n"
       "  --warmup S        heartbeat: seconds before measuring (1)\n"
       "  --runs R          heartbeat: R measured windows in a row; the median rate (1)\n"
-      "  --batch B         heartbeat: B check IDs per PUT /v1/concierge/heartbeats (0 = per check)\n"
+      "  --batch B         heartbeat: B check IDs per PUT /v1/concierge/heartbeats (0 = per "
+      "check)\n"
       "  --no-register     heartbeat: the instances are registered already (concierge, trivial)\n"
       "  --watchers W      watch: blocking watchers (1000)\n"
       "  --rounds R        watch: status changes (5)\n"
@@ -269,31 +271,51 @@ Options ParseOptions(int argc, char** argv) {
     }
     if (i + 1 >= argc) Die(std::string(flag) + ": missing its value (see --help)");
     const char* v = argv[++i];
-    if (flag == "--target") o.target = v;
+    if (flag == "--target")
+      o.target = v;
     else if (flag == "--addr") {
       std::string_view a = v;
       size_t colon = a.rfind(':');
-      if (colon == std::string_view::npos) Die("--addr: expected HOST:PORT, got \"" + std::string(a) + "\"");
+      if (colon == std::string_view::npos)
+        Die("--addr: expected HOST:PORT, got \"" + std::string(a) + "\"");
       o.host = std::string(a.substr(0, colon));
       o.port = static_cast<int>(number("--addr port", std::string(a.substr(colon + 1)).c_str()));
-    } else if (flag == "--n") o.n = static_cast<long>(number(flag, v));
-    else if (flag == "--prefix") o.prefix = v;
-    else if (flag == "--per-service") o.per_service = std::max(1L, static_cast<long>(number(flag, v)));
-    else if (flag == "--ttl") o.ttl = number(flag, v);
-    else if (flag == "--conns") o.conns = std::max(1, static_cast<int>(number(flag, v)));
-    else if (flag == "--depth") o.depth = std::max(1, static_cast<int>(number(flag, v)));
-    else if (flag == "--period") o.period = number(flag, v);
-    else if (flag == "--rate") o.rate = number(flag, v);
-    else if (flag == "--duration") o.duration = number(flag, v);
-    else if (flag == "--warmup") o.warmup = number(flag, v);
-    else if (flag == "--runs") o.runs = std::max(1, static_cast<int>(number(flag, v)));
-    else if (flag == "--batch") o.batch = static_cast<int>(number(flag, v));
-    else if (flag == "--watchers") o.watchers = std::max(1L, static_cast<long>(number(flag, v)));
-    else if (flag == "--rounds") o.rounds = std::max(1, static_cast<int>(number(flag, v)));
-    else if (flag == "--stop") o.stop = static_cast<long>(number(flag, v));
-    else if (flag == "--stop-gap") o.stop_gap = number(flag, v);
-    else if (flag == "--server-pid") o.server_pid = static_cast<int>(number(flag, v));
-    else Die("unknown option " + std::string(flag) + " (see --help)");
+    } else if (flag == "--n")
+      o.n = static_cast<long>(number(flag, v));
+    else if (flag == "--prefix")
+      o.prefix = v;
+    else if (flag == "--per-service")
+      o.per_service = std::max(1L, static_cast<long>(number(flag, v)));
+    else if (flag == "--ttl")
+      o.ttl = number(flag, v);
+    else if (flag == "--conns")
+      o.conns = std::max(1, static_cast<int>(number(flag, v)));
+    else if (flag == "--depth")
+      o.depth = std::max(1, static_cast<int>(number(flag, v)));
+    else if (flag == "--period")
+      o.period = number(flag, v);
+    else if (flag == "--rate")
+      o.rate = number(flag, v);
+    else if (flag == "--duration")
+      o.duration = number(flag, v);
+    else if (flag == "--warmup")
+      o.warmup = number(flag, v);
+    else if (flag == "--runs")
+      o.runs = std::max(1, static_cast<int>(number(flag, v)));
+    else if (flag == "--batch")
+      o.batch = static_cast<int>(number(flag, v));
+    else if (flag == "--watchers")
+      o.watchers = std::max(1L, static_cast<long>(number(flag, v)));
+    else if (flag == "--rounds")
+      o.rounds = std::max(1, static_cast<int>(number(flag, v)));
+    else if (flag == "--stop")
+      o.stop = static_cast<long>(number(flag, v));
+    else if (flag == "--stop-gap")
+      o.stop_gap = number(flag, v);
+    else if (flag == "--server-pid")
+      o.server_pid = static_cast<int>(number(flag, v));
+    else
+      Die("unknown option " + std::string(flag) + " (see --help)");
   }
   if (o.port <= 0 || o.port > 65535) Die("--addr HOST:PORT is required");
   if (o.target != "concierge" && o.target != "etcd" && o.target != "zookeeper" &&
@@ -312,7 +334,8 @@ std::string ServiceName(const Options& o, long i) {
 }
 std::string RegistrationJson(const Options& o, long i, bool with_check) {
   char address[32];
-  std::snprintf(address, sizeof address, "10.%ld.%ld.%ld", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+  std::snprintf(address, sizeof address, "10.%ld.%ld.%ld", (i >> 16) & 255, (i >> 8) & 255,
+                i & 255);
   std::string body = "{\"ID\":\"" + InstanceId(o, i) + "\",\"Name\":\"" + ServiceName(o, i) +
                      "\",\"Tags\":[\"primary\",\"v1\"],\"Address\":\"" + address +
                      "\",\"Port\":8080,\"Meta\":{\"version\":\"1.4.2\"}";
@@ -424,12 +447,15 @@ class Loop {
       for (long i = 0; i < batch; ++i) out.push_back(Connect(handler));
       done += batch;
       int64_t deadline = NowNs() + 10'000'000'000;
-      RunUntil([&] {
-        return std::all_of(out.end() - batch, out.end(), [](Conn* c) { return c->connected(); });
-      }, deadline);
+      RunUntil(
+          [&] {
+            return std::all_of(out.end() - batch, out.end(),
+                               [](Conn* c) { return c->connected(); });
+          },
+          deadline);
       if (!std::all_of(out.begin(), out.end(), [](Conn* c) { return c->connected(); })) {
-        Die("could not open " + std::to_string(count) + " connections (" +
-            std::to_string(done) + " tried)");
+        Die("could not open " + std::to_string(count) + " connections (" + std::to_string(done) +
+            " tried)");
       }
     }
     return out;
@@ -446,7 +472,8 @@ class Loop {
       if (NowNs() >= deadline_ns) return false;
       int n = ::epoll_wait(ep_, events, 256, 1);
       if (n < 0 && errno != EINTR) Die(std::string("epoll_wait: ") + std::strerror(errno));
-      for (int i = 0; i < n; ++i) static_cast<Conn*>(events[i].data.ptr)->OnEvents(events[i].events);
+      for (int i = 0; i < n; ++i)
+        static_cast<Conn*>(events[i].data.ptr)->OnEvents(events[i].events);
       if (failures_ > 0 && fail_fast_) Die("a connection failed: " + last_failure_);
     }
   }
@@ -561,9 +588,8 @@ void Conn::Parse() {
       size_t pos = head.find("\r\n");
       while (pos != std::string_view::npos) {
         size_t next = head.find("\r\n", pos + 2);
-        std::string_view line = head.substr(pos + 2, next == std::string_view::npos
-                                                          ? std::string_view::npos
-                                                          : next - pos - 2);
+        std::string_view line = head.substr(
+            pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
         // No allocation per header: with 10,000 watchers answered at once, the client's own
         // parsing is part of what is measured.
         size_t colon = line.find(':');
@@ -571,9 +597,12 @@ void Conn::Parse() {
           std::string_view name = line.substr(0, colon);
           std::string_view value = line.substr(colon + 1);
           while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-          if (HeaderIs(name, "content-length")) content_length_ = ParseNumber(value);
-          else if (HeaderIs(name, "transfer-encoding")) chunked_ = value.find("chunked") != std::string_view::npos;
-          else if (HeaderIs(name, "x-consul-index")) index_ = ParseNumber(value);
+          if (HeaderIs(name, "content-length"))
+            content_length_ = ParseNumber(value);
+          else if (HeaderIs(name, "transfer-encoding"))
+            chunked_ = value.find("chunked") != std::string_view::npos;
+          else if (HeaderIs(name, "x-consul-index"))
+            index_ = ParseNumber(value);
         }
         pos = next;
       }
@@ -600,8 +629,10 @@ void Conn::Parse() {
       Deliver(chunks_, true);
       continue;
     }
-    if (streaming_) Deliver(chunk, false);
-    else chunks_.append(chunk);
+    if (streaming_)
+      Deliver(chunk, false);
+    else
+      chunks_.append(chunk);
   }
   if (in_off_ == in_.size()) {
     in_.clear();
@@ -642,7 +673,8 @@ double RunRequests(Loop& loop, long count, int conns, int depth,
     ++done;
     if (r.status / 100 != 2) {
       if (error.empty()) {
-        error = what + ": HTTP " + std::to_string(r.status) + ": " + std::string(r.body.substr(0, 300));
+        error =
+            what + ": HTTP " + std::to_string(r.status) + ": " + std::string(r.body.substr(0, 300));
       }
     } else {
       if (lat) lat->Add(NowNs() - r.sent_ns);
@@ -663,13 +695,14 @@ double RunRequests(Loop& loop, long count, int conns, int depth,
     }
   }
   int64_t last_log = start;
-  loop.RunUntil([&] { return done >= count || !error.empty(); }, INT64_MAX, [&] {
-    int64_t now = NowNs();
-    if (now - last_log > 5'000'000'000) {
-      last_log = now;
-      Log(what + ": " + std::to_string(done) + "/" + std::to_string(count));
-    }
-  });
+  loop.RunUntil([&] { return done >= count || !error.empty(); }, INT64_MAX,
+                [&] {
+                  int64_t now = NowNs();
+                  if (now - last_log > 5'000'000'000) {
+                    last_log = now;
+                    Log(what + ": " + std::to_string(done) + "/" + std::to_string(count));
+                  }
+                });
   if (!error.empty()) Die(error);
   double seconds = static_cast<double>(NowNs() - start) / 1e9;
   loop.Close(cs);
@@ -700,7 +733,9 @@ std::pair<double, std::string> Register(Loop& loop, const Options& o,
       [&](long) {
         return HttpRequest("POST", "/v3/lease/grant", "{\"TTL\":" + std::to_string(ttl) + "}");
       },
-      [&](long i, std::string_view body) { ids[static_cast<size_t>(i)] = std::string(JsonField(body, "ID")); },
+      [&](long i, std::string_view body) {
+        ids[static_cast<size_t>(i)] = std::string(JsonField(body, "ID"));
+      },
       &grant_lat, "lease grant");
   double put_s = RunRequests(
       loop, o.n, o.conns, o.depth,
@@ -725,7 +760,9 @@ std::pair<double, std::string> Register(Loop& loop, const Options& o,
 #ifdef LOADGEN_ZOOKEEPER
 class ZkPool {
  public:
-  explicit ZkPool(std::string hosts) : hosts_(std::move(hosts)) { zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR); }
+  explicit ZkPool(std::string hosts) : hosts_(std::move(hosts)) {
+    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+  }
   ~ZkPool() {
     for (auto& s : sessions_) {
       if (s.zh) zookeeper_close(s.zh);
@@ -742,10 +779,13 @@ class ZkPool {
       if (!sessions_[id].zh) Die("zookeeper_init failed");
       ids.push_back(id);
       if ((i + 1) % 50 == 0 || i + 1 == count) {  // the accept backlog is 50
-        bool ok = Run([&] {
-          return std::all_of(ids.begin(), ids.end(),
-                             [&](int s) { return zoo_state(sessions_[s].zh) == ZOO_CONNECTED_STATE; });
-        }, NowNs() + 20'000'000'000);
+        bool ok = Run(
+            [&] {
+              return std::all_of(ids.begin(), ids.end(), [&](int s) {
+                return zoo_state(sessions_[s].zh) == ZOO_CONNECTED_STATE;
+              });
+            },
+            NowNs() + 20'000'000'000);
         if (!ok) Die("could not open " + std::to_string(count) + " ZooKeeper sessions");
       }
     }
@@ -755,7 +795,8 @@ class ZkPool {
   // A session not serviced any more sends nothing: no pings, so the server expires it.
   void Abandon(int id) { sessions_[id].abandoned = true; }
   // Runs every live session's I/O until done() or the deadline.
-  bool Run(const std::function<bool()>& done, int64_t deadline, const std::function<void()>& tick = {}) {
+  bool Run(const std::function<bool()>& done, int64_t deadline,
+           const std::function<void()>& tick = {}) {
     std::vector<pollfd> fds;
     std::vector<int> owners;
     for (;;) {
@@ -771,7 +812,7 @@ class ZkPool {
         timeval tv{};
         if (zookeeper_interest(s.zh, &fd, &interest, &tv) != ZOK || fd < 0) continue;
         short events = static_cast<short>(((interest & ZOOKEEPER_READ) ? POLLIN : 0) |
-                                           ((interest & ZOOKEEPER_WRITE) ? POLLOUT : 0));
+                                          ((interest & ZOOKEEPER_WRITE) ? POLLOUT : 0));
         fds.push_back({fd, events, 0});
         owners.push_back(static_cast<int>(i));
       }
@@ -815,13 +856,14 @@ void ZkEnsure(ZkPool& pool, int session, const std::string& path) {
     bool* done;
     int* rc;
   } ctx{&done, &rc};
-  zoo_acreate(pool.handle(session), path.c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE, 0,
-              [](int r, const char*, const void* data) {
-                auto* c = static_cast<const Ctx*>(data);
-                *c->rc = r;
-                *c->done = true;
-              },
-              &ctx);
+  zoo_acreate(
+      pool.handle(session), path.c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE, 0,
+      [](int r, const char*, const void* data) {
+        auto* c = static_cast<const Ctx*>(data);
+        *c->rc = r;
+        *c->done = true;
+      },
+      &ctx);
   pool.Run([&] { return done; }, NowNs() + 10'000'000'000);
   if (rc != ZOK && rc != ZNODEEXISTS) Die("zookeeper create " + path + ": " + zerror(rc));
 }
@@ -901,23 +943,27 @@ int ModeRegister(const Options& o) {
     std::deque<Ctx> ctxs;
     int in_flight_cap = o.conns * o.depth;
     int64_t start = NowNs();
-    pool.Run([&] { return done >= o.n; }, INT64_MAX, [&] {
-      while (next < o.n && next - done < in_flight_cap) {
-        std::string path = EtcdKey(o, next);
-        std::string value = RegistrationJson(o, next, false);
-        ctxs.push_back({&done, &failed, &lat, NowNs()});
-        zoo_acreate(pool.handle(s), path.c_str(), value.data(), static_cast<int>(value.size()),
-                    &ZOO_OPEN_ACL_UNSAFE, 0,
-                    [](int rc, const char*, const void* data) {
-                      auto* c = static_cast<const Ctx*>(data);
-                      ++*c->done;
-                      if (rc != ZOK) ++*c->failed;
-                      else c->lat->Add(NowNs() - c->sent);
-                    },
-                    &ctxs.back());
-        ++next;
-      }
-    });
+    pool.Run([&] { return done >= o.n; }, INT64_MAX,
+             [&] {
+               while (next < o.n && next - done < in_flight_cap) {
+                 std::string path = EtcdKey(o, next);
+                 std::string value = RegistrationJson(o, next, false);
+                 ctxs.push_back({&done, &failed, &lat, NowNs()});
+                 zoo_acreate(
+                     pool.handle(s), path.c_str(), value.data(), static_cast<int>(value.size()),
+                     &ZOO_OPEN_ACL_UNSAFE, 0,
+                     [](int rc, const char*, const void* data) {
+                       auto* c = static_cast<const Ctx*>(data);
+                       ++*c->done;
+                       if (rc != ZOK)
+                         ++*c->failed;
+                       else
+                         c->lat->Add(NowNs() - c->sent);
+                     },
+                     &ctxs.back());
+                 ++next;
+               }
+             });
     double s_wall = static_cast<double>(NowNs() - start) / 1e9;
     if (failed > 0) Die(std::to_string(failed) + " ZooKeeper creates failed");
     std::printf("{%s,\"registrations_per_s\":%.0f,%s%s}\n", Common(o).c_str(), o.n / s_wall,
@@ -939,7 +985,8 @@ int ModeRegister(const Options& o) {
 }
 
 int ModeHeartbeat(const Options& o) {
-  if (o.target == "zookeeper") Die("heartbeat: ZooKeeper sessions ping by themselves; not measured");
+  if (o.target == "zookeeper")
+    Die("heartbeat: ZooKeeper sessions ping by themselves; not measured");
   Loop loop(o.host, o.port);
   std::vector<std::string> leases;
   std::string reg;
@@ -950,7 +997,8 @@ int ModeHeartbeat(const Options& o) {
     reg = buf + details;
     Log("registered " + std::to_string(o.n) + " instances");
   }
-  if (o.target == "etcd" && leases.empty()) Die("heartbeat: etcd needs its leases (drop --no-register)");
+  if (o.target == "etcd" && leases.empty())
+    Die("heartbeat: etcd needs its leases (drop --no-register)");
   if (o.batch > 0 && o.target == "etcd") Die("--batch: etcd has no batched keepalive over HTTP");
 
   // Each instance beats in turn: beat k is for instance k mod n.
@@ -987,7 +1035,9 @@ int ModeHeartbeat(const Options& o) {
               !(o.batch > 0 && r.body.find("\"Position\"") != std::string_view::npos);
     if (!ok) {
       ++errors;
-      if (first_error.empty()) first_error = "HTTP " + std::to_string(r.status) + ": " + std::string(r.body.substr(0, 200));
+      if (first_error.empty())
+        first_error =
+            "HTTP " + std::to_string(r.status) + ": " + std::string(r.body.substr(0, 200));
     }
     if (measuring) {
       answered += per_request;
@@ -1022,13 +1072,15 @@ int ModeHeartbeat(const Options& o) {
   for (int run = 0; run < o.runs; ++run) {
     answered = 0;
     int64_t m0 = NowNs();
-    loop.RunUntil([] { return false; }, m0 + static_cast<int64_t>(o.duration * 1e9), [&] {
-      pump();
-      if (rate > 0) {
-        double elapsed = static_cast<double>(NowNs() - start) / 1e9;
-        behind_max = std::max(behind_max, static_cast<long>(elapsed * rate) - sent_requests * per_request);
-      }
-    });
+    loop.RunUntil([] { return false; }, m0 + static_cast<int64_t>(o.duration * 1e9),
+                  [&] {
+                    pump();
+                    if (rate > 0) {
+                      double elapsed = static_cast<double>(NowNs() - start) / 1e9;
+                      behind_max = std::max(behind_max, static_cast<long>(elapsed * rate) -
+                                                            sent_requests * per_request);
+                    }
+                  });
     rates.push_back(static_cast<double>(answered) / (static_cast<double>(NowNs() - m0) / 1e9));
     rates_json += (run ? "," : "") + std::to_string(std::lround(rates.back()));
   }
@@ -1037,11 +1089,12 @@ int ModeHeartbeat(const Options& o) {
   if (errors > 0) Log(std::to_string(errors) + " errors; first: " + first_error);
   std::sort(rates.begin(), rates.end());
   double achieved = rates[rates.size() / 2];
-  std::printf("{%s%s,\"target_rate\":%.0f,\"heartbeats_per_s\":%.0f,\"runs\":[%s],\"held\":%s,"
-              "\"errors\":%ld,\"batch\":%d,\"conns\":%d,\"depth\":%d,\"behind_max\":%ld,%s%s}\n",
-              Common(o).c_str(), reg.c_str(), rate, achieved, rates_json.c_str(),
-              rate > 0 && achieved >= 0.98 * rate ? "true" : "false", errors, o.batch, o.conns,
-              o.depth, behind_max, lat.Json().c_str(), ServerStats(o, cpu, wall).c_str());
+  std::printf(
+      "{%s%s,\"target_rate\":%.0f,\"heartbeats_per_s\":%.0f,\"runs\":[%s],\"held\":%s,"
+      "\"errors\":%ld,\"batch\":%d,\"conns\":%d,\"depth\":%d,\"behind_max\":%ld,%s%s}\n",
+      Common(o).c_str(), reg.c_str(), rate, achieved, rates_json.c_str(),
+      rate > 0 && achieved >= 0.98 * rate ? "true" : "false", errors, o.batch, o.conns, o.depth,
+      behind_max, lat.Json().c_str(), ServerStats(o, cpu, wall).c_str());
   return errors > 0 ? 1 : 0;
 }
 
@@ -1096,7 +1149,9 @@ int WatchConcierge(const Options& o) {
   Conn* metrics = loop.Connect([&](Conn&, const Response& r) {
     std::string_view b = r.body;
     size_t at = b.find("\"Name\":\"concierge.blocking.queries\"");
-    parked = at == std::string_view::npos ? -1 : std::atol(std::string(JsonField(b, "Value", at)).c_str());
+    parked = at == std::string_view::npos
+                 ? -1
+                 : std::atol(std::string(JsonField(b, "Value", at)).c_str());
   });
   // A known start: every instance passing (an earlier run may have left one failing).
   for (long i = 0; i < small.n; ++i) {
@@ -1127,8 +1182,9 @@ int WatchConcierge(const Options& o) {
     fanout.Changed();
     change_ns = NowNs();
     change_pending = true;
-    control->Send(HttpRequest("PUT", "/v1/agent/check/" + std::string(round % 2 ? "pass/" : "fail/") +
-                                         check), 0);
+    control->Send(
+        HttpRequest("PUT", "/v1/agent/check/" + std::string(round % 2 ? "pass/" : "fail/") + check),
+        0);
     bool all = loop.RunUntil([&] { return answered >= o.watchers || !error.empty(); },
                              NowNs() + 30'000'000'000);
     if (!error.empty()) Die(error);
@@ -1170,7 +1226,8 @@ int WatchEtcd(const Options& o) {
   });
   Log("opening " + std::to_string(o.watchers) + " watch streams");
   std::vector<Conn*> watchers = loop.ConnectMany(o.watchers, watcher);
-  std::string create = HttpRequest("POST", "/v3/watch", "{\"create_request\":{\"key\":\"" + key + "\"}}");
+  std::string create =
+      HttpRequest("POST", "/v3/watch", "{\"create_request\":{\"key\":\"" + key + "\"}}");
   for (Conn* w : watchers) {
     w->set_streaming(true);
     w->Send(create, 0);
@@ -1183,8 +1240,10 @@ int WatchEtcd(const Options& o) {
     answered = 0;
     fanout.Changed();
     change_ns = NowNs();
-    control->Send(HttpRequest("POST", "/v3/kv/put", "{\"key\":\"" + key + "\",\"value\":\"" +
-                                                        Base64(std::to_string(round)) + "\"}"), 0);
+    control->Send(HttpRequest("POST", "/v3/kv/put",
+                              "{\"key\":\"" + key + "\",\"value\":\"" +
+                                  Base64(std::to_string(round)) + "\"}"),
+                  0);
     if (!loop.RunUntil([&] { return answered >= o.watchers; }, NowNs() + 30'000'000'000)) {
       Die("only " + std::to_string(answered) + " watchers told within 30 s");
     }
@@ -1221,17 +1280,21 @@ int WatchZookeeper(const Options& o) {
   auto arm = [&] {
     armed = 0;
     for (int s : sessions) {
-      zoo_awexists(pool.handle(s), node.c_str(),
-                   [](zhandle_t*, int type, int state, const char* path, void* ctx) {
-                     ZkPool* p = static_cast<ZkPool*>(ctx);
-                     if (type != ZOO_SESSION_EVENT) p->on_watch(0, type, path);
-                     (void)state;
-                   },
-                   &pool,
-                   [](int, const Stat*, const void* data) { ++*static_cast<long*>(const_cast<void*>(data)); },
-                   &armed);
+      zoo_awexists(
+          pool.handle(s), node.c_str(),
+          [](zhandle_t*, int type, int state, const char* path, void* ctx) {
+            ZkPool* p = static_cast<ZkPool*>(ctx);
+            if (type != ZOO_SESSION_EVENT) p->on_watch(0, type, path);
+            (void)state;
+          },
+          &pool,
+          [](int, const Stat*, const void* data) {
+            ++*static_cast<long*>(const_cast<void*>(data));
+          },
+          &armed);
     }
-    if (!pool.Run([&] { return armed >= o.watchers; }, NowNs() + 60'000'000'000)) Die("watches not set");
+    if (!pool.Run([&] { return armed >= o.watchers; }, NowNs() + 60'000'000'000))
+      Die("watches not set");
   };
   for (int round = 0; round < o.rounds; ++round) {
     arm();
@@ -1239,11 +1302,12 @@ int WatchZookeeper(const Options& o) {
     fanout.Changed();
     change_ns = NowNs();
     std::string value = std::to_string(round);
-    zoo_aset(pool.handle(control), node.c_str(), value.data(), static_cast<int>(value.size()), -1,
-             [](int rc, const Stat*, const void*) {
-               if (rc != ZOK) Die(std::string("zookeeper set: ") + zerror(rc));
-             },
-             nullptr);
+    zoo_aset(
+        pool.handle(control), node.c_str(), value.data(), static_cast<int>(value.size()), -1,
+        [](int rc, const Stat*, const void*) {
+          if (rc != ZOK) Die(std::string("zookeeper set: ") + zerror(rc));
+        },
+        nullptr);
     if (!pool.Run([&] { return answered >= o.watchers; }, NowNs() + 30'000'000'000)) {
       Die("only " + std::to_string(answered) + " sessions told within 30 s");
     }
@@ -1276,7 +1340,7 @@ struct ExpiryBook {
   std::vector<bool> seen;
   Samples past;
   long seen_count = 0;
-  long early = 0;  // seen failing before its deadline (clock or TTL slack)
+  long early = 0;           // seen failing before its deadline (clock or TTL slack)
   long false_failures = 0;  // instances seen failing that were still beating
   void See(long i, int64_t now) {
     if (i < 0 || i >= static_cast<long>(seen.size()) || seen[i]) return;
@@ -1314,7 +1378,8 @@ int ExpiryHttp(const Options& o) {
   reg.per_service = o.n;  // one service, watched as a whole
   std::vector<std::string> leases;
   Register(loop, reg, &leases);
-  Log("registered " + std::to_string(o.n) + " instances with a " + std::to_string(o.ttl) + " s TTL");
+  Log("registered " + std::to_string(o.n) + " instances with a " + std::to_string(o.ttl) +
+      " s TTL");
   ExpiryBook book;
   book.deadline.assign(static_cast<size_t>(o.n), 0);
   book.stopped.assign(static_cast<size_t>(o.n), false);
@@ -1342,8 +1407,10 @@ int ExpiryHttp(const Options& o) {
       }
     });
     watcher->set_streaming(true);
-    watcher->Send(HttpRequest("POST", "/v3/watch", "{\"create_request\":{\"key\":\"" + from +
-                                                       "\",\"range_end\":\"" + Base64(to) + "\"}}"), 0);
+    watcher->Send(HttpRequest("POST", "/v3/watch",
+                              "{\"create_request\":{\"key\":\"" + from + "\",\"range_end\":\"" +
+                                  Base64(to) + "\"}}"),
+                  0);
     loop.RunUntil([&] { return created; }, NowNs() + 10'000'000'000);
     if (!created) Die("etcd watch not created");
   } else {
@@ -1422,7 +1489,8 @@ int ExpiryHttp(const Options& o) {
     Log("only " + std::to_string(book.seen_count) + " of " + std::to_string(o.stop) +
         " stopped instances were seen failing");
   }
-  std::printf("{%s%s%s}\n", Common(o).c_str(), ExpiryJson(o, book).c_str(), ServerStats(o, 0, 1).c_str());
+  std::printf("{%s%s%s}\n", Common(o).c_str(), ExpiryJson(o, book).c_str(),
+              ServerStats(o, 0, 1).c_str());
   return book.seen_count < o.stop ? 1 : 0;
 }
 
@@ -1445,13 +1513,14 @@ int ExpiryZookeeper(const Options& o) {
   long created = 0;
   for (long i = 0; i < o.n; ++i) {
     std::string path = parent + "/" + InstanceId(o, i);
-    zoo_acreate(pool.handle(sessions[static_cast<size_t>(i)]), path.c_str(), "", 0,
-                &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL,
-                [](int rc, const char*, const void* data) {
-                  if (rc != ZOK) Die(std::string("zookeeper create: ") + zerror(rc));
-                  ++*static_cast<long*>(const_cast<void*>(data));
-                },
-                &created);
+    zoo_acreate(
+        pool.handle(sessions[static_cast<size_t>(i)]), path.c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE,
+        ZOO_EPHEMERAL,
+        [](int rc, const char*, const void* data) {
+          if (rc != ZOK) Die(std::string("zookeeper create: ") + zerror(rc));
+          ++*static_cast<long*>(const_cast<void*>(data));
+        },
+        &created);
   }
   if (!pool.Run([&] { return created >= o.n; }, NowNs() + 60'000'000'000)) Die("creates timed out");
 
@@ -1510,11 +1579,12 @@ int ExpiryZookeeper(const Options& o) {
       book.stopped[u] = true;
       // One last request; its completion is the last thing this session hears.
       book.deadline[u] = now + ttl_ns;
-      zoo_aexists(pool.handle(sessions[u]), "/", 0,
-                  [](int, const Stat*, const void* data) {
-                    the_ctx->pool->Abandon(static_cast<int>(reinterpret_cast<intptr_t>(data)));
-                  },
-                  reinterpret_cast<void*>(static_cast<intptr_t>(sessions[u])));
+      zoo_aexists(
+          pool.handle(sessions[u]), "/", 0,
+          [](int, const Stat*, const void* data) {
+            the_ctx->pool->Abandon(static_cast<int>(reinterpret_cast<intptr_t>(data)));
+          },
+          reinterpret_cast<void*>(static_cast<intptr_t>(sessions[u])));
     }
   };
   const int64_t limit = first_stop + gap * o.stop + 3 * ttl_ns + 15'000'000'000;
@@ -1523,7 +1593,8 @@ int ExpiryZookeeper(const Options& o) {
     Log("only " + std::to_string(book.seen_count) + " of " + std::to_string(o.stop) +
         " stopped sessions were seen expiring");
   }
-  std::printf("{%s%s%s}\n", Common(o).c_str(), ExpiryJson(o, book).c_str(), ServerStats(o, 0, 1).c_str());
+  std::printf("{%s%s%s}\n", Common(o).c_str(), ExpiryJson(o, book).c_str(),
+              ServerStats(o, 0, 1).c_str());
   return book.seen_count < o.stop ? 1 : 0;
 }
 #endif

@@ -73,7 +73,8 @@ CLI::App* AddAclCommand(CLI::App& app, AclArgs* a, const std::function<void(CLI:
   CLI::App* token = acl->add_subcommand("token", "Create, list, read and delete tokens");
   token->require_subcommand(1);
   a->token_create = token->add_subcommand("create", "Create a token; prints its SecretID once");
-  a->token_create->add_option("--policy-name", a->policy_names, "Link a policy by name (repeatable)")
+  a->token_create
+      ->add_option("--policy-name", a->policy_names, "Link a policy by name (repeatable)")
       ->allow_extra_args(false);
   a->token_create->add_option("--policy-id", a->policy_ids, "Link a policy by ID (repeatable)")
       ->allow_extra_args(false);

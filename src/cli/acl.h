@@ -1,10 +1,9 @@
 // `concierge acl`: bootstrap, policies and tokens, as Consul's `consul acl` (docs/acl.md).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "client/http_client.h"
 

@@ -141,10 +141,11 @@ Status BuildSecurity(Parts& p) {
   if (!cluster_key.ok()) return cluster_key.status();
   p.security.key = *cluster_key;
   if (p.clustered && p.config.acl_enabled && !p.security.key && !files.verify_incoming) {
-    spdlog::warn("ACLs are on, but the servers do not authenticate each other: without "
-                 "-cluster-key (or -tls-verify-incoming with server certificates), any process on "
-                 "a server's host can join the cluster or forward requests as a server, and the "
-                 "Raft port takes anyone (docs/security.md)");
+    spdlog::warn(
+        "ACLs are on, but the servers do not authenticate each other: without "
+        "-cluster-key (or -tls-verify-incoming with server certificates), any process on "
+        "a server's host can join the cluster or forward requests as a server, and the "
+        "Raft port takes anyone (docs/security.md)");
   }
   return Status::Ok();
 }
@@ -234,11 +235,11 @@ void BuildCluster(Parts& p, http::ApiOptions& api_options) {
       std::make_unique<cluster::ClusterApi>(*p.members, *p.raft_log, *p.state, p.members_path);
   p.cluster_api->set_security(p.security);
   api_options.forward = [c = p.cluster_api.get()](http::Request& req,
-                                                   const http::RouteMatch& match) {
+                                                  const http::RouteMatch& match) {
     return c->Forward(req, match);
   };
   api_options.cluster_endpoint = [c = p.cluster_api.get()](http::Endpoint endpoint,
-                                                            http::Request& req) {
+                                                           http::Request& req) {
     return c->Handle(endpoint, req);
   };
 }

@@ -26,13 +26,13 @@
 #include "cli/instances.h"
 #include "cli/kv.h"
 #include "cli/maint.h"
+#include "cli/security_flags.h"
 #include "cli/servers.h"
 #include "cli/service_body.h"
 #include "cli/sidecar.h"
 #include "cli/table.h"
 #include "cli/targets.h"
 #include "cli/version.h"
-#include "cli/security_flags.h"
 #include "cli/watch.h"
 #include "client/http_client.h"
 
@@ -409,8 +409,7 @@ int SnapshotSave(const std::string& address, const std::string& token, const std
   return 0;
 }
 
-int SnapshotRestore(const std::string& address, const std::string& token,
-                    const std::string& file) {
+int SnapshotRestore(const std::string& address, const std::string& token, const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   std::stringstream contents;
   contents << in.rdbuf();
@@ -430,8 +429,9 @@ int SnapshotRestore(const std::string& address, const std::string& token,
 
 // -http-addr, -token and the TLS flags on every command that talks to an agent.
 void AddHttpAddr(CLI::App* command, std::string& address, std::string& token) {
-  command->add_option("--http-addr", address,
-                      "Agent HTTP address as host:port (https://host:port for HTTPS)")
+  command
+      ->add_option("--http-addr", address,
+                   "Agent HTTP address as host:port (https://host:port for HTTPS)")
       ->envname("CONCIERGE_HTTP_ADDR")
       ->capture_default_str();
   command
@@ -588,8 +588,7 @@ int RunCommand(const std::vector<std::string>& args) {
   AddHttpAddr(maint_cmd, address, token);
 
   KvArgs kv;
-  CLI::App* kv_cmd =
-      AddKvCommand(app, &kv, [&](CLI::App* c) { AddHttpAddr(c, address, token); });
+  CLI::App* kv_cmd = AddKvCommand(app, &kv, [&](CLI::App* c) { AddHttpAddr(c, address, token); });
   LockArgs lock;
   CLI::App* lock_cmd = AddLockCommand(app, &lock);
   AddHttpAddr(lock_cmd, address, token);

@@ -2,10 +2,10 @@
 
 #include <pthread.h>
 #include <signal.h>
-
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <tuple>
 
@@ -66,8 +66,7 @@ int RunGateway(const std::vector<std::string>& args) {
   app.add_option("--route-tcp", tcp_routes,
                  "LISTEN=SERVICE[:TAG], e.g. 127.0.0.1:9000=db: a TCP proxy (repeatable)")
       ->allow_extra_args(false);
-  app.add_option("--policy", policy, "round-robin, weighted, p2c or random")
-      ->capture_default_str();
+  app.add_option("--policy", policy, "round-robin, weighted, p2c or random")->capture_default_str();
   app.add_option("--workers", options.workers, "Proxy threads")->capture_default_str();
   app.add_option("--attempts", options.attempts,
                  "Instances tried per idempotent request or TCP connection")

@@ -25,7 +25,6 @@ std::string QueryEscape(std::string_view s) {
   return out;
 }
 
-
 }  // namespace
 
 CLI::App* AddMaintCommand(CLI::App& app, MaintArgs* args) {
@@ -60,7 +59,8 @@ int RunMaint(client::HttpClient& client, const MaintArgs& args) {
       if (id == "_node_maintenance") {
         std::cout << "Node:\n  Reason: " << check["Notes"].GetString() << "\n";
       } else if (id.starts_with("_service_maintenance:")) {
-        std::cout << "Service:\n  ID: " << id.substr(std::string_view("_service_maintenance:").size())
+        std::cout << "Service:\n  ID: "
+                  << id.substr(std::string_view("_service_maintenance:").size())
                   << "\n  Reason: " << check["Notes"].GetString() << "\n";
       }
     }

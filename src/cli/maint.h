@@ -2,9 +2,8 @@
 // Consul's `consul maint` (PUT /v1/agent/service/maintenance/:id, PUT /v1/agent/maintenance).
 #pragma once
 
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "client/http_client.h"
 

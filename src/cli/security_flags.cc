@@ -8,21 +8,25 @@
 namespace concierge::cli {
 
 void AddClientTlsFlags(CLI::App* command, ClientTlsFlags* flags) {
-  command->add_option("--ca-file", flags->tls.ca_file,
-                      "CA certificate (PEM) that signed the agent's; turns HTTPS on")
+  command
+      ->add_option("--ca-file", flags->tls.ca_file,
+                   "CA certificate (PEM) that signed the agent's; turns HTTPS on")
       ->envname("CONCIERGE_CACERT");
-  command->add_option("--client-cert", flags->tls.cert_file,
-                      "Client certificate (PEM), for agents that verify clients")
+  command
+      ->add_option("--client-cert", flags->tls.cert_file,
+                   "Client certificate (PEM), for agents that verify clients")
       ->envname("CONCIERGE_CLIENT_CERT");
   command->add_option("--client-key", flags->tls.key_file, "Key of -client-cert (PEM)")
       ->envname("CONCIERGE_CLIENT_KEY");
-  command->add_option("--tls-server-name", flags->tls.server_name,
-                      "Name the agent's certificate must carry (default: the -http-addr host)")
+  command
+      ->add_option("--tls-server-name", flags->tls.server_name,
+                   "Name the agent's certificate must carry (default: the -http-addr host)")
       ->envname("CONCIERGE_TLS_SERVER_NAME");
   command->add_flag("--http-ssl", flags->ssl, "Talk HTTPS (with the system's CAs)")
       ->envname("CONCIERGE_HTTP_SSL");
-  command->add_option("--http-ssl-verify", flags->tls.verify,
-                      "Check the agent's certificate (true or false; default true)")
+  command
+      ->add_option("--http-ssl-verify", flags->tls.verify,
+                   "Check the agent's certificate (true or false; default true)")
       ->envname("CONCIERGE_HTTP_SSL_VERIFY");
 }
 

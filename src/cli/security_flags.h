@@ -43,7 +43,8 @@ void AddClusterKeyFlags(CLI::App& app, ClusterKeyFlags* flags);
 Result<std::optional<tls::ClusterKey>> LoadClusterKey(const ClusterKeyFlags& flags);
 
 // The agent's limits: -http-max-connections, -http-max-conns-per-client, -http-request-rate,
-// -http-request-burst, -http-read-timeout, -max-blocking-queries, -max-instances. They write into the options.
+// -http-request-burst, -http-read-timeout, -max-blocking-queries, -max-instances. They write into
+// the options.
 void AddLimitFlags(CLI::App& app, http::ServerOptions* server, http::ApiOptions* api);
 
 // `concierge keygen`: prints a new cluster key.

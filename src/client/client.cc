@@ -81,7 +81,7 @@ struct Client::Impl {
   std::atomic<std::size_t> preferred{0};
   std::mutex in_flight_mutex;
   std::set<client::HttpClient*> in_flight;
-  bool shut_down = false;  // guarded by in_flight_mutex
+  bool shut_down = false;                                  // guarded by in_flight_mutex
   std::shared_ptr<boost::asio::ssl::context> tls_context;  // shared by every connection
 
   // A connection to server `i`, kept-alive if one is idle.

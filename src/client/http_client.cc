@@ -209,8 +209,7 @@ struct HttpClient::Impl {
   }
 
   Result<Response> Send(std::string_view method, std::string_view target, std::string_view body,
-                        std::optional<std::chrono::milliseconds> timeout,
-                        const Headers& headers) {
+                        std::optional<std::chrono::milliseconds> timeout, const Headers& headers) {
     http::verb verb = http::string_to_verb(ToBeast(method));
     if (verb == http::verb::unknown) {
       return Status::InvalidArgument("unknown HTTP method \"" + std::string(method) + "\"");
@@ -295,8 +294,7 @@ struct HttpClient::Impl {
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         Close();
-        return Status::Unavailable("stream from " + address.ToString() + " broke: " +
-                                   ec.message());
+        return Status::Unavailable("stream from " + address.ToString() + " broke: " + ec.message());
       }
       std::string_view got(piece, sizeof piece - parser.get().body().size);
       if (response.status != 200) {

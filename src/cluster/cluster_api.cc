@@ -8,7 +8,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <charconv>
 
 #include "http/acl_api.h"
@@ -41,11 +40,10 @@ constexpr auto kLeaderReadyWait = std::chrono::seconds(10);
 // PUT /v1/agent/check/{pass,warn,fail}/:id[?note=]: a heartbeat a follower batches.
 http::HeartbeatEntry SingleHeartbeat(const Request& req, const http::RouteMatch& match) {
   const http::Endpoint endpoint = match.route->endpoint;
-  const core::HealthStatus status = endpoint == http::Endpoint::kCheckPass
-                                        ? core::HealthStatus::kPassing
-                                    : endpoint == http::Endpoint::kCheckWarn
-                                        ? core::HealthStatus::kWarning
-                                        : core::HealthStatus::kCritical;
+  const core::HealthStatus status =
+      endpoint == http::Endpoint::kCheckPass   ? core::HealthStatus::kPassing
+      : endpoint == http::Endpoint::kCheckWarn ? core::HealthStatus::kWarning
+                                               : core::HealthStatus::kCritical;
   // The client's token travels with its heartbeat: the leader checks it again.
   return http::HeartbeatEntry{match.param(), status, req.Query("note").value_or(""),
                               http::RequestToken(req)};
@@ -87,7 +85,7 @@ asio::awaitable<Response> ClusterApi::Handle(http::Endpoint endpoint, Request& r
 }
 
 asio::awaitable<std::optional<Response>> ClusterApi::Forward(Request& req,
-                                                            const http::RouteMatch& match) {
+                                                             const http::RouteMatch& match) {
   const http::Route& route = *match.route;
   // A request forwarded by a follower carries the original client's address, which is the
   // default address of a registration; trust it only from another server.
@@ -99,8 +97,7 @@ asio::awaitable<std::optional<Response>> ClusterApi::Forward(Request& req,
   // its log): until then its state is behind, and reads would miss acknowledged writes.
   auto behind = [this] {
     return !raft_.leader_ready() &&
-           (raft_.is_leader() ||
-            (raft_.started() && raft_.LeaderIs(members_.self().raft_address)));
+           (raft_.is_leader() || (raft_.started() && raft_.LeaderIs(members_.self().raft_address)));
   };
   if (behind()) {
     asio::steady_timer pause(co_await asio::this_coro::executor);
@@ -139,8 +136,9 @@ asio::awaitable<std::optional<Response>> ClusterApi::Forward(Request& req,
 Result<std::string> ClusterApi::LeaderHttpAddress() const {
   server::ClusterInfo info = raft_.Cluster();
   if (!info.known_leader) {
-    return Status::Unavailable("no cluster leader (an election is under way or the cluster has "
-                               "lost its quorum); retry shortly, or read with ?stale");
+    return Status::Unavailable(
+        "no cluster leader (an election is under way or the cluster has "
+        "lost its quorum); retry shortly, or read with ?stale");
   }
   std::optional<Member> leader = members_.ByRaftAddress(info.leader);
   if (!leader || leader->http_address.empty()) {
@@ -178,7 +176,8 @@ asio::awaitable<Response> ClusterApi::HeartbeatToLeader(http::HeartbeatEntry ent
   Response r = Response::Json("");
   bool known_leader = false;
   std::int64_t last_contact_ms = raft_.LastContactMs(&known_leader);
-  r.headers.emplace_back("X-Consul-Index", std::to_string(std::max<std::uint64_t>(1, outcome.index)));
+  r.headers.emplace_back("X-Consul-Index",
+                         std::to_string(std::max<std::uint64_t>(1, outcome.index)));
   r.headers.emplace_back("X-Consul-KnownLeader", known_leader ? "true" : "false");
   r.headers.emplace_back("X-Consul-LastContact", std::to_string(last_contact_ms));
   co_return r;
@@ -188,9 +187,10 @@ asio::awaitable<Response> ClusterApi::Join(Request& req) {
   if (security_.key && !security_.Proven(req)) {
     RateLimitedWarn("cluster: refused a join from {}: no valid proof of the cluster key",
                     req.remote_address);
-    co_return Response::Error(403, "join: refused: the request does not prove this cluster's "
-                                   "key; give every server the same -cluster-key (and "
-                                   "synchronised clocks, within a minute)");
+    co_return Response::Error(403,
+                              "join: refused: the request does not prove this cluster's "
+                              "key; give every server the same -cluster-key (and "
+                              "synchronised clocks, within a minute)");
   }
   // Without a key, a server whose Raft has a configuration hears only its servers' hosts
   // (or a verified server certificate); before that, anyone may help it form.
@@ -233,16 +233,17 @@ asio::awaitable<Response> ClusterApi::Join(Request& req) {
     }
   }
   std::string body = "{\"Formed\":" + std::string(formed ? "true" : "false") +
-                     ",\"Voters\":" + voters + "]" + ",\"Members\":" + EncodeMembers(members_.All()) +
-                     "}";
+                     ",\"Voters\":" + voters + "]" +
+                     ",\"Members\":" + EncodeMembers(members_.All()) + "}";
   co_return Response::Json(std::move(body));
 }
 
 asio::awaitable<Response> ClusterApi::RemovePeer(Request& req) {
   std::optional<std::string_view> address = req.Query("address");
   if (!address || address->empty()) {
-    co_return Response::Error(400, "address: the Raft address (host:port) of the server to remove "
-                                   "is required, e.g. ?address=10.0.0.3:8300");
+    co_return Response::Error(400,
+                              "address: the Raft address (host:port) of the server to remove "
+                              "is required, e.g. ?address=10.0.0.3:8300");
   }
   std::string target(*address);
   bool known = false;
@@ -262,8 +263,10 @@ asio::awaitable<Response> ClusterApi::TransferLeader(Request& req) {
   if (std::optional<std::string_view> id = req.Query("id")) {
     auto [end, ec] = std::from_chars(id->data(), id->data() + id->size(), to);
     if (ec != std::errc() || end != id->data() + id->size() || to == 0) {
-      co_return Response::Error(400, "id: expected a server's Raft ID as `concierge operator raft "
-                                     "list-peers` shows it, got \"" + std::string(*id) + "\"");
+      co_return Response::Error(400,
+                                "id: expected a server's Raft ID as `concierge operator raft "
+                                "list-peers` shows it, got \"" +
+                                    std::string(*id) + "\"");
     }
   }
   server::ClusterInfo info = raft_.Cluster();

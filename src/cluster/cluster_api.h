@@ -5,9 +5,8 @@
 // get 503 "no cluster leader".
 #pragma once
 
-#include <optional>
-
 #include <boost/asio/awaitable.hpp>
+#include <optional>
 
 #include "cluster/heartbeat_forwarder.h"
 #include "cluster/members.h"
@@ -32,7 +31,7 @@ class ClusterApi {
 
   // ConsulApi's ApiOptions::forward: the answer of another server, or nullopt to answer here.
   boost::asio::awaitable<std::optional<http::Response>> Forward(http::Request& req,
-                                                               const http::RouteMatch& match);
+                                                                const http::RouteMatch& match);
   // ApiOptions::cluster_endpoint.
   boost::asio::awaitable<http::Response> Handle(http::Endpoint endpoint, http::Request& req);
 

@@ -1,14 +1,13 @@
 #include "cluster/heartbeat_forwarder.h"
 
-#include <chrono>
-#include <unordered_map>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <unordered_map>
 
 #include "http/forward.h"
 
@@ -103,8 +102,7 @@ asio::awaitable<void> HeartbeatForwarder::SendTo(std::string leader, std::vector
     if (r.status != 200) {
       while (!r.body.empty() && r.body.back() == '\n') r.body.pop_back();
       fail_all(r.status, std::move(r.body));
-    } else if (auto results = http::DecodeHeartbeatResults(r.body, batch.size());
-               !results.ok()) {
+    } else if (auto results = http::DecodeHeartbeatResults(r.body, batch.size()); !results.ok()) {
       fail_all(502, "the leader's answer to a batch of heartbeats: " + results.status().message());
     } else {
       for (std::size_t i = 0; i < batch.size(); ++i) {

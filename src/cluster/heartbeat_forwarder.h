@@ -5,12 +5,11 @@
 // leader carries many heartbeats, and at rest a heartbeat waits for nobody.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "core/status.h"
 #include "http/forward.h"
@@ -28,7 +27,7 @@ class HeartbeatForwarder {
 
   struct Outcome {
     int code = 503;
-    std::string error;       // for a code other than 200
+    std::string error;        // for a code other than 200
     std::uint64_t index = 0;  // the leader's X-Consul-Index, for 200
   };
   // Forwards one heartbeat; `entry`'s strings must stay valid until it completes. Call on an

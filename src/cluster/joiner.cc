@@ -51,14 +51,12 @@ Joiner::Reply Joiner::Exchange(const std::string& address, bool want_voter) {
     headers.emplace_back(std::string(tls::ClusterKey::kProofHeader),
                          security_.Prove("PUT", "/v1/concierge/join", body));
   }
-  auto reply =
-      client->Send("PUT", "/v1/concierge/join", body, std::chrono::seconds(30), headers);
+  auto reply = client->Send("PUT", "/v1/concierge/join", body, std::chrono::seconds(30), headers);
   if (!reply.ok() || reply->status != 200) {
-    std::string why = reply.ok() ? std::to_string(reply->status) + " " + reply->body
-                                 : reply.status().message();
+    std::string why =
+        reply.ok() ? std::to_string(reply->status) + " " + reply->body : reply.status().message();
     // A refusal (wrong key, TLS) needs the operator; an absent peer is normal while forming.
-    bool refused = reply.ok() ? reply->status == 403
-                              : why.find("TLS") != std::string::npos;
+    bool refused = reply.ok() ? reply->status == 403 : why.find("TLS") != std::string::npos;
     if (refused && refused_.insert(address).second) {
       spdlog::warn("cluster: {} refused to exchange members: {}", address, why);
     } else {

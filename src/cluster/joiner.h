@@ -51,8 +51,8 @@ class Joiner {
  private:
   void Run(bool raft_started);
   struct Reply {
-    bool ok = false;            // answered 200
-    bool formed = false;        // has Raft running and a leader
+    bool ok = false;                  // answered 200
+    bool formed = false;              // has Raft running and a leader
     std::vector<std::string> voters;  // its Raft configuration, if Raft runs there
   };
   // Exchanges members with `address`.

@@ -16,8 +16,7 @@ struct PeerSecurity {
   http::PeerTls tls;
 
   // The proof header's value for a request sent now; empty without a key.
-  std::string Prove(std::string_view method, std::string_view target,
-                    std::string_view body) const {
+  std::string Prove(std::string_view method, std::string_view target, std::string_view body) const {
     if (!key) return {};
     return key->ProveRequest(method, target, body, UnixNow());
   }

@@ -126,9 +126,11 @@ AclAuthorizer::AclAuthorizer(std::string accessor_id, const std::vector<const Ac
     MergeInto(acl_, rules->acl_access);
   }
   for (std::size_t r = 0; r < kAclResourceCount; ++r) {
-    for (const auto& [prefix, access] : prefixes[r]) tables_[r].prefixes.push_back({prefix, access});
-    std::stable_sort(tables_[r].prefixes.begin(), tables_[r].prefixes.end(),
-                     [](const Prefix& a, const Prefix& b) { return a.prefix.size() > b.prefix.size(); });
+    for (const auto& [prefix, access] : prefixes[r])
+      tables_[r].prefixes.push_back({prefix, access});
+    std::stable_sort(
+        tables_[r].prefixes.begin(), tables_[r].prefixes.end(),
+        [](const Prefix& a, const Prefix& b) { return a.prefix.size() > b.prefix.size(); });
   }
 }
 
@@ -286,8 +288,9 @@ Status AclState::ValidateNewToken(const AclToken& token) const {
 
 Status AclState::Validate(const AclBootstrap& cmd) const {
   if (bootstrap_index_ != 0) {
-    return Status::PermissionDenied("Permission denied: ACL bootstrap no longer allowed (reset index: " +
-                                    std::to_string(bootstrap_index_) + ")");
+    return Status::PermissionDenied(
+        "Permission denied: ACL bootstrap no longer allowed (reset index: " +
+        std::to_string(bootstrap_index_) + ")");
   }
   return ValidateNewToken(cmd.token);
 }
@@ -305,7 +308,8 @@ Status AclState::Validate(const AclSetPolicy& cmd) const {
   }
   if (auto st = CheckDescription(p.description); !st.ok()) return st;
   if (p.rules.rules.size() > AclLimits::kMaxRulesPerPolicy) {
-    return Invalid("Rules", "more than " + std::to_string(AclLimits::kMaxRulesPerPolicy) + " rules");
+    return Invalid("Rules",
+                   "more than " + std::to_string(AclLimits::kMaxRulesPerPolicy) + " rules");
   }
   for (const AclRule& r : p.rules.rules) {
     if (r.name.size() > AclLimits::kMaxRuleNameBytes) {
@@ -346,8 +350,8 @@ Status AclState::Validate(const AclSetToken& cmd) const {
   const AclToken& t = cmd.token;
   if (auto st = CheckDescription(t.description); !st.ok()) return st;
   if (t.policy_ids.size() > AclLimits::kMaxPoliciesPerToken) {
-    return Invalid("Policies", "more than " + std::to_string(AclLimits::kMaxPoliciesPerToken) +
-                                   " policies");
+    return Invalid("Policies",
+                   "more than " + std::to_string(AclLimits::kMaxPoliciesPerToken) + " policies");
   }
   for (std::size_t i = 0; i < t.policy_ids.size(); ++i) {
     if (FindPolicy(t.policy_ids[i]) == nullptr) {
@@ -361,7 +365,8 @@ Status AclState::Validate(const AclSetToken& cmd) const {
   }
   if (cmd.create) return ValidateNewToken(t);
   const AclToken* existing = FindToken(t.accessor_id);
-  if (existing == nullptr) return Status::NotFound("no token with AccessorID '" + t.accessor_id + "'");
+  if (existing == nullptr)
+    return Status::NotFound("no token with AccessorID '" + t.accessor_id + "'");
   if (!t.secret_hash.empty() && t.secret_hash != existing->secret_hash) {
     return Invalid("SecretID", "cannot be changed; create a new token instead");
   }

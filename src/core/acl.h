@@ -82,7 +82,8 @@ struct AclToken {
 
 // Built-ins, with Consul's IDs: the policy that grants everything, and the token used by
 // requests that carry none.
-inline constexpr std::string_view kGlobalManagementPolicyId = "00000000-0000-0000-0000-000000000001";
+inline constexpr std::string_view kGlobalManagementPolicyId =
+    "00000000-0000-0000-0000-000000000001";
 inline constexpr std::string_view kGlobalManagementPolicyName = "global-management";
 inline constexpr std::string_view kAnonymousTokenId = "00000000-0000-0000-0000-000000000002";
 inline constexpr std::size_t kSecretHashBytes = 32;
@@ -92,8 +93,8 @@ struct AclLimits {
   static constexpr std::size_t kMaxTokens = 65536;
   static constexpr std::size_t kMaxRulesPerPolicy = 1024;
   static constexpr std::size_t kMaxPoliciesPerToken = 64;
-  static constexpr std::size_t kMaxNameBytes = 128;         // policy names, IDs
-  static constexpr std::size_t kMaxRuleNameBytes = 256;     // = the longest service name
+  static constexpr std::size_t kMaxNameBytes = 128;      // policy names, IDs
+  static constexpr std::size_t kMaxRuleNameBytes = 256;  // = the longest service name
   static constexpr std::size_t kMaxDescriptionBytes = 1024;
 };
 

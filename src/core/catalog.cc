@@ -34,8 +34,9 @@ Status CheckText(std::string_view field, std::string_view value, std::size_t max
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
-    if (c <= 0x20 || c >= 0x7f || std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) !=
-                                      std::string_view::npos) {
+    if (c <= 0x20 || c >= 0x7f ||
+        std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) !=
+            std::string_view::npos) {
       return false;
     }
   }
@@ -141,8 +142,8 @@ Status ValidateActiveCheck(const CheckDefinition& c) {
     return Invalid("Check.TTL", "a check has either a TTL or another kind's target, not both");
   }
   if (a.target.size() > Limits::kMaxCheckTargetBytes) {
-    return Invalid(field, "is longer than " + std::to_string(Limits::kMaxCheckTargetBytes) +
-                              " bytes");
+    return Invalid(field,
+                   "is longer than " + std::to_string(Limits::kMaxCheckTargetBytes) + " bytes");
   }
   if (c.kind != CheckKind::kHttp && (!a.headers.empty() || !a.body.empty())) {
     return Invalid("Check.Header", "only HTTP checks send headers and a body");
@@ -247,9 +248,9 @@ Status ValidateRegister(const RegisterService& cmd) {
     const auto& [key, value] = s.meta[i];
     if (auto st = CheckText("Meta key", key, Limits::kMaxMetaKeyBytes, true); !st.ok()) return st;
     if (value.size() > Limits::kMaxMetaValueBytes) {
-      return Invalid("Meta[" + key + "]", "value is longer than " +
-                                              std::to_string(Limits::kMaxMetaValueBytes) +
-                                              " bytes");
+      return Invalid(
+          "Meta[" + key + "]",
+          "value is longer than " + std::to_string(Limits::kMaxMetaValueBytes) + " bytes");
     }
     if (i > 0 && !(s.meta[i - 1].first < key)) {
       return Invalid("Meta", "keys must be unique (\"" + key + "\" repeats)");
@@ -259,14 +260,14 @@ Status ValidateRegister(const RegisterService& cmd) {
     return Invalid("Weights", "Passing must be at least 1 and Warning at least 0");
   }
   if (cmd.checks.size() > Limits::kMaxChecksPerService) {
-    return Invalid("Checks", "has " + std::to_string(cmd.checks.size()) +
-                                 " checks, the limit is " +
+    return Invalid("Checks", "has " + std::to_string(cmd.checks.size()) + " checks, the limit is " +
                                  std::to_string(Limits::kMaxChecksPerService));
   }
   std::set<std::string_view> ids;
   for (const CheckDefinition& c : cmd.checks) {
     if (auto st = CheckText("CheckID", c.id, Limits::kMaxIdBytes, true); !st.ok()) return st;
-    if (c.id.view().find('/') != std::string::npos) return Invalid("CheckID", "must not contain '/'");
+    if (c.id.view().find('/') != std::string::npos)
+      return Invalid("CheckID", "must not contain '/'");
     if (!ids.insert(c.id).second) return Invalid("CheckID", "\"" + c.id + "\" is used twice");
     if (IsMaintenanceCheck(c.id)) {
       return Invalid("CheckID", "\"" + c.id + "\" is reserved for maintenance mode");
@@ -277,8 +278,8 @@ Status ValidateRegister(const RegisterService& cmd) {
         return Invalid("Check.AliasService", "an alias check cannot follow its own instance");
       }
     } else if (c.ttl < Limits::kMinTtl) {
-      return Invalid("Check.TTL", "must be at least " + FormatDuration(Limits::kMinTtl) +
-                                      ", got " + FormatDuration(c.ttl));
+      return Invalid("Check.TTL", "must be at least " + FormatDuration(Limits::kMinTtl) + ", got " +
+                                      FormatDuration(c.ttl));
     } else if (c.active != nullptr) {
       return Invalid("Check.TTL", "a TTL check has no other kind's settings");
     }
@@ -291,8 +292,8 @@ Status ValidateRegister(const RegisterService& cmd) {
       return st;
     }
     if (c.initial_output.size() > Limits::kMaxOutputBytes) {
-      return Invalid("Check.Output", "is longer than " +
-                                         std::to_string(Limits::kMaxOutputBytes) + " bytes");
+      return Invalid("Check.Output",
+                     "is longer than " + std::to_string(Limits::kMaxOutputBytes) + " bytes");
     }
   }
   return Status::Ok();
@@ -325,8 +326,8 @@ Status Catalog::Validate(const Command& command) const {
             return Status::NotFound("unknown check ID \"" + cmd.check_id + "\"");
           }
           if (cmd.output.size() > Limits::kMaxOutputBytes) {
-            return Invalid("Output", "is longer than " + std::to_string(Limits::kMaxOutputBytes) +
-                                         " bytes");
+            return Invalid("Output",
+                           "is longer than " + std::to_string(Limits::kMaxOutputBytes) + " bytes");
           }
           return Status::Ok();
         } else if constexpr (std::is_same_v<T, ReapService>) {
@@ -393,8 +394,7 @@ Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
           return std::vector<Event>{};
         } else if constexpr (std::is_same_v<T, SessionDestroy>) {
           std::vector<Event> ended;
-          EndSession(cmd.id, cmd.at, index, cmd.expired ? "its TTL lapsed" : "destroyed",
-                     &ended);
+          EndSession(cmd.id, cmd.at, index, cmd.expired ? "its TTL lapsed" : "destroyed", &ended);
           return ended;
         } else {
           acl_.Apply(cmd, index);
@@ -403,8 +403,7 @@ Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
         }
       },
       command);
-  if (events.ok() && !kv_.sessions().empty() &&
-      !std::holds_alternative<RestoreSnapshot>(command)) {
+  if (events.ok() && !kv_.sessions().empty() && !std::holds_alternative<RestoreSnapshot>(command)) {
     const Time at = std::visit([](const auto& cmd) { return cmd.at; }, command);
     EndSessionsOfFailedChecks(at, index, &*events);
   }
@@ -419,7 +418,8 @@ Status Catalog::ValidateSession(const SessionCreate& cmd) const {
       const Text* owner = FindCheckOwner(check);
       const Instance* inst = owner == nullptr ? nullptr : FindInstance(*owner);
       const Check* c = inst == nullptr ? nullptr : inst->FindCheck(check);
-      if (c == nullptr) return Status::InvalidArgument("Missing check '" + check + "' registration");
+      if (c == nullptr)
+        return Status::InvalidArgument("Missing check '" + check + "' registration");
       if (c->status == HealthStatus::kCritical) {
         return Status::InvalidArgument("Check '" + check + "' is in critical state");
       }
@@ -432,17 +432,23 @@ void Catalog::EndSession(const std::string& id, Time at, Index index, std::strin
                          std::vector<Event>* events) {
   if (!kv_.EndSession(id, at, index)) return;
   index_ = index;
-  events->push_back({Event::Kind::kSessionEnded, {}, {}, Text(id), HealthStatus::kPassing,
-                     HealthStatus::kPassing, std::move(reason), Event::Cause::kRequest});
+  events->push_back({Event::Kind::kSessionEnded,
+                     {},
+                     {},
+                     Text(id),
+                     HealthStatus::kPassing,
+                     HealthStatus::kPassing,
+                     std::move(reason),
+                     Event::Cause::kRequest});
 }
 
 void Catalog::EndSessionsOfFailedChecks(Time at, Index index, std::vector<Event>* events) {
   const std::size_t n = events->size();
   for (std::size_t i = 0; i < n; ++i) {
     const Event& e = (*events)[i];
-    const bool failed = e.kind == Event::Kind::kCheckRemoved ||
-                        (e.kind == Event::Kind::kCheckStatusChanged &&
-                         e.new_status == HealthStatus::kCritical);
+    const bool failed =
+        e.kind == Event::Kind::kCheckRemoved ||
+        (e.kind == Event::Kind::kCheckStatusChanged && e.new_status == HealthStatus::kCritical);
     if (!failed) continue;
     const std::string check(e.check_id.view());
     const std::string why = e.kind == Event::Kind::kCheckRemoved
@@ -480,8 +486,8 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
 
   // Same ID under another name: the old registration goes first, as a deregistration.
   if (old && old->service.name != def.name) {
-    auto removed = ApplyDeregister(def.id, index, "re-registered under another name",
-                                   Event::Cause::kRename);
+    auto removed =
+        ApplyDeregister(def.id, index, "re-registered under another name", Event::Cause::kRename);
     events = std::move(removed.value());
     old = nullptr;
   }
@@ -536,8 +542,8 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
       if (inst->FindCheck(c.id()) == nullptr) {
         check_owner_.erase(c.id());
         Heard(c.id());
-        events.push_back({Event::Kind::kCheckRemoved, def.name, def.id, c.id(), c.status,
-                          c.status, "check removed by re-registration"});
+        events.push_back({Event::Kind::kCheckRemoved, def.name, def.id, c.id(), c.status, c.status,
+                          "check removed by re-registration"});
       }
     }
   }
@@ -547,8 +553,8 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
       if (!IsMaintenanceCheck(c.id()) && !IsDefaultCheckId(c.id(), def.id)) {
         check_owner_[c.id()] = def.id;
       }
-      events.push_back({Event::Kind::kCheckAdded, def.name, def.id, c.id(), c.status, c.status,
-                        "registered"});
+      events.push_back(
+          {Event::Kind::kCheckAdded, def.name, def.id, c.id(), c.status, c.status, "registered"});
       continue;
     }
     if (!(prev->definition == c.definition)) {
@@ -570,10 +576,10 @@ Result<std::vector<Event>> Catalog::ApplyRegister(const RegisterService& cmd, In
   Store(group, old.get(), inst);
   Touch(def.name, index);
   if (new_name || tags_changed) services_index_ = index;
-  events.insert(events.begin() + own_events,
-                {old ? Event::Kind::kServiceUpdated : Event::Kind::kServiceRegistered, def.name,
-                 def.id, "", HealthStatus::kPassing, HealthStatus::kPassing,
-                 old ? "re-registered" : "registered"});
+  events.insert(
+      events.begin() + own_events,
+      {old ? Event::Kind::kServiceUpdated : Event::Kind::kServiceRegistered, def.name, def.id, "",
+       HealthStatus::kPassing, HealthStatus::kPassing, old ? "re-registered" : "registered"});
   return events;
 }
 
@@ -648,8 +654,8 @@ Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Ind
   for (Check& c : inst->checks) {
     if (c.id() != cmd.check_id) continue;
     if (c.status != cmd.status) {
-      events.push_back({Event::Kind::kCheckStatusChanged, inst->service.name, service_id,
-                        c.id(), c.status, cmd.status, UpdateReason(cmd)});
+      events.push_back({Event::Kind::kCheckStatusChanged, inst->service.name, service_id, c.id(),
+                        c.status, cmd.status, UpdateReason(cmd)});
       c.status = cmd.status;
       c.status_since = cmd.at;
     }
@@ -700,8 +706,8 @@ Result<std::vector<Event>> Catalog::ApplyRestore(const RestoreSnapshot& cmd, Ind
 
 namespace {
 
-Check MaintenanceCheck(std::string_view id, std::string_view name, std::string_view notes,
-                       Time at, Index index) {
+Check MaintenanceCheck(std::string_view id, std::string_view name, std::string_view notes, Time at,
+                       Index index) {
   Check c;
   c.definition.id = id;
   c.definition.name = name;
@@ -732,9 +738,8 @@ Result<std::vector<Event>> Catalog::ApplyMaintenance(const SetMaintenance& cmd, 
                  : MaintenanceCheck(std::string(kServiceMaintenancePrefix) + cmd.service_id,
                                     "Service Maintenance Mode", std::move(notes), cmd.at, index);
   }
-  std::string reason = cmd.enable ? "maintenance mode enabled" + (cmd.reason.empty()
-                                                                      ? std::string()
-                                                                      : ": " + cmd.reason)
+  std::string reason = cmd.enable ? "maintenance mode enabled" +
+                                        (cmd.reason.empty() ? std::string() : ": " + cmd.reason)
                                   : "maintenance mode disabled";
   if (!node) {
     Text service_id = instances_.find(cmd.service_id)->ptr->service.id;
@@ -783,14 +788,15 @@ void Catalog::ReplaceMaintenanceCheck(const Text& service_id, const Text& check_
   HealthStatus after = inst->AggregateStatus();
   if (before != after) {
     // The instance's own transition, for the log (no check of its changed status).
-    events->push_back({Event::Kind::kCheckStatusChanged, name, service_id, check_id, before,
-                       after, reason, Event::Cause::kMaintenance});
+    events->push_back({Event::Kind::kCheckStatusChanged, name, service_id, check_id, before, after,
+                       reason, Event::Cause::kMaintenance});
   }
   Store(services_.find(name)->second, slot.get(), inst);
   Touch(name, index);
 }
 
-void Catalog::Store(ServiceGroup& group, const Instance* old, std::shared_ptr<const Instance> inst) {
+void Catalog::Store(ServiceGroup& group, const Instance* old,
+                    std::shared_ptr<const Instance> inst) {
   if (old != nullptr) --group.by_status[static_cast<std::size_t>(old->AggregateStatus())];
   ++group.by_status[static_cast<std::size_t>(inst->AggregateStatus())];
   group.instances.Insert(inst);
@@ -810,7 +816,8 @@ Result<std::vector<Event>> Catalog::ApplyReap(const ReapService& cmd, Index inde
 std::optional<Time> Catalog::ReapDeadline(const Instance& instance) {
   std::optional<Time> earliest;
   for (const Check& c : instance.checks) {
-    if (c.status != HealthStatus::kCritical || c.definition.deregister_critical_after <= Duration::zero()) {
+    if (c.status != HealthStatus::kCritical ||
+        c.definition.deregister_critical_after <= Duration::zero()) {
       continue;
     }
     // Saturating: a log written before durations were bounded may hold any.

@@ -155,8 +155,8 @@ class Catalog {
 
  private:
   Result<std::vector<Event>> ApplyRegister(const RegisterService& cmd, Index index);
-  Result<std::vector<Event>> ApplyDeregister(std::string_view id, Index index,
-                                             std::string reason, Event::Cause cause);
+  Result<std::vector<Event>> ApplyDeregister(std::string_view id, Index index, std::string reason,
+                                             Event::Cause cause);
   Result<std::vector<Event>> ApplyUpdateCheck(const UpdateCheck& cmd, Index index);
   Result<std::vector<Event>> ApplyReap(const ReapService& cmd, Index index);
   Result<std::vector<Event>> ApplyRestore(const RestoreSnapshot& cmd, Index index);
@@ -174,9 +174,8 @@ class Catalog {
     }
   }
   // Puts `check` (or, if null, no check) under `check_id` into the instance's record.
-  void ReplaceMaintenanceCheck(const Text& service_id, const Text& check_id,
-                               const Check* check, Index index, const std::string& reason,
-                               std::vector<Event>* events);
+  void ReplaceMaintenanceCheck(const Text& service_id, const Text& check_id, const Check* check,
+                               Index index, const std::string& reason, std::vector<Event>* events);
   void Touch(const Symbol& name, Index index);
   // Puts `inst` into its group and the ID index, in place of `old` (null: a new instance).
   void Store(ServiceGroup& group, const Instance* old, std::shared_ptr<const Instance> inst);

@@ -289,9 +289,9 @@ void PutCheckDefinition(Encoder& e, const CheckDefinition& ch) {
 }
 
 bool GetCheckDefinition(Decoder& d, CheckDefinition* ch, bool with_kind) {
-  if (!(d.Bytes(&ch->id) && d.Bytes(&ch->name) && d.Bytes(&ch->notes) &&
-        GetDuration(d, &ch->ttl) && GetDuration(d, &ch->deregister_critical_after) &&
-        GetStatus(d, &ch->initial_status) && d.Bytes(&ch->initial_output))) {
+  if (!(d.Bytes(&ch->id) && d.Bytes(&ch->name) && d.Bytes(&ch->notes) && GetDuration(d, &ch->ttl) &&
+        GetDuration(d, &ch->deregister_critical_after) && GetStatus(d, &ch->initial_status) &&
+        d.Bytes(&ch->initial_output))) {
     return false;
   }
   if (!with_kind) return true;

@@ -25,7 +25,9 @@ class Encoder {
  public:
   void U8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void Varint(std::uint64_t v);
-  void Signed(std::int64_t v) { Varint((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63)); }
+  void Signed(std::int64_t v) {
+    Varint((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+  }
   void Bytes(std::string_view s) {
     Varint(s.size());
     out_.append(s);

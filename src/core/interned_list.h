@@ -82,9 +82,7 @@ class InternedList {
     std::size_t hash;
     // `size` items follow the header.
     T* items() noexcept { return std::launder(reinterpret_cast<T*>(this + 1)); }
-    const T* items() const noexcept {
-      return std::launder(reinterpret_cast<const T*>(this + 1));
-    }
+    const T* items() const noexcept { return std::launder(reinterpret_cast<const T*>(this + 1)); }
   };
   static_assert(sizeof(Block) % alignof(T) == 0);
 

@@ -106,14 +106,18 @@ Result<HostPort> SplitHostPort(std::string_view text, std::optional<std::uint16_
 Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   constexpr std::string_view kScheme = "http://";
   if (url.size() >= 8 && (url.substr(0, 8) == "https://" || url.substr(0, 8) == "HTTPS://")) {
-    return Status::InvalidArgument("HTTP: https:// checks are not supported (no TLS yet); use "
-                                   "http:// or a TCP check");
+    return Status::InvalidArgument(
+        "HTTP: https:// checks are not supported (no TLS yet); use "
+        "http:// or a TCP check");
   }
   if (url.size() < kScheme.size() ||
-      !std::equal(kScheme.begin(), kScheme.end(), url.begin(),
-                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
-    return Status::InvalidArgument("HTTP: expected a URL like \"http://127.0.0.1:8080/health\", "
-                                   "got \"" + std::string(url) + "\"");
+      !std::equal(kScheme.begin(), kScheme.end(), url.begin(), [](char a, char b) {
+        return a == std::tolower(static_cast<unsigned char>(b));
+      })) {
+    return Status::InvalidArgument(
+        "HTTP: expected a URL like \"http://127.0.0.1:8080/health\", "
+        "got \"" +
+        std::string(url) + "\"");
   }
   for (unsigned char c : url) {
     if (c <= 0x20 || c == 0x7f) {
@@ -124,8 +128,9 @@ Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   std::size_t end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, end);
   if (authority.find('@') != std::string_view::npos) {
-    return Status::InvalidArgument("HTTP: credentials in the URL are not supported; send an "
-                                   "Authorization header");
+    return Status::InvalidArgument(
+        "HTTP: credentials in the URL are not supported; send an "
+        "Authorization header");
   }
   auto host = SplitHostPort(authority, 80, "HTTP");
   if (!host.ok()) return host.status();
@@ -133,8 +138,8 @@ Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   if (end != std::string_view::npos) {
     std::string_view target = rest.substr(end);
     target = target.substr(0, target.find('#'));  // the fragment is not sent
-    if (!target.empty()) out.target = target.front() == '/' ? std::string(target)
-                                                            : "/" + std::string(target);
+    if (!target.empty())
+      out.target = target.front() == '/' ? std::string(target) : "/" + std::string(target);
   }
   return out;
 }

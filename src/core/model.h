@@ -1,10 +1,10 @@
 // The catalog's data: services (instances), their checks, and health statuses.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <memory>
 #include <new>
 #include <optional>
@@ -39,10 +39,10 @@ struct Weights {
 // What a registration says about a service instance.
 // (Members are ordered for size, not meaning: this is part of every instance record.)
 struct ServiceDefinition {
-  Text id;      // unique in the catalog; defaults to name
-  Symbol name;  // the service it is an instance of
-  TagList tags;  // interned: instances with the same tags share them (core/interned_list.h)
-  Text address;  // set by the server from the client's address when empty
+  Text id;        // unique in the catalog; defaults to name
+  Symbol name;    // the service it is an instance of
+  TagList tags;   // interned: instances with the same tags share them (core/interned_list.h)
+  Text address;   // set by the server from the client's address when empty
   MetaList meta;  // sorted by key, keys unique; interned like the tags
   Weights weights;
   std::uint16_t port = 0;
@@ -88,9 +88,9 @@ struct ActiveCheck {
   // "host:port[/service]"; kAlias: the aliased service ID (may be empty with alias_node);
   // kOsService: the systemd unit; kScript: empty (the command is `args`).
   std::string target;
-  std::string method = "GET";                                     // kHttp
-  std::vector<std::pair<std::string, std::string>> headers;       // kHttp; in order, may repeat
-  std::string body;                                               // kHttp
+  std::string method = "GET";                                // kHttp
+  std::vector<std::pair<std::string, std::string>> headers;  // kHttp; in order, may repeat
+  std::string body;                                          // kHttp
   Duration interval{0};
   Duration timeout{0};
   // Consecutive results needed before the status changes (0 and 1 both mean at once).
@@ -344,7 +344,7 @@ struct Limits {
   static constexpr std::size_t kMaxCheckBodyBytes = 4096;
   static constexpr std::size_t kMaxScriptArgs = 64;         // a script check's Args
   static constexpr std::size_t kMaxScriptArgsBytes = 8192;  // all of them together
-  static constexpr std::uint32_t kMaxCheckCounter = 1000;  // SuccessBefore.../FailuresBefore...
+  static constexpr std::uint32_t kMaxCheckCounter = 1000;   // SuccessBefore.../FailuresBefore...
 };
 
 }  // namespace concierge::core

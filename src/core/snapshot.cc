@@ -81,9 +81,7 @@ std::string CatalogImage::Encode() const {
 }
 
 Result<Catalog> Catalog::DecodeSnapshot(std::string_view bytes) {
-  auto bad = [](const std::string& what) {
-    return Status::InvalidArgument("snapshot: " + what);
-  };
+  auto bad = [](const std::string& what) { return Status::InvalidArgument("snapshot: " + what); };
   Decoder d(bytes);
   std::uint8_t version = 0;
   if (!d.U8(&version)) return bad("empty");

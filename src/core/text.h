@@ -14,6 +14,8 @@
 // guarded by one mutex and happens only when a record is built from a request or a snapshot.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <compare>
 #include <cstdint>
@@ -21,8 +23,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace concierge::core {
 
@@ -56,9 +56,7 @@ class BasicText {
   template <bool kOther>
   explicit BasicText(const BasicText<kOther>& other) : BasicText(other.view()) {}
 
-  BasicText(const BasicText& other) noexcept : block_(other.block_) {
-    text_detail::Retain(block_);
-  }
+  BasicText(const BasicText& other) noexcept : block_(other.block_) { text_detail::Retain(block_); }
   BasicText(BasicText&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
   BasicText& operator=(const BasicText& other) noexcept {
     BasicText copy(other);

@@ -13,13 +13,13 @@ struct Unit {
   double nanos;
 };
 // Longest names first so that "ms" is not read as "m".
-constexpr Unit kUnits[] = {{"ns", 1},           {"us", 1e3},         {"\xC2\xB5s", 1e3},
-                           {"ms", 1e6},         {"s", 1e9},          {"m", 60e9},
-                           {"h", 3600e9}};
+constexpr Unit kUnits[] = {{"ns", 1},  {"us", 1e3}, {"\xC2\xB5s", 1e3}, {"ms", 1e6},
+                           {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
 
 Status BadDuration(std::string_view text) {
-  return Status::InvalidArgument("expected a duration like \"10s\", \"1m30s\" or \"500ms\", got \"" +
-                                 std::string(text) + "\"");
+  return Status::InvalidArgument(
+      "expected a duration like \"10s\", \"1m30s\" or \"500ms\", got \"" + std::string(text) +
+      "\"");
 }
 
 }  // namespace

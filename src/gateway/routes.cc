@@ -58,8 +58,8 @@ const char* FlagName(RouteKind kind) {
 }
 
 Result<Route> ParseRoute(RouteKind kind, std::string_view spec) {
-  static constexpr const char* kExamples[] = {"/api/=web or /v2/=web:canary",
-                                              "shop.example=shop", "127.0.0.1:9000=db"};
+  static constexpr const char* kExamples[] = {"/api/=web or /v2/=web:canary", "shop.example=shop",
+                                              "127.0.0.1:9000=db"};
   auto bad = [&](const std::string& why) {
     return Status::InvalidArgument(std::string(FlagName(kind)) + " \"" + std::string(spec) +
                                    "\": " + why + "; expected PREFIX=SERVICE[:TAG], e.g. " +
@@ -93,7 +93,8 @@ Result<Route> ParseRoute(RouteKind kind, std::string_view spec) {
       if (match.find(':') != std::string_view::npos) {
         return bad("the host must not have a port (it matches any port)");
       }
-      if (!ValidName(match)) return bad("the host \"" + std::string(match) + "\" is not a host name");
+      if (!ValidName(match))
+        return bad("the host \"" + std::string(match) + "\" is not a host name");
       route.match = Lower(match);
       break;
     case RouteKind::kTcp:

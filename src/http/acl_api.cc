@@ -3,15 +3,14 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-
-#include <algorithm>
-#include <cctype>
-#include <stdexcept>
-
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
 
 #include "http/eureka.h"
 #include "http/json_parse.h"
@@ -93,9 +92,11 @@ constexpr RuleKind kRuleKinds[] = {
 // Consul's resources that Concierge has nothing for; policies written for Consul may carry
 // them, and they grant nothing here.
 constexpr std::string_view kIgnoredResources[] = {
-    "query",   "query_prefix",
-    "event", "event_prefix",   "keyring", "mesh",           "peering", "identity",
-    "identity_prefix", "partition", "partition_prefix", "namespace", "namespace_prefix"};
+    "query",           "query_prefix",     "event",
+    "event_prefix",    "keyring",          "mesh",
+    "peering",         "identity",         "identity_prefix",
+    "partition",       "partition_prefix", "namespace",
+    "namespace_prefix"};
 
 Result<AclAccess> Level(const Value& v, std::string_view where) {
   if (!v.IsString()) {
@@ -104,15 +105,16 @@ Result<AclAccess> Level(const Value& v, std::string_view where) {
   }
   auto access = core::ParseAclAccess(Str(v));
   if (!access) {
-    return Status::InvalidArgument("Rules: " + std::string(where) + ": expected \"read\", "
-                                   "\"write\" or \"deny\", got \"" + std::string(Str(v)) + "\"");
+    return Status::InvalidArgument("Rules: " + std::string(where) +
+                                   ": expected \"read\", "
+                                   "\"write\" or \"deny\", got \"" +
+                                   std::string(Str(v)) + "\"");
   }
   return *access;
 }
 
 // The caller (ConsulApi) adds X-Consul-Index and the leader headers.
 Response Json(std::string body) { return Response::Json(std::move(body)); }
-
 
 }  // namespace
 
@@ -443,18 +445,19 @@ void WriteToken(Writer& w, const core::AclToken& t, const core::AclState& state,
 
 }  // namespace
 
-
 asio::awaitable<Response> AclApi::Handle(Request& req, const RouteMatch& match) {
   if (!enabled_) {
-    co_return Response::Error(401, "ACL support disabled (start the agent with -acl-enabled; "
-                                   "see docs/acl.md)");
+    co_return Response::Error(401,
+                              "ACL support disabled (start the agent with -acl-enabled; "
+                              "see docs/acl.md)");
   }
   // The route's ACL rule (acl:read or acl:write) was checked before (Authorize).
   std::string param(match.param());
   const bool del = req.method == "DELETE";
   const Endpoint endpoint = match.route->endpoint;
-  const bool by_id = endpoint == Endpoint::kAclPolicyRead || endpoint == Endpoint::kAclPolicyWrite ||
-                     endpoint == Endpoint::kAclTokenRead || endpoint == Endpoint::kAclTokenWrite;
+  const bool by_id = endpoint == Endpoint::kAclPolicyRead ||
+                     endpoint == Endpoint::kAclPolicyWrite || endpoint == Endpoint::kAclTokenRead ||
+                     endpoint == Endpoint::kAclTokenWrite;
   if (by_id && param.empty()) {
     co_return Response::Error(400, "an ID is required after " + req.path);
   }
@@ -516,8 +519,10 @@ asio::awaitable<Response> AclApi::PolicyWrite(Request& req, std::string id) {
   core::AclPolicy p;
   std::string body_id;
   std::string rules;
-  for (auto [name, out] : {std::pair{"ID", &body_id}, {"Name", &p.name},
-                           {"Description", &p.description}, {"Rules", &rules}}) {
+  for (auto [name, out] : {std::pair{"ID", &body_id},
+                           {"Name", &p.name},
+                           {"Description", &p.description},
+                           {"Rules", &rules}}) {
     if (auto st = GetString(*doc, name, out); !st.ok()) co_return FromStatus(st);
   }
   if (auto st = RefuseNonEmpty(*doc, "Datacenters", "policies apply to every datacenter here");
@@ -529,8 +534,9 @@ asio::awaitable<Response> AclApi::PolicyWrite(Request& req, std::string id) {
     co_return Response::Error(400, "ID: the body says '" + body_id + "' but the path '" + id + "'");
   }
   if (create && !body_id.empty()) {
-    co_return Response::Error(400, "ID: a new policy gets its ID from the server; use PUT "
-                                   "/v1/acl/policy/:id to update one");
+    co_return Response::Error(400,
+                              "ID: a new policy gets its ID from the server; use PUT "
+                              "/v1/acl/policy/:id to update one");
   }
   auto decoded = DecodeRules(rules);
   if (!decoded.ok()) co_return FromStatus(decoded.status());
@@ -549,7 +555,8 @@ asio::awaitable<Response> AclApi::TokenWrite(Request& req, std::string accessor_
   core::AclToken t;
   std::string body_accessor;
   std::string secret;
-  for (auto [name, out] : {std::pair{"AccessorID", &body_accessor}, {"SecretID", &secret},
+  for (auto [name, out] : {std::pair{"AccessorID", &body_accessor},
+                           {"SecretID", &secret},
                            {"Description", &t.description}}) {
     if (auto st = GetString(*doc, name, out); !st.ok()) co_return FromStatus(st);
   }
@@ -575,19 +582,22 @@ asio::awaitable<Response> AclApi::TokenWrite(Request& req, std::string accessor_
       std::string name;
       if (!link.IsObject() || !GetString(link, "ID", &id).ok() ||
           !GetString(link, "Name", &name).ok() || (id.empty() && name.empty())) {
-        co_return Response::Error(400, "Policies: expected [{\"ID\": \"...\"} or "
-                                       "{\"Name\": \"...\"}, ...]");
+        co_return Response::Error(400,
+                                  "Policies: expected [{\"ID\": \"...\"} or "
+                                  "{\"Name\": \"...\"}, ...]");
       }
       if (id.empty()) {
         const core::AclPolicy* p = view.state->FindPolicyByName(name);
-        if (p == nullptr) co_return Response::Error(400, "Policies: no policy named \"" + name + "\"");
+        if (p == nullptr)
+          co_return Response::Error(400, "Policies: no policy named \"" + name + "\"");
         id = p->id;
       }
       t.policy_ids.push_back(std::move(id));
     }
   } else if (!create) {
     // An update without Policies keeps the links, as a partial update would.
-    if (const core::AclToken* old = view.state->FindToken(accessor_id)) t.policy_ids = old->policy_ids;
+    if (const core::AclToken* old = view.state->FindToken(accessor_id))
+      t.policy_ids = old->policy_ids;
   }
   std::string shown_secret;
   if (create) {

@@ -4,11 +4,10 @@
 // time, and where each endpoint's required right is decided, in one table.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "core/acl.h"
 #include "http/consul_json.h"

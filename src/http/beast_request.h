@@ -3,12 +3,11 @@
 // what the server runs.
 #pragma once
 
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "http/message.h"
 
@@ -42,8 +41,8 @@ inline Request ToRequest(boost::beast::http::request<boost::beast::http::string_
     std::string_view value(field.value().data(), field.value().size());
     for (unsigned char c : value) {
       if ((c < 0x20 && c != '\t') || c == 0x7f) {
-        *error = Response::Error(400, "header " + std::string(field.name_string()) +
-                                          " contains a control character");
+        *error = Response::Error(
+            400, "header " + std::string(field.name_string()) + " contains a control character");
         return req;
       }
     }

@@ -1,20 +1,19 @@
 #include "http/consul_api.h"
 
-#include "http/heartbeat_batch.h"
-#include "http/maintenance_api.h"
-#include "http/metrics_api.h"
-#include "http/monitor_api.h"
-#include "server/metrics.h"
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <random>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
+#include "http/heartbeat_batch.h"
+#include "http/maintenance_api.h"
+#include "http/metrics_api.h"
+#include "http/monitor_api.h"
 #include "http/ui.h"
+#include "server/metrics.h"
 
 namespace concierge::http {
 
@@ -23,11 +22,8 @@ using core::HealthStatus;
 
 namespace {
 
-
 // "?passing", "?passing=true", "?passing=1" filter; "?passing=false" or "=0" does not.
-bool Truthy(std::optional<std::string_view> v) {
-  return v && *v != "false" && *v != "0";
-}
+bool Truthy(std::optional<std::string_view> v) { return v && *v != "false" && *v != "0"; }
 
 bool HasTags(const core::Instance& inst, const std::vector<std::string_view>& tags) {
   for (std::string_view want : tags) {
@@ -41,7 +37,6 @@ bool HasTags(const core::Instance& inst, const std::vector<std::string_view>& ta
 bool AllPassing(const core::Instance& inst) {
   return inst.AggregateStatus() == HealthStatus::kPassing;
 }
-
 
 }  // namespace
 
@@ -89,8 +84,9 @@ Admission ConsulApi::Admit(const Request& head) const {
   }
   // A backup may be a gigabyte: read it only for a token that may restore one.
   auto authorizer = acl_.Resolve(head);
-  Status allowed = authorizer.ok() ? (*authorizer)->RequireAcl(core::AclAuthorizer::Permission::kWrite)
-                                   : authorizer.status();
+  Status allowed = authorizer.ok()
+                       ? (*authorizer)->RequireAcl(core::AclAuthorizer::Permission::kWrite)
+                       : authorizer.status();
   if (!allowed.ok()) return {0, FromStatus(allowed)};
   return {options_.backup_body_limit, {}};
 }
@@ -114,8 +110,9 @@ asio::awaitable<Response> ConsulApi::Route(Request& req, const RouteMatch& match
     if (answer) co_return std::move(*answer);
   }
   if (req.Has("filter") && !route.Writes(MethodBit(req.method))) {
-    co_return Response::Error(501, "the filter query parameter is not supported; use ?tag= and "
-                                   "?passing");
+    co_return Response::Error(501,
+                              "the filter query parameter is not supported; use ?tag= and "
+                              "?passing");
   }
   co_return co_await Dispatch(req, match);
 }
@@ -137,7 +134,8 @@ Status ConsulApi::CheckBrowser(const Request& req, const http::Route& route) con
   std::optional<std::string_view> origin = req.Header("Origin");
   if (!site && !origin) return Status::Ok();
   if (method & route.legacy) {
-    return Status::PermissionDenied(req.method + " " + req.path + " from a web page: a write "
+    return Status::PermissionDenied(req.method + " " + req.path +
+                                    " from a web page: a write "
                                     "takes PUT (GET is accepted only from older API clients)");
   }
   bool allowed = false;
@@ -152,10 +150,10 @@ Status ConsulApi::CheckBrowser(const Request& req, const http::Route& route) con
     allowed = *site == "same-origin" || *site == "none";
   }
   if (allowed) return Status::Ok();
-  return Status::PermissionDenied(
-      "refused a write from another site's web page (Origin " +
-      std::string(origin.value_or("unknown")) + "); to allow a UI hosted elsewhere, start the "
-      "agent with -http-allowed-origins");
+  return Status::PermissionDenied("refused a write from another site's web page (Origin " +
+                                  std::string(origin.value_or("unknown")) +
+                                  "); to allow a UI hosted elsewhere, start the "
+                                  "agent with -http-allowed-origins");
 }
 
 asio::awaitable<Response> ConsulApi::Dispatch(Request& req, const RouteMatch& match) {
@@ -331,8 +329,9 @@ asio::awaitable<Response> ConsulApi::SnapshotSave() {
 asio::awaitable<Response> ConsulApi::SnapshotRestore(Request& req) {
   std::string_view body = req.body;
   if (!body.starts_with(kSnapshotMagic)) {
-    co_return Response::Error(400, "not a Concierge snapshot (made by GET /v1/snapshot or "
-                                   "`concierge snapshot save`)");
+    co_return Response::Error(400,
+                              "not a Concierge snapshot (made by GET /v1/snapshot or "
+                              "`concierge snapshot save`)");
   }
   std::string_view snapshot = body.substr(kSnapshotMagic.size());
   std::vector<core::Command> commands = core::RestoreCommands(snapshot);
@@ -396,8 +395,8 @@ asio::awaitable<Response> ConsulApi::CheckStatus(Request& req, std::string_view 
     core::Command heard = core::ChecksHeard{{std::string(id)}, {}};
     co_return co_await Submit(std::move(heard));
   }
-  core::Command command = core::UpdateCheck{std::string(id), status, std::string(note), {},
-                                            core::CheckCause::kHeartbeat};
+  core::Command command = core::UpdateCheck{
+      std::string(id), status, std::string(note), {}, core::CheckCause::kHeartbeat};
   co_return co_await Submit(std::move(command));
 }
 
@@ -446,9 +445,8 @@ asio::awaitable<Response> ConsulApi::HeartbeatBatch(Request& req) {
       }
       continue;
     }
-    commands.push_back(
-        core::UpdateCheck{std::string(e.check_id), e.status, std::string(e.note), {},
-                          core::CheckCause::kHeartbeat});
+    commands.push_back(core::UpdateCheck{
+        std::string(e.check_id), e.status, std::string(e.note), {}, core::CheckCause::kHeartbeat});
     owners.push_back(i);
   }
   results.index = registry_.index();
@@ -479,10 +477,10 @@ asio::awaitable<Response> ConsulApi::HeartbeatBatch(Request& req) {
 std::optional<Response> ConsulApi::WaitDeadline(
     const Request& req, std::chrono::steady_clock::time_point* deadline) const {
   if (options_.max_blocking_queries > 0 && hub_.parked() >= options_.max_blocking_queries) {
-    Response busy = Response::Error(
-        429, "too many blocking queries are waiting (the limit is " +
-                 std::to_string(options_.max_blocking_queries) +
-                 ", -max-blocking-queries); retry shortly, or ask without ?index");
+    Response busy =
+        Response::Error(429, "too many blocking queries are waiting (the limit is " +
+                                 std::to_string(options_.max_blocking_queries) +
+                                 ", -max-blocking-queries); retry shortly, or ask without ?index");
     busy.headers.emplace_back("Retry-After", "1");
     return busy;
   }
@@ -491,8 +489,8 @@ std::optional<Response> ConsulApi::WaitDeadline(
     auto d = core::ParseDuration(*wait_text);
     if (!d.ok()) return Response::Error(400, "wait: " + d.status().message());
     if (*d < core::Duration::zero()) {
-      return Response::Error(400, "wait: must not be negative, got \"" + std::string(*wait_text) +
-                                      "\"");
+      return Response::Error(400,
+                             "wait: must not be negative, got \"" + std::string(*wait_text) + "\"");
     }
     wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(*d), options_.max_wait);
   }
@@ -690,8 +688,10 @@ asio::awaitable<Response> ConsulApi::HealthState(Request& req, std::string_view 
   if (state != "any") {
     want = core::ParseHealthStatus(state);
     if (!want) {
-      co_return Response::Error(400, "state: expected \"any\", \"passing\", \"warning\" or "
-                                     "\"critical\", got \"" + std::string(state) + "\"");
+      co_return Response::Error(400,
+                                "state: expected \"any\", \"passing\", \"warning\" or "
+                                "\"critical\", got \"" +
+                                    std::string(state) + "\"");
     }
   }
   std::function<core::Index()> current = [&] { return registry_.index(); };
@@ -748,9 +748,8 @@ asio::awaitable<Response> ConsulApi::CatalogNode(Request& req, std::string_view 
   std::string key(server::WatchHub::kAnyKey);
   if (auto error = co_await Block(req, key, current)) co_return std::move(*error);
   // Consul answers null for a node it does not know.
-  if (node != options_.node.name ||
-      !req.acl->Allowed(core::AclResource::kNode, options_.node.name,
-                        core::AclAuthorizer::Permission::kRead)) {
+  if (node != options_.node.name || !req.acl->Allowed(core::AclResource::kNode, options_.node.name,
+                                                      core::AclAuthorizer::Permission::kRead)) {
     co_return WithIndex(Response::Json("null"), current());
   }
   bool filtered = false;
@@ -786,7 +785,7 @@ asio::awaitable<Response> ConsulApi::CatalogService(Request& req, std::string_vi
     }
   }
   co_return Filtered(WithIndex(Response::Json(EncodeCatalogService(out, options_.node)), index),
-                    filtered);
+                     filtered);
 }
 
 asio::awaitable<Response> ConsulApi::CatalogServices(Request& req) {
@@ -798,14 +797,15 @@ asio::awaitable<Response> ConsulApi::CatalogServices(Request& req) {
   const std::size_t all = names.size();
   std::erase_if(names, [&](const auto& entry) { return !acl_.CanRead(req, entry.first, false); });
   co_return Filtered(WithIndex(Response::Json(EncodeCatalogServices(names)), index),
-                    names.size() != all);
+                     names.size() != all);
 }
 
 std::vector<InstancePtr> ConsulApi::ReadableInstances(const Request& req, bool* filtered) const {
   auto instances = registry_.Instances();
   const std::size_t all = instances.size();
-  std::erase_if(instances,
-                [&](const InstancePtr& inst) { return !acl_.CanRead(req, inst->service.name, false); });
+  std::erase_if(instances, [&](const InstancePtr& inst) {
+    return !acl_.CanRead(req, inst->service.name, false);
+  });
   *filtered = instances.size() != all;
   return instances;
 }

@@ -86,8 +86,8 @@ Status UniqueKeys(const Value& object, std::string_view where) {
     for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
       std::string_view key(it->name.GetString(), it->name.GetStringLength());
       for (auto earlier = object.MemberBegin(); earlier != it; ++earlier) {
-        if (SameKey(key, std::string_view(earlier->name.GetString(),
-                                          earlier->name.GetStringLength()))) {
+        if (SameKey(key,
+                    std::string_view(earlier->name.GetString(), earlier->name.GetStringLength()))) {
           return twice(key);
         }
       }
@@ -191,10 +191,9 @@ Result<rapidjson::Document> ParseObject(std::string_view body) {
   // a megabyte of it fits the body limit). The pool allocator frees without recursing.
   doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError()) {
-    return Status::InvalidArgument(
-        std::string("request body is not valid JSON: ") +
-        rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +
-        std::to_string(doc.GetErrorOffset()) + ")");
+    return Status::InvalidArgument(std::string("request body is not valid JSON: ") +
+                                   rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +
+                                   std::to_string(doc.GetErrorOffset()) + ")");
   }
   if (!doc.IsObject()) return WrongType("request body", "a JSON object", doc);
   if (auto st = UniqueKeys(doc, ""); !st.ok()) return st;
@@ -240,7 +239,8 @@ Status GetHeaders(const Value& obj, const std::string& field,
       return WrongType(field + "[" + name + "]", "an array of strings", it->value);
     }
     for (const Value& value : it->value.GetArray()) {
-      if (!value.IsString()) return WrongType(field + "[" + name + "]", "an array of strings", value);
+      if (!value.IsString())
+        return WrongType(field + "[" + name + "]", "an array of strings", value);
       out->emplace_back(name, std::string(value.GetString(), value.GetStringLength()));
     }
   }
@@ -391,8 +391,9 @@ Status DecodeActiveCheck(const Value& v, const std::string& f, core::CheckKind k
   }
   a.failures_before_critical = static_cast<std::uint32_t>(n);
   if (Field(v, "failuresbeforewarning") != nullptr) {
-    return Status::InvalidArgument(f + ".FailuresBeforeWarning: is not supported; failures "
-                                       "count towards FailuresBeforeCritical");
+    return Status::InvalidArgument(f +
+                                   ".FailuresBeforeWarning: is not supported; failures "
+                                   "count towards FailuresBeforeCritical");
   }
   c->active = core::SharedConst<core::ActiveCheck>(std::move(a));
   return Status::Ok();
@@ -582,8 +583,9 @@ void WriteCheck(Writer& w, const core::Check& c, const core::Instance& owner,
   w.StartObject();
   StringField(w, "Node", node.name);
   StringField(w, "CheckID", c.id());
-  StringField(w, "Name", c.definition.name.empty() ? "Service '" + owner.service.name + "' check"
-                                                   : c.definition.name);
+  StringField(
+      w, "Name",
+      c.definition.name.empty() ? "Service '" + owner.service.name + "' check" : c.definition.name);
   StringField(w, "Status", core::ToString(c.status));
   StringField(w, "Notes", c.definition.notes);
   StringField(w, "Output", c.output);

@@ -1,12 +1,11 @@
 // Sends a request on to another agent's HTTP API (a follower forwarding to the leader).
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ssl/context.hpp>
 
 #include "concierge/tls.h"
 #include "http/message.h"

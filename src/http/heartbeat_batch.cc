@@ -36,8 +36,8 @@ auto WithDocument(std::string& body, Use&& use) -> decltype(use(std::declval<con
   doc.ParseInsitu<rapidjson::kParseIterativeFlag>(body.data());
   if (doc.HasParseError()) {
     return Status::InvalidArgument(std::string("request body is not valid JSON: ") +
-                                   rapidjson::GetParseError_En(doc.GetParseError()) +
-                                   " (at byte " + std::to_string(doc.GetErrorOffset()) + ")");
+                                   rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +
+                                   std::to_string(doc.GetErrorOffset()) + ")");
   }
   if (!doc.IsObject()) return Status::InvalidArgument("request body: expected a JSON object");
   return use(doc);

@@ -8,8 +8,8 @@
 // "Status" and "Note" at the top are the defaults of the entries (passing, no note); an entry
 // is a check ID or an object that overrides them. With ACLs on, an entry's "Token" is the ACL
 // token its heartbeat is checked against (a follower forwards many clients' heartbeats in one
-// batch, each with its client's token); without one, the request's token. The answer lists one HTTP-like code per
-// entry, in order, and a message for each entry that failed:
+// batch, each with its client's token); without one, the request's token. The answer lists one
+// HTTP-like code per entry, in order, and a message for each entry that failed:
 //
 //   {"Index": 42, "Results": [200, 404, ...], "Errors": [{"Position": 1, "Error": "..."}]}
 //
@@ -43,7 +43,7 @@ std::string EncodeHeartbeatBatch(const std::vector<HeartbeatEntry>& entries);
 
 struct HeartbeatResults {
   std::uint64_t index = 0;
-  std::vector<std::uint16_t> codes;                         // one per entry, 200 = recorded
+  std::vector<std::uint16_t> codes;                           // one per entry, 200 = recorded
   std::vector<std::pair<std::uint32_t, std::string>> errors;  // position, message
 };
 

@@ -14,8 +14,8 @@ Result<core::SetMaintenance> DecodeMaintenance(const Request& req, std::string s
   } else if (*enable == "false" || *enable == "0") {
     cmd.enable = false;
   } else {
-    return Status::InvalidArgument("enable: expected true or false, got \"" +
-                                   std::string(*enable) + "\"");
+    return Status::InvalidArgument("enable: expected true or false, got \"" + std::string(*enable) +
+                                   "\"");
   }
   cmd.reason = std::string(req.Query("reason").value_or(""));
   return cmd;

@@ -1,11 +1,11 @@
 #include "http/message.h"
 
-#include "core/utf8.h"
-
 #include <algorithm>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <cstdint>
+
+#include "core/utf8.h"
 
 namespace concierge::http {
 
@@ -18,8 +18,7 @@ std::optional<std::string_view> Request::Query(std::string_view name) const {
 
 std::optional<std::string_view> Request::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
           return std::tolower(static_cast<unsigned char>(a)) ==
                  std::tolower(static_cast<unsigned char>(b));
         })) {

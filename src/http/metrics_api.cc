@@ -15,8 +15,11 @@ using Type = server::Family::Type;
 // What the registry and the hub hold, read at scrape time.
 void AddRegistryFamilies(const server::Registry& registry, const server::WatchHub& hub,
                          std::vector<Family>* out) {
-  Family by_status{"concierge_instances", "Registered service instances, by aggregate status",
-                   Type::kGauge, {}, {}};
+  Family by_status{"concierge_instances",
+                   "Registered service instances, by aggregate status",
+                   Type::kGauge,
+                   {},
+                   {}};
   for (core::HealthStatus s : {core::HealthStatus::kPassing, core::HealthStatus::kWarning,
                                core::HealthStatus::kCritical}) {
     by_status.samples.push_back({{{"status", std::string(core::ToString(s))}},
@@ -33,8 +36,8 @@ void AddRegistryFamilies(const server::Registry& registry, const server::WatchHu
                             "1 while self-preservation holds TTL expiries back", Type::kGauge,
                             registry.self_preservation() ? 1 : 0));
   out->push_back(Family::Of("concierge_expiries_held",
-                            "TTL expiries that self-preservation is holding back now",
-                            Type::kGauge, static_cast<double>(registry.expiries_held())));
+                            "TTL expiries that self-preservation is holding back now", Type::kGauge,
+                            static_cast<double>(registry.expiries_held())));
   out->push_back(Family::Of("concierge_leader",
                             "1 if this server decides expiries and reaps (the leader)",
                             Type::kGauge, registry.leader() ? 1 : 0));
@@ -57,8 +60,8 @@ Response AgentMetrics(const Request& req, const server::Registry& registry,
   AddRegistryFamilies(registry, hub, &families);
   std::string_view format = req.Query("format").value_or("");
   if (format == "prometheus") {
-    return {200, "text/plain; version=0.0.4; charset=utf-8", server::RenderPrometheus(families),
-            {}};
+    return {
+        200, "text/plain; version=0.0.4; charset=utf-8", server::RenderPrometheus(families), {}};
   }
   if (!format.empty()) {
     return Response::Error(400, "format: expected \"prometheus\" or nothing (JSON), got \"" +

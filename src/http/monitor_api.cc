@@ -90,9 +90,9 @@ asio::awaitable<Response> AgentMonitor(const Request& req, server::LogMonitor* m
   asio::any_io_executor executor = co_await asio::this_coro::executor;
   auto stream = std::make_shared<MonitorStream>(*monitor, executor);
   if (!stream->Subscribe(*level)) {
-    co_return Response::Error(429, "too many monitors: " +
-                                       std::to_string(server::LogMonitor::kMaxReaders) +
-                                       " are reading this agent's log; close one");
+    co_return Response::Error(
+        429, "too many monitors: " + std::to_string(server::LogMonitor::kMaxReaders) +
+                 " are reading this agent's log; close one");
   }
   Response r{200, "text/plain; charset=utf-8", {}, {}};
   r.stream = std::move(stream);

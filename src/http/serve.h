@@ -41,9 +41,8 @@ bhttp::response<bhttp::span_body<const char>> ToBeastShared(const Response& r, u
 std::string Number(double x);
 // Answers a connection before reading any request (refused by a limit, or plain HTTP on the
 // HTTPS port) in plain text, then closes it.
-asio::awaitable<void> AnswerAndClose(beast::tcp_stream& stream, int status,
-                                     std::string_view reason, std::string_view message,
-                                     std::chrono::seconds write_timeout,
+asio::awaitable<void> AnswerAndClose(beast::tcp_stream& stream, int status, std::string_view reason,
+                                     std::string_view message, std::chrono::seconds write_timeout,
                                      std::string_view extra_headers = {});
 
 // While a blocking query is answered nothing reads its connection: watch it, and fire
@@ -124,10 +123,9 @@ asio::awaitable<void> WriteStream(Stream& stream, Response& response, unsigned v
   // broke the protocol). Read on the socket itself, under TLS too, so that the stream's write
   // deadline does not apply to this read, which may wait for hours; what it reads is dropped.
   auto byte = std::make_shared<char>();
-  lowest.socket().async_read_some(asio::buffer(byte.get(), 1),
-                                  [body, byte](const boost::system::error_code&, std::size_t) {
-                                    body->ClientGone();
-                                  });
+  lowest.socket().async_read_some(
+      asio::buffer(byte.get(), 1),
+      [body, byte](const boost::system::error_code&, std::size_t) { body->ClientGone(); });
   for (;;) {
     std::optional<std::string> piece = co_await body->Next();
     if (!piece) break;
@@ -217,10 +215,10 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
     Response response;
     if (auto wait = bucket.Take()) {
       auto seconds = static_cast<long long>(std::ceil(wait->count()));
-      response = Response::Error(
-          429, "too many requests on this connection: the limit is " +
-                   Number(options_.request_rate) + " per second (-http-request-rate); retry in " +
-                   std::to_string(seconds) + "s");
+      response = Response::Error(429, "too many requests on this connection: the limit is " +
+                                          Number(options_.request_rate) +
+                                          " per second (-http-request-rate); retry in " +
+                                          std::to_string(seconds) + "s");
       response.headers.emplace_back("Retry-After", std::to_string(seconds));
     } else {
       req.body = std::move(msg.body());

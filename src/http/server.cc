@@ -54,15 +54,15 @@ std::string Number(double x) {
   return s;
 }
 
-asio::awaitable<void> AnswerAndClose(beast::tcp_stream& stream, int status,
-                                     std::string_view reason, std::string_view message,
-                                     std::chrono::seconds write_timeout,
+asio::awaitable<void> AnswerAndClose(beast::tcp_stream& stream, int status, std::string_view reason,
+                                     std::string_view message, std::chrono::seconds write_timeout,
                                      std::string_view extra_headers) {
   std::string body = std::string(message) + "\n";
   std::string answer = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
                        "\r\nServer: concierge\r\nContent-Type: text/plain; charset=utf-8\r\n" +
-                       std::string(extra_headers) + "Content-Length: " +
-                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+                       std::string(extra_headers) +
+                       "Content-Length: " + std::to_string(body.size()) +
+                       "\r\nConnection: close\r\n\r\n" + body;
   boost::system::error_code ec;
   stream.expires_after(write_timeout);
   co_await asio::async_write(stream, asio::buffer(answer),
@@ -96,8 +96,9 @@ void StopWatching(tcp::socket& socket, const std::shared_ptr<bool>& active) {
 
 Server::Server(ServerOptions options, Handler handler, Admit admit)
     : options_(std::move(options)), handler_(std::move(handler)), admit_(std::move(admit)) {
-  int workers = options_.workers > 0 ? options_.workers
-                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int workers = options_.workers > 0
+                    ? options_.workers
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < workers; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
 }
 
@@ -106,7 +107,8 @@ Server::~Server() { Stop(); }
 Status Server::Listen() {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(options_.host, ec);
-  if (ec) return Status::InvalidArgument("HTTP address \"" + options_.host + "\" is not an IP address");
+  if (ec)
+    return Status::InvalidArgument("HTTP address \"" + options_.host + "\" is not an IP address");
   tcp::endpoint endpoint(address, options_.port);
   acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
   std::string where = options_.host + ":" + std::to_string(options_.port);
@@ -145,8 +147,8 @@ asio::awaitable<void> Server::Accept() {
   for (;;) {
     asio::io_context& ctx = *contexts_[next++ % contexts_.size()];
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor_->async_accept(
-        ctx, asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor_->async_accept(ctx, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       if (ec.value() == EMFILE || ec.value() == ENFILE) {

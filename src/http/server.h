@@ -3,6 +3,12 @@
 // limits on the parser. One io_context per worker thread; connections are spread over them.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -12,13 +18,6 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 
 #include "core/status.h"
 #include "http/message.h"
@@ -82,8 +81,7 @@ class Server {
 
   boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Session(boost::asio::ip::tcp::socket socket, std::string remote);
-  boost::asio::awaitable<void> SessionTls(boost::asio::ip::tcp::socket socket,
-                                          std::string remote,
+  boost::asio::awaitable<void> SessionTls(boost::asio::ip::tcp::socket socket, std::string remote,
                                           std::shared_ptr<boost::asio::ssl::context> tls);
   // The request loop, over a TCP or a TLS stream; `server_certificate`: Request's.
   template <class Stream>

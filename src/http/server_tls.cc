@@ -40,8 +40,8 @@ asio::awaitable<void> Server::SessionTls(tcp::socket socket, std::string remote,
                             options_.write_timeout);
     co_return;
   }
-  std::size_t used = co_await stream.async_handshake(
-      ssl::stream_base::server, buffer.data(), asio::redirect_error(asio::use_awaitable, ec));
+  std::size_t used = co_await stream.async_handshake(ssl::stream_base::server, buffer.data(),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     spdlog::debug("http: TLS handshake with {} failed: {}", remote, ec.message());
     co_return;

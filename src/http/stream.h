@@ -4,10 +4,9 @@
 // the connection. Both are called on the connection's I/O thread.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <optional>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
 
 namespace concierge::http {
 

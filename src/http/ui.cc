@@ -19,7 +19,6 @@ std::string Quoted(std::string_view s) {
   return out;
 }
 
-
 const UiFile* Find(std::string_view path) {
   for (const UiFile& f : UiFiles()) {
     if (f.path == path) return &f;

@@ -165,9 +165,10 @@ void AuthTransport::Begin(Handshake* h, uv_stream_t* stream) {
         if (n == 0) return;
         if (n < 0) {
           hs->owner->Fail(hs,
-                          n == UV_EOF ? "the peer closed the connection during the cluster-key "
-                                        "handshake (does it have the same -cluster-key?)"
-                                      : std::string("read failed: ") + uv_strerror(static_cast<int>(n)),
+                          n == UV_EOF
+                              ? "the peer closed the connection during the cluster-key "
+                                "handshake (does it have the same -cluster-key?)"
+                              : std::string("read failed: ") + uv_strerror(static_cast<int>(n)),
                           RAFT_NOCONNECTION);
           return;
         }

@@ -1,13 +1,12 @@
 #include "raft/raft_log.h"
 
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 #include "core/codec.h"
 #include "server/metrics.h"
@@ -29,13 +28,13 @@ std::string RaftError(int rv, struct raft* r = nullptr) {
 // One raft_apply of several entries. Freed once libraft has called back and every entry is
 // answered.
 struct RaftLog::Batch {
-  struct raft_apply req{};
+  struct raft_apply req {};
   RaftLog* self = nullptr;
   raft_term term = 0;
   std::vector<const void*> bases;  // the entries' buffers
   std::vector<Done> dones;         // emptied once answered
   std::size_t unanswered = 0;
-  bool requested = true;           // libraft holds `req`
+  bool requested = true;  // libraft holds `req`
 };
 
 namespace {
@@ -164,7 +163,9 @@ void RaftLog::WatchLeadership() {
     // Followers: time since the leader was last heard from (Raft restarts the election
     // timer on every contact). The leader is in contact with itself.
     status_.last_contact_ms =
-        leader || id == 0 ? 0 : static_cast<std::int64_t>(io_.io.time(&io_.io) - raft_.election_timer_start);
+        leader || id == 0
+            ? 0
+            : static_cast<std::int64_t>(io_.io.time(&io_.io) - raft_.election_timer_start);
     status_.leader = address != nullptr ? address : "";
     status_.voters.clear();
     for (unsigned i = 0; i < raft_.configuration.n; ++i) {
@@ -173,8 +174,9 @@ void RaftLog::WatchLeadership() {
     }
   }
   if (!leader && (in_flight_ > 0 || !queued_.empty())) {
-    FailWrites(Status::Unavailable("leadership lost: this server is no longer the leader, and "
-                                   "the write may or may not have been committed"));
+    FailWrites(
+        Status::Unavailable("leadership lost: this server is no longer the leader, and "
+                            "the write may or may not have been committed"));
   }
   if (!leader && leader_ready_) {
     leader_ready_ = false;
@@ -229,8 +231,9 @@ void RaftLog::AppendAll(std::vector<Write> writes) {
   }
   if (!started_ || raft_state(&raft_) != RAFT_LEADER) {
     for (Write& w : writes) {
-      w.done(Status::Unavailable("no cluster leader: this server is not the leader; retry, or "
-                                 "send the write to the leader"));
+      w.done(
+          Status::Unavailable("no cluster leader: this server is not the leader; retry, or "
+                              "send the write to the leader"));
     }
     return;
   }
@@ -370,8 +373,7 @@ int RaftLog::FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
                      : Result<core::Command>(Status::InvalidArgument("entry framing is corrupt"));
   if (!command.ok()) {
     // Every server skips the same entry, so they stay identical; say so loudly.
-    spdlog::error("raft: skipping an entry that does not decode: {}",
-                  command.status().message());
+    spdlog::error("raft: skipping an entry that does not decode: {}", command.status().message());
   }
   Result<core::Index> applied =
       command.ok() ? self->registry_.Apply(*command) : Result<core::Index>(command.status());
@@ -481,8 +483,8 @@ int RaftLog::FsmSnapshotFinalize(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n
 
 int RaftLog::FsmRestore(raft_fsm* fsm, raft_buffer* buf) {
   auto* self = static_cast<RaftLog*>(fsm->data);
-  Status st = self->registry_.Restore(
-      std::string_view(static_cast<const char*>(buf->base), buf->len));
+  Status st =
+      self->registry_.Restore(std::string_view(static_cast<const char*>(buf->base), buf->len));
   raft_free(buf->base);
   if (!st.ok()) {
     spdlog::error("raft: cannot restore snapshot: {}", st.message());
@@ -495,7 +497,7 @@ int RaftLog::FsmRestore(raft_fsm* fsm, raft_buffer* buf) {
 namespace {
 
 struct Change {
-  struct raft_change req{};
+  struct raft_change req {};
   RaftLog::StatusDone done;
   std::function<void()> then;  // a second step (assign the role after adding)
 };
@@ -512,27 +514,30 @@ void RaftLog::AddVoter(raft_id id, const std::string& address, StatusDone done) 
   change->done = std::move(done);
   change->then = [this, id, change] {
     // Step two: promote the new (spare) server to voter.
-    int rv = raft_assign(&raft_, &change->req, id, RAFT_VOTER, [](struct raft_change* req, int status) {
-      auto* c = static_cast<Change*>(req->data);
-      c->done(status == 0 ? Status::Ok()
-                          : Status::Unavailable("cannot make the server a voter: " + RaftError(status)));
-      delete c;
-    });
+    int rv =
+        raft_assign(&raft_, &change->req, id, RAFT_VOTER, [](struct raft_change* req, int status) {
+          auto* c = static_cast<Change*>(req->data);
+          c->done(status == 0 ? Status::Ok()
+                              : Status::Unavailable("cannot make the server a voter: " +
+                                                    RaftError(status)));
+          delete c;
+        });
     if (rv != 0) {
       change->done(Status::Unavailable("cannot make the server a voter: " + RaftError(rv, &raft_)));
       delete change;
     }
   };
-  int rv = raft_add(&raft_, &change->req, id, address.c_str(), [](struct raft_change* req, int status) {
-    auto* c = static_cast<Change*>(req->data);
-    if (status != 0) {
-      c->done(Status::Unavailable("cannot add the server: " + RaftError(status)));
-      delete c;
-      return;
-    }
-    // Taken out first: the step must not destroy itself while it runs.
-    std::exchange(c->then, nullptr)();
-  });
+  int rv =
+      raft_add(&raft_, &change->req, id, address.c_str(), [](struct raft_change* req, int status) {
+        auto* c = static_cast<Change*>(req->data);
+        if (status != 0) {
+          c->done(Status::Unavailable("cannot add the server: " + RaftError(status)));
+          delete c;
+          return;
+        }
+        // Taken out first: the step must not destroy itself while it runs.
+        std::exchange(c->then, nullptr)();
+      });
   if (rv == RAFT_DUPLICATEID || rv == RAFT_DUPLICATEADDRESS) {
     // Already known (a retried join): make sure it votes.
     std::exchange(change->then, nullptr)();
@@ -557,9 +562,9 @@ void RaftLog::RemoveServer(raft_id id, StatusDone done) {
     delete c;
   });
   if (rv != 0) {
-    change->done(rv == RAFT_BADID ? Status::NotFound("no server with that ID in the configuration")
-                                  : Status::Unavailable("cannot remove the server: " +
-                                                        RaftError(rv, &raft_)));
+    change->done(rv == RAFT_BADID
+                     ? Status::NotFound("no server with that ID in the configuration")
+                     : Status::Unavailable("cannot remove the server: " + RaftError(rv, &raft_)));
     delete change;
   }
 }
@@ -570,7 +575,7 @@ void RaftLog::TransferLeadership(StatusDone done, raft_id to) {
     return;
   }
   struct Transfer {
-    struct raft_transfer req{};
+    struct raft_transfer req {};
     RaftLog* self;
     StatusDone done;
   };
@@ -599,7 +604,7 @@ void RaftLog::Barrier(StatusDone done) {
     return;
   }
   struct Request {
-    struct raft_barrier req{};
+    struct raft_barrier req {};
     StatusDone done;
   };
   auto* r = new Request;

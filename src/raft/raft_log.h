@@ -131,15 +131,15 @@ class RaftLog final : public server::CommandLog {
   // Runs a job on libuv's thread pool for libraft (asynchronous snapshots), which raft_uv
   // 0.15 does not provide.
   static int AsyncWork(raft_io* io, raft_io_async_work* req, raft_io_async_work_cb cb);
-  int async_in_flight_ = 0;           // AsyncWork jobs not yet called back
+  int async_in_flight_ = 0;            // AsyncWork jobs not yet called back
   std::function<void()> after_async_;  // what waits for them (Close)
   void CloseRaft();
-  bool closing_ = false;                // Close has begun: no new writes
+  bool closing_ = false;                 // Close has begun: no new writes
   std::uint64_t close_deadline_ms_ = 0;  // uv_now() until which Close waits for a write
   raft_uv_transport transport_{};
   std::unique_ptr<AuthTransport> auth_;  // over transport_, with a cluster key
   raft_fsm fsm_{};
-  struct raft raft_{};
+  struct raft raft_ {};
   uv_timer_t watch_{};
   // Returns the heap a snapshot freed to the OS (malloc_trim) once libraft is likely done
   // writing it: the snapshot is a copy of the whole state, and glibc keeps freed memory.
@@ -156,7 +156,7 @@ class RaftLog final : public server::CommandLog {
   std::atomic<bool> ready_flag_{false};  // leader_ready_, for other threads
   bool LeaderNow() { return started_ && raft_state(&raft_) == RAFT_LEADER; }
   bool leader_ready_ = false;  // leader, and its barrier has applied the whole log
-  struct raft_barrier barrier_{};
+  struct raft_barrier barrier_ {};
   // Group commit. Entries are known by their buffers, which libraft hands back to FsmApply on
   // the leader: raft_apply calls back after the first entry of a batch is applied, not the
   // last, so each entry is answered from its own apply instead.

@@ -129,7 +129,8 @@ core::Duration FirstRunOffset(std::string_view check_id, core::Duration interval
     h ^= c;
     h *= 1099511628211ull;
   }
-  return core::Duration(static_cast<std::int64_t>(h % static_cast<std::uint64_t>(interval.count())));
+  return core::Duration(
+      static_cast<std::int64_t>(h % static_cast<std::uint64_t>(interval.count())));
 }
 
 std::string HttpCheckOutput(std::string_view method, std::string_view url, int code,

@@ -71,8 +71,7 @@ std::string HttpCheckOutput(std::string_view method, std::string_view url, int c
 std::string HttpCheckError(std::string_view method, std::string_view url, std::string_view error,
                            std::size_t max_bytes);
 // "TCP connect 10.0.0.1:5432: Success", or "dial tcp 10.0.0.1:5432: <error>".
-std::string TcpCheckOutput(std::string_view address, std::string_view error,
-                           std::size_t max_bytes);
+std::string TcpCheckOutput(std::string_view address, std::string_view error, std::size_t max_bytes);
 
 // "UDP connect 10.0.0.1:53: Success" (a reply, or no error within the timeout), or
 // "dial udp 10.0.0.1:53: <error>".

@@ -300,7 +300,10 @@ asio::awaitable<void> CheckRunner::Loop(std::shared_ptr<Entry> entry, std::uint6
 void CheckRunner::Report(Entry& entry, Outcome outcome) {
   std::optional<HealthStatus> status = entry.filter.Observe(outcome.status);
   if (!status || *status == entry.status) return;
-  propose_(core::UpdateCheck{entry.definition.id.str(), *status, std::move(outcome.output), {},
+  propose_(core::UpdateCheck{entry.definition.id.str(),
+                             *status,
+                             std::move(outcome.output),
+                             {},
                              core::CheckCause::kActiveCheck});
 }
 
@@ -415,9 +418,9 @@ asio::awaitable<CheckRunner::Outcome> CheckRunner::RunTcp(std::shared_ptr<Entry>
   std::string host = target->host;
   boost::system::error_code ec = co_await Resolve(entry, host, target->port, &endpoints);
   if (ec) {
-    co_return Outcome{HealthStatus::kCritical,
-                      TcpCheckOutput(a.target, "lookup " + host + ": " + ec.message(),
-                                     max_output_)};
+    co_return Outcome{
+        HealthStatus::kCritical,
+        TcpCheckOutput(a.target, "lookup " + host + ": " + ec.message(), max_output_)};
   }
   if (std::string refused = KeepAllowed(&endpoints); !refused.empty()) {
     co_return Outcome{HealthStatus::kCritical, TcpCheckOutput(a.target, refused, max_output_)};

@@ -96,9 +96,9 @@ class CheckRunner final : public ActiveChecks {
                                                    core::Duration timeout);
   void Report(Entry& entry, Outcome outcome);
   // Fills `endpoints` for host:port (an IP address, or a name looked up); an error otherwise.
-  boost::asio::awaitable<boost::system::error_code> Resolve(std::shared_ptr<Entry> entry,
-                                                            std::string host, std::uint16_t port,
-                                                            std::vector<boost::asio::ip::tcp::endpoint>* endpoints);
+  boost::asio::awaitable<boost::system::error_code> Resolve(
+      std::shared_ptr<Entry> entry, std::string host, std::uint16_t port,
+      std::vector<boost::asio::ip::tcp::endpoint>* endpoints);
   void LoopEnded();
   // Drops the endpoints outside allowed_; the error when none is left ("" if one is).
   std::string KeepAllowed(std::vector<boost::asio::ip::tcp::endpoint>* endpoints) const;

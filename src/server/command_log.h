@@ -15,8 +15,8 @@ namespace concierge::server {
 // What the HTTP API shows of the cluster.
 struct ClusterInfo {
   bool known_leader = false;
-  std::string leader;               // the leader's server address, if known
-  std::vector<std::string> voters;  // server addresses of the voters
+  std::string leader;                // the leader's server address, if known
+  std::vector<std::string> voters;   // server addresses of the voters
   std::int64_t last_contact_ms = 0;  // since a follower last heard from the leader
 };
 

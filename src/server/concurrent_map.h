@@ -68,16 +68,12 @@ class ConcurrentMap {
   }
 
   // Writer only. A Text key shares its buffer with the caller's (e.g. a record's own ID).
-  void Put(const core::Text& key, V value)
-    requires std::is_void_v<KeyOf>
-  {
+  void Put(const core::Text& key, V value) requires std::is_void_v<KeyOf> {
     std::uint64_t h = Hash(key);
     Insert(h, new Node{h, key, std::move(value)});
   }
   // Writer only: with KeyOf, the key is the value's own.
-  void Put(V value)
-    requires(!std::is_void_v<KeyOf>)
-  {
+  void Put(V value) requires(!std::is_void_v<KeyOf>) {
     std::uint64_t h = Hash(KeyOf()(value));
     Insert(h, new Node{h, std::move(value)});
   }

@@ -1,7 +1,7 @@
 #include "server/epoch.h"
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <unordered_map>
 

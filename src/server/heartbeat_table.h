@@ -35,7 +35,7 @@ class HeartbeatTable {
     std::atomic<std::uint8_t> unheard{0};
     // State thread only:
     std::uint32_t generation = 0;  // bumped on removal; stale expiry entries compare it
-    core::Text check_id;  // shares the catalog record's buffer
+    core::Text check_id;           // shares the catalog record's buffer
     core::Duration ttl{0};
     // Deadline of this slot's one live expiry entry; kNotArmed if none.
     core::Time armed = kNotArmed;

@@ -21,8 +21,7 @@ class LogSubscription {
  public:
   // `wake` runs (on a logging thread, with logging locked: it must not log) when the
   // queue gets its first line after being drained.
-  LogSubscription(spdlog::level::level_enum level, std::size_t capacity,
-                  std::function<void()> wake)
+  LogSubscription(spdlog::level::level_enum level, std::size_t capacity, std::function<void()> wake)
       : level_(level), capacity_(capacity), wake_(std::move(wake)) {}
 
   // The lines queued since the last Take, oldest first, ending with a marker line if lines

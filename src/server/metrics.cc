@@ -176,9 +176,9 @@ std::string RenderPrometheus(const std::vector<Family>& families) {
     AppendEscaped(out, f.help, false);
     out += "\n# TYPE ";
     out += f.name;
-    out += f.type == Family::Type::kCounter   ? " counter\n"
-           : f.type == Family::Type::kGauge   ? " gauge\n"
-                                              : " histogram\n";
+    out += f.type == Family::Type::kCounter ? " counter\n"
+           : f.type == Family::Type::kGauge ? " gauge\n"
+                                            : " histogram\n";
     for (const Family::Sample& s : f.samples) {
       out += f.name;
       AppendLabels(out, s.labels);
@@ -321,13 +321,16 @@ std::vector<Family> Metrics::Collect(std::span<const std::string_view> route_lab
                Type::kCounter,
                {},
                {}};
-  dereg.samples.push_back({{{"reason", "request"}},
-                           static_cast<double>(deregistrations_request.value())});
-  dereg.samples.push_back({{{"reason", "reaped"}},
-                           static_cast<double>(deregistrations_reaped.value())});
+  dereg.samples.push_back(
+      {{{"reason", "request"}}, static_cast<double>(deregistrations_request.value())});
+  dereg.samples.push_back(
+      {{{"reason", "reaped"}}, static_cast<double>(deregistrations_reaped.value())});
   out.push_back(std::move(dereg));
-  Family trans{"concierge_check_transitions_total", "Check status changes, by old and new status",
-               Type::kCounter, {}, {}};
+  Family trans{"concierge_check_transitions_total",
+               "Check status changes, by old and new status",
+               Type::kCounter,
+               {},
+               {}};
   for (std::size_t from = 0; from < 3; ++from) {
     for (std::size_t to = 0; to < 3; ++to) {
       if (from == to) continue;
@@ -338,20 +341,30 @@ std::vector<Family> Metrics::Collect(std::span<const std::string_view> route_lab
   }
   out.push_back(std::move(trans));
   Family apply{"concierge_apply_seconds",
-               "Time to apply one command to the catalog and publish its views", Type::kHistogram,
-               {}, {}};
+               "Time to apply one command to the catalog and publish its views",
+               Type::kHistogram,
+               {},
+               {}};
   apply.AddHistogram({}, apply_latency);
   out.push_back(std::move(apply));
   Family commit{"concierge_commit_seconds",
                 "Time from submitting a command to its result (Raft commit and apply)",
-                Type::kHistogram, {}, {}};
+                Type::kHistogram,
+                {},
+                {}};
   commit.AddHistogram({}, commit_latency);
   out.push_back(std::move(commit));
 
-  Family reqs{"concierge_http_requests_total", "HTTP requests, by route pattern and status code",
-              Type::kCounter, {}, {}};
-  Family lat{"concierge_http_request_duration_seconds", "HTTP request latency, by route pattern",
-             Type::kHistogram, {}, {}};
+  Family reqs{"concierge_http_requests_total",
+              "HTTP requests, by route pattern and status code",
+              Type::kCounter,
+              {},
+              {}};
+  Family lat{"concierge_http_request_duration_seconds",
+             "HTTP request latency, by route pattern",
+             Type::kHistogram,
+             {},
+             {}};
   for (std::size_t r = 0; r < std::min(kRouteSlots, route_labels.size()); ++r) {
     bool any = false;
     for (std::size_t c = 0; c < requests[r].size(); ++c) {

@@ -58,10 +58,9 @@ class Gauge {
 // down, because most of our requests take well under a millisecond).
 class Histogram {
  public:
-  static constexpr std::array<double, 16> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                     0.005,  0.01,    0.025,  0.05,  0.1,
-                                                     0.25,   0.5,     1,      2.5,   5,
-                                                     10};
+  static constexpr std::array<double, 16> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                     0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                                     1,      2.5,     5,      10};
   void Observe(std::chrono::nanoseconds d);
   // Cumulative counts per bound, then the +Inf count (= count()).
   std::array<std::uint64_t, kBounds.size() + 1> Cumulative() const;

@@ -1,8 +1,8 @@
 #include "server/registry.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "core/codec.h"
 
@@ -141,8 +141,8 @@ Result<core::Index> Registry::ApplyRestore(const core::Command& command) {
     staged_parts_ = 0;
     whole = &assembled;
   }
-  Status st = Replace(
-      [&](core::Catalog& catalog) { return catalog.Apply(*whole, index).status(); }, index);
+  Status st =
+      Replace([&](core::Catalog& catalog) { return catalog.Apply(*whole, index).status(); }, index);
   if (!st.ok()) {
     if (restore.parts != 1) last_applied_ = index;  // as the parts before it did
     return st;

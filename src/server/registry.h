@@ -25,8 +25,8 @@
 #include "server/clock.h"
 #include "server/epoch.h"
 #include "server/expiry_scheduler.h"
-#include "server/session_timers.h"
 #include "server/metrics.h"
+#include "server/session_timers.h"
 #include "server/view_publisher.h"
 #include "server/watch_hub.h"
 
@@ -144,8 +144,7 @@ class Registry {
   // TTL check has this ID. A non-passing status means the caller must submit the transition.
   // `unheard`, if given, says that the check is marked unheard since an election: the caller
   // must then commit core::ChecksHeard for it before acknowledging the heartbeat.
-  std::optional<core::HealthStatus> Heartbeat(std::string_view check_id,
-                                              bool* unheard = nullptr) {
+  std::optional<core::HealthStatus> Heartbeat(std::string_view check_id, bool* unheard = nullptr) {
     std::optional<core::HealthStatus> status = scheduler_.Heartbeat(check_id, unheard);
     if (status) {
       Metrics::Get().heartbeats.Inc();

@@ -3,12 +3,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
-
-#include <boost/asio/use_awaitable.hpp>
 
 namespace concierge::server {
 
@@ -59,8 +58,9 @@ StateLoop::~StateLoop() {
 }
 
 void StateLoop::CloseHandles() {
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&wake_), reinterpret_cast<uv_handle_t*>(&timer_),
-                         reinterpret_cast<uv_handle_t*>(&flush_), reinterpret_cast<uv_handle_t*>(&ack_)}) {
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&wake_), reinterpret_cast<uv_handle_t*>(&timer_),
+        reinterpret_cast<uv_handle_t*>(&flush_), reinterpret_cast<uv_handle_t*>(&ack_)}) {
     uv_close(h, nullptr);
   }
 }
@@ -140,7 +140,8 @@ Result<core::Index> StateLoop::SubmitAndWait(core::Command command) {
   std::promise<Result<core::Index>> promise;
   auto future = promise.get_future();
   Post([this, &promise, cmd = std::move(command)]() mutable {
-    SubmitHere(std::move(cmd), [&promise](Result<core::Index> r) { promise.set_value(std::move(r)); });
+    SubmitHere(std::move(cmd),
+               [&promise](Result<core::Index> r) { promise.set_value(std::move(r)); });
   });
   return future.get();
 }

@@ -6,17 +6,16 @@
 
 #include <uv.h>
 
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "core/command.h"
 #include "server/command_log.h"
@@ -163,8 +162,7 @@ auto StateLoop::AsyncSubmitAll(std::vector<core::Command> commands, Token&& toke
                     Results(cmds.size(), Status::Internal("not submitted")), cmds.size()});
         PostFrom(ex, [this, p, cmds = std::move(cmds)]() mutable {
           auto finish = [p] {
-            boost::asio::post(p->work.get_executor(),
-                              [p] { p->handler(std::move(p->results)); });
+            boost::asio::post(p->work.get_executor(), [p] { p->handler(std::move(p->results)); });
           };
           if (cmds.empty()) {
             finish();

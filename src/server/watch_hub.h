@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <list>
@@ -12,9 +14,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 namespace concierge::server {
 

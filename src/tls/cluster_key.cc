@@ -1,13 +1,13 @@
 #include "tls/cluster_key.h"
 
-#include <cctype>
-#include <charconv>
-#include <fstream>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+
+#include <cctype>
+#include <charconv>
+#include <fstream>
 
 namespace concierge::tls {
 

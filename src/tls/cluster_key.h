@@ -34,8 +34,8 @@ class ClusterKey {
 
   // The value of kProofHeader for an HTTP request sent at `unix_seconds`:
   // "<unix seconds>:<hex HMAC of method, target, seconds and the body's SHA-256>".
-  std::string ProveRequest(std::string_view method, std::string_view target,
-                           std::string_view body, std::int64_t unix_seconds) const;
+  std::string ProveRequest(std::string_view method, std::string_view target, std::string_view body,
+                           std::int64_t unix_seconds) const;
   // True if `proof` is such a value made within kProofWindowSeconds of `now`.
   bool CheckRequest(std::string_view proof, std::string_view method, std::string_view target,
                     std::string_view body, std::int64_t now) const;

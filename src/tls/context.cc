@@ -1,12 +1,11 @@
 #include "tls/context.h"
 
-#include <fstream>
-
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <fstream>
 
 namespace concierge::tls {
 
@@ -34,8 +33,7 @@ std::string OpenSslError(const boost::system::error_code& ec) {
 std::shared_ptr<Context> NewContext(Context::method method) {
   auto ctx = std::make_shared<Context>(method);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  ctx->set_options(Context::default_workarounds | Context::no_compression |
-                   Context::single_dh_use);
+  ctx->set_options(Context::default_workarounds | Context::no_compression | Context::single_dh_use);
   return ctx;
 }
 
@@ -53,8 +51,8 @@ Status LoadPair(Context& ctx, const std::string& cert_flag, const std::string& c
   if (ec) {
     std::string why = OpenSslError(ec);
     if (why.find("values mismatch") != std::string::npos) {
-      return Status::InvalidArgument(key_flag + ": " + key +
-                                     " is not the key of the certificate " + cert);
+      return Status::InvalidArgument(key_flag + ": " + key + " is not the key of the certificate " +
+                                     cert);
     }
     return Status::InvalidArgument(key_flag + ": " + key + " is not a PEM private key (" + why +
                                    ")");
@@ -104,8 +102,8 @@ Status ServerFiles::Check(std::string_view prefix) const {
 Result<std::shared_ptr<Context>> ServerContext(const ServerFiles& files) {
   try {
     auto ctx = NewContext(Context::tls_server);
-    if (auto st = LoadPair(*ctx, "-tls-cert-file", files.cert_file, "-tls-key-file",
-                           files.key_file);
+    if (auto st =
+            LoadPair(*ctx, "-tls-cert-file", files.cert_file, "-tls-key-file", files.key_file);
         !st.ok()) {
       return st;
     }
@@ -136,8 +134,8 @@ Result<std::shared_ptr<Context>> ClientContext(const TlsOptions& options) {
           "-client-cert and -client-key go together: give both, or neither");
     }
     if (!options.cert_file.empty()) {
-      if (auto st = LoadPair(*ctx, "-client-cert", options.cert_file, "-client-key",
-                             options.key_file);
+      if (auto st =
+              LoadPair(*ctx, "-client-cert", options.cert_file, "-client-key", options.key_file);
           !st.ok()) {
         return st;
       }
@@ -184,7 +182,8 @@ std::string DescribeError(const boost::system::error_code& ec, SSL* ssl) {
   if (what.find("unknown ca") != std::string::npos ||
       what.find("bad certificate") != std::string::npos) {
     return "TLS: the server does not accept this client certificate (signed by a CA it does "
-           "not trust?): " + what;
+           "not trust?): " +
+           what;
   }
   return "TLS: " + what;
 }

@@ -2,11 +2,10 @@
 // library, and servers talking to each other). TLS 1.2 or later only.
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <memory>
+#include <string>
 
 #include "concierge/tls.h"
 #include "core/status.h"
@@ -15,9 +14,9 @@ namespace concierge::tls {
 
 // What a listener is given: -tls-cert-file, -tls-key-file, -tls-ca-file, -tls-verify-incoming.
 struct ServerFiles {
-  std::string cert_file;  // PEM certificate chain, leaf first
-  std::string key_file;   // PEM private key of the leaf
-  std::string ca_file;    // PEM CA(s) that sign client certificates
+  std::string cert_file;         // PEM certificate chain, leaf first
+  std::string key_file;          // PEM private key of the leaf
+  std::string ca_file;           // PEM CA(s) that sign client certificates
   bool verify_incoming = false;  // a client must show a certificate signed by ca_file
 
   bool enabled() const { return !cert_file.empty() || !key_file.empty(); }

@@ -38,9 +38,9 @@ AclRules Rules(std::vector<AclRule> rules) {
 }
 
 TEST(AclAuthorizerTest, LongestPrefixWins) {
-  auto a = Authorizer({Rules({ServicePrefix("", AclAccess::kRead),
-                              ServicePrefix("web", AclAccess::kWrite),
-                              ServicePrefix("web-internal", AclAccess::kDeny)})});
+  auto a = Authorizer(
+      {Rules({ServicePrefix("", AclAccess::kRead), ServicePrefix("web", AclAccess::kWrite),
+              ServicePrefix("web-internal", AclAccess::kDeny)})});
   EXPECT_TRUE(a.Allowed(AclResource::kService, "db", P::kRead));
   EXPECT_FALSE(a.Allowed(AclResource::kService, "db", P::kWrite));
   EXPECT_TRUE(a.Allowed(AclResource::kService, "web", P::kWrite));
@@ -49,23 +49,24 @@ TEST(AclAuthorizerTest, LongestPrefixWins) {
 }
 
 TEST(AclAuthorizerTest, ExactRuleBeatsAnyPrefix) {
-  auto a = Authorizer({Rules({ServicePrefix("web", AclAccess::kDeny),
-                              Service("web", AclAccess::kRead)})});
+  auto a = Authorizer(
+      {Rules({ServicePrefix("web", AclAccess::kDeny), Service("web", AclAccess::kRead)})});
   EXPECT_TRUE(a.Allowed(AclResource::kService, "web", P::kRead));
   EXPECT_FALSE(a.Allowed(AclResource::kService, "web", P::kWrite));
   EXPECT_FALSE(a.Allowed(AclResource::kService, "web-2", P::kRead));
 }
 
 TEST(AclAuthorizerTest, DenyWinsAcrossPolicies) {
-  auto a = Authorizer({Rules({ServicePrefix("", AclAccess::kWrite), Service("db", AclAccess::kWrite)}),
-                       Rules({Service("db", AclAccess::kDeny)})});
+  auto a =
+      Authorizer({Rules({ServicePrefix("", AclAccess::kWrite), Service("db", AclAccess::kWrite)}),
+                  Rules({Service("db", AclAccess::kDeny)})});
   EXPECT_FALSE(a.Allowed(AclResource::kService, "db", P::kRead));
   EXPECT_TRUE(a.Allowed(AclResource::kService, "web", P::kWrite));
 }
 
 TEST(AclAuthorizerTest, HigherLevelWinsWithoutDeny) {
-  auto a = Authorizer({Rules({Service("web", AclAccess::kRead)}),
-                       Rules({Service("web", AclAccess::kWrite)})});
+  auto a = Authorizer(
+      {Rules({Service("web", AclAccess::kRead)}), Rules({Service("web", AclAccess::kWrite)})});
   EXPECT_TRUE(a.Allowed(AclResource::kService, "web", P::kWrite));
 }
 

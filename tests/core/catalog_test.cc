@@ -338,7 +338,8 @@ TEST_F(CatalogTest, UpdateReplacesTheInstanceRecord) {
   // Readers holding the old record see it unchanged.
   EXPECT_EQ(before->checks[0].status, HealthStatus::kCritical);
   EXPECT_NE(catalog_.FindInstancePtr("web-1"), before);
-  EXPECT_EQ(*catalog_.FindService("web")->instances.Find("web-1"), catalog_.FindInstancePtr("web-1"));
+  EXPECT_EQ(*catalog_.FindService("web")->instances.Find("web-1"),
+            catalog_.FindInstancePtr("web-1"));
 }
 
 TEST_F(CatalogTest, ServicesIndexBumpsOnlyWhenNamesOrTagsChange) {
@@ -879,7 +880,9 @@ TEST_F(CatalogTest, ActiveChecksAreValidated) {
   EXPECT_THAT(refused(With(Http("h"), [](ActiveCheck& a) { a.method = "GE T"; })),
               HasSubstr("Check.Method"));
   EXPECT_EQ(refused(With(Http("h"),
-                         [](ActiveCheck& a) { a.headers = {{"X-Ok", "a\r\nInjected: yes"}}; })),
+                         [](ActiveCheck& a) {
+                           a.headers = {{"X-Ok", "a\r\nInjected: yes"}};
+                         })),
             "Check.Header[X-Ok]: must not contain control characters");
   CheckDefinition c = Http("h");
   c.ttl = 10s;

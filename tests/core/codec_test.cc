@@ -168,8 +168,9 @@ TEST(CodecTest, ReadsVersionOneCommands) {
   PutTime(e, Time(5s));
   auto update = DecodeCommand(e.Take());
   ASSERT_TRUE(update.ok()) << update.status().message();
-  EXPECT_EQ(std::get<UpdateCheck>(*update),
-            (UpdateCheck{"c", HealthStatus::kCritical, "TTL expired", Time(5s), CheckCause::kUpdate}));
+  EXPECT_EQ(
+      std::get<UpdateCheck>(*update),
+      (UpdateCheck{"c", HealthStatus::kCritical, "TTL expired", Time(5s), CheckCause::kUpdate}));
 
   Encoder r;
   r.U8(1);

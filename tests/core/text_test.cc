@@ -1,5 +1,4 @@
 #include "core/text.h"
-#include "core/interned_list.h"
 
 #include <gtest/gtest.h>
 
@@ -7,6 +6,8 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include "core/interned_list.h"
 
 namespace concierge::core {
 namespace {

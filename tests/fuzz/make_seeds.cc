@@ -1,6 +1,8 @@
 // Writes the valid seeds of corpus/command and corpus/snapshot (the near-valid ones are
 // truncations and flipped bytes of these). Not part of the build; run from tests/fuzz:
-//   c++ -std=c++20 -I../../src -I../../include make_seeds.cc ../../src/core/{acl,catalog,codec,kv,model,snapshot,text,time,utf8}.cc -lfmt -lcrypto -o /tmp/make_seeds && /tmp/make_seeds
+//   c++ -std=c++20 -I../../src -I../../include make_seeds.cc
+//   ../../src/core/{acl,catalog,codec,kv,model,snapshot,text,time,utf8}.cc -lfmt -lcrypto -o
+//   /tmp/make_seeds && /tmp/make_seeds
 #include <fstream>
 #include <string>
 

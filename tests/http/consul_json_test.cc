@@ -35,8 +35,7 @@ TEST(ConsulJsonTest, TwoSpellingsOfOneKeyAreRefused) {
                            R"({"Name": "web", "Check": {"TTL": "10s", "ttl": "20s"}})"}) {
     auto r = DecodeServiceRegistration(body);
     ASSERT_FALSE(r.ok()) << body;
-    EXPECT_NE(r.status().message().find("given twice"), std::string::npos)
-        << r.status().message();
+    EXPECT_NE(r.status().message().find("given twice"), std::string::npos) << r.status().message();
   }
 }
 

@@ -311,9 +311,9 @@ std::string Name(const Route& route) {
     case AclScope::kAgent:
       return std::string("agent:") + level;
     case AclScope::kKey:
-      return std::string("key:") + level + (route.access == Access::kRead
-                                                  ? " (?recurse and ?keys: filtered)"
-                                                  : " (?recurse: on the prefix)");
+      return std::string("key:") + level +
+             (route.access == Access::kRead ? " (?recurse and ?keys: filtered)"
+                                            : " (?recurse: on the prefix)");
     case AclScope::kSession:
       return std::string("session:") + level;
     case AclScope::kOperator:
@@ -357,8 +357,8 @@ std::string RouteTableMarkdown() {
     const char* body = route.body == BodyLimit::kJson     ? "1 MiB"
                        : route.body == BodyLimit::kBackup ? "1 GiB"
                                                           : "none";
-    out << "| " << methods << " | `" << route.pattern << "` | " << Name(route)
-        << " | " << Name(route.where) << " | " << blocking << " | " << body << " |\n";
+    out << "| " << methods << " | `" << route.pattern << "` | " << Name(route) << " | "
+        << Name(route.where) << " | " << blocking << " | " << body << " |\n";
   }
   out << "\nAnswered 501 with a message (Consul endpoints Concierge does not serve):\n\n";
   for (const Route& route : Routes()) {

@@ -56,8 +56,8 @@ class AuthTransportTest : public ::testing::Test {
 
   void Make(Side* side, std::string_view key, raft_id id, const std::string& address) {
     ASSERT_EQ(raft_uv_tcp_init(&side->tcp, &loop_), 0);
-    side->auth = std::make_unique<AuthTransport>(&loop_, &side->tcp,
-                                                 tls::ClusterKey::Parse(key).value());
+    side->auth =
+        std::make_unique<AuthTransport>(&loop_, &side->tcp, tls::ClusterKey::Parse(key).value());
     side->address = address;
     raft_uv_transport* t = side->auth->transport();
     ASSERT_EQ(t->init(t, id, side->address.c_str()), 0);
@@ -86,14 +86,17 @@ class AuthTransportTest : public ::testing::Test {
     Make(&connector_, key, 2, FreeAddress());
     raft_uv_transport* a = acceptor_.auth->transport();
     a->data = this;
-    EXPECT_EQ(a->listen(a, [](raft_uv_transport* t, raft_id id, const char* from,
-                              uv_stream_t* stream) {
-      auto* self = static_cast<AuthTransportTest*>(t->data);
-      EXPECT_EQ(id, 2u);
-      EXPECT_NE(std::string(from), "");
-      self->accepted_ = true;
-      uv_close(reinterpret_cast<uv_handle_t*>(stream), [](uv_handle_t* h) { raft_free(h); });
-    }), 0);
+    EXPECT_EQ(
+        a->listen(a,
+                  [](raft_uv_transport* t, raft_id id, const char* from, uv_stream_t* stream) {
+                    auto* self = static_cast<AuthTransportTest*>(t->data);
+                    EXPECT_EQ(id, 2u);
+                    EXPECT_NE(std::string(from), "");
+                    self->accepted_ = true;
+                    uv_close(reinterpret_cast<uv_handle_t*>(stream),
+                             [](uv_handle_t* h) { raft_free(h); });
+                  }),
+        0);
     raft_uv_connect req{};
     req.data = this;
     raft_uv_transport* c = connector_.auth->transport();
@@ -133,9 +136,12 @@ TEST_F(AuthTransportTest, ClosingWithAHandshakeInFlightCancelsIt) {
   Make(&acceptor_, kKey, 1, address);
   Make(&connector_, kKey, 2, FreeAddress());
   raft_uv_transport* a = acceptor_.auth->transport();
-  ASSERT_EQ(a->listen(a, [](raft_uv_transport*, raft_id, const char*, uv_stream_t* stream) {
-    uv_close(reinterpret_cast<uv_handle_t*>(stream), [](uv_handle_t* h) { raft_free(h); });
-  }), 0);
+  ASSERT_EQ(a->listen(a,
+                      [](raft_uv_transport*, raft_id, const char*, uv_stream_t* stream) {
+                        uv_close(reinterpret_cast<uv_handle_t*>(stream),
+                                 [](uv_handle_t* h) { raft_free(h); });
+                      }),
+            0);
   raft_uv_connect req{};
   req.data = this;
   raft_uv_transport* c = connector_.auth->transport();

@@ -1,5 +1,7 @@
 // What the registry tells the check runner: the active checks of the catalog, their status,
 // and leadership; and that an active check's result is proposed like a TTL expiry.
+#include "server/active_checks.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
@@ -8,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "server/active_checks.h"
 #include "server/clock.h"
 #include "server/registry.h"
 
@@ -24,8 +25,8 @@ using ::testing::ElementsAre;
 class FakeActiveChecks final : public ActiveChecks {
  public:
   void Track(std::string_view service_id, const CheckDefinition& d, HealthStatus s) override {
-    calls.push_back("track " + std::string(service_id) + " " + d.id.str() + " " + d.active->target + " " +
-                    std::string(core::ToString(s)));
+    calls.push_back("track " + std::string(service_id) + " " + d.id.str() + " " + d.active->target +
+                    " " + std::string(core::ToString(s)));
   }
   void Untrack(std::string_view check_id) override {
     calls.push_back("untrack " + std::string(check_id));
@@ -91,8 +92,7 @@ TEST_F(ActiveChecksTest, TheRunnerLearnsTheCatalogsActiveChecksAndOnlyThose) {
 
   // Redefined: the runner starts over with the new definition.
   MustApply(Reg({Http("h1", "http://10.0.0.1/c"), Http("h2", "http://10.0.0.1/b"), ttl}));
-  EXPECT_THAT(fake_.calls,
-              ElementsAre("untrack h1", "track web-1 h1 http://10.0.0.1/c critical"));
+  EXPECT_THAT(fake_.calls, ElementsAre("untrack h1", "track web-1 h1 http://10.0.0.1/c critical"));
   fake_.calls.clear();
 
   MustApply(core::DeregisterService{"web-1", {}});
@@ -104,16 +104,16 @@ TEST_F(ActiveChecksTest, ResultsAreProposedOnTheLeaderAndTheirStatusComesBack) {
   MustApply(Reg({Http("h1", "http://10.0.0.1/a")}));
   fake_.calls.clear();
 
-  registry_.Propose(core::UpdateCheck{"h1", HealthStatus::kPassing, "HTTP GET ...: 200 OK", {},
-                                      core::CheckCause::kActiveCheck});
+  registry_.Propose(core::UpdateCheck{
+      "h1", HealthStatus::kPassing, "HTTP GET ...: 200 OK", {}, core::CheckCause::kActiveCheck});
   EXPECT_EQ(StatusOf("h1"), HealthStatus::kPassing);
   EXPECT_EQ(registry_.Instance("web-1")->FindCheck("h1")->output, "HTTP GET ...: 200 OK");
   EXPECT_THAT(fake_.calls, ElementsAre("status h1 passing"));
 
   // A follower proposes nothing, and the runner stops running.
   registry_.SetLeader(false);
-  registry_.Propose(core::UpdateCheck{"h1", HealthStatus::kCritical, "", {},
-                                      core::CheckCause::kActiveCheck});
+  registry_.Propose(
+      core::UpdateCheck{"h1", HealthStatus::kCritical, "", {}, core::CheckCause::kActiveCheck});
   EXPECT_EQ(StatusOf("h1"), HealthStatus::kPassing);
   EXPECT_THAT(fake_.calls, ElementsAre("status h1 passing", "follower"));
 }
@@ -121,11 +121,11 @@ TEST_F(ActiveChecksTest, ResultsAreProposedOnTheLeaderAndTheirStatusComesBack) {
 TEST_F(ActiveChecksTest, ACriticalActiveCheckIsReapedAfterItsGrace) {
   registry_.set_active_checks(&fake_);
   MustApply(Reg({Http("h1", "http://10.0.0.1/a", 30s)}));
-  registry_.Propose(core::UpdateCheck{"h1", HealthStatus::kPassing, "", {},
-                                      core::CheckCause::kActiveCheck});
+  registry_.Propose(
+      core::UpdateCheck{"h1", HealthStatus::kPassing, "", {}, core::CheckCause::kActiveCheck});
   clock_.Advance(1s);
-  registry_.Propose(core::UpdateCheck{"h1", HealthStatus::kCritical, "refused", {},
-                                      core::CheckCause::kActiveCheck});
+  registry_.Propose(core::UpdateCheck{
+      "h1", HealthStatus::kCritical, "refused", {}, core::CheckCause::kActiveCheck});
   clock_.Advance(29s);
   registry_.RunTimers();
   ASSERT_NE(registry_.Instance("web-1"), nullptr);

@@ -49,7 +49,8 @@ struct BeforeEquals {
 TEST(ConcurrentMapTest, KeysReadFromTheValues) {
   EpochDomain domain;
   ConcurrentMap<std::shared_ptr<const std::string>, BeforeEquals> map(domain);
-  for (int i = 0; i < 100; ++i) map.Put(std::make_shared<const std::string>(Key(i) + "=" + std::to_string(i)));
+  for (int i = 0; i < 100; ++i)
+    map.Put(std::make_shared<const std::string>(Key(i) + "=" + std::to_string(i)));
   map.Put(std::make_shared<const std::string>("key-7=seven"));
   EXPECT_EQ(map.size(), 100u);
   EXPECT_EQ(**map.Get("key-7"), "key-7=seven");

@@ -48,7 +48,8 @@ TEST(RenderTest, PrometheusTextFormat) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("g{route=\"/a\\\"b\"} 1.5\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("h_seconds_bucket{route=\"/r\",le=\"0.0005\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("h_seconds_bucket{route=\"/r\",le=\"0.0005\"} 0\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("h_seconds_bucket{route=\"/r\",le=\"0.001\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("h_seconds_bucket{route=\"/r\",le=\"+Inf\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("h_seconds_count{route=\"/r\"} 1\n"), std::string::npos);
@@ -73,8 +74,9 @@ TEST(MetricsTest, CollectCountsRequestsByRouteAndCode) {
   m.ObserveRequest(1, 200, 2ms);
   m.ObserveRequest(1, 200, 2ms);
   std::string text = RenderPrometheus(m.Collect(labels));
-  EXPECT_NE(text.find("concierge_http_requests_total{route=\"/v1/catalog/services\",code=\"200\"} 2"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("concierge_http_requests_total{route=\"/v1/catalog/services\",code=\"200\"} 2"),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find("process_resident_memory_bytes "), std::string::npos);
   EXPECT_EQ(text.find("process_resident_memory_bytes 0\n"), std::string::npos);

@@ -631,11 +631,11 @@ TEST_F(RegistryTest, AnyKeyWatcherWakesOnEveryChangeButNotOnHeartbeats) {
   MustApply(Reg("a-1", "a", {Ttl("ca", 10s, HealthStatus::kPassing)}));
   Index index = registry().index();
   bool woke = false;
-  asio::co_spawn(ctx_,
-                 WaitFor(
-                     hub_, std::string(WatchHub::kAnyKey),
-                     [&] { return registry().index() != index; }, &woke),
-                 asio::detached);
+  asio::co_spawn(
+      ctx_,
+      WaitFor(
+          hub_, std::string(WatchHub::kAnyKey), [&] { return registry().index() != index; }, &woke),
+      asio::detached);
   ctx_.poll();
   ASSERT_EQ(hub_.parked(), 1u);
   registry().Heartbeat("ca");
@@ -717,7 +717,7 @@ TEST_F(ElectionTest, HealthyChecksHeardInEveryTermNeverExpire) {
   RegisterWeb(3s);
   for (int step = 0; step < 100; ++step) {
     Advance(500ms);
-    if (step % 3 == 0) Beat();  // every 1.5 s
+    if (step % 3 == 0) Beat();   // every 1.5 s
     if (step % 5 == 4) Elect();  // every 2.5 s
     ASSERT_EQ(Status("web-1"), HealthStatus::kPassing) << "at step " << step;
   }

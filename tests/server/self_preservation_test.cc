@@ -125,10 +125,10 @@ TEST_F(RegistryPreservationTest, HeldChecksThatGoAwayAreForgotten) {
   Advance(10s);  // all 10 silent: held
   EXPECT_EQ(registry_->expiries_held(), 10u);
   for (int i = 0; i < 10; ++i) {
-    EXPECT_TRUE(registry_
-                    ->Apply(registry_->Prepare(
-                        core::DeregisterService{"web-" + std::to_string(i), {}}))
-                    .ok());
+    EXPECT_TRUE(
+        registry_
+            ->Apply(registry_->Prepare(core::DeregisterService{"web-" + std::to_string(i), {}}))
+            .ok());
   }
   Advance(1s);
   EXPECT_FALSE(registry_->self_preservation());

@@ -14,8 +14,8 @@ TEST(ClusterKeyTest, ParsesBase64KeysOfConsulSizes) {
   EXPECT_TRUE(ClusterKey::Parse(kKey).ok());
   EXPECT_TRUE(ClusterKey::Parse(std::string(kKey) + "\n").ok());
   EXPECT_TRUE(ClusterKey::Parse("MDEyMzQ1Njc4OWFiY2RlZg==").ok());  // 16 bytes
-  for (std::string_view bad : {"", "QUJD", "not base64!", "MDEyMzQ1Njc4OWFiY2RlZg=",
-                               "MDEyMzQ1Njc4OWFiY2Rl"}) {
+  for (std::string_view bad :
+       {"", "QUJD", "not base64!", "MDEyMzQ1Njc4OWFiY2RlZg=", "MDEyMzQ1Njc4OWFiY2Rl"}) {
     auto key = ClusterKey::Parse(bad);
     ASSERT_FALSE(key.ok()) << bad;
     EXPECT_NE(key.status().message().find("concierge keygen"), std::string::npos);
