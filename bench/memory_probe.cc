@@ -70,9 +70,11 @@ int main(int argc, char** argv) {
     Report("core::Catalog", base, HeapInUse(), n);
   }
 
+  // Before the base: the metrics are the agent's, not the registry's.
+  auto metrics = std::make_unique<server::Metrics>();
   base = HeapInUse();
   server::FakeClock clock;
-  server::Registry registry(clock, server::RegistryOptions{}, nullptr);
+  server::Registry registry(clock, server::RegistryOptions{}, nullptr, *metrics);
   registry.set_deferred_publish(true);
   for (std::int64_t i = 0; i < n; ++i) {
     if (!registry.Apply(registry.Prepare(Record(i, per_name))).ok()) return 1;

@@ -29,6 +29,7 @@
 #include "http/server.h"
 #include "raft/raft_log.h"
 #include "server/check_runner.h"
+#include "server/metrics.h"
 #include "server/registry.h"
 #include "server/state_loop.h"
 #include "server/watch_hub.h"
@@ -92,6 +93,7 @@ struct Agent::Parts {
   http::ServerOptions server_options;
   cluster::PeerSecurity security;
   server::RealClock clock;
+  server::Metrics metrics;  // recorded into by every part below, so destroyed last
   server::WatchHub hub;
   std::unique_ptr<server::Registry> registry;
   std::unique_ptr<server::StateLoop> state;
@@ -171,15 +173,15 @@ void BuildState(Parts& p) {
   options.acl_default_allow = p.config.acl_default_policy == "allow";
   options.self_preservation_threshold = p.config.self_preservation;
   options.self_preservation_window = *core::ParseDuration(p.config.self_preservation_window);
-  p.registry = std::make_unique<server::Registry>(p.clock, options, &p.hub);
+  p.registry = std::make_unique<server::Registry>(p.clock, options, &p.hub, p.metrics);
   p.state = std::make_unique<server::StateLoop>(*p.registry);
   // Active checks run on their own event loop thread, on the leader; their results go
   // through the registry's proposer on the state thread, like TTL expiries. Told of the
   // catalog's checks before the state thread starts (and replays the log).
   server::StateLoop& state = *p.state;
   server::Registry& registry = *p.registry;
-  p.check_runner =
-      std::make_unique<server::CheckRunner>([&state, &registry](core::UpdateCheck update) {
+  p.check_runner = std::make_unique<server::CheckRunner>(
+      p.metrics, [&state, &registry](core::UpdateCheck update) {
         state.Post([&registry, update = std::move(update)]() mutable {
           registry.Propose(std::move(update));
         });

@@ -66,8 +66,8 @@ asio::awaitable<Response> ConsulApi::Handle(Request& req) {
   const auto started = std::chrono::steady_clock::now();
   const RouteMatch match = MatchRoute(req.method, req.path);
   Response response = co_await Route(req, match);
-  server::Metrics::Get().ObserveRequest(MetricsSlot(match.route), response.status,
-                                        std::chrono::steady_clock::now() - started);
+  registry_.metrics().ObserveRequest(MetricsSlot(match.route), response.status,
+                                     std::chrono::steady_clock::now() - started);
   co_return response;
 }
 

@@ -56,7 +56,7 @@ std::string Timestamp() {
 
 Response AgentMetrics(const Request& req, const server::Registry& registry,
                       const server::WatchHub& hub) {
-  std::vector<Family> families = server::Metrics::Get().Collect(MetricsLabels());
+  std::vector<Family> families = registry.metrics().Collect(MetricsLabels());
   AddRegistryFamilies(registry, hub, &families);
   std::string_view format = req.Query("format").value_or("");
   if (format == "prometheus") {

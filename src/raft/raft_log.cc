@@ -290,8 +290,8 @@ void RaftLog::Release() {
       if (!failed.ok()) writes[next++].done(why);  // the command that could not be framed
       continue;
     }
-    server::Metrics::Get().raft_appends.Inc();
-    server::Metrics::Get().raft_entries.Inc(batch->dones.size());
+    registry_.metrics().raft_appends.Inc();
+    registry_.metrics().raft_entries.Inc(batch->dones.size());
     batch->unanswered = batch->dones.size();
     for (std::size_t i = 0; i < batch->bases.size(); ++i) pending_[batch->bases[i]] = {batch, i};
     in_flight_ += batch->dones.size();

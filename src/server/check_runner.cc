@@ -147,8 +147,9 @@ struct CheckRunner::TlsContexts {
   asio::ssl::context insecure{asio::ssl::context::tls_client};
 };
 
-CheckRunner::CheckRunner(Propose propose, std::size_t max_output_bytes)
-    : propose_(std::move(propose)),
+CheckRunner::CheckRunner(Metrics& metrics, Propose propose, std::size_t max_output_bytes)
+    : metrics_(metrics),
+      propose_(std::move(propose)),
       tls_(std::make_unique<TlsContexts>()),
       max_output_(max_output_bytes) {}
 
@@ -184,7 +185,7 @@ void CheckRunner::Track(std::string_view service_id, const core::CheckDefinition
     auto entry = std::make_shared<Entry>(service, definition, status);
     entries_[id] = entry;
     count_.store(entries_.size(), std::memory_order_relaxed);
-    Metrics::Get().active_checks.Set(static_cast<std::int64_t>(entries_.size()));
+    metrics_.active_checks.Set(static_cast<std::int64_t>(entries_.size()));
     if (leader_ && !stopping_) StartLoop(entry);
   });
 }
@@ -196,7 +197,7 @@ void CheckRunner::Untrack(std::string_view check_id) {
     StopLoop(*it->second);
     entries_.erase(it);
     count_.store(entries_.size(), std::memory_order_relaxed);
-    Metrics::Get().active_checks.Set(static_cast<std::int64_t>(entries_.size()));
+    metrics_.active_checks.Set(static_cast<std::int64_t>(entries_.size()));
   });
 }
 
@@ -284,7 +285,7 @@ asio::awaitable<void> CheckRunner::Loop(std::shared_ptr<Entry> entry, std::uint6
     }
     if (entry->generation != generation) break;
     runs_.fetch_add(1, std::memory_order_relaxed);
-    Metrics::Get().active_check_runs[static_cast<std::size_t>(outcome.status)].Inc();
+    metrics_.active_check_runs[static_cast<std::size_t>(outcome.status)].Inc();
     spdlog::trace("check {}: {}: {}", entry->definition.id, core::ToString(outcome.status),
                   outcome.output);
     Report(*entry, std::move(outcome));

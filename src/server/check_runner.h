@@ -27,6 +27,7 @@
 #include "server/active_checks.h"
 #include "server/check_policy.h"
 #include "server/h2_session.h"
+#include "server/metrics.h"
 
 namespace concierge::server {
 
@@ -34,8 +35,9 @@ class CheckRunner final : public ActiveChecks {
  public:
   // `propose` runs on the runner's thread; it must hand the command to the state thread.
   using Propose = std::function<void(core::UpdateCheck)>;
-  explicit CheckRunner(Propose propose,
-                       std::size_t max_output_bytes = core::Limits::kMaxOutputBytes);
+  // Records into `metrics`, which must outlive the runner.
+  CheckRunner(Metrics& metrics, Propose propose,
+              std::size_t max_output_bytes = core::Limits::kMaxOutputBytes);
   ~CheckRunner() override;
   CheckRunner(const CheckRunner&) = delete;
   CheckRunner& operator=(const CheckRunner&) = delete;
@@ -103,6 +105,7 @@ class CheckRunner final : public ActiveChecks {
   // Drops the endpoints outside allowed_; the error when none is left ("" if one is).
   std::string KeepAllowed(std::vector<boost::asio::ip::tcp::endpoint>* endpoints) const;
 
+  Metrics& metrics_;
   Propose propose_;
   NetworkAllowList allowed_;
   bool enable_scripts_ = false;

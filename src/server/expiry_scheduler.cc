@@ -12,10 +12,11 @@ namespace concierge::server {
 using core::HealthStatus;
 
 ExpiryScheduler::ExpiryScheduler(const Clock& clock, ExpiryOptions options, EpochDomain& epoch,
-                                 const core::Catalog& catalog, Propose propose)
+                                 const core::Catalog& catalog, Metrics& metrics, Propose propose)
     : clock_(clock),
       options_(options),
       catalog_(catalog),
+      metrics_(metrics),
       propose_(std::move(propose)),
       heartbeats_(epoch),
       preservation_(options.self_preservation_threshold, options.self_preservation_window) {}
@@ -272,7 +273,7 @@ void ExpiryScheduler::Expire(const Due& due, core::Time now) {
   HeartbeatTable::Slot& slot = heartbeats_.at(due.slot);
   core::Time last_seen{core::Duration(due.last)};
   slot.expiring_last_seen = due.last;
-  Metrics::Get().expiries.Inc();
+  metrics_.expiries.Inc();
   propose_(
       core::UpdateCheck{slot.check_id.str(),
                         HealthStatus::kCritical,
@@ -331,7 +332,7 @@ void ExpiryScheduler::RecheckHeld(std::vector<Due>& due, core::Time now) {
 void ExpiryScheduler::Hold(const std::vector<Due>& due, core::Time now) {
   std::unordered_map<std::uint32_t, std::uint32_t> held;
   for (const Due& d : due) {
-    if (!held_.contains(d.slot)) Metrics::Get().expiries_paused.Inc();
+    if (!held_.contains(d.slot)) metrics_.expiries_paused.Inc();
     held.emplace(d.slot, heartbeats_.at(d.slot).generation);
   }
   held_ = std::move(held);

@@ -25,6 +25,7 @@
 #include "server/clock.h"
 #include "server/epoch.h"
 #include "server/heartbeat_table.h"
+#include "server/metrics.h"
 #include "server/self_preservation.h"
 
 namespace concierge::server {
@@ -46,7 +47,7 @@ class ExpiryScheduler {
   // `propose` sends a command the scheduler decided (on the leader only) to the log.
   using Propose = std::function<void(core::Command)>;
   ExpiryScheduler(const Clock& clock, ExpiryOptions options, EpochDomain& epoch,
-                  const core::Catalog& catalog, Propose propose);
+                  const core::Catalog& catalog, Metrics& metrics, Propose propose);
 
   // --- Any thread ---
 
@@ -115,6 +116,7 @@ class ExpiryScheduler {
   const Clock& clock_;
   ExpiryOptions options_;
   const core::Catalog& catalog_;
+  Metrics& metrics_;
   Propose propose_;
   HeartbeatTable heartbeats_;
   SelfPreservation preservation_;

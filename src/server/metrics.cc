@@ -268,11 +268,6 @@ std::string RenderJson(const std::vector<Family>& families, std::string_view tim
   return out;
 }
 
-Metrics& Metrics::Get() {
-  static Metrics* metrics = new Metrics();  // never destroyed: threads may outlive main
-  return *metrics;
-}
-
 void Metrics::ObserveRequest(std::size_t route, int code, std::chrono::nanoseconds latency) {
   if (route >= kRouteSlots) route = 0;
   if (code < 100 || code > 599) code = 599;

@@ -2,9 +2,11 @@
 // relaxed atomics (no locks, no allocation), and renderers for Prometheus' text format and
 // Consul's JSON shape (/v1/agent/metrics).
 //
-// One process-wide set (Metrics::Get()), because a process has one registry, one HTTP API
-// and one RSS. Values that already live elsewhere (instance counts, parked queries) are not
-// copied here; the endpoint reads them at scrape time and passes them in as Families.
+// The agent owns one Metrics and gives it to the registry (Registry::metrics()), which the
+// parts that serve the registry (state loop, Raft log, HTTP API) record through, and to the
+// check runner; tests make their own. Values that already live elsewhere (instance counts,
+// parked queries) are not copied here; the endpoint reads them at scrape time and passes
+// them in as Families.
 #pragma once
 
 #include <array>
@@ -108,8 +110,6 @@ std::string RenderJson(const std::vector<Family>& families, std::string_view tim
 inline constexpr std::size_t kRouteSlots = 128;
 
 struct Metrics {
-  static Metrics& Get();
-
   // Heartbeats (TTL pass/warn/fail) that found their check, and those that did not.
   ShardedCounter heartbeats;
   Counter heartbeats_unknown;

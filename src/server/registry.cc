@@ -65,10 +65,11 @@ ExpiryOptions ExpiryOptionsOf(const RegistryOptions& options) {
 
 }  // namespace
 
-Registry::Registry(const Clock& clock, RegistryOptions options, WatchHub* hub)
+Registry::Registry(const Clock& clock, RegistryOptions options, WatchHub* hub, Metrics& metrics)
     : clock_(clock),
+      metrics_(metrics),
       options_(options),
-      scheduler_(clock, ExpiryOptionsOf(options), epoch_, catalog_,
+      scheduler_(clock, ExpiryOptionsOf(options), epoch_, catalog_, metrics,
                  [this](core::Command command) { Run(std::move(command)); }),
       sessions_(clock, epoch_, [this](core::Command command) { Run(std::move(command)); }),
       views_(catalog_, epoch_, hub, options.acl_default_allow) {}
@@ -108,7 +109,7 @@ Result<core::Index> Registry::Apply(const core::Command& command) {
   if (!deferred_) Flush();
   // Follow-ups run after this command's effects are visible, in order.
   std::vector<core::Command> follow_ups = scheduler_.TakeFollowUps();
-  Metrics::Get().apply_latency.Observe(std::chrono::steady_clock::now() - started);
+  metrics_.apply_latency.Observe(std::chrono::steady_clock::now() - started);
   for (core::Command& c : follow_ups) Run(std::move(c));
   FollowAliases();
   return std::max<core::Index>(1, catalog_.index());
@@ -294,8 +295,8 @@ void Registry::HandleEvent(const Event& e) {
     case Event::Kind::kServiceUpdated:
       return;
     case Event::Kind::kServiceDeregistered:
-      (e.cause == Event::Cause::kReap ? Metrics::Get().deregistrations_reaped
-                                      : Metrics::Get().deregistrations_request)
+      (e.cause == Event::Cause::kReap ? metrics_.deregistrations_reaped
+                                      : metrics_.deregistrations_request)
           .Inc();
       return;
     case Event::Kind::kCheckAdded:
@@ -330,7 +331,7 @@ void Registry::CheckAdded(const Event& e) {
 }
 
 void Registry::CheckStatusChanged(const Event& e) {
-  Metrics::Get()
+  metrics_
       .transitions[static_cast<std::size_t>(e.old_status)][static_cast<std::size_t>(e.new_status)]
       .Inc();
   if (scheduler_.TtlStatusChanged(e)) return;

@@ -54,7 +54,8 @@ struct RegistryOptions {
 
 class Registry {
  public:
-  Registry(const Clock& clock, RegistryOptions options, WatchHub* hub);
+  // Records into `metrics`, which must outlive the registry.
+  Registry(const Clock& clock, RegistryOptions options, WatchHub* hub, Metrics& metrics);
   ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
@@ -140,6 +141,8 @@ class Registry {
 
   // The clock the registry runs on (for readers that keep time windows of their own).
   const Clock& clock() const { return clock_; }
+  // Where the registry records, and the parts that serve it (state loop, log, HTTP API).
+  Metrics& metrics() const { return metrics_; }
   // A heartbeat (TTL "pass"): records it and returns the check's status, or nullopt if no
   // TTL check has this ID. A non-passing status means the caller must submit the transition.
   // `unheard`, if given, says that the check is marked unheard since an election: the caller
@@ -147,9 +150,9 @@ class Registry {
   std::optional<core::HealthStatus> Heartbeat(std::string_view check_id, bool* unheard = nullptr) {
     std::optional<core::HealthStatus> status = scheduler_.Heartbeat(check_id, unheard);
     if (status) {
-      Metrics::Get().heartbeats.Inc();
+      metrics_.heartbeats.Inc();
     } else {
-      Metrics::Get().heartbeats_unknown.Inc();
+      metrics_.heartbeats_unknown.Inc();
     }
     return status;
   }
@@ -215,6 +218,7 @@ class Registry {
   void FollowAliases();
 
   const Clock& clock_;
+  Metrics& metrics_;
   RegistryOptions options_;
   core::Catalog catalog_;
   // Index 1 is the empty registry's (replies never carry 0), so the first command applies as

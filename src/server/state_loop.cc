@@ -173,9 +173,10 @@ void StateLoop::SubmitHere(core::Command command, CommandLog::Done done) {
     return;
   }
   // Commit latency: ordering (with Raft, replication and fsync) plus apply.
-  CommandLog::Done timed = [started = std::chrono::steady_clock::now(),
+  CommandLog::Done timed = [&latency = registry_.metrics().commit_latency,
+                            started = std::chrono::steady_clock::now(),
                             done = std::move(done)](Result<core::Index> r) {
-    Metrics::Get().commit_latency.Observe(std::chrono::steady_clock::now() - started);
+    latency.Observe(std::chrono::steady_clock::now() - started);
     done(std::move(r));
   };
   // With a log on disk, the commands of one wake-up go to it together, after the last job

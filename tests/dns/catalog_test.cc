@@ -23,8 +23,9 @@ class RegistryCatalogTest : public ::testing::Test {
   }
 
   server::FakeClock clock_;
+  server::Metrics metrics_;
   server::WatchHub hub_;
-  server::Registry registry_{clock_, server::RegistryOptions{}, &hub_};
+  server::Registry registry_{clock_, server::RegistryOptions{}, &hub_, metrics_};
   RegistryCatalog catalog_{registry_};
 };
 

@@ -72,8 +72,9 @@ void DecodeJoin(std::string_view body) { (void)cluster::DecodeJoinRequest(body);
 
 struct World {
   server::FakeClock clock;
+  server::Metrics metrics;
   server::WatchHub hub;
-  server::Registry registry{clock, server::RegistryOptions{}, &hub};
+  server::Registry registry{clock, server::RegistryOptions{}, &hub, metrics};
   server::StateLoop state{registry};
   http::ConsulApi api{registry, state, hub, Options()};
 

@@ -89,7 +89,8 @@ class UiHeartbeatsTest : public ::testing::Test {
   }
 
   server::FakeClock clock_;
-  server::Registry registry_{clock_, server::RegistryOptions{}, nullptr};
+  server::Metrics metrics_;
+  server::Registry registry_{clock_, server::RegistryOptions{}, nullptr, metrics_};
 };
 
 TEST_F(UiHeartbeatsTest, MillisecondsSinceTheLastOne) {

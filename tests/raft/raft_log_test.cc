@@ -64,7 +64,8 @@ struct Node {
 
   uv_loop_t loop{};
   server::RealClock clock;
-  server::Registry registry{clock, server::RegistryOptions{}, nullptr};
+  server::Metrics metrics;
+  server::Registry registry{clock, server::RegistryOptions{}, nullptr, metrics};
   RaftOptions options;
   std::optional<RaftLog> log;
 };
@@ -100,7 +101,7 @@ class RaftLogTest : public ::testing::Test {
 // commands).
 TEST_F(RaftLogTest, GroupCommitAnswersEachCommandOnceWithItsOwnResult) {
   auto node = StartNode();
-  server::Metrics& metrics = server::Metrics::Get();
+  server::Metrics& metrics = node->metrics;
   const auto appends_before = metrics.raft_appends.value();
   const auto entries_before = metrics.raft_entries.value();
 

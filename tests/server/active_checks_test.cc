@@ -71,7 +71,8 @@ class ActiveChecksTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  Registry registry_{clock_, RegistryOptions{}, nullptr};
+  Metrics metrics_;
+  Registry registry_{clock_, RegistryOptions{}, nullptr, metrics_};
   FakeActiveChecks fake_;
 };
 

@@ -35,8 +35,9 @@ class MaintenanceTest : public ::testing::Test {
   }
 
   FakeClock clock_;
+  Metrics metrics_;
   WatchHub hub_;
-  Registry registry_{clock_, RegistryOptions{}, &hub_};
+  Registry registry_{clock_, RegistryOptions{}, &hub_, metrics_};
 };
 
 TEST_F(MaintenanceTest, MaintenanceChecksAreNotTrackedAndNeverExpire) {
@@ -65,7 +66,7 @@ TEST_F(MaintenanceTest, MaintenanceChecksAreNotTrackedAndNeverExpire) {
 TEST_F(MaintenanceTest, ARestoredSnapshotDoesNotTrackMaintenanceChecks) {
   Apply(core::SetMaintenance{"web-1", true, "", {}});
   std::string snapshot = registry_.Snapshot();
-  Registry other(clock_, RegistryOptions{}, &hub_);
+  Registry other(clock_, RegistryOptions{}, &hub_, metrics_);
   ASSERT_TRUE(other.Restore(snapshot).ok());
   EXPECT_EQ(other.tracked_checks(), 1u);
   EXPECT_EQ(other.instances_by_status(HealthStatus::kCritical), 1);

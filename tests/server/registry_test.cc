@@ -58,7 +58,7 @@ class RegistryTest : public ::testing::Test {
   RegistryTest() { spdlog::set_level(spdlog::level::warn); }
 
   void Use(RegistryOptions options) {
-    registry_ = std::make_unique<Registry>(clock_, options, &hub_);
+    registry_ = std::make_unique<Registry>(clock_, options, &hub_, metrics_);
   }
   Registry& registry() { return *registry_; }
 
@@ -90,11 +90,12 @@ class RegistryTest : public ::testing::Test {
   }
 
   FakeClock clock_;
+  Metrics metrics_;
   // Before the hub: a waiter left parked by a failed test is destroyed with its context.
   asio::io_context ctx_;
   WatchHub hub_;
   std::unique_ptr<Registry> registry_ =
-      std::make_unique<Registry>(clock_, RegistryOptions{}, &hub_);
+      std::make_unique<Registry>(clock_, RegistryOptions{}, &hub_, metrics_);
 };
 
 TEST_F(RegistryTest, HeartbeatsKeepATtlCheckPassing) {
@@ -771,7 +772,7 @@ TEST_F(RegistryTest, AclViewIsRepublishedWhenAclCommandsApplyAndOnRestore) {
       core::AclAuthorizer::Permission::kWrite));
   EXPECT_EQ(view.state->bootstrap_index(), registry().last_applied());
   // The ACL state travels in the Raft snapshot.
-  Registry other(clock_, RegistryOptions{}, &hub_);
+  Registry other(clock_, RegistryOptions{}, &hub_, metrics_);
   ASSERT_TRUE(other.Restore(registry().Snapshot()).ok());
   EXPECT_EQ(other.Acl().tokens->Candidates(hash).size(), 1u);
   EXPECT_EQ(other.Acl().state->bootstrap_index(), view.state->bootstrap_index());

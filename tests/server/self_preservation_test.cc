@@ -56,7 +56,7 @@ class RegistryPreservationTest : public ::testing::Test {
     RegistryOptions options;
     options.self_preservation_threshold = 0.5;
     options.self_preservation_window = 30s;
-    registry_ = std::make_unique<Registry>(clock_, options, &hub_);
+    registry_ = std::make_unique<Registry>(clock_, options, &hub_, metrics_);
     for (int i = 0; i < 10; ++i) {
       core::RegisterService r;
       r.service.id = "web-" + std::to_string(i);
@@ -81,6 +81,7 @@ class RegistryPreservationTest : public ::testing::Test {
   }
 
   FakeClock clock_;
+  Metrics metrics_;
   WatchHub hub_;
   std::unique_ptr<Registry> registry_;
 };
@@ -94,7 +95,7 @@ TEST_F(RegistryPreservationTest, AFewSilentInstancesStillExpire) {
 }
 
 TEST_F(RegistryPreservationTest, MassSilencePausesExpiryUntilHeartbeatsReturn) {
-  auto& m = Metrics::Get();
+  Metrics& m = metrics_;
   std::uint64_t paused_before = m.expiries_paused.value();
   Advance(5s);
   Beat(0, 3);  // 7 of 10 go silent at once

@@ -64,8 +64,9 @@ class StateLoopTest : public ::testing::Test {
   }
 
   RealClock clock_;
+  Metrics metrics_;
   WatchHub hub_;
-  Registry registry_{clock_, RegistryOptions{}, &hub_};
+  Registry registry_{clock_, RegistryOptions{}, &hub_, metrics_};
   StateLoop loop_{registry_};
 };
 
@@ -160,7 +161,8 @@ TEST_F(StateLoopTest, StopRunsQueuedWorkAndIsIdempotent) {
 
 TEST(StateLoopLifecycleTest, StopWithoutStartIsHarmless) {
   RealClock clock;
-  Registry registry(clock, RegistryOptions{}, nullptr);
+  Metrics metrics;
+  Registry registry(clock, RegistryOptions{}, nullptr, metrics);
   StateLoop loop(registry);
   loop.Stop();
 }
