@@ -9,7 +9,8 @@
 // build a std::vector and assign it (vector() gives a copy to start from).
 //
 // Thread safety: like Symbol. Copies and destruction may happen on any thread; interning is
-// guarded by one mutex per item type and happens only when a record is built.
+// guarded by one mutex per item type (an InternTable, as Symbol's) and happens only when a
+// record is built.
 #pragma once
 
 #include <algorithm>
@@ -19,13 +20,12 @@
 #include <functional>
 #include <initializer_list>
 #include <iterator>
-#include <mutex>
 #include <new>
 #include <span>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "core/intern_table.h"
 #include "core/text.h"
 
 namespace concierge::core {
@@ -65,11 +65,7 @@ class InternedList {
   std::vector<T> vector() const { return std::vector<T>(begin(), end()); }
 
   // Distinct lists of this item type alive now (for tests).
-  static std::size_t Count() {
-    Table& table = Interned();
-    std::lock_guard lock(table.mutex);
-    return table.blocks.size();
-  }
+  static std::size_t Count() { return Interned().size(); }
 
   friend bool operator==(const InternedList& a, const InternedList& b) noexcept {
     return a.block_ == b.block_;  // equal items share one block
@@ -96,71 +92,41 @@ class InternedList {
     return h;
   }
 
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(const Block* b) const noexcept { return b->hash; }
-    std::size_t operator()(std::span<const T> items) const noexcept { return HashItems(items); }
+  struct Traits {
+    using Block = InternedList::Block;
+    using Key = std::span<const T>;
+    static Key KeyOf(const Block* b) { return {b->items(), b->size}; }
+    static std::size_t HashOf(const Block* b) { return b->hash; }
+    static std::size_t Hash(Key items) { return HashItems(items); }
   };
-  struct Equal {
-    using is_transparent = void;
-    static std::span<const T> Items(const Block* b) { return {b->items(), b->size}; }
-    static std::span<const T> Items(std::span<const T> items) { return items; }
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const noexcept {
-      std::span<const T> x = Items(a);
-      std::span<const T> y = Items(b);
-      return std::equal(x.begin(), x.end(), y.begin(), y.end());
-    }
-  };
-  // Every list, by items. A block leaves the table when its last reference goes; that last
-  // release happens under the mutex, so Make never hands out a block being freed.
-  struct Table {
-    std::mutex mutex;
-    std::unordered_set<Block*, Hash, Equal> blocks;
-  };
-  static Table& Interned() {
-    static auto* table = new Table;  // never destroyed: records may outlive static destruction
+  static InternTable<Traits>& Interned() {
+    // Never destroyed: records may outlive static destruction.
+    static auto* table = new InternTable<Traits>;
     return *table;
   }
 
   static Block* Make(std::span<const T> items) {
     if (items.empty()) return nullptr;
-    Table& table = Interned();
-    std::size_t hash = HashItems(items);
-    std::lock_guard lock(table.mutex);
-    if (auto it = table.blocks.find(items); it != table.blocks.end()) {
-      (*it)->refs.fetch_add(1, std::memory_order_relaxed);
-      return *it;
-    }
-    void* memory = ::operator new(sizeof(Block) + items.size() * sizeof(T));
-    auto* b = static_cast<Block*>(memory);
-    new (&b->refs) std::atomic<std::uint32_t>(1);
-    b->size = static_cast<std::uint32_t>(items.size());
-    b->hash = hash;
-    T* out = reinterpret_cast<T*>(b + 1);
-    for (std::size_t i = 0; i < items.size(); ++i) new (out + i) T(items[i]);
-    table.blocks.insert(b);
-    return b;
+    return Interned().Intern(items, [](std::span<const T> key, std::size_t hash) {
+      void* memory = ::operator new(sizeof(Block) + key.size() * sizeof(T));
+      auto* b = static_cast<Block*>(memory);
+      new (&b->refs) std::atomic<std::uint32_t>(1);
+      b->size = static_cast<std::uint32_t>(key.size());
+      b->hash = hash;
+      T* out = reinterpret_cast<T*>(b + 1);
+      for (std::size_t i = 0; i < key.size(); ++i) new (out + i) T(key[i]);
+      return b;
+    });
   }
 
   static void Release(Block* b) noexcept {
     if (b == nullptr) return;
-    // Not the last reference: nobody can free the block meanwhile, so no lock is needed.
-    std::uint32_t refs = b->refs.load(std::memory_order_relaxed);
-    while (refs > 1) {
-      if (b->refs.compare_exchange_weak(refs, refs - 1, std::memory_order_acq_rel)) return;
-    }
-    // Possibly the last: decide under the mutex, where Make may have taken a new reference.
-    {
-      Table& table = Interned();
-      std::lock_guard lock(table.mutex);
-      if (b->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-      table.blocks.erase(b);
-    }
-    // Unreachable now: the items (Symbols, which take their own table's lock) go outside ours.
-    T* items = b->items();
-    for (std::uint32_t i = 0; i < b->size; ++i) items[i].~T();
-    ::operator delete(b);
+    // The items (Symbols, which take their own table's lock) go outside the list table's.
+    Interned().Release(b, [](Block* last) {
+      T* items = last->items();
+      for (std::uint32_t i = 0; i < last->size; ++i) items[i].~T();
+      ::operator delete(last);
+    });
   }
 
   Block* block_ = nullptr;

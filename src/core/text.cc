@@ -1,9 +1,9 @@
 #include "core/text.h"
 
 #include <cstring>
-#include <mutex>
 #include <new>
-#include <unordered_set>
+
+#include "core/intern_table.h"
 
 namespace concierge::core {
 namespace text_detail {
@@ -19,34 +19,19 @@ InternedBlock* Outer(Block* b) {
   return reinterpret_cast<InternedBlock*>(reinterpret_cast<char*>(b) -
                                           offsetof(InternedBlock, block));
 }
+const InternedBlock* Outer(const Block* b) { return Outer(const_cast<Block*>(b)); }
 
-struct Hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
-    return std::hash<std::string_view>()(s);
-  }
-  std::size_t operator()(Block* b) const noexcept { return Outer(b)->hash; }
+struct SymbolTraits {
+  using Block = text_detail::Block;
+  using Key = std::string_view;
+  static Key KeyOf(const Block* b) { return {b->data, b->size}; }
+  static std::size_t HashOf(const Block* b) { return Outer(b)->hash; }
+  static std::size_t Hash(Key s) { return std::hash<std::string_view>()(s); }
 };
 
-struct Equal {
-  using is_transparent = void;
-  static std::string_view View(const Block* b) { return {b->data, b->size}; }
-  static std::string_view View(std::string_view s) { return s; }
-  template <typename A, typename B>
-  bool operator()(const A& a, const B& b) const noexcept {
-    return View(a) == View(b);
-  }
-};
-
-// Every interned block, by contents. A block leaves the table when its last reference goes;
-// that last release happens under the mutex, so Intern never hands out a block being freed.
-struct Table {
-  std::mutex mutex;
-  std::unordered_set<Block*, Hash, Equal> blocks;
-};
-
-Table& Interned() {
-  static auto* table = new Table;  // never destroyed: records may outlive static destruction
+InternTable<SymbolTraits>& Interned() {
+  // Never destroyed: records may outlive static destruction.
+  static auto* table = new InternTable<SymbolTraits>;
   return *table;
 }
 
@@ -66,42 +51,20 @@ Block* Allocate(std::string_view s) {
 }
 
 Block* Intern(std::string_view s) {
-  Table& table = Interned();
-  std::size_t hash = Hash()(s);
-  std::lock_guard lock(table.mutex);
-  auto it = table.blocks.find(s);
-  if (it != table.blocks.end()) {
-    (*it)->refs.fetch_add(1, std::memory_order_relaxed);
-    return *it;
-  }
-  void* memory = ::operator new(offsetof(InternedBlock, block.data) + s.size());
-  auto* outer = static_cast<InternedBlock*>(memory);
-  outer->hash = hash;
-  Block* b = Fill(&outer->block, s);
-  table.blocks.insert(b);
-  return b;
+  return Interned().Intern(s, [](std::string_view key, std::size_t hash) {
+    void* memory = ::operator new(offsetof(InternedBlock, block.data) + key.size());
+    auto* outer = static_cast<InternedBlock*>(memory);
+    outer->hash = hash;
+    return Fill(&outer->block, key);
+  });
 }
 
 void ReleaseInterned(Block* b) {
-  // Not the last reference: nobody can free the block meanwhile, so no lock is needed.
-  std::uint32_t refs = b->refs.load(std::memory_order_relaxed);
-  while (refs > 1) {
-    if (b->refs.compare_exchange_weak(refs, refs - 1, std::memory_order_acq_rel)) return;
-  }
-  // Possibly the last: decide under the mutex, where Intern may have taken a new reference.
-  Table& table = Interned();
-  std::lock_guard lock(table.mutex);
-  if (b->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  table.blocks.erase(b);
-  ::operator delete(Outer(b));
+  Interned().Release(b, [](Block* last) { ::operator delete(Outer(last)); });
 }
 
 }  // namespace text_detail
 
-std::size_t InternedCount() {
-  auto& table = text_detail::Interned();
-  std::lock_guard lock(table.mutex);
-  return table.blocks.size();
-}
+std::size_t InternedCount() { return text_detail::Interned().size(); }
 
 }  // namespace concierge::core
