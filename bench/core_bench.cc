@@ -387,7 +387,7 @@ core::SessionCreate Create(std::string id) {
 void BM_RegistrySessionChange(benchmark::State& state) {
   const std::int64_t n = state.range(0);
   server::FakeClock clock;
-  server::Registry registry(clock, server::RegistryOptions{}, nullptr);
+  server::Registry registry(clock, server::RegistryOptions{}, nullptr, BenchMetrics());
   registry.set_deferred_publish(true);
   for (std::int64_t i = 0; i < n; ++i) {
     core::Command c = registry.Prepare(Create("session-" + std::to_string(i)));

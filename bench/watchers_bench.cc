@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
 
   server::FakeClock clock;
   server::WatchHub hub;
-  server::Registry registry(clock, server::RegistryOptions{}, &hub);
+  server::Metrics metrics;
+  server::Registry registry(clock, server::RegistryOptions{}, &hub, metrics);
   for (int i = 0; i < instances; ++i) {
     core::Command c = registry.Prepare(Registration("big-" + std::to_string(i), i));
     if (!registry.Apply(c).ok()) std::abort();

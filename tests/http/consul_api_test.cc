@@ -124,8 +124,9 @@ class ConsulApiTest : public ::testing::Test {
   }
 
   server::FakeClock clock_;
+  server::Metrics metrics_;
   server::WatchHub hub_;
-  server::Registry registry_{clock_, server::RegistryOptions{}, &hub_};
+  server::Registry registry_{clock_, server::RegistryOptions{}, &hub_, metrics_};
   server::StateLoop state_{registry_};
   ConsulApi api_{registry_, state_, hub_, Options()};
   asio::io_context calls_;
