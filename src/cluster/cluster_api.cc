@@ -130,7 +130,9 @@ asio::awaitable<std::optional<Response>> ClusterApi::Forward(Request& req,
   }
   const bool write = route.where != http::Where::kRead || route.Writes(http::MethodBit(req.method));
   if (!write && req.Has("stale") && raft_.started()) co_return std::nullopt;
-  co_return co_await ToLeader(req);
+  co_return co_await ToLeader(req, route.endpoint == http::Endpoint::kSnapshotSave
+                                       ? http::kBackupAnswerLimit
+                                       : http::kAnswerLimit);
 }
 
 Result<std::string> ClusterApi::LeaderHttpAddress() const {
@@ -148,7 +150,7 @@ Result<std::string> ClusterApi::LeaderHttpAddress() const {
   return leader->http_address;
 }
 
-asio::awaitable<Response> ClusterApi::ToLeader(Request& req) {
+asio::awaitable<Response> ClusterApi::ToLeader(Request& req, std::uint64_t answer_limit) {
   Result<std::string> leader = LeaderHttpAddress();
   if (!leader.ok()) co_return Response::Error(503, leader.status().message());
   std::vector<std::pair<std::string, std::string>> extra;
@@ -161,8 +163,8 @@ asio::awaitable<Response> ClusterApi::ToLeader(Request& req) {
   // A blocking query may wait up to 10 minutes (plus jitter); anything else that takes a
   // minute has met a leader that is cut off or hung, and the client has long given up.
   const std::chrono::seconds timeout(req.Has("index") ? 11 * 60 : 60);
-  co_return co_await http::Forward(req, std::move(target), timeout, std::move(extra),
-                                   security_.tls);
+  co_return co_await http::Forward(req, std::move(target), timeout, std::move(extra), security_.tls,
+                                   answer_limit);
 }
 
 asio::awaitable<Response> ClusterApi::HeartbeatToLeader(http::HeartbeatEntry entry) {
@@ -214,7 +216,7 @@ asio::awaitable<Response> ClusterApi::Join(Request& req) {
   server::ClusterInfo info = raft_.Cluster();
   bool formed = raft_.started() && info.known_leader;
   if (want_voter && formed) {
-    if (!raft_.is_leader()) co_return co_await ToLeader(req);
+    if (!raft_.is_leader()) co_return co_await ToLeader(req, http::kAnswerLimit);
     Member joiner = joined->members.front();
     server::StateLoop::Operation add = [this, joiner](std::function<void(Status)> done) {
       raft_.AddVoter(RaftId(joiner.raft_address), joiner.raft_address, std::move(done));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <optional>
 
 #include "cluster/heartbeat_forwarder.h"
@@ -41,7 +42,8 @@ class ClusterApi {
   boost::asio::awaitable<http::Response> TransferLeader(http::Request& req);
   http::Response AgentMembers() const;
   http::Response RaftConfiguration() const;
-  boost::asio::awaitable<http::Response> ToLeader(http::Request& req);
+  // `answer_limit`: http::Forward's.
+  boost::asio::awaitable<http::Response> ToLeader(http::Request& req, std::uint64_t answer_limit);
   // A follower's heartbeat (pass/warn/fail of one check): to the leader in a batch.
   boost::asio::awaitable<http::Response> HeartbeatToLeader(http::HeartbeatEntry entry);
   // The leader's HTTP address, or why it is not known (the 503 message).

@@ -47,7 +47,7 @@ asio::awaitable<void> WriteRead(Stream& stream, bhttp::request<bhttp::string_bod
 asio::awaitable<Response> Forward(const Request& req, std::string host_port,
                                   std::chrono::seconds timeout,
                                   std::vector<std::pair<std::string, std::string>> extra_headers,
-                                  const PeerTls& peer_tls) {
+                                  const PeerTls& peer_tls, std::uint64_t answer_limit) {
   auto unreachable = [&](const std::string& why) {
     return Response::Error(503, "cannot forward to the leader at " + host_port + ": " + why);
   };
@@ -130,8 +130,7 @@ asio::awaitable<Response> Forward(const Request& req, std::string host_port,
     conn.lowest().expires_after(timeout);
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;
-    // A backup (GET /v1/snapshot) may be large; any other answer is small.
-    parser.body_limit(req.path.starts_with("/v1/snapshot") ? std::uint64_t{1} << 30 : 64 << 20);
+    parser.body_limit(answer_limit);
     bool wrote = false;
     if (conn.tls) {
       co_await WriteRead(*conn.tls, out, buffer, parser, ec, wrote);
