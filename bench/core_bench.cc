@@ -336,17 +336,11 @@ bool ApplyAndPublish(server::Registry& registry, core::Command command) {
   return ok;
 }
 
-// One instance of a service with `instances` instances fails, then passes again, each change
-// published as the state loop does it (deferred publication, one Flush and Collect per
-// command). What a status change costs as one service grows (issue 17).
-void BM_RegistryFlipInBigService(benchmark::State& state) {
-  const std::int64_t n = state.range(0);
-  server::FakeClock clock;
-  server::Registry registry(clock, server::RegistryOptions{}, nullptr, BenchMetrics());
-  registry.set_deferred_publish(true);
+// Applies make(0..n-1), published every 1,024 commands and at the end, as a loaded registry.
+template <typename Make>
+void Fill(server::Registry& registry, std::int64_t n, Make make) {
   for (std::int64_t i = 0; i < n; ++i) {
-    core::Command c = registry.Prepare(
-        TypicalRegistration("big-" + std::to_string(i), "big", HealthStatus::kPassing));
+    core::Command c = registry.Prepare(make(i));
     if (!registry.Apply(c).ok()) std::abort();
     if (i % 1024 == 0) {
       registry.Flush();
@@ -355,6 +349,19 @@ void BM_RegistryFlipInBigService(benchmark::State& state) {
   }
   registry.Flush();
   registry.Collect();
+}
+
+// One instance of a service with `instances` instances fails, then passes again, each change
+// published as the state loop does it (deferred publication, one Flush and Collect per
+// command). What a status change costs as one service grows (issue 17).
+void BM_RegistryFlipInBigService(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  server::FakeClock clock;
+  server::Registry registry(clock, server::RegistryOptions{}, nullptr, BenchMetrics());
+  registry.set_deferred_publish(true);
+  Fill(registry, n, [](std::int64_t i) -> core::Command {
+    return TypicalRegistration("big-" + std::to_string(i), "big", HealthStatus::kPassing);
+  });
   const std::string check = "service:big-7";
   for (auto _ : state) {
     for (HealthStatus s : {HealthStatus::kCritical, HealthStatus::kPassing}) {
@@ -389,16 +396,8 @@ void BM_RegistrySessionChange(benchmark::State& state) {
   server::FakeClock clock;
   server::Registry registry(clock, server::RegistryOptions{}, nullptr, BenchMetrics());
   registry.set_deferred_publish(true);
-  for (std::int64_t i = 0; i < n; ++i) {
-    core::Command c = registry.Prepare(Create("session-" + std::to_string(i)));
-    if (!registry.Apply(c).ok()) std::abort();
-    if (i % 1024 == 0) {
-      registry.Flush();
-      registry.Collect();
-    }
-  }
-  registry.Flush();
-  registry.Collect();
+  Fill(registry, n,
+       [](std::int64_t i) -> core::Command { return Create("session-" + std::to_string(i)); });
   for (auto _ : state) {
     if (!ApplyAndPublish(registry, Create("extra")) ||
         !ApplyAndPublish(registry, core::SessionDestroy{"extra", false, {}})) {
