@@ -6,7 +6,7 @@
 //   guest -agent 127.0.0.1:8500 [-rate 50] [-seconds 8] [-min-instances 3]
 //
 // Prints one line per event, each starting with the wall-clock time in milliseconds:
-//   <ms> ok <seq> <instance> attempts=<n>
+//   <ms> ok <seq> <instance> attempts=<n> sent=<ms the call was made>
 //   <ms> retry <seq> <instance> <error>
 //   <ms> FAIL <seq> <error>
 //   <ms> watch <id,id,...> stale=<0|1>
@@ -106,11 +106,12 @@ int main(int argc, char** argv) {
     for (int attempt = 1; attempt <= kAttempts && !done; ++attempt) {
       std::optional<concierge::Balancer::Lease> lease = balancer.Pick();
       if (!lease) break;
+      long long sent = NowMs();
       concierge::Result<std::string> answer = CallRoom(lease->instance().Endpoint());
       if (answer.ok()) {
         lease->Success();
         Print("ok " + std::to_string(requests) + " " + *answer +
-              " attempts=" + std::to_string(attempt));
+              " attempts=" + std::to_string(attempt) + " sent=" + std::to_string(sent));
         done = true;
       } else {
         lease->Failure();

@@ -59,8 +59,9 @@ pids+=($guest)
 # Kill room-2 once the guest has been running a while.
 for _ in $(seq 100); do grep -q ' ok ' "$dir/guest.log" && break; sleep 0.1; done
 sleep "$KILL_AFTER"
-killed_at=$(now_ms)
 kill -KILL "${room_pid[room-2]}"
+wait "${room_pid[room-2]}" 2>/dev/null || true
+killed_at=$(now_ms)  # room-2 is gone: no call made from here on can reach it
 echo "killed room-2 at $killed_at"
 
 guest_status=0
@@ -73,8 +74,13 @@ requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$summary")
 failed=$(sed -n 's/.*failed=\([0-9]*\).*/\1/p' <<<"$summary")
 retries=$(sed -n 's/.*retries=\([0-9]*\).*/\1/p' <<<"$summary")
 
-# Requests answered by each room after the kill.
-after_kill() { awk -v t="$killed_at" -v id="$1" '$1 >= t && $2 == "ok" && $4 == id' "$dir/guest.log" | wc -l; }
+# Calls made after the kill that each room answered (by when the call was made: an answer
+# already on its way when room-2 died may be read just after the kill).
+after_kill() {
+  awk -v t="$killed_at" -v id="$1" \
+    '$2 == "ok" && $4 == id { split($6, sent, "="); if (sent[2] >= t) n++ } END { print n + 0 }' \
+    "$dir/guest.log"
+}
 # The last time room-2 was chosen (an attempt that failed), and when the watcher dropped it.
 last_try=$(awk '$2 == "retry" && $4 == "room-2" {t = $1} END {print t}' "$dir/guest.log")
 dropped=$(awk -v t="$killed_at" '$1 >= t && $2 == "watch" && $3 !~ /room-2/ {print $1; exit}' \
