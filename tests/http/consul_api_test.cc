@@ -16,7 +16,7 @@
 #include <list>
 #include <set>
 
-#include "server/clock.h"
+#include "api_fixture.h"
 
 namespace concierge::http {
 namespace {
@@ -24,46 +24,16 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-class ConsulApiTest : public ::testing::Test {
+class ConsulApiTest : public ApiFixture {
  protected:
-  ConsulApiTest() {
-    spdlog::set_level(spdlog::level::off);
-    state_.Start();
-  }
-  ~ConsulApiTest() override { state_.Stop(); }
-
-  static ApiOptions Options() {
-    ApiOptions options;
-    options.node = {"1", "node-1", "127.0.0.1", "dc1"};
-    options.version = "test";
-    options.http_address = "127.0.0.1:8500";
-    return options;
-  }
-
-  static Request MakeRequest(std::string method, std::string target, std::string body = "") {
-    Request req;
-    req.method = std::move(method);
-    std::size_t q = target.find('?');
-    req.path = target.substr(0, q);
-    if (q != std::string::npos) req.query = *ParseQuery(target.substr(q + 1));
-    req.target = std::move(target);
-    req.body = std::move(body);
-    req.remote_address = "127.0.0.1";
-    return req;
-  }
-
   // Runs a request to its answer on its own I/O context, then what it woke among the parked
   // queries (Park's context; those still parked stay so).
   Response Call(std::string method, std::string target, std::string body = "") {
     Request req = MakeRequest(std::move(method), std::move(target), std::move(body));
-    auto future = asio::co_spawn(
-        calls_, [&]() -> asio::awaitable<Response> { co_return co_await api_.Handle(req); },
-        asio::use_future);
-    calls_.restart();
-    calls_.run();
+    Response answer = Run(api_, req, calls_);
     ctx_.restart();
     ctx_.poll();
-    return future.get();
+    return answer;
   }
 
   // Starts a (blocking) query and runs it until it parks; its answer lands in the returned
@@ -123,12 +93,6 @@ class ConsulApiTest : public ::testing::Test {
     return d;
   }
 
-  server::FakeClock clock_;
-  server::Metrics metrics_;
-  server::WatchHub hub_;
-  server::Registry registry_{clock_, server::RegistryOptions{}, &hub_, metrics_};
-  server::StateLoop state_{registry_};
-  ConsulApi api_{registry_, state_, hub_, Options()};
   asio::io_context calls_;
   asio::io_context ctx_;  // parked queries
 };

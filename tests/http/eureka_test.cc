@@ -13,9 +13,9 @@
 #include <boost/asio/use_future.hpp>
 #include <future>
 
+#include "api_fixture.h"
 #include "http/consul_api.h"
 #include "http/eureka_api.h"
-#include "server/clock.h"
 
 namespace concierge::http {
 namespace {
@@ -257,39 +257,13 @@ TEST(EurekaEncodeTest, XmlAndAConsulInstance) {
 
 // --- The API, through ConsulApi as the agent routes it ----------------------------------
 
-class EurekaApiTest : public ::testing::Test {
+class EurekaApiTest : public ApiFixture {
  protected:
-  EurekaApiTest() {
-    spdlog::set_level(spdlog::level::off);
-    state_.Start();
-  }
-  ~EurekaApiTest() override { state_.Stop(); }
-
-  static ApiOptions Options() {
-    ApiOptions options;
-    options.node = {"1", "node-1", "127.0.0.1", "dc1"};
-    options.version = "test";
-    options.http_address = "127.0.0.1:8500";
-    return options;
-  }
-
   Response Call(std::string method, std::string target, std::string body = "",
-                std::vector<std::pair<std::string, std::string>> headers = {}) {
-    Request req;
-    req.method = std::move(method);
-    std::size_t q = target.find('?');
-    req.path = target.substr(0, q);
-    if (q != std::string::npos) req.query = *ParseQuery(target.substr(q + 1));
-    req.target = std::move(target);
-    req.body = std::move(body);
-    req.headers = std::move(headers);
-    req.remote_address = "127.0.0.1";
-    auto future = asio::co_spawn(
-        ctx_, [&]() -> asio::awaitable<Response> { co_return co_await api_.Handle(req); },
-        asio::use_future);
-    ctx_.restart();
-    ctx_.run();
-    return future.get();
+                Headers headers = {}) {
+    Request req =
+        MakeRequest(std::move(method), std::move(target), std::move(body), std::move(headers));
+    return Run(api_, req, ctx_);
   }
   Response Json(std::string target) {
     return Call("GET", std::move(target), "", {{"Accept", "application/json"}});
@@ -313,12 +287,6 @@ class EurekaApiTest : public ::testing::Test {
     return doc["instance"]["status"].GetString();
   }
 
-  server::FakeClock clock_;
-  server::Metrics metrics_;
-  server::WatchHub hub_;
-  server::Registry registry_{clock_, server::RegistryOptions{}, &hub_, metrics_};
-  server::StateLoop state_{registry_};
-  ConsulApi api_{registry_, state_, hub_, Options()};
   asio::io_context ctx_;
 };
 

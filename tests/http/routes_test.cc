@@ -14,8 +14,8 @@
 #include <sstream>
 #include <string>
 
+#include "api_fixture.h"
 #include "http/consul_api.h"
-#include "server/clock.h"
 
 namespace concierge::http {
 namespace {
@@ -137,50 +137,25 @@ TEST(RouteTableTest, MetricsLabelsArePatternsOncePerPattern) {
 
 // --- Through ConsulApi, as the agent answers -------------------------------------------
 
-class RoutedApiTest : public ::testing::Test {
+class RoutedApiTest : public ApiFixture {
  protected:
-  RoutedApiTest() {
-    spdlog::set_level(spdlog::level::off);
-    state_.Start();
-  }
-  ~RoutedApiTest() override { state_.Stop(); }
+  RoutedApiTest() : ApiFixture(Options(true)) {}
 
   static ApiOptions Options(bool legacy) {
-    ApiOptions options;
-    options.node = {"1", "node-1", "127.0.0.1", "dc1"};
-    options.version = "test";
+    ApiOptions options = TestOptions();
     options.default_wait = std::chrono::milliseconds(0);
     options.max_wait = std::chrono::milliseconds(0);
-    options.http_address = "127.0.0.1:8500";
     options.legacy_methods = legacy;
     options.allowed_origins = {"https://ops.example.com"};
     return options;
   }
 
-  Response Call(std::string method, std::string path,
-                std::vector<std::pair<std::string, std::string>> headers = {},
+  Response Call(std::string method, std::string path, Headers headers = {},
                 ConsulApi* api = nullptr) {
-    Request req;
-    req.method = std::move(method);
-    req.path = path;
-    req.target = std::move(path);
-    req.headers = std::move(headers);
-    req.remote_address = "127.0.0.1";
-    ConsulApi& target = api != nullptr ? *api : api_;
-    auto future = asio::co_spawn(
-        ctx_, [&]() -> asio::awaitable<Response> { co_return co_await target.Handle(req); },
-        asio::use_future);
-    ctx_.restart();
-    ctx_.run();
-    return future.get();
+    Request req = MakeRequest(std::move(method), std::move(path), "", std::move(headers));
+    return Run(api != nullptr ? *api : api_, req, ctx_);
   }
 
-  server::FakeClock clock_;
-  server::Metrics metrics_;
-  server::WatchHub hub_;
-  server::Registry registry_{clock_, server::RegistryOptions{}, &hub_, metrics_};
-  server::StateLoop state_{registry_};
-  ConsulApi api_{registry_, state_, hub_, Options(true)};
   asio::io_context ctx_;
 };
 
