@@ -1,51 +1,41 @@
 #include "cli/acl.h"
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "cli/answer.h"
+#include "client/json.h"
 
 namespace concierge::cli {
 
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-std::string Text(const rapidjson::Value& obj, const char* key) {
-  if (!obj.IsObject() || !obj.HasMember(key) || !obj[key].IsString()) return "";
-  return obj[key].GetString();
-}
+using Writer = client::JsonWriter;
+using client::GetString;
+using client::WriteField;
 
 // Consul's layout of `consul acl token read`.
 void PrintToken(const rapidjson::Value& t) {
-  std::cout << "AccessorID:       " << Text(t, "AccessorID") << "\n";
-  if (t.HasMember("SecretID")) std::cout << "SecretID:         " << Text(t, "SecretID") << "\n";
-  std::cout << "Description:      " << Text(t, "Description") << "\n"
+  std::cout << "AccessorID:       " << GetString(t, "AccessorID") << "\n";
+  if (t.HasMember("SecretID"))
+    std::cout << "SecretID:         " << GetString(t, "SecretID") << "\n";
+  std::cout << "Description:      " << GetString(t, "Description") << "\n"
             << "Local:            false\n"
-            << "Create Time:      " << Text(t, "CreateTime") << "\n"
+            << "Create Time:      " << GetString(t, "CreateTime") << "\n"
             << "Policies:\n";
   if (t.HasMember("Policies") && t["Policies"].IsArray()) {
     for (const auto& p : t["Policies"].GetArray()) {
-      std::cout << "   " << Text(p, "ID") << " - " << Text(p, "Name") << "\n";
+      std::cout << "   " << GetString(p, "ID") << " - " << GetString(p, "Name") << "\n";
     }
   }
 }
 
 void PrintPolicy(const rapidjson::Value& p) {
-  std::cout << "ID:           " << Text(p, "ID") << "\n"
-            << "Name:         " << Text(p, "Name") << "\n"
-            << "Description:  " << Text(p, "Description") << "\n";
-  if (p.HasMember("Rules")) std::cout << "Rules:\n" << Text(p, "Rules") << "\n";
-}
-
-void Field(Writer& w, const char* key, const std::string& value) {
-  w.Key(key);
-  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+  std::cout << "ID:           " << GetString(p, "ID") << "\n"
+            << "Name:         " << GetString(p, "Name") << "\n"
+            << "Description:  " << GetString(p, "Description") << "\n";
+  if (p.HasMember("Rules")) std::cout << "Rules:\n" << GetString(p, "Rules") << "\n";
 }
 
 }  // namespace
@@ -114,9 +104,9 @@ int RunAcl(client::HttpClient& client, const AclArgs& a) {
     rapidjson::StringBuffer buf;
     Writer w(buf);
     w.StartObject();
-    Field(w, "Name", a.name);
-    Field(w, "Description", a.description);
-    Field(w, "Rules", rules);
+    WriteField(w, "Name", a.name);
+    WriteField(w, "Description", a.description);
+    WriteField(w, "Rules", rules);
     w.EndObject();
     auto p = Call(client, "PUT", "/v1/acl/policy", {buf.GetString(), buf.GetSize()}, &rc);
     if (!p) return rc;
@@ -139,17 +129,17 @@ int RunAcl(client::HttpClient& client, const AclArgs& a) {
     rapidjson::StringBuffer buf;
     Writer w(buf);
     w.StartObject();
-    Field(w, "Description", a.description);
+    WriteField(w, "Description", a.description);
     w.Key("Policies");
     w.StartArray();
     for (const std::string& name : a.policy_names) {
       w.StartObject();
-      Field(w, "Name", name);
+      WriteField(w, "Name", name);
       w.EndObject();
     }
     for (const std::string& id : a.policy_ids) {
       w.StartObject();
-      Field(w, "ID", id);
+      WriteField(w, "ID", id);
       w.EndObject();
     }
     w.EndArray();

@@ -3,6 +3,8 @@
 #include <iostream>
 #include <string>
 
+#include "client/json.h"
+
 namespace concierge::cli {
 
 int Refused(const client::Response& r) {
@@ -25,14 +27,13 @@ std::optional<rapidjson::Document> Call(client::HttpClient& client, std::string_
     *exit_code = Refused(*r);
     return std::nullopt;
   }
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
-  if (doc.HasParseError()) {
+  Result<rapidjson::Document> doc = client::ParseJson(r->body);
+  if (!doc.ok()) {
     std::cerr << "Error: the agent's answer is not JSON\n";
     *exit_code = 1;
     return std::nullopt;
   }
-  return doc;
+  return std::move(doc).value();
 }
 
 }  // namespace concierge::cli

@@ -1,8 +1,6 @@
 #include "cli/commands.h"
 
 #include <pthread.h>
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -35,6 +33,7 @@
 #include "cli/version.h"
 #include "cli/watch.h"
 #include "client/http_client.h"
+#include "client/json.h"
 
 namespace concierge::cli {
 namespace {
@@ -86,12 +85,6 @@ std::optional<Response> Call(HttpClient& client, std::string_view method, const 
     return std::nullopt;
   }
   return std::move(result).value();
-}
-
-std::string JsonString(const rapidjson::Value& object, const char* key) {
-  auto it = object.FindMember(key);
-  if (it == object.MemberEnd() || !it->value.IsString()) return {};
-  return it->value.GetString();
 }
 
 // Blocks SIGINT and SIGTERM for the process and waits for them on a thread of its own, so
@@ -165,18 +158,13 @@ int Register(HttpClient& client, const RegisterArgs& args, bool flags_given) {
     contents << in.rdbuf();
     if (!in) return Fail("cannot read " + args.file);
     body = contents.str();
-    rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-    if (doc.HasParseError() || !doc.IsObject()) {
-      std::string why = doc.HasParseError()
-                            ? std::string("invalid JSON at offset ") +
-                                  std::to_string(doc.GetErrorOffset()) + ": " +
-                                  rapidjson::GetParseError_En(doc.GetParseError())
-                            : "expected a JSON object like {\"Name\": \"web\", \"Port\": 8080}";
-      return Fail(args.file + ": " + why);
+    Result<rapidjson::Document> doc = client::ParseJson(body);
+    if (!doc.ok()) return Fail(args.file + ": " + doc.status().message());
+    if (!doc->IsObject()) {
+      return Fail(args.file + ": expected a JSON object like {\"Name\": \"web\", \"Port\": 8080}");
     }
-    id = JsonString(doc, "ID");
-    if (id.empty()) id = JsonString(doc, "Name");
+    id = client::GetString(*doc, "ID");
+    if (id.empty()) id = client::GetString(*doc, "Name");
   } else {
     Result<std::string> built = BuildServiceBody(args.flags);
     if (!built.ok()) return Usage(built.status().message());

@@ -1,36 +1,16 @@
 #include "cli/instances.h"
 
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-
 #include <algorithm>
 #include <tuple>
+
+#include "client/json.h"
 
 namespace concierge::cli {
 namespace {
 
-using Json = rapidjson::Value;
-
-std::string GetString(const Json& object, const char* key) {
-  if (!object.IsObject()) return {};
-  auto it = object.FindMember(key);
-  if (it == object.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-int GetInt(const Json& object, const char* key) {
-  if (!object.IsObject()) return 0;
-  auto it = object.FindMember(key);
-  if (it == object.MemberEnd() || !it->value.IsInt()) return 0;
-  return it->value.GetInt();
-}
-
-const Json& GetMember(const Json& object, const char* key) {
-  static const Json kNull;
-  if (!object.IsObject()) return kNull;
-  auto it = object.FindMember(key);
-  return it == object.MemberEnd() ? kNull : it->value;
-}
+using client::GetMember;
+using client::GetString;
+using client::Json;
 
 // Service fields are named alike in both answers (ID, Service, Tags, Address, Port).
 Instance ReadService(const Json& service) {
@@ -38,7 +18,7 @@ Instance ReadService(const Json& service) {
   instance.id = GetString(service, "ID");
   instance.service = GetString(service, "Service");
   instance.address = GetString(service, "Address");
-  instance.port = GetInt(service, "Port");
+  instance.port = client::GetInt(service, "Port");
   const Json& tags = GetMember(service, "Tags");
   if (tags.IsArray()) {
     for (const Json& tag : tags.GetArray()) {
@@ -46,17 +26,6 @@ Instance ReadService(const Json& service) {
     }
   }
   return instance;
-}
-
-Result<rapidjson::Document> Parse(std::string_view body, std::string_view what) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Status::Internal("cannot read the agent's answer to " + std::string(what) +
-                            ": invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) +
-                            ": " + rapidjson::GetParseError_En(doc.GetParseError()));
-  }
-  return doc;
 }
 
 void SortInstances(std::vector<Instance>& instances) {
@@ -80,7 +49,7 @@ int StatusRank(std::string_view status) {
 }
 
 Result<std::vector<Instance>> ParseHealthService(std::string_view body) {
-  Result<rapidjson::Document> doc = Parse(body, "a health query");
+  Result<rapidjson::Document> doc = client::ParseAnswer(body, "a health query");
   if (!doc.ok()) return doc.status();
   if (!doc->IsArray()) {
     return Status::Internal("cannot read the agent's answer to a health query: expected a list");
@@ -111,7 +80,7 @@ Result<std::vector<Instance>> ParseHealthService(std::string_view body) {
 }
 
 Result<std::vector<Instance>> ParseAgentServices(std::string_view body) {
-  Result<rapidjson::Document> doc = Parse(body, "a services query");
+  Result<rapidjson::Document> doc = client::ParseAnswer(body, "a services query");
   if (!doc.ok()) return doc.status();
   if (!doc->IsObject()) {
     return Status::Internal(

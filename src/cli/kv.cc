@@ -1,19 +1,20 @@
 #include "cli/kv.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <fstream>
 #include <iostream>
 #include <iterator>
 
 #include "cli/answer.h"
+#include "client/json.h"
 #include "client/wire.h"
 #include "http/kv_json.h"
 
 namespace concierge::cli {
 
 namespace {
+
+using client::GetString;
+using client::GetUint64;
 
 std::string KeyTarget(std::string_view key) { return "/v1/kv/" + client::Encode(key, true); }
 
@@ -33,20 +34,8 @@ std::optional<std::string> ReadValue(const std::string& spec) {
   return spec;
 }
 
-std::string Str(const rapidjson::Value& obj, const char* key) {
-  auto it = obj.FindMember(key);
-  return it != obj.MemberEnd() && it->value.IsString()
-             ? std::string(it->value.GetString(), it->value.GetStringLength())
-             : std::string();
-}
-
-std::uint64_t Uint(const rapidjson::Value& obj, const char* key) {
-  auto it = obj.FindMember(key);
-  return it != obj.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64() : 0;
-}
-
 std::string Value(const rapidjson::Value& entry) {
-  return http::Base64Decode(Str(entry, "Value")).value_or("");
+  return http::Base64Decode(GetString(entry, "Value")).value_or("");
 }
 
 // A PUT or DELETE whose answer is true or false.
@@ -85,30 +74,29 @@ int Get(client::HttpClient& client, const KvArgs& a) {
     return 1;
   }
   if (r->status != 200) return Refused(*r);
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
-  if (doc.HasParseError() || !doc.IsArray()) {
+  Result<rapidjson::Document> doc = client::ParseJson(r->body);
+  if (!doc.ok() || !doc->IsArray()) {
     std::cerr << "Error: the agent's answer is not a JSON array\n";
     return 1;
   }
-  for (const auto& item : doc.GetArray()) {
+  for (const auto& item : doc->GetArray()) {
     if (a.keys) {
       if (item.IsString()) std::cout << item.GetString() << "\n";
       continue;
     }
     if (!item.IsObject()) continue;
     if (a.detailed) {
-      std::cout << "CreateIndex      " << Uint(item, "CreateIndex") << "\n"
-                << "Flags            " << Uint(item, "Flags") << "\n"
-                << "Key              " << Str(item, "Key") << "\n"
-                << "LockIndex        " << Uint(item, "LockIndex") << "\n"
-                << "ModifyIndex      " << Uint(item, "ModifyIndex") << "\n"
+      std::cout << "CreateIndex      " << GetUint64(item, "CreateIndex") << "\n"
+                << "Flags            " << GetUint64(item, "Flags") << "\n"
+                << "Key              " << GetString(item, "Key") << "\n"
+                << "LockIndex        " << GetUint64(item, "LockIndex") << "\n"
+                << "ModifyIndex      " << GetUint64(item, "ModifyIndex") << "\n"
                 << "Session          "
-                << (Str(item, "Session").empty() ? "-" : Str(item, "Session")) << "\n"
+                << (GetString(item, "Session").empty() ? "-" : GetString(item, "Session")) << "\n"
                 << "Value            " << Value(item) << "\n";
       if (a.recurse) std::cout << "\n";
     } else if (a.recurse) {
-      std::cout << Str(item, "Key") << ":" << Value(item) << "\n";
+      std::cout << GetString(item, "Key") << ":" << Value(item) << "\n";
     } else {
       std::cout << Value(item) << "\n";
     }
@@ -161,19 +149,15 @@ int Export(client::HttpClient& client, const KvArgs& a) {
     return 1;
   }
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  client::JsonWriter w(buf);
   w.StartArray();
   for (const auto& item : doc.GetArray()) {
     if (!item.IsObject()) continue;
     w.StartObject();
-    w.Key("key");
-    std::string key = Str(item, "Key");
-    w.String(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    client::WriteField(w, "key", GetString(item, "Key"));
     w.Key("flags");
-    w.Uint64(Uint(item, "Flags"));
-    w.Key("value");
-    std::string value = Str(item, "Value");
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    w.Uint64(GetUint64(item, "Flags"));
+    client::WriteField(w, "value", GetString(item, "Value"));
     w.EndObject();
   }
   w.EndArray();
@@ -184,29 +168,28 @@ int Export(client::HttpClient& client, const KvArgs& a) {
 int Import(client::HttpClient& client, const KvArgs& a) {
   std::optional<std::string> text = ReadValue(a.file.empty() ? "-" : a.file);
   if (!text) return 1;
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(text->data(), text->size());
-  if (doc.HasParseError() || !doc.IsArray()) {
+  Result<rapidjson::Document> doc = client::ParseJson(*text);
+  if (!doc.ok() || !doc->IsArray()) {
     std::cerr << "Error! the import is not a JSON array of {\"key\", \"flags\", \"value\"}\n";
     return 2;
   }
   std::size_t n = 0;
-  for (const auto& item : doc.GetArray()) {
+  for (const auto& item : doc->GetArray()) {
     std::optional<std::string> value =
-        item.IsObject() ? http::Base64Decode(Str(item, "value")) : std::nullopt;
-    if (!value || Str(item, "key").empty()) {
+        item.IsObject() ? http::Base64Decode(GetString(item, "value")) : std::nullopt;
+    if (!value || GetString(item, "key").empty()) {
       std::cerr << "Error! entry " << n << ": expected {\"key\", \"flags\", \"value\" (base64)}\n";
       return 2;
     }
     std::string target =
-        KeyTarget(Str(item, "key")) + "?flags=" + std::to_string(Uint(item, "flags"));
+        KeyTarget(GetString(item, "key")) + "?flags=" + std::to_string(GetUint64(item, "flags"));
     auto r = client.Put(target, *value);
     if (!r.ok()) {
       std::cerr << "Error: " << r.status().message() << "\n";
       return 1;
     }
     if (r->status != 200) return Refused(*r);
-    std::cout << "Imported: " << Str(item, "key") << "\n";
+    std::cout << "Imported: " << GetString(item, "key") << "\n";
     ++n;
   }
   return 0;

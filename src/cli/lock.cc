@@ -21,9 +21,9 @@
 
 #include "cli/answer.h"
 #include "cli/kv.h"
+#include "client/json.h"
 #include "client/wire.h"
 #include "core/time.h"
-#include "http/consul_json.h"
 #include "http/kv_json.h"
 
 namespace concierge::cli {
@@ -77,11 +77,6 @@ std::optional<client::Response> ReadKv(client::HttpClient& client, const std::st
   return std::move(*r);
 }
 
-std::string Member(const rapidjson::Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  return it != obj.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
-}
-
 // Consul's lock: the key PREFIX/.lock, acquired by the session.
 class Lock : public Hold {
  public:
@@ -110,7 +105,7 @@ class Lock : public Hold {
     doc.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
     if (r->status == 200 && !doc.HasParseError() && doc.IsArray() && doc.Size() == 1 &&
         doc[0].IsObject()) {
-      holder = Member(doc[0], "Session");
+      holder = client::GetString(doc[0], "Session");
     }
     s.ours = holder == session_;
     s.free = holder.empty();
@@ -208,11 +203,11 @@ class Semaphore : public Hold {
     std::set<std::string> live, listed;
     for (const auto& e : entries.GetArray()) {
       if (!e.IsObject()) continue;
-      const std::string key = Member(e, "Key"), holder = Member(e, "Session");
+      const std::string key = client::GetString(e, "Key"), holder = client::GetString(e, "Session");
       if (("/v1/kv/" + client::Encode(key, true)) == lock_) {
-        auto it = e.FindMember("ModifyIndex");
-        if (it != e.MemberEnd() && it->value.IsUint64()) seen.lock_index = it->value.GetUint64();
-        Decode(http::Base64Decode(Member(e, "Value")).value_or(""), &seen.limit, &listed);
+        seen.lock_index = client::GetUint64(e, "ModifyIndex");
+        Decode(http::Base64Decode(client::GetString(e, "Value")).value_or(""), &seen.limit,
+               &listed);
       } else if (!holder.empty()) {
         live.insert(holder);
         if (holder == session_ && ("/v1/kv/" + client::Encode(key, true)) == contender_) {
@@ -230,11 +225,11 @@ class Semaphore : public Hold {
     rapidjson::Document doc;
     doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
     if (doc.HasParseError() || !doc.IsObject()) return;
-    auto l = doc.FindMember("Limit");
-    if (l != doc.MemberEnd() && l->value.IsInt64()) *limit = l->value.GetInt64();
-    auto h = doc.FindMember("Holders");
-    if (h == doc.MemberEnd() || !h->value.IsObject()) return;
-    for (const auto& m : h->value.GetObject()) {
+    const client::Json& l = client::GetMember(doc, "Limit");
+    if (l.IsInt64()) *limit = l.GetInt64();
+    const client::Json& holders = client::GetMember(doc, "Holders");
+    if (!holders.IsObject()) return;
+    for (const auto& m : holders.GetObject()) {
       if (m.value.IsTrue()) out->insert(m.name.GetString());
     }
   }
@@ -242,7 +237,7 @@ class Semaphore : public Hold {
   std::string Encode(const std::set<std::string>& holders) const {
     std::string body = "{\"Limit\":" + std::to_string(limit_) + ",\"Holders\":{";
     for (const std::string& s : holders) {
-      body += (body.back() == '{' ? "" : ",") + http::EncodeString(s) + ":true";
+      body += (body.back() == '{' ? "" : ",") + client::Quote(s) + ":true";
     }
     return body + "}}";
   }
@@ -254,15 +249,12 @@ class Semaphore : public Hold {
 
 std::optional<std::string> CreateSession(client::HttpClient& client, const LockArgs& a) {
   std::string name = a.name.empty() ? "concierge lock " + a.prefix : a.name;
-  std::string body =
-      "{\"Name\":" + http::EncodeString(name) + ",\"TTL\":" + http::EncodeString(a.ttl) +
-      ",\"LockDelay\":" + http::EncodeString(a.lock_delay) + ",\"Behavior\":\"release\"}";
+  std::string body = "{\"Name\":" + client::Quote(name) + ",\"TTL\":" + client::Quote(a.ttl) +
+                     ",\"LockDelay\":" + client::Quote(a.lock_delay) + ",\"Behavior\":\"release\"}";
   int code = 0;
   auto doc = Call(client, "PUT", "/v1/session/create", body, &code);
-  if (!doc || !doc->IsObject() || !doc->HasMember("ID") || !(*doc)["ID"].IsString()) {
-    return std::nullopt;
-  }
-  return std::string((*doc)["ID"].GetString());
+  if (!doc || !client::GetMember(*doc, "ID").IsString()) return std::nullopt;
+  return client::GetString(*doc, "ID");
 }
 
 int ExitCode(int status) {

@@ -1,31 +1,12 @@
 #include "cli/maint.h"
 
-#include <rapidjson/document.h>
-
-#include <cstdio>
 #include <iostream>
 
 #include "cli/answer.h"
+#include "client/json.h"
+#include "client/wire.h"
 
 namespace concierge::cli {
-
-namespace {
-
-std::string QueryEscape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 CLI::App* AddMaintCommand(CLI::App& app, MaintArgs* args) {
   CLI::App* cmd = app.add_subcommand(
@@ -46,31 +27,30 @@ int RunMaint(client::HttpClient& client, const MaintArgs& args) {
       return 1;
     }
     if (r->status != 200) return Refused(*r);
-    rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
-    if (doc.HasParseError() || !doc.IsObject()) {
+    Result<rapidjson::Document> doc = client::ParseJson(r->body);
+    if (!doc.ok() || !doc->IsObject()) {
       std::cerr << "Error: the agent's /v1/agent/checks is not a JSON object\n";
       return 1;
     }
-    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
-      std::string_view id = it->name.GetString();
-      const auto& check = it->value;
-      if (!check.IsObject() || !check.HasMember("Notes") || !check["Notes"].IsString()) continue;
+    for (const auto& [name, check] : doc->GetObject()) {
+      std::string_view id = name.GetString();
+      if (!client::GetMember(check, "Notes").IsString()) continue;
+      std::string notes = client::GetString(check, "Notes");
       if (id == "_node_maintenance") {
-        std::cout << "Node:\n  Reason: " << check["Notes"].GetString() << "\n";
+        std::cout << "Node:\n  Reason: " << notes << "\n";
       } else if (id.starts_with("_service_maintenance:")) {
         std::cout << "Service:\n  ID: "
                   << id.substr(std::string_view("_service_maintenance:").size())
-                  << "\n  Reason: " << check["Notes"].GetString() << "\n";
+                  << "\n  Reason: " << notes << "\n";
       }
     }
     return 0;
   }
   std::string target = args.service.empty()
                            ? "/v1/agent/maintenance"
-                           : "/v1/agent/service/maintenance/" + QueryEscape(args.service);
+                           : "/v1/agent/service/maintenance/" + client::Encode(args.service);
   target += std::string("?enable=") + (args.enable ? "true" : "false");
-  if (!args.reason.empty()) target += "&reason=" + QueryEscape(args.reason);
+  if (!args.reason.empty()) target += "&reason=" + client::Encode(args.reason);
   Result<client::Response> r = client.Send("PUT", target);
   if (!r.ok()) {
     std::cerr << "Error: " << r.status().message() << "\n";

@@ -1,8 +1,6 @@
 #include "cli/servers.h"
 
 #include <fcntl.h>
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,34 +10,14 @@
 #include <tuple>
 
 #include "cli/targets.h"
+#include "client/json.h"
 
 namespace concierge::cli {
 namespace {
 
-using Json = rapidjson::Value;
-
-const Json& GetMember(const Json& object, const char* key) {
-  static const Json kNull;
-  if (!object.IsObject()) return kNull;
-  auto it = object.FindMember(key);
-  return it == object.MemberEnd() ? kNull : it->value;
-}
-
-std::string GetString(const Json& object, const char* key) {
-  const Json& v = GetMember(object, key);
-  return v.IsString() ? std::string(v.GetString(), v.GetStringLength()) : std::string();
-}
-
-Result<rapidjson::Document> Parse(std::string_view body, std::string_view what) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Status::Internal("cannot read the agent's answer to " + std::string(what) +
-                            ": invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) +
-                            ": " + rapidjson::GetParseError_En(doc.GetParseError()));
-  }
-  return doc;
-}
+using client::GetMember;
+using client::GetString;
+using client::Json;
 
 std::string JoinHostPort(const std::string& host, int port) {
   bool v6 = host.find(':') != std::string::npos;
@@ -51,7 +29,7 @@ std::string Errno() { return std::strerror(errno); }
 }  // namespace
 
 Result<std::vector<ServerMember>> ParseAgentMembers(std::string_view body) {
-  Result<rapidjson::Document> doc = Parse(body, "GET /v1/agent/members");
+  Result<rapidjson::Document> doc = client::ParseAnswer(body, "GET /v1/agent/members");
   if (!doc.ok()) return doc.status();
   if (!doc->IsArray()) {
     return Status::Internal(
@@ -62,10 +40,8 @@ Result<std::vector<ServerMember>> ParseAgentMembers(std::string_view body) {
   for (const Json& entry : doc->GetArray()) {
     ServerMember m;
     m.name = GetString(entry, "Name");
-    const Json& port = GetMember(entry, "Port");
-    m.raft_address = JoinHostPort(GetString(entry, "Addr"), port.IsInt() ? port.GetInt() : 0);
-    const Json& status = GetMember(entry, "Status");
-    m.voter = status.IsInt() && status.GetInt() == 1;
+    m.raft_address = JoinHostPort(GetString(entry, "Addr"), client::GetInt(entry, "Port"));
+    m.voter = client::GetInt(entry, "Status") == 1;
     const Json& tags = GetMember(entry, "Tags");
     m.http_address = GetString(tags, "http");
     m.leader = GetString(tags, "leader") == "true";
@@ -78,7 +54,8 @@ Result<std::vector<ServerMember>> ParseAgentMembers(std::string_view body) {
 }
 
 Result<std::vector<RaftPeer>> ParseRaftConfiguration(std::string_view body) {
-  Result<rapidjson::Document> doc = Parse(body, "GET /v1/operator/raft/configuration");
+  Result<rapidjson::Document> doc =
+      client::ParseAnswer(body, "GET /v1/operator/raft/configuration");
   if (!doc.ok()) return doc.status();
   const Json& servers = GetMember(*doc, "Servers");
   if (!servers.IsArray()) {
@@ -92,10 +69,8 @@ Result<std::vector<RaftPeer>> ParseRaftConfiguration(std::string_view body) {
     p.node = GetString(entry, "Node");
     p.id = GetString(entry, "ID");
     p.address = GetString(entry, "Address");
-    const Json& leader = GetMember(entry, "Leader");
-    p.leader = leader.IsBool() && leader.GetBool();
-    const Json& voter = GetMember(entry, "Voter");
-    p.voter = voter.IsBool() && voter.GetBool();
+    p.leader = client::GetBool(entry, "Leader");
+    p.voter = client::GetBool(entry, "Voter");
     peers.push_back(std::move(p));
   }
   return peers;

@@ -1,11 +1,9 @@
 #include "cli/service_body.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <set>
 #include <string_view>
 
+#include "client/json.h"
 #include "core/time.h"
 
 namespace concierge::cli {
@@ -35,19 +33,12 @@ Result<std::string> BuildServiceBody(const ServiceFlags& flags) {
   }
 
   rapidjson::StringBuffer out;
-  rapidjson::Writer<rapidjson::StringBuffer> json(out);
-  auto string = [&](const std::string& s) {
-    json.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  };
+  client::JsonWriter json(out);
+  auto string = [&](std::string_view s) { client::WriteString(json, s); };
   json.StartObject();
-  json.Key("ID");
-  string(flags.id.empty() ? flags.name : flags.id);
-  json.Key("Name");
-  string(flags.name);
-  if (!flags.address.empty()) {
-    json.Key("Address");
-    string(flags.address);
-  }
+  client::WriteField(json, "ID", flags.id.empty() ? flags.name : flags.id);
+  client::WriteField(json, "Name", flags.name);
+  if (!flags.address.empty()) client::WriteField(json, "Address", flags.address);
   if (flags.port) {
     json.Key("Port");
     json.Uint(*flags.port);
@@ -79,11 +70,9 @@ Result<std::string> BuildServiceBody(const ServiceFlags& flags) {
   if (!flags.ttl.empty()) {
     json.Key("Check");
     json.StartObject();
-    json.Key("TTL");
-    string(flags.ttl);
+    client::WriteField(json, "TTL", flags.ttl);
     if (!flags.deregister_critical_after.empty()) {
-      json.Key("DeregisterCriticalServiceAfter");
-      string(flags.deregister_critical_after);
+      client::WriteField(json, "DeregisterCriticalServiceAfter", flags.deregister_critical_after);
     }
     json.EndObject();
   }

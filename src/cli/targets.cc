@@ -1,34 +1,12 @@
 #include "cli/targets.h"
 
-#include <cctype>
+#include "client/wire.h"
 
 namespace concierge::cli {
 
-namespace {
+std::string EncodeQueryValue(std::string_view text) { return client::Encode(text); }
 
-std::string PercentEncode(std::string_view text, std::string_view keep) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-        keep.find(ch) != std::string_view::npos) {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string EncodeQueryValue(std::string_view text) { return PercentEncode(text, ""); }
-
-std::string EncodePathSegment(std::string_view text) { return PercentEncode(text, ":@"); }
+std::string EncodePathSegment(std::string_view text) { return client::Encode(text, true); }
 
 std::string DeregisterTarget(std::string_view service_id) {
   return "/v1/agent/service/deregister/" + EncodePathSegment(service_id);

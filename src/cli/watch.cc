@@ -1,6 +1,5 @@
 #include "cli/watch.h"
 
-#include <charconv>
 #include <map>
 #include <utility>
 
@@ -24,20 +23,6 @@ std::string StatusLine(const Instance& instance) {
 }
 
 }  // namespace
-
-std::optional<std::uint64_t> ParseIndex(const std::string* header) {
-  if (header == nullptr) return std::nullopt;
-  std::uint64_t value = 0;
-  const char* end = header->data() + header->size();
-  auto [ptr, ec] = std::from_chars(header->data(), end, value);
-  if (ec != std::errc() || ptr != end || header->empty()) return std::nullopt;
-  return value;
-}
-
-std::uint64_t NextIndex(std::uint64_t previous, std::uint64_t received) {
-  if (received < previous) return 0;
-  return received == 0 ? 1 : received;
-}
 
 std::vector<std::string> DescribeChanges(const std::vector<Instance>& before,
                                          const std::vector<Instance>& after) {

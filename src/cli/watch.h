@@ -9,16 +9,13 @@
 #include <vector>
 
 #include "cli/instances.h"
+#include "client/wire.h"
 
 namespace concierge::cli {
 
-// The X-Consul-Index value, or nullopt if it is missing or not a number.
-std::optional<std::uint64_t> ParseIndex(const std::string* header);
-
-// The index for the next blocking query after an answer carrying `received`, following
-// Consul's advice: an index that went backwards (agent restarted or restored) resets to 0,
-// which asks for the current state at once; 0 itself never blocks, so it becomes 1.
-std::uint64_t NextIndex(std::uint64_t previous, std::uint64_t received);
+// The blocking-query index, as the client library reads and moves it.
+using client::NextIndex;
+using client::ParseIndex;
 
 // One line per difference, in ID order:
 //   + web-1 10.0.0.1:8080 passing

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <mutex>
 #include <set>
 
@@ -17,15 +16,6 @@ class RealClock final : public Clock {
  public:
   TimePoint Now() const override { return std::chrono::steady_clock::now(); }
 };
-
-std::optional<std::uint64_t> ParseIndex(const std::string* header) {
-  if (header == nullptr || header->empty()) return std::nullopt;
-  std::uint64_t value = 0;
-  const char* end = header->data() + header->size();
-  auto [ptr, ec] = std::from_chars(header->data(), end, value);
-  if (ec != std::errc() || ptr != end) return std::nullopt;
-  return value;
-}
 
 std::string Refused(const client::Response& r) {
   std::string body = r.body.substr(0, 500);
@@ -216,7 +206,7 @@ Result<HealthAnswer> Client::Health(std::string_view service, const HealthQuery&
   if (r->status >= 300) {
     return Status::InvalidArgument("health of " + std::string(service) + ": " + Refused(*r));
   }
-  std::optional<std::uint64_t> index = ParseIndex(r->Header("X-Consul-Index"));
+  std::optional<std::uint64_t> index = client::ParseIndex(r->Header("X-Consul-Index"));
   if (!index) {
     return Status::Internal("the answer of " + preferred_address() +
                             " has no numeric X-Consul-Index header; is it a Concierge or "

@@ -1,39 +1,14 @@
 #include "client/wire.h"
 
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <tuple>
+
+#include "client/json.h"
 
 namespace concierge::client {
 namespace {
-
-using Json = rapidjson::Value;
-
-std::string GetString(const Json& object, const char* key) {
-  if (!object.IsObject()) return {};
-  auto it = object.FindMember(key);
-  if (it == object.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-int GetInt(const Json& object, const char* key, int otherwise) {
-  if (!object.IsObject()) return otherwise;
-  auto it = object.FindMember(key);
-  if (it == object.MemberEnd() || !it->value.IsInt()) return otherwise;
-  return it->value.GetInt();
-}
-
-const Json& GetMember(const Json& object, const char* key) {
-  static const Json kNull;
-  if (!object.IsObject()) return kNull;
-  auto it = object.FindMember(key);
-  return it == object.MemberEnd() ? kNull : it->value;
-}
 
 HealthStatus ParseStatus(std::string_view s) {
   if (s == "passing") return HealthStatus::kPassing;
@@ -50,11 +25,8 @@ std::string GoDuration(Duration d) {
 
 std::string EncodeRegistration(const ServiceRegistration& r) {
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  auto field = [&](const char* key, const std::string& value) {
-    w.Key(key);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-  };
+  JsonWriter w(buffer);
+  auto field = [&](const char* key, std::string_view value) { WriteField(w, key, value); };
   w.StartObject();
   field("ID", r.InstanceId());
   field("Name", r.name);
@@ -66,8 +38,7 @@ std::string EncodeRegistration(const ServiceRegistration& r) {
   if (!r.tags.empty()) {
     w.Key("Tags");
     w.StartArray();
-    for (const std::string& t : r.tags)
-      w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+    for (const std::string& t : r.tags) WriteString(w, t);
     w.EndArray();
   }
   if (!r.meta.empty()) {
@@ -140,33 +111,30 @@ std::vector<Instance> DecodeHealthEntries(const Json& list) {
   return instances;
 }
 
-Status Unreadable(std::string_view what, const rapidjson::Document& doc) {
-  return Status::Internal("cannot read the registry's answer to a " + std::string(what) +
-                          ": invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) +
-                          ": " + rapidjson::GetParseError_En(doc.GetParseError()));
+Status Unreadable(std::string_view what, const Status& why) {
+  return Status::Internal("cannot read the registry's answer to a " + std::string(what) + ": " +
+                          why.message());
 }
 
 }  // namespace
 
 Result<std::vector<Instance>> DecodeHealth(std::string_view body) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError()) return Unreadable("health query", doc);
-  if (!doc.IsArray()) {
+  Result<rapidjson::Document> doc = ParseJson(body);
+  if (!doc.ok()) return Unreadable("health query", doc.status());
+  if (!doc->IsArray()) {
     return Status::Internal("cannot read the registry's answer to a health query: expected a list");
   }
-  return DecodeHealthEntries(doc);
+  return DecodeHealthEntries(*doc);
 }
 
 Result<ServiceDelta> DecodeDelta(std::string_view body) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError()) return Unreadable("delta query", doc);
-  const Json& changed = GetMember(doc, "Changed");
-  const Json& removed = GetMember(doc, "Removed");
-  const Json& index = GetMember(doc, "Index");
-  const Json& resync = GetMember(doc, "Resync");
-  if (!doc.IsObject() || !changed.IsArray() || !removed.IsArray() || !index.IsUint64() ||
+  Result<rapidjson::Document> doc = ParseJson(body);
+  if (!doc.ok()) return Unreadable("delta query", doc.status());
+  const Json& changed = GetMember(*doc, "Changed");
+  const Json& removed = GetMember(*doc, "Removed");
+  const Json& index = GetMember(*doc, "Index");
+  const Json& resync = GetMember(*doc, "Resync");
+  if (!doc->IsObject() || !changed.IsArray() || !removed.IsArray() || !index.IsUint64() ||
       !resync.IsBool()) {
     return Status::Internal(
         "cannot read the registry's answer to a delta query: expected an object with Index, "
@@ -222,6 +190,15 @@ std::string HealthTarget(std::string_view service, const HealthQuery& query) {
 std::string DeltaTarget(std::string_view service, const DeltaQuery& query) {
   return "/v1/concierge/delta/service/" + Encode(service, true) +
          "?index=" + std::to_string(query.index) + "&wait=" + GoDuration(query.wait);
+}
+
+std::optional<std::uint64_t> ParseIndex(const std::string* header) {
+  if (header == nullptr || header->empty()) return std::nullopt;
+  std::uint64_t value = 0;
+  const char* end = header->data() + header->size();
+  auto [ptr, ec] = std::from_chars(header->data(), end, value);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
 }
 
 std::uint64_t NextIndex(std::uint64_t previous, std::uint64_t received) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,8 +32,13 @@ std::string Encode(std::string_view text, bool path = false);
 // GET /v1/health/service/<name>?passing=1&tag=..&index=N&wait=W
 std::string HealthTarget(std::string_view service, const HealthQuery& query);
 
-// The index for the next blocking query after an answer carrying `received`: an index that
-// went backwards (the registry restarted or was restored) resets to 0, which answers at once.
+// The X-Consul-Index value, or nullopt if it is missing or not a number.
+std::optional<std::uint64_t> ParseIndex(const std::string* header);
+
+// The index for the next blocking query after an answer carrying `received`, following
+// Consul's advice: an index that went backwards (the registry restarted or was restored)
+// resets to 0, which asks for the current state at once; 0 itself never blocks, so it
+// becomes 1.
 std::uint64_t NextIndex(std::uint64_t previous, std::uint64_t received);
 
 }  // namespace concierge::client
