@@ -13,7 +13,8 @@
 //   watch      park --watchers blocking watchers on one service, change an instance's status
 //              --rounds times, and time how long each watcher took to hear of it
 //   expiry     register --n instances with a --ttl, heartbeat them every ttl/4, stop --stop of
-//              them one by one, and time when a watcher saw each one fail, past its deadline
+//              them one by one, and time when a watcher saw each one fail, past its deadline;
+//              with --background K (or --service NAME) in a big service, watched with --delta
 // Run `loadgen --help` for every option. See BENCHMARKS.md ("Scale") for what is measured.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -75,6 +76,7 @@ void Log(const std::string& message) {
 // Latency samples in nanoseconds; percentiles by sorting once at the end.
 struct Samples {
   std::vector<int64_t> ns;
+  int64_t longest_gap = 0;  // RunRequests: the longest time without an answer (a stall)
   void Add(int64_t v) { ns.push_back(v); }
   double Percentile(double p) {
     if (ns.empty()) return 0;
@@ -218,6 +220,9 @@ struct Options {
   int rounds = 5;
   long stop = 100;         // instances the expiry mode stops
   double stop_gap = 0.05;  // seconds between two stops
+  long background = 0;     // expiry: long-TTL instances beside them in the same service
+  std::string service;     // every instance in this service (instead of PREFIX-svc-K)
+  bool delta = false;      // expiry: watch through the delta stream, not a blocking query
   int server_pid = 0;      // report this process's CPU and RSS
 };
 
@@ -244,6 +249,11 @@ void Usage() {
       "  --rounds R        watch: status changes (5)\n"
       "  --stop K          expiry: instances to stop heartbeating (100)\n"
       "  --stop-gap S      expiry: seconds between two stops (0.05)\n"
+      "  --background K    expiry: first register K more instances (1 h TTL, no heartbeats) in\n"
+      "                    the same service, numbered N .. N+K-1: a big service (0)\n"
+      "  --service NAME    every instance in service NAME (expiry: join an existing service)\n"
+      "  --delta           expiry: the watcher follows GET /v1/concierge/delta/service/NAME\n"
+      "                    instead of a blocking /v1/health/service/NAME?passing\n"
       "  --server-pid PID  report the server's CPU (during the measured phase) and RSS\n",
       stderr);
 }
@@ -267,6 +277,10 @@ Options ParseOptions(int argc, char** argv) {
     std::string_view flag = argv[i];
     if (flag == "--no-register") {
       o.no_register = true;
+      continue;
+    }
+    if (flag == "--delta") {
+      o.delta = true;
       continue;
     }
     if (i + 1 >= argc) Die(std::string(flag) + ": missing its value (see --help)");
@@ -312,6 +326,10 @@ Options ParseOptions(int argc, char** argv) {
       o.stop = static_cast<long>(number(flag, v));
     else if (flag == "--stop-gap")
       o.stop_gap = number(flag, v);
+    else if (flag == "--background")
+      o.background = static_cast<long>(number(flag, v));
+    else if (flag == "--service")
+      o.service = v;
     else if (flag == "--server-pid")
       o.server_pid = static_cast<int>(number(flag, v));
     else
@@ -330,6 +348,7 @@ Options ParseOptions(int argc, char** argv) {
 // One simulated instance's record, the same for every system.
 std::string InstanceId(const Options& o, long i) { return o.prefix + "-" + std::to_string(i); }
 std::string ServiceName(const Options& o, long i) {
+  if (!o.service.empty()) return o.service;
   return o.prefix + "-svc-" + std::to_string(i / o.per_service);
 }
 std::string RegistrationJson(const Options& o, long i, bool with_check) {
@@ -669,8 +688,12 @@ double RunRequests(Loop& loop, long count, int conns, int depth,
   long next = 0, done = 0;
   std::string error;
   std::vector<Conn*> cs;
+  int64_t last_answer = 0;
   Conn::Handler handler = [&](Conn& c, const Response& r) {
     ++done;
+    int64_t now = NowNs();
+    if (lat) lat->longest_gap = std::max(lat->longest_gap, now - last_answer);
+    last_answer = now;
     if (r.status / 100 != 2) {
       if (error.empty()) {
         error =
@@ -687,6 +710,7 @@ double RunRequests(Loop& loop, long count, int conns, int depth,
   };
   cs = loop.ConnectMany(std::min<long>(conns, std::max(1L, count)), handler);
   int64_t start = NowNs();
+  last_answer = start;
   for (int d = 0; d < depth; ++d) {
     for (Conn* c : cs) {
       if (next >= count) break;
@@ -722,7 +746,10 @@ std::pair<double, std::string> Register(Loop& loop, const Options& o,
         },
         nullptr, &lat, "register");
     double rate = static_cast<double>(o.n) / s;
-    return {rate, "\"register_s\":" + std::to_string(s) + "," + lat.Json("register_")};
+    char gap[64];
+    std::snprintf(gap, sizeof gap, ",\"register_longest_gap_ms\":%.3f",
+                  static_cast<double>(lat.longest_gap) / 1e6);
+    return {rate, "\"register_s\":" + std::to_string(s) + "," + lat.Json("register_") + gap};
   }
   // etcd
   std::vector<std::string> ids(static_cast<size_t>(o.n));
@@ -1375,7 +1402,24 @@ std::string ExpiryJson(const Options& o, ExpiryBook& book) {
 int ExpiryHttp(const Options& o) {
   Loop loop(o.host, o.port);
   Options reg = o;
-  reg.per_service = o.n;  // one service, watched as a whole
+  reg.per_service = o.n + o.background;  // one service, watched as a whole
+  const bool etcd = o.target == "etcd";
+  if (etcd && (o.background > 0 || o.delta)) Die("--background and --delta: Concierge only");
+  if (o.background > 0) {
+    // First, so that the measured instances' TTLs do not run out meanwhile. They beat never:
+    // an hour's TTL outlasts the run.
+    Options bg = reg;
+    bg.ttl = 3600;
+    RunRequests(
+        loop, o.background, o.conns, o.depth,
+        [&](long k) {
+          return HttpRequest("PUT", "/v1/agent/service/register",
+                             RegistrationJson(bg, o.n + k, true));
+        },
+        nullptr, nullptr, "background register");
+    Log("registered " + std::to_string(o.background) + " background instances in " +
+        ServiceName(reg, 0));
+  }
   std::vector<std::string> leases;
   Register(loop, reg, &leases);
   Log("registered " + std::to_string(o.n) + " instances with a " + std::to_string(o.ttl) +
@@ -1384,14 +1428,16 @@ int ExpiryHttp(const Options& o) {
   book.deadline.assign(static_cast<size_t>(o.n), 0);
   book.stopped.assign(static_cast<size_t>(o.n), false);
   book.seen.assign(static_cast<size_t>(o.n), false);
-  const bool etcd = o.target == "etcd";
   const int64_t ttl_ns = static_cast<int64_t>(o.ttl * 1e9);
 
   // The watcher.
   uint64_t index = 0;
   std::string watch_path = "/v1/health/service/" + ServiceName(reg, 0) + "?passing";
+  std::string delta_path = "/v1/concierge/delta/service/" + ServiceName(reg, 0);
   Conn* watcher = nullptr;
   std::string error;
+  long answers = 0, resyncs = 0;  // what the watcher was sent
+  double answer_bytes = 0;
   if (etcd) {
     std::string from = Base64("/services/" + ServiceName(reg, 0) + "/");
     std::string to = "/services/" + ServiceName(reg, 0) + "0";  // '/' + 1
@@ -1414,12 +1460,80 @@ int ExpiryHttp(const Options& o) {
     loop.RunUntil([&] { return created; }, NowNs() + 10'000'000'000);
     if (!created) Die("etcd watch not created");
   } else {
+    // The delta stream: a first question from index 0 answers Resync with the service's
+    // index (the instances were all passing then: just registered); then each answer lists
+    // the instances that changed, with their checks, and the IDs removed. A later Resync
+    // (the server's history does not reach back to our index) is followed by one whole read.
+    bool whole_pending = false;
+    auto ask_delta = [&](Conn& c) {
+      c.Send(HttpRequest("GET", delta_path + "?index=" + std::to_string(index) + "&wait=60s"), 0);
+    };
+    std::function<void(Conn&, const Response&)> on_delta = [&](Conn& c, const Response& r) {
+      int64_t now = NowNs();
+      if (r.status != 200) {
+        error = "delta: HTTP " + std::to_string(r.status);
+        return;
+      }
+      ++answers;
+      answer_bytes += static_cast<double>(r.body.size());
+      if (whole_pending) {  // a whole ?passing answer after a resync
+        whole_pending = false;
+        std::vector<bool> present(static_cast<size_t>(o.n), false);
+        for (size_t at = r.body.find("\"ServiceID\":\""); at != std::string_view::npos;
+             at = r.body.find("\"ServiceID\":\"", at + 1)) {
+          long i = InstanceNumber(o, JsonField(r.body, "ServiceID", at));
+          if (i >= 0 && i < o.n) present[static_cast<size_t>(i)] = true;
+        }
+        for (long i = 0; i < o.n; ++i) {
+          if (!present[static_cast<size_t>(i)]) book.See(i, now);
+        }
+        index = r.index;
+        ask_delta(c);
+        return;
+      }
+      if (r.body.substr(0, 64).find("\"Resync\":true") != std::string_view::npos) {
+        if (index != 0) {
+          ++resyncs;
+          whole_pending = true;
+          index = r.index;
+          c.Send(HttpRequest("GET", watch_path), 0);
+          return;
+        }
+        index = r.index;
+        ask_delta(c);
+        return;
+      }
+      // Each check names its instance after its status: an instance whose check is not
+      // passing failed (as ?passing would leave it out).
+      for (size_t at = r.body.find("\"ServiceID\":\""); at != std::string_view::npos;
+           at = r.body.find("\"ServiceID\":\"", at + 1)) {
+        size_t status_at = r.body.rfind("\"Status\":\"", at);
+        if (status_at == std::string_view::npos) continue;
+        if (JsonField(r.body, "Status", status_at) == "passing") continue;
+        book.See(InstanceNumber(o, JsonField(r.body, "ServiceID", at)), now);
+      }
+      // "Removed":["ID",...] ends the answer.
+      size_t removed = r.body.rfind("\"Removed\":[");
+      size_t end = removed == std::string_view::npos ? 0 : r.body.find(']', removed);
+      for (size_t at = removed + 11; removed != std::string_view::npos;) {
+        size_t open = r.body.find('"', at);
+        if (open == std::string_view::npos || open > end) break;
+        size_t close = r.body.find('"', open + 1);
+        if (close == std::string_view::npos) break;
+        book.See(InstanceNumber(o, r.body.substr(open + 1, close - open - 1)), now);
+        at = close + 1;
+      }
+      index = r.index;
+      ask_delta(c);
+    };
     std::function<void(Conn&, const Response&)> on_answer = [&](Conn& c, const Response& r) {
       int64_t now = NowNs();
       if (r.status != 200) {
         error = "watch: HTTP " + std::to_string(r.status);
         return;
       }
+      ++answers;
+      answer_bytes += static_cast<double>(r.body.size());
       std::vector<bool> present(static_cast<size_t>(o.n), false);
       for (size_t at = r.body.find("\"ServiceID\":\""); at != std::string_view::npos;
            at = r.body.find("\"ServiceID\":\"", at + 1)) {
@@ -1432,8 +1546,13 @@ int ExpiryHttp(const Options& o) {
       index = r.index;
       c.Send(HttpRequest("GET", watch_path + "&index=" + std::to_string(index) + "&wait=60s"), 0);
     };
-    watcher = loop.Connect(on_answer);
-    watcher->Send(HttpRequest("GET", watch_path), 0);
+    if (o.delta) {
+      watcher = loop.Connect(on_delta);
+      ask_delta(*watcher);
+    } else {
+      watcher = loop.Connect(on_answer);
+      watcher->Send(HttpRequest("GET", watch_path), 0);
+    }
   }
 
   // Heartbeats: instance i beats every ttl/4, spread evenly; one request each.
@@ -1489,7 +1608,15 @@ int ExpiryHttp(const Options& o) {
     Log("only " + std::to_string(book.seen_count) + " of " + std::to_string(o.stop) +
         " stopped instances were seen failing");
   }
-  std::printf("{%s%s%s}\n", Common(o).c_str(), ExpiryJson(o, book).c_str(),
+  char watch[200];
+  std::snprintf(watch, sizeof watch,
+                ",\"watch\":\"%s\",\"background\":%ld,\"watch_answers\":%ld,"
+                "\"watch_mb\":%.1f,\"resyncs\":%ld",
+                etcd      ? "etcd"
+                : o.delta ? "delta"
+                          : "plain",
+                o.background, answers, answer_bytes / 1e6, resyncs);
+  std::printf("{%s%s%s%s}\n", Common(o).c_str(), ExpiryJson(o, book).c_str(), watch,
               ServerStats(o, 0, 1).c_str());
   return book.seen_count < o.stop ? 1 : 0;
 }

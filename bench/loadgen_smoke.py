@@ -42,6 +42,7 @@ def main():
 
         reg = run("register", "--n", "300", "--conns", "8")
         assert reg["registrations_per_s"] > 0 and reg["register_samples"] == 300, reg
+        assert reg["register_longest_gap_ms"] > 0, reg
         hb = run("heartbeat", "--n", "300", "--no-register", "--rate", "0", "--duration", "1",
                  "--warmup", "0.2", "--conns", "8", "--depth", "2")
         assert hb["errors"] == 0 and hb["heartbeats_per_s"] > 0 and hb["server_cpu_cores"] >= 0, hb
@@ -53,6 +54,10 @@ def main():
         expiry = run("expiry", "--prefix", "fd", "--n", "20", "--ttl", "0.5", "--stop", "4",
                      "--stop-gap", "0.05", "--conns", "4")
         assert expiry["seen"] == 4 and expiry["seen_early"] == 0, expiry
+        # In a bigger service, seen through the delta stream.
+        delta = run("expiry", "--prefix", "fe", "--n", "20", "--ttl", "0.5", "--stop", "4",
+                    "--stop-gap", "0.05", "--conns", "4", "--background", "200", "--delta")
+        assert delta["seen"] == 4 and delta["watch"] == "delta", delta
         bad = subprocess.run([LOADGEN, "heartbeat", "--addr", "127.0.0.1:" + port, "--rate", "x"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
         assert bad.returncode != 0 and "--rate" in bad.stderr, bad.stderr
