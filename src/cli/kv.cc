@@ -7,7 +7,7 @@
 #include "cli/answer.h"
 #include "client/json.h"
 #include "client/wire.h"
-#include "http/kv_json.h"
+#include "tls/base64.h"
 
 namespace concierge::cli {
 
@@ -35,7 +35,7 @@ std::optional<std::string> ReadValue(const std::string& spec) {
 }
 
 std::string Value(const rapidjson::Value& entry) {
-  return http::Base64Decode(GetString(entry, "Value")).value_or("");
+  return tls::Base64Decode(GetString(entry, "Value")).value_or("");
 }
 
 // A PUT or DELETE whose answer is true or false.
@@ -176,7 +176,7 @@ int Import(client::HttpClient& client, const KvArgs& a) {
   std::size_t n = 0;
   for (const auto& item : doc->GetArray()) {
     std::optional<std::string> value =
-        item.IsObject() ? http::Base64Decode(GetString(item, "value")) : std::nullopt;
+        item.IsObject() ? tls::Base64Decode(GetString(item, "value")) : std::nullopt;
     if (!value || GetString(item, "key").empty()) {
       std::cerr << "Error! entry " << n << ": expected {\"key\", \"flags\", \"value\" (base64)}\n";
       return 2;

@@ -24,7 +24,7 @@
 #include "client/json.h"
 #include "client/wire.h"
 #include "core/time.h"
-#include "http/kv_json.h"
+#include "tls/base64.h"
 
 namespace concierge::cli {
 
@@ -206,8 +206,7 @@ class Semaphore : public Hold {
       const std::string key = client::GetString(e, "Key"), holder = client::GetString(e, "Session");
       if (("/v1/kv/" + client::Encode(key, true)) == lock_) {
         seen.lock_index = client::GetUint64(e, "ModifyIndex");
-        Decode(http::Base64Decode(client::GetString(e, "Value")).value_or(""), &seen.limit,
-               &listed);
+        Decode(tls::Base64Decode(client::GetString(e, "Value")).value_or(""), &seen.limit, &listed);
       } else if (!holder.empty()) {
         live.insert(holder);
         if (holder == session_ && ("/v1/kv/" + client::Encode(key, true)) == contender_) {

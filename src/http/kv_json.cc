@@ -1,6 +1,5 @@
 #include "http/kv_json.h"
 
-#include <openssl/evp.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -11,6 +10,7 @@
 
 #include "core/time.h"
 #include "http/json_parse.h"
+#include "tls/base64.h"
 
 namespace concierge::http {
 
@@ -98,7 +98,7 @@ void WriteEntry(Writer& w, const core::KvEntry& e, bool value) {
   w.Uint64(e.flags);
   Key(w, "Value");
   if (value && !e.value.empty()) {
-    String(w, Base64Encode(e.value));
+    String(w, tls::Base64Encode(e.value));
   } else {
     w.Null();
   }
@@ -114,39 +114,6 @@ void WriteEntry(Writer& w, const core::KvEntry& e, bool value) {
 }
 
 }  // namespace
-
-std::string Base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::optional<std::string> Base64Decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' ||
-              (c == '=' && i + 2 >= text.size());
-    if (!ok) return std::nullopt;
-  }
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  std::size_t size = static_cast<std::size_t>(n);
-  if (text.ends_with("==")) {
-    size -= 2;
-  } else if (text.ends_with("=")) {
-    size -= 1;
-  }
-  out.resize(size);
-  return out;
-}
 
 std::string EncodeKvEntries(const std::vector<const core::KvEntry*>& entries, bool values) {
   rapidjson::StringBuffer buf;
@@ -289,7 +256,7 @@ Result<std::vector<core::KvOp>> DecodeTxn(std::string_view body) {
     if (auto st = GetUint(*kv, "Flags", where, &op.flags); !st.ok()) return st;
     if (auto st = GetUint(*kv, "Index", where, &op.index); !st.ok()) return st;
     if (auto st = GetString(*kv, "Session", where, &op.session); !st.ok()) return st;
-    auto bytes = Base64Decode(value);
+    auto bytes = tls::Base64Decode(value);
     if (!bytes) return Status::InvalidArgument(where + "Value: expected base64");
     op.value = std::move(*bytes);
     ops.push_back(std::move(op));

@@ -13,10 +13,6 @@
 
 namespace concierge::http {
 
-std::string Base64Encode(std::string_view bytes);
-// Standard base64 with padding; nullopt for anything else.
-std::optional<std::string> Base64Decode(std::string_view text);
-
 // [{"LockIndex", "Key", "Flags", "Value", "CreateIndex", "ModifyIndex"[, "Session"]}]; with
 // `values` false, "Value" is null (Consul's transaction results for writes).
 std::string EncodeKvEntries(const std::vector<const core::KvEntry*>& entries, bool values = true);

@@ -5,9 +5,10 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include <cctype>
 #include <charconv>
 #include <fstream>
+
+#include "tls/base64.h"
 
 namespace concierge::tls {
 
@@ -40,22 +41,11 @@ Result<ClusterKey> ClusterKey::Parse(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
     text.remove_suffix(1);
   }
-  if (text.empty() || text.size() % 4 != 0 || text.size() > 64) return bad();
-  for (char c : text) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/' && c != '=') {
-      return bad();
-    }
-  }
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) return bad();
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  std::size_t padding = text.ends_with("==") ? 2 : text.ends_with("=") ? 1 : 0;
-  out.resize(static_cast<std::size_t>(n) - padding);
-  if (out.size() != 16 && out.size() != 24 && out.size() != 32) return bad();
-  return ClusterKey(std::move(out));
+  if (text.size() > 64) return bad();
+  std::optional<std::string> out = Base64Decode(text);
+  if (!out) return bad();
+  if (out->size() != 16 && out->size() != 24 && out->size() != 32) return bad();
+  return ClusterKey(std::move(*out));
 }
 
 Result<ClusterKey> ClusterKey::FromFile(const std::string& path) {
@@ -74,10 +64,7 @@ Result<std::string> ClusterKey::Generate() {
   if (RAND_bytes(bytes, sizeof bytes) != 1) {
     return Status::Internal("cannot get random bytes from OpenSSL");
   }
-  std::string out(4 * ((sizeof bytes + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes, sizeof bytes);
-  out.resize(static_cast<std::size_t>(n));
-  return out;
+  return Base64Encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
 Mac ClusterKey::Sign(std::string_view label, std::initializer_list<std::string_view> parts) const {
