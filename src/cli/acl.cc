@@ -3,39 +3,56 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <utility>
 
-#include "cli/answer.h"
-#include "client/json.h"
+#include "client/acl_api.h"
 
 namespace concierge::cli {
 
 namespace {
 
-using Writer = client::JsonWriter;
-using client::GetString;
-using client::WriteField;
-
 // Consul's layout of `consul acl token read`.
-void PrintToken(const rapidjson::Value& t) {
-  std::cout << "AccessorID:       " << GetString(t, "AccessorID") << "\n";
-  if (t.HasMember("SecretID"))
-    std::cout << "SecretID:         " << GetString(t, "SecretID") << "\n";
-  std::cout << "Description:      " << GetString(t, "Description") << "\n"
+void PrintToken(const client::AclToken& t) {
+  std::cout << "AccessorID:       " << t.accessor_id << "\n";
+  if (t.secret_id) std::cout << "SecretID:         " << *t.secret_id << "\n";
+  std::cout << "Description:      " << t.description << "\n"
             << "Local:            false\n"
-            << "Create Time:      " << GetString(t, "CreateTime") << "\n"
+            << "Create Time:      " << t.create_time << "\n"
             << "Policies:\n";
-  if (t.HasMember("Policies") && t["Policies"].IsArray()) {
-    for (const auto& p : t["Policies"].GetArray()) {
-      std::cout << "   " << GetString(p, "ID") << " - " << GetString(p, "Name") << "\n";
-    }
+  for (const client::AclPolicyLink& p : t.policies) {
+    std::cout << "   " << p.id << " - " << p.name << "\n";
   }
 }
 
-void PrintPolicy(const rapidjson::Value& p) {
-  std::cout << "ID:           " << GetString(p, "ID") << "\n"
-            << "Name:         " << GetString(p, "Name") << "\n"
-            << "Description:  " << GetString(p, "Description") << "\n";
-  if (p.HasMember("Rules")) std::cout << "Rules:\n" << GetString(p, "Rules") << "\n";
+void PrintPolicy(const client::AclPolicy& p) {
+  std::cout << "ID:           " << p.id << "\n"
+            << "Name:         " << p.name << "\n"
+            << "Description:  " << p.description << "\n";
+  if (p.rules) std::cout << "Rules:\n" << *p.rules << "\n";
+}
+
+int Fail(const Status& status) {
+  std::cerr << "Error: " << status.message() << "\n";
+  return 1;
+}
+
+// Prints what a call answered, or its failure.
+template <typename T>
+int Print(const Result<T>& answer, void (*print)(const T&)) {
+  if (!answer.ok()) return Fail(answer.status());
+  print(*answer);
+  return 0;
+}
+
+template <typename T>
+int PrintList(const Result<std::vector<T>>& list, void (*print)(const T&)) {
+  if (!list.ok()) return Fail(list.status());
+  bool first = true;
+  for (const T& item : *list) {
+    if (!std::exchange(first, false)) std::cout << "\n";
+    print(item);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -81,14 +98,8 @@ CLI::App* AddAclCommand(CLI::App& app, AclArgs* a, const std::function<void(CLI:
   return acl;
 }
 
-int RunAcl(client::HttpClient& client, const AclArgs& a) {
-  int rc = 0;
-  if (a.bootstrap->parsed()) {
-    auto t = Call(client, "PUT", "/v1/acl/bootstrap", "", &rc);
-    if (!t) return rc;
-    PrintToken(*t);
-    return 0;
-  }
+int RunAcl(client::HttpClient& http, const AclArgs& a) {
+  if (a.bootstrap->parsed()) return Print(client::AclBootstrap(http), PrintToken);
   if (a.policy_create->parsed()) {
     std::string rules = a.rules;
     if (rules.starts_with("@")) {
@@ -101,65 +112,20 @@ int RunAcl(client::HttpClient& client, const AclArgs& a) {
       }
       rules = text.str();
     }
-    rapidjson::StringBuffer buf;
-    Writer w(buf);
-    w.StartObject();
-    WriteField(w, "Name", a.name);
-    WriteField(w, "Description", a.description);
-    WriteField(w, "Rules", rules);
-    w.EndObject();
-    auto p = Call(client, "PUT", "/v1/acl/policy", {buf.GetString(), buf.GetSize()}, &rc);
-    if (!p) return rc;
-    PrintPolicy(*p);
-    return 0;
+    return Print(client::AclCreatePolicy(http, a.name, a.description, rules), PrintPolicy);
   }
-  if (a.policy_list->parsed() || a.token_list->parsed()) {
-    const bool policies = a.policy_list->parsed();
-    auto list = Call(client, "GET", policies ? "/v1/acl/policies" : "/v1/acl/tokens", "", &rc);
-    if (!list) return rc;
-    if (!list->IsArray()) return 1;
-    bool first = true;
-    for (const auto& item : list->GetArray()) {
-      if (!std::exchange(first, false)) std::cout << "\n";
-      policies ? PrintPolicy(item) : PrintToken(item);
-    }
-    return 0;
-  }
+  if (a.policy_list->parsed()) return PrintList(client::AclPolicies(http), PrintPolicy);
+  if (a.token_list->parsed()) return PrintList(client::AclTokens(http), PrintToken);
   if (a.token_create->parsed()) {
-    rapidjson::StringBuffer buf;
-    Writer w(buf);
-    w.StartObject();
-    WriteField(w, "Description", a.description);
-    w.Key("Policies");
-    w.StartArray();
-    for (const std::string& name : a.policy_names) {
-      w.StartObject();
-      WriteField(w, "Name", name);
-      w.EndObject();
-    }
-    for (const std::string& id : a.policy_ids) {
-      w.StartObject();
-      WriteField(w, "ID", id);
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    auto t = Call(client, "PUT", "/v1/acl/token", {buf.GetString(), buf.GetSize()}, &rc);
-    if (!t) return rc;
-    PrintToken(*t);
-    return 0;
+    return Print(client::AclCreateToken(http, a.description, a.policy_names, a.policy_ids),
+                 PrintToken);
   }
-  if (a.token_read->parsed()) {
-    std::string target = "/v1/acl/token/" + (a.id.empty() ? std::string("self") : a.id);
-    auto t = Call(client, "GET", target, "", &rc);
-    if (!t) return rc;
-    PrintToken(*t);
-    return 0;
-  }
+  if (a.token_read->parsed()) return Print(client::AclReadToken(http, a.id), PrintToken);
   if (a.policy_delete->parsed() || a.token_delete->parsed()) {
     const bool policy = a.policy_delete->parsed();
-    std::string target = std::string(policy ? "/v1/acl/policy/" : "/v1/acl/token/") + a.id;
-    if (!Call(client, "DELETE", target, "", &rc)) return rc;
+    Status deleted =
+        policy ? client::AclDeletePolicy(http, a.id) : client::AclDeleteToken(http, a.id);
+    if (!deleted.ok()) return Fail(deleted);
     std::cout << (policy ? "Policy \"" : "Token \"") << a.id << "\" deleted successfully\n";
     return 0;
   }

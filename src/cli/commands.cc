@@ -21,25 +21,26 @@
 #include "cli/agent_config.h"
 #include "cli/args.h"
 #include "cli/gateway.h"
-#include "cli/instances.h"
 #include "cli/kv.h"
 #include "cli/maint.h"
 #include "cli/security_flags.h"
-#include "cli/servers.h"
 #include "cli/service_body.h"
 #include "cli/sidecar.h"
+#include "cli/snapshot_file.h"
 #include "cli/table.h"
-#include "cli/targets.h"
 #include "cli/version.h"
 #include "cli/watch.h"
+#include "client/agent_api.h"
 #include "client/http_client.h"
 #include "client/json.h"
+#include "client/wire.h"
 
 namespace concierge::cli {
 namespace {
 
 using client::HttpClient;
 using client::Response;
+using client::ServiceInstance;
 using namespace std::chrono_literals;
 
 constexpr int kExitFailed = 1;
@@ -65,27 +66,8 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-std::string AgentRefused(const Response& response) {
-  std::string body = OneLine(response.body, 2000);
-  return "agent answered " + std::to_string(response.status) + (body.empty() ? "" : ": " + body);
-}
-
-bool Is2xx(const Response& response) { return response.status >= 200 && response.status < 300; }
-
-// Sends one request and turns transport failures and non-2xx answers into an exit status.
-std::optional<Response> Call(HttpClient& client, std::string_view method, const std::string& target,
-                             std::string_view body, int& exit_code) {
-  Result<Response> result = client.Send(method, target, body);
-  if (!result.ok()) {
-    exit_code = Fail(result.status().message());
-    return std::nullopt;
-  }
-  if (!Is2xx(*result)) {
-    exit_code = Fail(AgentRefused(*result));
-    return std::nullopt;
-  }
-  return std::move(result).value();
-}
+// Prints a call's failure; 0 when it succeeded.
+int Done(const Status& status) { return status.ok() ? 0 : Fail(status.message()); }
 
 // Blocks SIGINT and SIGTERM for the process and waits for them on a thread of its own, so
 // that a stop can cancel a blocking query cleanly instead of killing the process mid-line.
@@ -148,7 +130,7 @@ struct RegisterArgs {
   ServiceFlags flags;
 };
 
-int Register(HttpClient& client, const RegisterArgs& args, bool flags_given) {
+int Register(HttpClient& http, const RegisterArgs& args, bool flags_given) {
   std::string body;
   std::string id;
   if (!args.file.empty()) {
@@ -172,8 +154,7 @@ int Register(HttpClient& client, const RegisterArgs& args, bool flags_given) {
     id = args.flags.id.empty() ? args.flags.name : args.flags.id;
   }
 
-  int exit_code = 0;
-  if (!Call(client, "PUT", "/v1/agent/service/register", body, exit_code)) return exit_code;
+  if (Status st = client::RegisterService(http, body); !st.ok()) return Done(st);
   std::cout << "Registered service: " << id << "\n";
   if (args.file.empty() && !args.flags.ttl.empty()) {
     std::cout << "Send heartbeats within " << args.flags.ttl
@@ -182,9 +163,8 @@ int Register(HttpClient& client, const RegisterArgs& args, bool flags_given) {
   return 0;
 }
 
-int Deregister(HttpClient& client, const std::string& id) {
-  int exit_code = 0;
-  if (!Call(client, "PUT", DeregisterTarget(id), {}, exit_code)) return exit_code;
+int Deregister(HttpClient& http, const std::string& id) {
+  if (Status st = client::DeregisterService(http, id); !st.ok()) return Done(st);
   std::cout << "Deregistered service: " << id << "\n";
   return 0;
 }
@@ -195,42 +175,34 @@ std::string JoinTags(const std::vector<std::string>& tags) {
   return out;
 }
 
-int ListServices(HttpClient& client) {
-  int exit_code = 0;
-  std::optional<Response> response = Call(client, "GET", "/v1/agent/services", {}, exit_code);
-  if (!response) return exit_code;
-  Result<std::vector<Instance>> instances = ParseAgentServices(response->body);
-  if (!instances.ok()) return Fail(instances.status().message());
+int ListServices(HttpClient& http) {
+  Result<std::vector<ServiceInstance>> instances = client::AgentServices(http);
+  if (!instances.ok()) return Done(instances.status());
   std::vector<std::vector<std::string>> rows;
-  for (const Instance& i : *instances) {
+  for (const ServiceInstance& i : *instances) {
     rows.push_back({i.id, i.service, i.Endpoint(), JoinTags(i.tags)});
   }
   std::cout << FormatTable({"ID", "Name", "Address:Port", "Tags"}, rows);
   return 0;
 }
 
-int Health(HttpClient& client, const std::string& service, bool passing,
+int Health(HttpClient& http, const std::string& service, bool passing,
            const std::vector<std::string>& tags) {
-  int exit_code = 0;
-  std::optional<Response> response =
-      Call(client, "GET", HealthTarget(service, passing, tags), {}, exit_code);
-  if (!response) return exit_code;
-  Result<std::vector<Instance>> instances = ParseHealthService(response->body);
-  if (!instances.ok()) return Fail(instances.status().message());
+  HealthQuery query{.passing_only = passing, .tags = tags};
+  Result<client::ServiceHealth> health = client::HealthService(http, service, query);
+  if (!health.ok()) return Done(health.status());
   std::vector<std::vector<std::string>> rows;
-  for (const Instance& i : *instances) {
-    rows.push_back({i.id, i.Endpoint(), i.status, OneLine(i.output, 60)});
+  for (const ServiceInstance& i : health->instances) {
+    rows.push_back({i.id, i.Endpoint(), i.status, client::OneLine(i.output, 60)});
   }
   std::cout << FormatTable({"ID", "Address:Port", "Status", "Output"}, rows);
   return 0;
 }
 
-int Heartbeat(HttpClient& client, const std::string& check_id, const std::string& status,
+int Heartbeat(HttpClient& http, const std::string& check_id, const std::string& status,
               const std::string& note) {
-  int exit_code = 0;
-  if (!Call(client, "PUT", HeartbeatTarget(check_id, status, note), {}, exit_code)) {
-    return exit_code;
-  }
+  Status st = client::UpdateCheck(http, check_id, client::ParseHealthStatus(status), note);
+  if (!st.ok()) return Done(st);
   std::cout << "Check " << check_id << ": " << status << "\n";
   return 0;
 }
@@ -238,7 +210,7 @@ int Heartbeat(HttpClient& client, const std::string& check_id, const std::string
 // Blocking queries in a loop (Consul's documented client behaviour), printing what changed.
 // `concierge monitor`: prints the agent's log lines as they are written, until interrupted
 // (the default SIGINT action ends the process) or the agent goes away.
-int Monitor(HttpClient& client, const std::string& level) {
+int Monitor(HttpClient& http, const std::string& level) {
   std::string target = "/v1/agent/monitor";
   if (!level.empty()) target += "?loglevel=" + level;
   std::function<bool(std::string_view)> print = [](std::string_view piece) {
@@ -246,13 +218,13 @@ int Monitor(HttpClient& client, const std::string& level) {
     std::cout.flush();
     return static_cast<bool>(std::cout);
   };
-  Result<Response> r = client.Stream(target, print);
+  Result<Response> r = http.Stream(target, print);
   if (!r.ok()) return Fail(r.status().message());
-  if (r->status != 200) return Fail(AgentRefused(*r));
+  if (r->status != 200) return Fail(client::Refusal(*r));
   return 0;
 }
 
-int Watch(HttpClient& client, const std::string& service, bool passing,
+int Watch(HttpClient& http, const std::string& service, bool passing,
           const std::vector<std::string>& tags) {
   // The agent holds a query up to wait (5m) plus wait/16 of jitter.
   constexpr std::chrono::milliseconds kQueryTimeout = 5min + 5min / 16 + 30s;
@@ -260,53 +232,47 @@ int Watch(HttpClient& client, const std::string& service, bool passing,
   constexpr std::chrono::milliseconds kMinInterval = 50ms;
   constexpr std::chrono::milliseconds kMaxBackoff = 30s;
 
-  StopSignal stop([&client] { client.Shutdown(); });
-  std::optional<std::vector<Instance>> previous;
+  StopSignal stop([&http] { http.Shutdown(); });
+  std::optional<std::vector<ServiceInstance>> previous;
   std::uint64_t index = 0;
   std::chrono::milliseconds backoff = 1s;
   bool failing = false;
   while (!stop.stopped()) {
     auto started = std::chrono::steady_clock::now();
-    Result<Response> result =
-        client.Get(HealthTarget(service, passing, tags, index), kQueryTimeout);
+    HealthQuery query{.passing_only = passing, .tags = tags, .index = index, .wait = 5min};
+    Result<client::ServiceHealth> result =
+        client::HealthService(http, service, query, kQueryTimeout);
     if (stop.stopped()) break;
 
-    std::string error;
-    if (!result.ok()) {
-      error = result.status().message();
-    } else if (result->status >= 500) {
-      error = AgentRefused(*result);
-    } else if (!Is2xx(*result)) {
-      return Fail(AgentRefused(*result));
-    }
-    if (!error.empty()) {
-      if (!failing) std::cout << Now() << " " << error << " (retrying)" << std::endl;
+    // The agent is down or has no leader: wait and ask again.
+    if (!result.ok() && result.status().code() == Status::Code::kUnavailable) {
+      if (!failing) {
+        std::cout << Now() << " " << result.status().message() << " (retrying)" << std::endl;
+      }
       failing = true;
       if (!stop.SleepFor(backoff)) break;
       backoff = std::min(backoff * 2, kMaxBackoff);
       continue;
     }
+    if (!result.ok()) return Done(result.status());
     if (failing)
-      std::cout << Now() << " agent " << client.address().ToString() << " is back" << std::endl;
+      std::cout << Now() << " agent " << http.address().ToString() << " is back" << std::endl;
     failing = false;
     backoff = 1s;
 
-    std::optional<std::uint64_t> received = ParseIndex(result->Header("X-Consul-Index"));
-    if (!received) {
+    if (!result->index) {
       return Fail("the answer has no numeric X-Consul-Index header; is " +
-                  client.address().ToString() + " a Concierge or Consul agent?");
+                  http.address().ToString() + " a Concierge or Consul agent?");
     }
-    Result<std::vector<Instance>> instances = ParseHealthService(result->body);
-    if (!instances.ok()) return Fail(instances.status().message());
-
-    if (!previous && instances->empty())
+    std::vector<ServiceInstance>& instances = result->instances;
+    if (!previous && instances.empty())
       std::cout << Now() << " no instances of " << service << std::endl;
     for (const std::string& line :
-         DescribeChanges(previous.value_or(std::vector<Instance>{}), *instances)) {
+         DescribeChanges(previous.value_or(std::vector<ServiceInstance>{}), instances)) {
       std::cout << Now() << " " << line << std::endl;
     }
-    previous = std::move(instances).value();
-    index = NextIndex(index, *received);
+    previous = std::move(instances);
+    index = client::NextIndex(index, *result->index);
 
     auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
@@ -317,14 +283,11 @@ int Watch(HttpClient& client, const std::string& service, bool passing,
 
 std::string YesNo(bool b) { return b ? "true" : "false"; }
 
-int Members(HttpClient& client) {
-  int exit_code = 0;
-  std::optional<Response> response = Call(client, "GET", "/v1/agent/members", {}, exit_code);
-  if (!response) return exit_code;
-  Result<std::vector<ServerMember>> members = ParseAgentMembers(response->body);
-  if (!members.ok()) return Fail(members.status().message());
+int Members(HttpClient& http) {
+  Result<std::vector<client::ServerMember>> members = client::AgentMembers(http);
+  if (!members.ok()) return Done(members.status());
   std::vector<std::vector<std::string>> rows;
-  for (const ServerMember& m : *members) {
+  for (const client::ServerMember& m : *members) {
     rows.push_back({m.name, m.raft_address, m.http_address.empty() ? "-" : m.http_address,
                     m.voter ? "voter" : "non-voter", YesNo(m.leader)});
   }
@@ -332,15 +295,11 @@ int Members(HttpClient& client) {
   return 0;
 }
 
-int ListPeers(HttpClient& client) {
-  int exit_code = 0;
-  std::optional<Response> response =
-      Call(client, "GET", "/v1/operator/raft/configuration", {}, exit_code);
-  if (!response) return exit_code;
-  Result<std::vector<RaftPeer>> peers = ParseRaftConfiguration(response->body);
-  if (!peers.ok()) return Fail(peers.status().message());
+int ListPeers(HttpClient& http) {
+  Result<std::vector<client::RaftPeer>> peers = client::RaftPeers(http);
+  if (!peers.ok()) return Done(peers.status());
   std::vector<std::vector<std::string>> rows;
-  for (const RaftPeer& p : *peers) {
+  for (const client::RaftPeer& p : *peers) {
     rows.push_back({p.node.empty() ? "-" : p.node, p.id, p.address,
                     p.leader ? "leader" : "follower", YesNo(p.voter)});
   }
@@ -348,18 +307,14 @@ int ListPeers(HttpClient& client) {
   return 0;
 }
 
-int RemovePeer(HttpClient& client, const std::string& raft_address) {
-  int exit_code = 0;
-  if (!Call(client, "DELETE", RemovePeerTarget(raft_address), {}, exit_code)) return exit_code;
+int RemovePeer(HttpClient& http, const std::string& raft_address) {
+  if (Status st = client::RemoveRaftPeer(http, raft_address); !st.ok()) return Done(st);
   std::cout << "Removed peer with address \"" << raft_address << "\"\n";
   return 0;
 }
 
-int TransferLeader(HttpClient& client, const std::string& id) {
-  int exit_code = 0;
-  std::string target = "/v1/operator/raft/transfer-leader";
-  if (!id.empty()) target += "?id=" + EncodeQueryValue(id);
-  if (!Call(client, "POST", target, {}, exit_code)) return exit_code;
+int TransferLeader(HttpClient& http, const std::string& id) {
+  if (Status st = client::TransferLeadership(http, id); !st.ok()) return Done(st);
   std::cout << "Leadership transferred\n";
   return 0;
 }
@@ -382,17 +337,14 @@ int SnapshotSave(const std::string& address, const std::string& token, const std
   options.token = token;
   options.max_body_bytes = kMaxSnapshotBytes;
   options.read_timeout = kSnapshotTimeout;
-  Result<HttpClient> client = OpenAgent(address, options);
-  if (!client.ok()) return Usage("--http-addr: " + client.status().message());
-  int exit_code = 0;
-  std::optional<Response> response = Call(*client, "GET", "/v1/snapshot", {}, exit_code);
-  if (!response) return exit_code;
-  if (response->body.empty()) return Fail("the agent answered GET /v1/snapshot with no bytes");
-  if (Status st = WriteFileAtomically(file, response->body); !st.ok()) return Fail(st.message());
-  std::cout << "Saved snapshot to " << file << " (" << response->body.size() << " bytes";
-  if (const std::string* index = response->Header("X-Consul-Index")) {
-    std::cout << ", index " << *index;
-  }
+  Result<HttpClient> http = OpenAgent(address, options);
+  if (!http.ok()) return Usage("--http-addr: " + http.status().message());
+  Result<client::Snapshot> snapshot = client::SaveSnapshot(*http);
+  if (!snapshot.ok()) return Done(snapshot.status());
+  if (snapshot->bytes.empty()) return Fail("the agent answered GET /v1/snapshot with no bytes");
+  if (Status st = WriteFileAtomically(file, snapshot->bytes); !st.ok()) return Fail(st.message());
+  std::cout << "Saved snapshot to " << file << " (" << snapshot->bytes.size() << " bytes";
+  if (snapshot->index) std::cout << ", index " << *snapshot->index;
   std::cout << ")\n";
   return 0;
 }
@@ -407,10 +359,9 @@ int SnapshotRestore(const std::string& address, const std::string& token, const 
   client::HttpClientOptions options;
   options.read_timeout = kSnapshotTimeout;
   options.token = token;
-  Result<HttpClient> client = OpenAgent(address, options);
-  if (!client.ok()) return Usage("--http-addr: " + client.status().message());
-  int exit_code = 0;
-  if (!Call(*client, "PUT", "/v1/snapshot", bytes, exit_code)) return exit_code;
+  Result<HttpClient> http = OpenAgent(address, options);
+  if (!http.ok()) return Usage("--http-addr: " + http.status().message());
+  if (Status st = client::RestoreSnapshot(*http, bytes); !st.ok()) return Done(st);
   std::cout << "Restored snapshot from " << file << " (" << bytes.size() << " bytes)\n";
   return 0;
 }
@@ -624,27 +575,27 @@ int RunCommand(const std::vector<std::string>& args) {
     lock_options.tls = ResolveClientTls(client_tls, &lock_address);
     return RunLock(lock_address, lock_options, lock);
   }
-  Result<HttpClient> client = OpenAgent(address, client_options);
-  if (!client.ok()) return Usage("--http-addr: " + client.status().message());
+  Result<HttpClient> http = OpenAgent(address, client_options);
+  if (!http.ok()) return Usage("--http-addr: " + http.status().message());
 
   if (register_cmd->parsed()) {
     bool flags_given = std::any_of(body_flags.begin(), body_flags.end(),
                                    [](const CLI::Option* o) { return o->count() > 0; });
-    return Register(*client, reg, flags_given);
+    return Register(*http, reg, flags_given);
   }
-  if (deregister_cmd->parsed()) return Deregister(*client, service_id);
-  if (list_cmd->parsed()) return ListServices(*client);
-  if (health_cmd->parsed()) return Health(*client, service, passing, tags);
-  if (heartbeat_cmd->parsed()) return Heartbeat(*client, check_id, status, note);
-  if (watch_cmd->parsed()) return Watch(*client, service, passing, tags);
-  if (members_cmd->parsed()) return Members(*client);
-  if (maint_cmd->parsed()) return RunMaint(*client, maint);
-  if (kv_cmd->parsed()) return RunKv(*client, kv);
-  if (monitor_cmd->parsed()) return Monitor(*client, log_level);
-  if (list_peers_cmd->parsed()) return ListPeers(*client);
-  if (remove_peer_cmd->parsed()) return RemovePeer(*client, peer_address);
-  if (transfer_cmd->parsed()) return TransferLeader(*client, transfer_id);
-  if (acl_cmd->parsed()) return RunAcl(*client, acl);
+  if (deregister_cmd->parsed()) return Deregister(*http, service_id);
+  if (list_cmd->parsed()) return ListServices(*http);
+  if (health_cmd->parsed()) return Health(*http, service, passing, tags);
+  if (heartbeat_cmd->parsed()) return Heartbeat(*http, check_id, status, note);
+  if (watch_cmd->parsed()) return Watch(*http, service, passing, tags);
+  if (members_cmd->parsed()) return Members(*http);
+  if (maint_cmd->parsed()) return RunMaint(*http, maint);
+  if (kv_cmd->parsed()) return RunKv(*http, kv);
+  if (monitor_cmd->parsed()) return Monitor(*http, log_level);
+  if (list_peers_cmd->parsed()) return ListPeers(*http);
+  if (remove_peer_cmd->parsed()) return RemovePeer(*http, peer_address);
+  if (transfer_cmd->parsed()) return TransferLeader(*http, transfer_id);
+  if (acl_cmd->parsed()) return RunAcl(*http, acl);
   return Usage("agent: run as the first argument, e.g. concierge agent -dev");
 }
 

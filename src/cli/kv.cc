@@ -4,19 +4,13 @@
 #include <iostream>
 #include <iterator>
 
-#include "cli/answer.h"
 #include "client/json.h"
-#include "client/wire.h"
+#include "client/kv_api.h"
 #include "tls/base64.h"
 
 namespace concierge::cli {
 
 namespace {
-
-using client::GetString;
-using client::GetUint64;
-
-std::string KeyTarget(std::string_view key) { return "/v1/kv/" + client::Encode(key, true); }
 
 // The bytes of "-" (stdin) or "@file", or the text itself.
 std::optional<std::string> ReadValue(const std::string& spec) {
@@ -34,20 +28,15 @@ std::optional<std::string> ReadValue(const std::string& spec) {
   return spec;
 }
 
-std::string Value(const rapidjson::Value& entry) {
-  return tls::Base64Decode(GetString(entry, "Value")).value_or("");
+int Fail(const Status& status) {
+  std::cerr << "Error: " << status.message() << "\n";
+  return 1;
 }
 
-// A PUT or DELETE whose answer is true or false.
-int Write(client::HttpClient& client, std::string_view method, const std::string& target,
-          std::string_view body, std::string_view what) {
-  auto r = client.Send(method, target, body);
-  if (!r.ok()) {
-    std::cerr << "Error: " << r.status().message() << "\n";
-    return 1;
-  }
-  if (r->status != 200) return Refused(*r);
-  if (r->body.starts_with("true")) {
+// The answer of a write: true, or false when a condition failed.
+int Written(const Result<bool>& written, std::string_view what) {
+  if (!written.ok()) return Fail(written.status());
+  if (*written) {
     std::cout << "Success! " << what << "\n";
     return 0;
   }
@@ -56,108 +45,72 @@ int Write(client::HttpClient& client, std::string_view method, const std::string
   return 1;
 }
 
-int Get(client::HttpClient& client, const KvArgs& a) {
-  std::string target = KeyTarget(a.key);
+int Get(client::HttpClient& http, const KvArgs& a) {
   if (a.keys) {
-    target += "?keys&separator=" + client::Encode(a.separator);
-  } else if (a.recurse) {
-    target += "?recurse";
+    Result<std::vector<std::string>> keys = client::KvKeys(http, a.key, a.separator);
+    if (!keys.ok()) return Fail(keys.status());
+    for (const std::string& key : *keys) std::cout << key << "\n";
+    return 0;
   }
-  auto r = client.Get(target);
-  if (!r.ok()) {
-    std::cerr << "Error: " << r.status().message() << "\n";
-    return 1;
-  }
-  if (r->status == 404) {
-    if (a.keys || a.recurse) return 0;  // nothing under the prefix
+  Result<client::KvRead> read = client::KvGet(http, a.key, {.recurse = a.recurse});
+  if (!read.ok()) return Fail(read.status());
+  if (read->entries.empty() && !a.recurse) {
     std::cerr << "Error! No key exists at: " << a.key << "\n";
     return 1;
   }
-  if (r->status != 200) return Refused(*r);
-  Result<rapidjson::Document> doc = client::ParseJson(r->body);
-  if (!doc.ok() || !doc->IsArray()) {
-    std::cerr << "Error: the agent's answer is not a JSON array\n";
-    return 1;
-  }
-  for (const auto& item : doc->GetArray()) {
-    if (a.keys) {
-      if (item.IsString()) std::cout << item.GetString() << "\n";
-      continue;
-    }
-    if (!item.IsObject()) continue;
+  for (const client::KvEntry& e : read->entries) {
     if (a.detailed) {
-      std::cout << "CreateIndex      " << GetUint64(item, "CreateIndex") << "\n"
-                << "Flags            " << GetUint64(item, "Flags") << "\n"
-                << "Key              " << GetString(item, "Key") << "\n"
-                << "LockIndex        " << GetUint64(item, "LockIndex") << "\n"
-                << "ModifyIndex      " << GetUint64(item, "ModifyIndex") << "\n"
-                << "Session          "
-                << (GetString(item, "Session").empty() ? "-" : GetString(item, "Session")) << "\n"
-                << "Value            " << Value(item) << "\n";
+      std::cout << "CreateIndex      " << e.create_index << "\n"
+                << "Flags            " << e.flags << "\n"
+                << "Key              " << e.key << "\n"
+                << "LockIndex        " << e.lock_index << "\n"
+                << "ModifyIndex      " << e.modify_index << "\n"
+                << "Session          " << (e.session.empty() ? "-" : e.session) << "\n"
+                << "Value            " << e.value << "\n";
       if (a.recurse) std::cout << "\n";
     } else if (a.recurse) {
-      std::cout << GetString(item, "Key") << ":" << Value(item) << "\n";
+      std::cout << e.key << ":" << e.value << "\n";
     } else {
-      std::cout << Value(item) << "\n";
+      std::cout << e.value << "\n";
     }
   }
   return 0;
 }
 
-int Put(client::HttpClient& client, const KvArgs& a) {
+int Put(client::HttpClient& http, const KvArgs& a) {
   std::optional<std::string> value = ReadValue(a.value);
   if (!value) return 1;
-  std::string target = KeyTarget(a.key) + "?flags=" + std::to_string(a.flags);
-  if (a.cas) target += "&cas=" + std::to_string(a.modify_index);
+  client::KvWrite write{.flags = a.flags};
+  if (a.cas) write.cas = a.modify_index;
   if (a.acquire || a.release) {
     if (a.session.empty()) {
       std::cerr << "Error! -session is required with -acquire and -release\n";
       return 2;
     }
-    target += (a.acquire ? "&acquire=" : "&release=") + client::Encode(a.session);
+    (a.acquire ? write.acquire : write.release) = a.session;
   }
-  return Write(client, "PUT", target, *value, "Data written to: " + a.key);
+  return Written(client::KvPut(http, a.key, *value, write), "Data written to: " + a.key);
 }
 
-int Delete(client::HttpClient& client, const KvArgs& a) {
-  std::string target = KeyTarget(a.key);
-  if (a.recurse) {
-    target += "?recurse";
-  } else if (a.cas) {
-    target += "?cas=" + std::to_string(a.modify_index);
-  }
-  return Write(client, "DELETE", target, {}, "Deleted key: " + a.key);
+int Delete(client::HttpClient& http, const KvArgs& a) {
+  std::optional<std::uint64_t> cas;
+  if (a.cas) cas = a.modify_index;
+  return Written(client::KvDelete(http, a.key, a.recurse, cas), "Deleted key: " + a.key);
 }
 
 // Consul's export format: [{"key": ..., "flags": N, "value": base64}], sorted by key.
-int Export(client::HttpClient& client, const KvArgs& a) {
-  auto r = client.Get(KeyTarget(a.key) + "?recurse");
-  if (!r.ok()) {
-    std::cerr << "Error: " << r.status().message() << "\n";
-    return 1;
-  }
-  rapidjson::Document doc;
-  if (r->status == 200) {
-    doc.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
-  } else if (r->status == 404) {
-    doc.SetArray();
-  } else {
-    return Refused(*r);
-  }
-  if (doc.HasParseError() || !doc.IsArray()) {
-    std::cerr << "Error: the agent's answer is not a JSON array\n";
-    return 1;
-  }
+int Export(client::HttpClient& http, const KvArgs& a) {
+  Result<client::KvRead> read = client::KvGet(http, a.key, {.recurse = true});
+  if (!read.ok()) return Fail(read.status());
   rapidjson::StringBuffer buf;
   client::JsonWriter w(buf);
   w.StartArray();
-  for (const auto& item : doc.GetArray()) {
-    if (!item.IsObject()) continue;
+  for (const client::KvEntry& e : read->entries) {
     w.StartObject();
-    client::WriteField(w, "key", GetString(item, "Key"));
+    client::WriteField(w, "key", e.key);
     w.Key("flags");
-    w.Uint64(GetUint64(item, "Flags"));
-    client::WriteField(w, "value", GetString(item, "Value"));
+    w.Uint64(e.flags);
+    client::WriteField(w, "value", tls::Base64Encode(e.value));
     w.EndObject();
   }
   w.EndArray();
@@ -165,7 +118,7 @@ int Export(client::HttpClient& client, const KvArgs& a) {
   return 0;
 }
 
-int Import(client::HttpClient& client, const KvArgs& a) {
+int Import(client::HttpClient& http, const KvArgs& a) {
   std::optional<std::string> text = ReadValue(a.file.empty() ? "-" : a.file);
   if (!text) return 1;
   Result<rapidjson::Document> doc = client::ParseJson(*text);
@@ -175,21 +128,17 @@ int Import(client::HttpClient& client, const KvArgs& a) {
   }
   std::size_t n = 0;
   for (const auto& item : doc->GetArray()) {
+    std::string key = client::GetString(item, "key");
     std::optional<std::string> value =
-        item.IsObject() ? tls::Base64Decode(GetString(item, "value")) : std::nullopt;
-    if (!value || GetString(item, "key").empty()) {
+        item.IsObject() ? tls::Base64Decode(client::GetString(item, "value")) : std::nullopt;
+    if (!value || key.empty()) {
       std::cerr << "Error! entry " << n << ": expected {\"key\", \"flags\", \"value\" (base64)}\n";
       return 2;
     }
-    std::string target =
-        KeyTarget(GetString(item, "key")) + "?flags=" + std::to_string(GetUint64(item, "flags"));
-    auto r = client.Put(target, *value);
-    if (!r.ok()) {
-      std::cerr << "Error: " << r.status().message() << "\n";
-      return 1;
-    }
-    if (r->status != 200) return Refused(*r);
-    std::cout << "Imported: " << GetString(item, "key") << "\n";
+    Result<bool> put =
+        client::KvPut(http, key, *value, {.flags = client::GetUint64(item, "flags")});
+    if (!put.ok()) return Fail(put.status());
+    std::cout << "Imported: " << key << "\n";
     ++n;
   }
   return 0;
@@ -228,12 +177,12 @@ CLI::App* AddKvCommand(CLI::App& app, KvArgs* a, const std::function<void(CLI::A
   return kv;
 }
 
-int RunKv(client::HttpClient& client, const KvArgs& a) {
-  if (a.get->parsed()) return Get(client, a);
-  if (a.put->parsed()) return Put(client, a);
-  if (a.del->parsed()) return Delete(client, a);
-  if (a.exp->parsed()) return Export(client, a);
-  return Import(client, a);
+int RunKv(client::HttpClient& http, const KvArgs& a) {
+  if (a.get->parsed()) return Get(http, a);
+  if (a.put->parsed()) return Put(http, a);
+  if (a.del->parsed()) return Delete(http, a);
+  if (a.exp->parsed()) return Export(http, a);
+  return Import(http, a);
 }
 
 }  // namespace concierge::cli

@@ -3,7 +3,6 @@
 // with a TTL is renewed by a thread of its own; another thread watches the lock with blocking
 // queries and stops the command (SIGTERM) if it is lost; when the command exits, the lock is
 // released and the session destroyed.
-#include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,12 +18,10 @@
 #include <thread>
 #include <vector>
 
-#include "cli/answer.h"
 #include "cli/kv.h"
 #include "client/json.h"
-#include "client/wire.h"
+#include "client/kv_api.h"
 #include "core/time.h"
-#include "tls/base64.h"
 
 namespace concierge::cli {
 
@@ -50,74 +47,52 @@ class Hold {
     bool ok = false;    // the read was answered
     bool ours = false;  // held by our session
     bool free = false;  // another session could take it now
-    std::string index = "0";
+    std::uint64_t index = 0;
   };
   virtual ~Hold() = default;
   // One attempt to take it: true when held, false when it is not ours yet (then Read from
   // *index waits for a change), nullopt when the agent refused (printed).
-  virtual std::optional<bool> Try(client::HttpClient& client, std::string* index) = 0;
-  // The state after `index` (a blocking read of up to `wait` unless index is "0").
-  virtual State Read(client::HttpClient& client, const std::string& index, milliseconds wait) = 0;
-  virtual void Release(client::HttpClient& client) = 0;
+  virtual std::optional<bool> Try(client::HttpClient& http, std::uint64_t* index) = 0;
+  // The state after `index` (a blocking read of up to `wait` unless index is 0).
+  virtual State Read(client::HttpClient& http, std::uint64_t index, milliseconds wait) = 0;
+  virtual void Release(client::HttpClient& http) = 0;
 };
 
-std::string Blocking(std::string target, const std::string& index, milliseconds wait) {
-  if (index == "0") return target;
-  return target + (target.find('?') == std::string::npos ? "?" : "&") + "index=" + index +
-         "&wait=" + std::to_string(wait.count()) + "ms";
-}
-
-// A 200 or 404 answer of a (blocking) read, and its index; nullopt for anything else.
-std::optional<client::Response> ReadKv(client::HttpClient& client, const std::string& target,
-                                       const std::string& index, milliseconds wait,
-                                       std::string* new_index) {
-  auto r = client.Get(Blocking(target, index, wait), wait + std::chrono::seconds(5));
-  if (!r.ok() || (r->status != 200 && r->status != 404)) return std::nullopt;
-  if (const std::string* i = r->Header("X-Consul-Index")) *new_index = *i;
-  return std::move(*r);
+// The answer of an attempt to take a key: nullopt (printed) when the agent refused.
+std::optional<bool> Taken(const Result<bool>& put) {
+  if (put.ok()) return *put;
+  std::cerr << "Error: " << put.status().message() << "\n";
+  return std::nullopt;
 }
 
 // Consul's lock: the key PREFIX/.lock, acquired by the session.
 class Lock : public Hold {
  public:
   Lock(const std::string& prefix, std::string session)
-      : target_("/v1/kv/" + client::Encode(prefix + "/.lock", true)),
-        session_(std::move(session)) {}
+      : key_(prefix + "/.lock"), session_(std::move(session)) {}
 
-  std::optional<bool> Try(client::HttpClient& client, std::string*) override {
-    auto r = client.Send(
-        "PUT", target_ + "?acquire=" + session_ + "&flags=" + std::to_string(kLockFlagValue), {});
-    if (!r.ok() || r->status != 200) {
-      if (r.ok()) Refused(*r);
-      if (!r.ok()) std::cerr << "Error: " << r.status().message() << "\n";
-      return std::nullopt;
-    }
-    return r->body.starts_with("true");
+  std::optional<bool> Try(client::HttpClient& http, std::uint64_t*) override {
+    return Taken(client::KvPut(http, key_, {}, {.flags = kLockFlagValue, .acquire = session_}));
   }
 
-  State Read(client::HttpClient& client, const std::string& index, milliseconds wait) override {
+  State Read(client::HttpClient& http, std::uint64_t index, milliseconds wait) override {
     State s;
-    auto r = ReadKv(client, target_, index, wait, &s.index);
-    if (!r) return s;
+    Result<client::KvRead> read = client::KvGet(http, key_, {.index = index, .wait = wait});
+    if (!read.ok()) return s;
     s.ok = true;
-    std::string holder;
-    rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
-    if (r->status == 200 && !doc.HasParseError() && doc.IsArray() && doc.Size() == 1 &&
-        doc[0].IsObject()) {
-      holder = client::GetString(doc[0], "Session");
-    }
+    s.index = read->index;
+    std::string holder = read->entries.size() == 1 ? read->entries[0].session : "";
     s.ours = holder == session_;
     s.free = holder.empty();
     return s;
   }
 
-  void Release(client::HttpClient& client) override {
-    client.Put(target_ + "?release=" + session_);
+  void Release(client::HttpClient& http) override {
+    client::KvPut(http, key_, {}, {.release = session_});
   }
 
  private:
-  std::string target_;
+  std::string key_;
   std::string session_;
 };
 
@@ -127,23 +102,20 @@ class Lock : public Hold {
 class Semaphore : public Hold {
  public:
   Semaphore(const std::string& prefix, std::string session, int limit)
-      : prefix_("/v1/kv/" + client::Encode(prefix + "/", true)),
+      : prefix_(prefix + "/"),
         lock_(prefix_ + ".lock"),
-        contender_(prefix_ + client::Encode(session, true)),
+        contender_(prefix_ + session),
         session_(std::move(session)),
         limit_(limit) {}
 
-  std::optional<bool> Try(client::HttpClient& client, std::string* index) override {
+  std::optional<bool> Try(client::HttpClient& http, std::uint64_t* index) override {
     if (!entered_) {
-      auto r = client.Send("PUT", contender_ + "?acquire=" + session_ + "&flags=" + kFlags, {});
-      if (!r.ok() || r->status != 200 || !r->body.starts_with("true")) {
-        if (r.ok()) Refused(*r);
-        if (!r.ok()) std::cerr << "Error: " << r.status().message() << "\n";
-        return std::nullopt;
-      }
+      std::optional<bool> entered =
+          Taken(client::KvPut(http, contender_, {}, {.flags = kFlags, .acquire = session_}));
+      if (!entered || !*entered) return std::nullopt;
       entered_ = true;
     }
-    Seen seen = ReadAll(client, "0", milliseconds(0));
+    Seen seen = ReadAll(http, 0, milliseconds(0));
     if (!seen.state.ok) return false;
     if (seen.limit != 0 && seen.limit != limit_) {
       std::cerr << "Error: semaphore limit conflict (lock: " << seen.limit << ", local: " << limit_
@@ -154,35 +126,30 @@ class Semaphore : public Hold {
     *index = seen.state.index;
     if (seen.holders.size() >= static_cast<std::size_t>(limit_)) return false;
     seen.holders.insert(session_);
-    auto r =
-        client.Send("PUT", lock_ + "?cas=" + std::to_string(seen.lock_index) + "&flags=" + kFlags,
-                    Encode(seen.holders));
-    if (r.ok() && r->status == 200 && r->body.starts_with("true")) return true;
-    *index = "0";  // someone else changed it first: look again at once
+    if (WriteHolders(http, seen)) return true;
+    *index = 0;  // someone else changed it first: look again at once
     return false;
   }
 
-  State Read(client::HttpClient& client, const std::string& index, milliseconds wait) override {
-    Seen seen = ReadAll(client, index, wait);
+  State Read(client::HttpClient& http, std::uint64_t index, milliseconds wait) override {
+    Seen seen = ReadAll(http, index, wait);
     seen.state.ours = seen.contender && seen.holders.contains(session_);
     seen.state.free = seen.holders.size() < static_cast<std::size_t>(limit_);
     return seen.state;
   }
 
-  void Release(client::HttpClient& client) override {
+  void Release(client::HttpClient& http) override {
     for (int attempt = 0; attempt < 5; ++attempt) {  // CAS races with other holders
-      Seen seen = ReadAll(client, "0", milliseconds(0));
+      Seen seen = ReadAll(http, 0, milliseconds(0));
       if (!seen.state.ok || !seen.holders.erase(session_)) break;
-      auto r = client.Put(lock_ + "?cas=" + std::to_string(seen.lock_index) + "&flags=" + kFlags,
-                          Encode(seen.holders));
-      if (r.ok() && r->status == 200 && r->body.starts_with("true")) break;
+      if (WriteHolders(http, seen)) break;
     }
-    client.Send("DELETE", contender_, {});
+    client::KvDelete(http, contender_, false);
   }
 
  private:
   // Consul's flag value on a semaphore's keys.
-  static constexpr const char* kFlags = "16210313421097356768";  // 0xe0f69a2baa414de0
+  static constexpr std::uint64_t kFlags = 0xe0f69a2baa414de0;
 
   struct Seen {
     State state;
@@ -192,26 +159,21 @@ class Semaphore : public Hold {
     bool contender = false;         // ours is held by our session
   };
 
-  Seen ReadAll(client::HttpClient& client, const std::string& index, milliseconds wait) {
+  Seen ReadAll(client::HttpClient& http, std::uint64_t index, milliseconds wait) {
     Seen seen;
-    auto r = ReadKv(client, prefix_ + "?recurse", index, wait, &seen.state.index);
-    if (!r) return seen;
+    Result<client::KvRead> read =
+        client::KvGet(http, prefix_, {.recurse = true, .index = index, .wait = wait});
+    if (!read.ok()) return seen;
     seen.state.ok = true;
-    rapidjson::Document entries;
-    entries.Parse<rapidjson::kParseIterativeFlag>(r->body.data(), r->body.size());
-    if (r->status != 200 || entries.HasParseError() || !entries.IsArray()) return seen;
+    seen.state.index = read->index;
     std::set<std::string> live, listed;
-    for (const auto& e : entries.GetArray()) {
-      if (!e.IsObject()) continue;
-      const std::string key = client::GetString(e, "Key"), holder = client::GetString(e, "Session");
-      if (("/v1/kv/" + client::Encode(key, true)) == lock_) {
-        seen.lock_index = client::GetUint64(e, "ModifyIndex");
-        Decode(tls::Base64Decode(client::GetString(e, "Value")).value_or(""), &seen.limit, &listed);
-      } else if (!holder.empty()) {
-        live.insert(holder);
-        if (holder == session_ && ("/v1/kv/" + client::Encode(key, true)) == contender_) {
-          seen.contender = true;
-        }
+    for (const client::KvEntry& e : read->entries) {
+      if (e.key == lock_) {
+        seen.lock_index = e.modify_index;
+        Decode(e.value, &seen.limit, &listed);
+      } else if (!e.session.empty()) {
+        live.insert(e.session);
+        if (e.session == session_ && e.key == contender_) seen.contender = true;
       }
     }
     for (const std::string& s : listed) {
@@ -220,13 +182,19 @@ class Semaphore : public Hold {
     return seen;
   }
 
+  // The holders in `seen`, written with CAS on the .lock key as `seen` read it.
+  bool WriteHolders(client::HttpClient& http, const Seen& seen) {
+    Result<bool> put =
+        client::KvPut(http, lock_, Encode(seen.holders), {.flags = kFlags, .cas = seen.lock_index});
+    return put.ok() && *put;
+  }
+
   static void Decode(const std::string& text, std::int64_t* limit, std::set<std::string>* out) {
-    rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
-    if (doc.HasParseError() || !doc.IsObject()) return;
-    const client::Json& l = client::GetMember(doc, "Limit");
+    Result<rapidjson::Document> doc = client::ParseJson(text);
+    if (!doc.ok() || !doc->IsObject()) return;
+    const client::Json& l = client::GetMember(*doc, "Limit");
     if (l.IsInt64()) *limit = l.GetInt64();
-    const client::Json& holders = client::GetMember(doc, "Holders");
+    const client::Json& holders = client::GetMember(*doc, "Holders");
     if (!holders.IsObject()) return;
     for (const auto& m : holders.GetObject()) {
       if (m.value.IsTrue()) out->insert(m.name.GetString());
@@ -245,16 +213,6 @@ class Semaphore : public Hold {
   int limit_;
   bool entered_ = false;
 };
-
-std::optional<std::string> CreateSession(client::HttpClient& client, const LockArgs& a) {
-  std::string name = a.name.empty() ? "concierge lock " + a.prefix : a.name;
-  std::string body = "{\"Name\":" + client::Quote(name) + ",\"TTL\":" + client::Quote(a.ttl) +
-                     ",\"LockDelay\":" + client::Quote(a.lock_delay) + ",\"Behavior\":\"release\"}";
-  int code = 0;
-  auto doc = Call(client, "PUT", "/v1/session/create", body, &code);
-  if (!doc || !client::GetMember(*doc, "ID").IsString()) return std::nullopt;
-  return client::GetString(*doc, "ID");
-}
 
 int ExitCode(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -303,8 +261,14 @@ int RunLock(const std::string& address, const client::HttpClientOptions& options
     std::cerr << "Error: " << control.status().message() << "\n";
     return 2;
   }
-  std::optional<std::string> session = CreateSession(*control, a);
-  if (!session) return 1;
+  Result<std::string> session = client::CreateSession(
+      *control, {.name = a.name.empty() ? "concierge lock " + a.prefix : a.name,
+                 .ttl = a.ttl,
+                 .lock_delay = a.lock_delay});
+  if (!session.ok()) {
+    std::cerr << "Error: " << session.status().message() << "\n";
+    return 1;
+  }
   std::unique_ptr<Hold> hold;
   if (a.limit == 1) {
     hold = std::make_unique<Lock>(a.prefix, *session);
@@ -319,8 +283,7 @@ int RunLock(const std::string& address, const client::HttpClientOptions& options
   std::atomic<bool> lost{false};
   std::thread renew([&] {
     while (!done.load()) {
-      auto r = renewer->Put("/v1/session/renew/" + *session);
-      if (r.ok() && r->status == 404) {
+      if (client::RenewSession(*renewer, *session).code() == Status::Code::kNotFound) {
         lost = true;
         Forward(SIGTERM);
         return;
@@ -336,14 +299,14 @@ int RunLock(const std::string& address, const client::HttpClientOptions& options
     watcher->Shutdown();
     renew.join();
     hold->Release(*control);
-    control->Put("/v1/session/destroy/" + *session);
+    client::DestroySession(*control, *session);
     return code;
   };
 
   // Take the lock: try, and when another session holds it, wait for it to change.
   const auto deadline =
       *timeout > core::Duration::zero() ? Clock::now() + *timeout : Clock::time_point::max();
-  std::string index = "0";
+  std::uint64_t index = 0;
   for (;;) {
     std::optional<bool> held = hold->Try(*control, &index);
     if (!held) return finish(1);
@@ -352,7 +315,7 @@ int RunLock(const std::string& address, const client::HttpClientOptions& options
       std::cerr << "Shutdown triggered or timeout during lock acquisition\n";
       return finish(1);
     }
-    if (index == "0") continue;  // changed under us: try again at once
+    if (index == 0) continue;  // changed under us: try again at once
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     Hold::State s = hold->Read(*control, index, std::min(left, milliseconds(60'000)));
     if (!s.ok) std::this_thread::sleep_for(milliseconds(200));
@@ -387,7 +350,7 @@ int RunLock(const std::string& address, const client::HttpClientOptions& options
 
   // Watch the lock: if another session has it, or the key went, stop the command.
   std::thread watch([&] {
-    std::string seen = "0";
+    std::uint64_t seen = 0;
     while (!done.load()) {
       Hold::State s = hold->Read(*watcher, seen, milliseconds(30'000));
       if (done.load()) return;

@@ -6,6 +6,8 @@
 namespace concierge::cli {
 namespace {
 
+using client::ServiceInstance;
+
 std::string Tags(const std::vector<std::string>& tags) {
   std::string out = "[";
   for (std::size_t i = 0; i < tags.size(); ++i) {
@@ -15,23 +17,23 @@ std::string Tags(const std::vector<std::string>& tags) {
   return out + "]";
 }
 
-std::string StatusLine(const Instance& instance) {
+std::string StatusLine(const ServiceInstance& instance) {
   std::string line = instance.status;
-  std::string output = OneLine(instance.output, 120);
+  std::string output = client::OneLine(instance.output, 120);
   if (!output.empty()) line += ": " + output;
   return line;
 }
 
 }  // namespace
 
-std::vector<std::string> DescribeChanges(const std::vector<Instance>& before,
-                                         const std::vector<Instance>& after) {
+std::vector<std::string> DescribeChanges(const std::vector<ServiceInstance>& before,
+                                         const std::vector<ServiceInstance>& after) {
   // Keyed by (ID, node) so the lines come out in ID order.
   using Key = std::pair<std::string, std::string>;
-  std::map<Key, const Instance*> old_by_key;
-  std::map<Key, const Instance*> new_by_key;
-  for (const Instance& i : before) old_by_key[{i.id, i.node}] = &i;
-  for (const Instance& i : after) new_by_key[{i.id, i.node}] = &i;
+  std::map<Key, const ServiceInstance*> old_by_key;
+  std::map<Key, const ServiceInstance*> new_by_key;
+  for (const ServiceInstance& i : before) old_by_key[{i.id, i.node}] = &i;
+  for (const ServiceInstance& i : after) new_by_key[{i.id, i.node}] = &i;
 
   std::map<Key, std::vector<std::string>> lines;
   for (const auto& [key, old] : old_by_key) {
@@ -43,7 +45,7 @@ std::vector<std::string> DescribeChanges(const std::vector<Instance>& before,
       lines[key].push_back("+ " + now->id + " " + now->Endpoint() + " " + StatusLine(*now));
       continue;
     }
-    const Instance& old = *it->second;
+    const ServiceInstance& old = *it->second;
     if (old.Endpoint() != now->Endpoint()) {
       lines[key].push_back("~ " + now->id + " " + old.Endpoint() + " -> " + now->Endpoint());
     }
@@ -58,22 +60,6 @@ std::vector<std::string> DescribeChanges(const std::vector<Instance>& before,
   for (auto& [key, key_lines] : lines) {
     for (std::string& line : key_lines) out.push_back(std::move(line));
   }
-  return out;
-}
-
-std::string OneLine(std::string_view text, std::size_t max_chars) {
-  std::string out;
-  bool space = false;
-  for (char c : text) {
-    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += c;
-  }
-  if (out.size() > max_chars && max_chars >= 3) out = out.substr(0, max_chars - 3) + "...";
   return out;
 }
 

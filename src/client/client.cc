@@ -172,8 +172,7 @@ Status Client::Register(const ServiceRegistration& registration) {
 }
 
 Status Client::Deregister(std::string_view instance_id) {
-  Result<client::Response> r =
-      impl_->Call("PUT", "/v1/agent/service/deregister/" + client::Encode(instance_id, true), {});
+  Result<client::Response> r = impl_->Call("PUT", client::DeregisterTarget(instance_id), {});
   if (!r.ok()) return r.status();
   if (r->status >= 300 && r->status != 404) {
     return Status::InvalidArgument("deregistering " + std::string(instance_id) + ": " +
@@ -183,11 +182,7 @@ Status Client::Deregister(std::string_view instance_id) {
 }
 
 Status Client::UpdateCheck(std::string_view check_id, HealthStatus status, std::string_view note) {
-  static constexpr const char* kVerb[] = {"pass", "warn", "fail"};
-  std::string target = "/v1/agent/check/" + std::string(kVerb[static_cast<int>(status)]) + "/" +
-                       client::Encode(check_id, true);
-  if (!note.empty()) target += "?note=" + client::Encode(note);
-  Result<client::Response> r = impl_->Call("PUT", target, {});
+  Result<client::Response> r = impl_->Call("PUT", client::CheckTarget(check_id, status, note), {});
   if (!r.ok()) return r.status();
   if (r->status == 404)
     return Status::NotFound("check " + std::string(check_id) + ": " + Refused(*r));

@@ -8,15 +8,11 @@
 #include "client/json.h"
 
 namespace concierge::client {
-namespace {
-
-HealthStatus ParseStatus(std::string_view s) {
+HealthStatus ParseHealthStatus(std::string_view s) {
   if (s == "passing") return HealthStatus::kPassing;
   if (s == "warning") return HealthStatus::kWarning;
   return HealthStatus::kCritical;
 }
-
-}  // namespace
 
 std::string GoDuration(Duration d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
@@ -100,7 +96,7 @@ std::vector<Instance> DecodeHealthEntries(const Json& list) {
     const Json& checks = GetMember(entry, "Checks");
     if (checks.IsArray()) {
       for (const Json& check : checks.GetArray()) {
-        i.health = std::max(i.health, ParseStatus(GetString(check, "Status")));
+        i.health = std::max(i.health, ParseHealthStatus(GetString(check, "Status")));
       }
     }
     instances.push_back(std::move(i));
@@ -166,6 +162,18 @@ std::string Encode(std::string_view text, bool path) {
     }
   }
   return out;
+}
+
+std::string DeregisterTarget(std::string_view instance_id) {
+  return "/v1/agent/service/deregister/" + Encode(instance_id, true);
+}
+
+std::string CheckTarget(std::string_view check_id, HealthStatus status, std::string_view note) {
+  static constexpr const char* kVerb[] = {"pass", "warn", "fail"};
+  std::string target = "/v1/agent/check/" + std::string(kVerb[static_cast<int>(status)]) + "/" +
+                       Encode(check_id, true);
+  if (!note.empty()) target += "?note=" + Encode(note);
+  return target;
 }
 
 std::string HealthTarget(std::string_view service, const HealthQuery& query) {

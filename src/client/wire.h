@@ -29,6 +29,15 @@ std::string DeltaTarget(std::string_view service, const DeltaQuery& query);
 // RFC 3986 percent-encoding of all but unreserved characters; with `path`, ':' and '@' too.
 std::string Encode(std::string_view text, bool path = false);
 
+// PUT /v1/agent/service/deregister/<id>
+std::string DeregisterTarget(std::string_view instance_id);
+
+// PUT /v1/agent/check/pass|warn|fail/<check-id>[?note=...]
+std::string CheckTarget(std::string_view check_id, HealthStatus status, std::string_view note);
+
+// "passing", "warning"; anything else is critical.
+HealthStatus ParseHealthStatus(std::string_view status);
+
 // GET /v1/health/service/<name>?passing=1&tag=..&index=N&wait=W
 std::string HealthTarget(std::string_view service, const HealthQuery& query);
 
