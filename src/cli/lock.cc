@@ -71,8 +71,16 @@ class Lock : public Hold {
   Lock(const std::string& prefix, std::string session)
       : key_(prefix + "/.lock"), session_(std::move(session)) {}
 
-  std::optional<bool> Try(client::HttpClient& http, std::uint64_t*) override {
-    return Taken(client::KvPut(http, key_, {}, {.flags = kLockFlagValue, .acquire = session_}));
+  std::optional<bool> Try(client::HttpClient& http, std::uint64_t* index) override {
+    std::optional<bool> taken =
+        Taken(client::KvPut(http, key_, {}, {.flags = kLockFlagValue, .acquire = session_}));
+    if (taken && !*taken) {
+      // Held by another session: wait for the key to change. Free but refused (its lock
+      // delay, or released meanwhile): 0, try again shortly.
+      State s = Read(http, 0, milliseconds(0));
+      *index = s.ok && !s.free ? s.index : 0;
+    }
+    return taken;
   }
 
   State Read(client::HttpClient& http, std::uint64_t index, milliseconds wait) override {
@@ -315,7 +323,11 @@ int RunLock(const std::string& address, const client::HttpClientOptions& options
       std::cerr << "Shutdown triggered or timeout during lock acquisition\n";
       return finish(1);
     }
-    if (index == 0) continue;  // changed under us: try again at once
+    // Changed under us, or free but not ours yet: try again shortly.
+    if (index == 0) {
+      std::this_thread::sleep_for(milliseconds(100));
+      continue;
+    }
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     Hold::State s = hold->Read(*control, index, std::min(left, milliseconds(60'000)));
     if (!s.ok) std::this_thread::sleep_for(milliseconds(200));
