@@ -211,17 +211,11 @@ int Heartbeat(HttpClient& http, const std::string& check_id, const std::string& 
 // `concierge monitor`: prints the agent's log lines as they are written, until interrupted
 // (the default SIGINT action ends the process) or the agent goes away.
 int Monitor(HttpClient& http, const std::string& level) {
-  std::string target = "/v1/agent/monitor";
-  if (!level.empty()) target += "?loglevel=" + level;
-  std::function<bool(std::string_view)> print = [](std::string_view piece) {
+  return Done(client::Monitor(http, level, [](std::string_view piece) {
     std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
     std::cout.flush();
     return static_cast<bool>(std::cout);
-  };
-  Result<Response> r = http.Stream(target, print);
-  if (!r.ok()) return Fail(r.status().message());
-  if (r->status != 200) return Fail(client::Refusal(*r));
-  return 0;
+  }));
 }
 
 int Watch(HttpClient& http, const std::string& service, bool passing,

@@ -32,6 +32,14 @@ void SortInstances(std::vector<ServiceInstance>& instances) {
             });
 }
 
+// The failure an answer other than 2xx stands for.
+Status Refused(const Response& answer) {
+  if (answer.status >= 500) return Status::Unavailable(Refusal(answer));
+  if (answer.status == 404) return Status::NotFound(Refusal(answer));
+  if (answer.status == 403) return Status::PermissionDenied(Refusal(answer));
+  return Status::InvalidArgument(Refusal(answer));
+}
+
 // A call whose answer is not read.
 Status Send(HttpClient& http, std::string_view method, std::string_view target,
             std::string_view body = {}) {
@@ -66,10 +74,7 @@ Result<Response> Call(HttpClient& http, std::string_view method, std::string_vie
                       std::string_view body, std::optional<std::chrono::milliseconds> timeout) {
   Result<Response> r = http.Send(method, target, body, timeout);
   if (!r.ok() || (r->status >= 200 && r->status < 300)) return r;
-  if (r->status >= 500) return Status::Unavailable(Refusal(*r));
-  if (r->status == 404) return Status::NotFound(Refusal(*r));
-  if (r->status == 403) return Status::PermissionDenied(Refusal(*r));
-  return Status::InvalidArgument(Refusal(*r));
+  return Refused(*r);
 }
 
 std::string ServiceInstance::Endpoint() const {
@@ -248,6 +253,16 @@ Result<Snapshot> SaveSnapshot(HttpClient& http) {
 
 Status RestoreSnapshot(HttpClient& http, std::string_view bytes) {
   return Send(http, "PUT", "/v1/snapshot", bytes);
+}
+
+Status Monitor(HttpClient& http, std::string_view level,
+               const std::function<bool(std::string_view)>& on_data) {
+  std::string target = "/v1/agent/monitor";
+  if (!level.empty()) target += "?loglevel=" + Encode(level);
+  Result<Response> r = http.Stream(target, on_data);
+  if (!r.ok()) return r.status();
+  if (r->status != 200) return Refused(*r);
+  return Status::Ok();
 }
 
 Result<std::vector<Maintenance>> MaintenanceList(HttpClient& http) {

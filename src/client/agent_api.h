@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -118,6 +119,11 @@ struct Snapshot {
 };
 Result<Snapshot> SaveSnapshot(HttpClient& http);
 Status RestoreSnapshot(HttpClient& http, std::string_view bytes);
+
+// Hands the agent's log lines at `level` and above (empty: info) to `on_data` as they are
+// written (GET /v1/agent/monitor), until the agent ends or `on_data` returns false.
+Status Monitor(HttpClient& http, std::string_view level,
+               const std::function<bool(std::string_view)>& on_data);
 
 // What is in maintenance mode: the node (empty service_id) or a service instance.
 struct Maintenance {
