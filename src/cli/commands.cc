@@ -66,8 +66,7 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-// Prints a call's failure; 0 when it succeeded.
-int Done(const Status& status) { return status.ok() ? 0 : Fail(status.message()); }
+int Fail(const Status& status) { return Fail(status.message()); }
 
 // Blocks SIGINT and SIGTERM for the process and waits for them on a thread of its own, so
 // that a stop can cancel a blocking query cleanly instead of killing the process mid-line.
@@ -154,7 +153,7 @@ int Register(HttpClient& http, const RegisterArgs& args, bool flags_given) {
     id = args.flags.id.empty() ? args.flags.name : args.flags.id;
   }
 
-  if (Status st = client::RegisterService(http, body); !st.ok()) return Done(st);
+  if (Status st = client::RegisterService(http, body); !st.ok()) return Fail(st);
   std::cout << "Registered service: " << id << "\n";
   if (args.file.empty() && !args.flags.ttl.empty()) {
     std::cout << "Send heartbeats within " << args.flags.ttl
@@ -164,7 +163,7 @@ int Register(HttpClient& http, const RegisterArgs& args, bool flags_given) {
 }
 
 int Deregister(HttpClient& http, const std::string& id) {
-  if (Status st = client::DeregisterService(http, id); !st.ok()) return Done(st);
+  if (Status st = client::DeregisterService(http, id); !st.ok()) return Fail(st);
   std::cout << "Deregistered service: " << id << "\n";
   return 0;
 }
@@ -177,7 +176,7 @@ std::string JoinTags(const std::vector<std::string>& tags) {
 
 int ListServices(HttpClient& http) {
   Result<std::vector<ServiceInstance>> instances = client::AgentServices(http);
-  if (!instances.ok()) return Done(instances.status());
+  if (!instances.ok()) return Fail(instances.status());
   std::vector<std::vector<std::string>> rows;
   for (const ServiceInstance& i : *instances) {
     rows.push_back({i.id, i.service, i.Endpoint(), JoinTags(i.tags)});
@@ -190,7 +189,7 @@ int Health(HttpClient& http, const std::string& service, bool passing,
            const std::vector<std::string>& tags) {
   HealthQuery query{.passing_only = passing, .tags = tags};
   Result<client::ServiceHealth> health = client::HealthService(http, service, query);
-  if (!health.ok()) return Done(health.status());
+  if (!health.ok()) return Fail(health.status());
   std::vector<std::vector<std::string>> rows;
   for (const ServiceInstance& i : health->instances) {
     rows.push_back({i.id, i.Endpoint(), i.status, client::OneLine(i.output, 60)});
@@ -202,7 +201,7 @@ int Health(HttpClient& http, const std::string& service, bool passing,
 int Heartbeat(HttpClient& http, const std::string& check_id, const std::string& status,
               const std::string& note) {
   Status st = client::UpdateCheck(http, check_id, client::ParseHealthStatus(status), note);
-  if (!st.ok()) return Done(st);
+  if (!st.ok()) return Fail(st);
   std::cout << "Check " << check_id << ": " << status << "\n";
   return 0;
 }
@@ -211,11 +210,12 @@ int Heartbeat(HttpClient& http, const std::string& check_id, const std::string& 
 // `concierge monitor`: prints the agent's log lines as they are written, until interrupted
 // (the default SIGINT action ends the process) or the agent goes away.
 int Monitor(HttpClient& http, const std::string& level) {
-  return Done(client::Monitor(http, level, [](std::string_view piece) {
+  Status st = client::Monitor(http, level, [](std::string_view piece) {
     std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
     std::cout.flush();
     return static_cast<bool>(std::cout);
-  }));
+  });
+  return st.ok() ? 0 : Fail(st);
 }
 
 int Watch(HttpClient& http, const std::string& service, bool passing,
@@ -248,7 +248,7 @@ int Watch(HttpClient& http, const std::string& service, bool passing,
       backoff = std::min(backoff * 2, kMaxBackoff);
       continue;
     }
-    if (!result.ok()) return Done(result.status());
+    if (!result.ok()) return Fail(result.status());
     if (failing)
       std::cout << Now() << " agent " << http.address().ToString() << " is back" << std::endl;
     failing = false;
@@ -279,7 +279,7 @@ std::string YesNo(bool b) { return b ? "true" : "false"; }
 
 int Members(HttpClient& http) {
   Result<std::vector<client::ServerMember>> members = client::AgentMembers(http);
-  if (!members.ok()) return Done(members.status());
+  if (!members.ok()) return Fail(members.status());
   std::vector<std::vector<std::string>> rows;
   for (const client::ServerMember& m : *members) {
     rows.push_back({m.name, m.raft_address, m.http_address.empty() ? "-" : m.http_address,
@@ -291,7 +291,7 @@ int Members(HttpClient& http) {
 
 int ListPeers(HttpClient& http) {
   Result<std::vector<client::RaftPeer>> peers = client::RaftPeers(http);
-  if (!peers.ok()) return Done(peers.status());
+  if (!peers.ok()) return Fail(peers.status());
   std::vector<std::vector<std::string>> rows;
   for (const client::RaftPeer& p : *peers) {
     rows.push_back({p.node.empty() ? "-" : p.node, p.id, p.address,
@@ -302,13 +302,13 @@ int ListPeers(HttpClient& http) {
 }
 
 int RemovePeer(HttpClient& http, const std::string& raft_address) {
-  if (Status st = client::RemoveRaftPeer(http, raft_address); !st.ok()) return Done(st);
+  if (Status st = client::RemoveRaftPeer(http, raft_address); !st.ok()) return Fail(st);
   std::cout << "Removed peer with address \"" << raft_address << "\"\n";
   return 0;
 }
 
 int TransferLeader(HttpClient& http, const std::string& id) {
-  if (Status st = client::TransferLeadership(http, id); !st.ok()) return Done(st);
+  if (Status st = client::TransferLeadership(http, id); !st.ok()) return Fail(st);
   std::cout << "Leadership transferred\n";
   return 0;
 }
@@ -334,7 +334,7 @@ int SnapshotSave(const std::string& address, const std::string& token, const std
   Result<HttpClient> http = OpenAgent(address, options);
   if (!http.ok()) return Usage("--http-addr: " + http.status().message());
   Result<client::Snapshot> snapshot = client::SaveSnapshot(*http);
-  if (!snapshot.ok()) return Done(snapshot.status());
+  if (!snapshot.ok()) return Fail(snapshot.status());
   if (snapshot->bytes.empty()) return Fail("the agent answered GET /v1/snapshot with no bytes");
   if (Status st = WriteFileAtomically(file, snapshot->bytes); !st.ok()) return Fail(st.message());
   std::cout << "Saved snapshot to " << file << " (" << snapshot->bytes.size() << " bytes";
@@ -355,7 +355,7 @@ int SnapshotRestore(const std::string& address, const std::string& token, const 
   options.token = token;
   Result<HttpClient> http = OpenAgent(address, options);
   if (!http.ok()) return Usage("--http-addr: " + http.status().message());
-  if (Status st = client::RestoreSnapshot(*http, bytes); !st.ok()) return Done(st);
+  if (Status st = client::RestoreSnapshot(*http, bytes); !st.ok()) return Fail(st);
   std::cout << "Restored snapshot from " << file << " (" << bytes.size() << " bytes)\n";
   return 0;
 }

@@ -32,14 +32,6 @@ void SortInstances(std::vector<ServiceInstance>& instances) {
             });
 }
 
-// The failure an answer other than 2xx stands for.
-Status Refused(const Response& answer) {
-  if (answer.status >= 500) return Status::Unavailable(Refusal(answer));
-  if (answer.status == 404) return Status::NotFound(Refusal(answer));
-  if (answer.status == 403) return Status::PermissionDenied(Refusal(answer));
-  return Status::InvalidArgument(Refusal(answer));
-}
-
 // A call whose answer is not read.
 Status Send(HttpClient& http, std::string_view method, std::string_view target,
             std::string_view body = {}) {
@@ -70,11 +62,18 @@ std::string Refusal(const Response& answer) {
   return "agent answered " + std::to_string(answer.status) + (body.empty() ? "" : ": " + body);
 }
 
+Status FailureOf(const Response& answer) {
+  if (answer.status >= 500) return Status::Unavailable(Refusal(answer));
+  if (answer.status == 404) return Status::NotFound(Refusal(answer));
+  if (answer.status == 403) return Status::PermissionDenied(Refusal(answer));
+  return Status::InvalidArgument(Refusal(answer));
+}
+
 Result<Response> Call(HttpClient& http, std::string_view method, std::string_view target,
                       std::string_view body, std::optional<std::chrono::milliseconds> timeout) {
   Result<Response> r = http.Send(method, target, body, timeout);
   if (!r.ok() || (r->status >= 200 && r->status < 300)) return r;
-  return Refused(*r);
+  return FailureOf(*r);
 }
 
 std::string ServiceInstance::Endpoint() const {
@@ -261,7 +260,7 @@ Status Monitor(HttpClient& http, std::string_view level,
   if (!level.empty()) target += "?loglevel=" + Encode(level);
   Result<Response> r = http.Stream(target, on_data);
   if (!r.ok()) return r.status();
-  if (r->status != 200) return Refused(*r);
+  if (r->status != 200) return FailureOf(*r);
   return Status::Ok();
 }
 

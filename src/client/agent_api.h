@@ -30,6 +30,9 @@ std::string OneLine(std::string_view text, std::size_t max_chars);
 // the body is empty.
 std::string Refusal(const Response& answer);
 
+// The failure an answer other than 2xx stands for (above).
+Status FailureOf(const Response& answer);
+
 // Sends one request; its answer when the status is 2xx, else the failures above.
 Result<Response> Call(HttpClient& http, std::string_view method, std::string_view target,
                       std::string_view body = {},

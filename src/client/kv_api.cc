@@ -52,16 +52,16 @@ Result<KvRead> KvGet(HttpClient& http, std::string_view key, const KvQuery& quer
               "&wait=" + std::to_string(query.wait.count()) + "ms";
     timeout = query.wait + std::chrono::seconds(5);
   }
-  Result<Response> r = Call(http, "GET", target, {}, timeout);
-  if (!r.ok() && r.status().code() != Status::Code::kNotFound) return r.status();
-  KvRead read;
-  if (r.ok()) {
-    read.index = ParseIndex(r->Header("X-Consul-Index")).value_or(0);
-    Result<rapidjson::Document> doc = ParseArray(r->body);
-    if (!doc.ok()) return doc.status();
-    for (const Json& item : doc->GetArray()) {
-      if (item.IsObject()) read.entries.push_back(ReadEntry(item));
-    }
+  // A 404 (no such key) carries the index to wait on too.
+  Result<Response> r = http.Send("GET", target, {}, timeout);
+  if (!r.ok()) return r.status();
+  KvRead read{{}, ParseIndex(r->Header("X-Consul-Index")).value_or(0)};
+  if (r->status == 404) return read;
+  if (r->status != 200) return FailureOf(*r);
+  Result<rapidjson::Document> doc = ParseArray(r->body);
+  if (!doc.ok()) return doc.status();
+  for (const Json& item : doc->GetArray()) {
+    if (item.IsObject()) read.entries.push_back(ReadEntry(item));
   }
   return read;
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fake_registry.h"
+
 namespace concierge::client {
 namespace {
 
@@ -143,6 +145,39 @@ TEST(OneLineTest, CollapsesWhitespaceAndCuts) {
   EXPECT_EQ(OneLine("", 10), "");
   EXPECT_EQ(OneLine("abcdefghij", 8), "abcde...");
   EXPECT_EQ(OneLine("abcdefgh", 8), "abcdefgh");
+}
+
+TEST(CallTest, AStatusOtherThan2xxIsTheFailureItStandsFor) {
+  testing::FakeRegistry agent([](const std::string&, const std::string& target) {
+    return testing::FakeReply{std::stoi(target.substr(1)), "no  such\nthing\n"};
+  });
+  Result<HttpClient> http = HttpClient::Open(agent.address());
+  ASSERT_TRUE(http.ok()) << http.status().message();
+  EXPECT_TRUE(Call(*http, "GET", "/201").ok());
+  EXPECT_EQ(Call(*http, "GET", "/503").status().code(), Status::Code::kUnavailable);
+  EXPECT_EQ(Call(*http, "GET", "/403").status().code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(Call(*http, "GET", "/400").status().code(), Status::Code::kInvalidArgument);
+  Result<Response> missing = Call(*http, "GET", "/404");
+  EXPECT_EQ(missing.status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(missing.status().message(), "agent answered 404: no such thing");
+}
+
+TEST(MaintenanceListTest, ReadsTheNodeAndServicesInTheAgentsOrder) {
+  testing::FakeRegistry agent([](const std::string&, const std::string&) {
+    return testing::FakeReply{200, R"({
+      "_service_maintenance:web-1": {"Notes": "deploy"},
+      "service:web-1": {"Notes": "not maintenance"},
+      "_node_maintenance": {"Notes": "disk"}})"};
+  });
+  Result<HttpClient> http = HttpClient::Open(agent.address());
+  ASSERT_TRUE(http.ok()) << http.status().message();
+  Result<std::vector<Maintenance>> list = MaintenanceList(*http);
+  ASSERT_TRUE(list.ok()) << list.status().message();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].service_id, "web-1");
+  EXPECT_EQ((*list)[0].reason, "deploy");
+  EXPECT_EQ((*list)[1].service_id, "");
+  EXPECT_EQ((*list)[1].reason, "disk");
 }
 
 }  // namespace
