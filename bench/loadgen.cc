@@ -76,7 +76,8 @@ void Log(const std::string& message) {
 // Latency samples in nanoseconds; percentiles by sorting once at the end.
 struct Samples {
   std::vector<int64_t> ns;
-  int64_t longest_gap = 0;  // RunRequests: the longest time without an answer (a stall)
+  int64_t longest_gap = 0;     // RunRequests: the longest time without an answer (a stall)
+  double longest_gap_end = 0;  // ... and when it ended, Unix time (to match a server's log)
   void Add(int64_t v) { ns.push_back(v); }
   double Percentile(double p) {
     if (ns.empty()) return 0;
@@ -692,7 +693,12 @@ double RunRequests(Loop& loop, long count, int conns, int depth,
   Conn::Handler handler = [&](Conn& c, const Response& r) {
     ++done;
     int64_t now = NowNs();
-    if (lat) lat->longest_gap = std::max(lat->longest_gap, now - last_answer);
+    if (lat && now - last_answer > lat->longest_gap) {
+      lat->longest_gap = now - last_answer;
+      lat->longest_gap_end =
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
+    }
     last_answer = now;
     if (r.status / 100 != 2) {
       if (error.empty()) {
@@ -746,9 +752,10 @@ std::pair<double, std::string> Register(Loop& loop, const Options& o,
         },
         nullptr, &lat, "register");
     double rate = static_cast<double>(o.n) / s;
-    char gap[64];
-    std::snprintf(gap, sizeof gap, ",\"register_longest_gap_ms\":%.3f",
-                  static_cast<double>(lat.longest_gap) / 1e6);
+    char gap[128];
+    std::snprintf(gap, sizeof gap,
+                  ",\"register_longest_gap_ms\":%.3f,\"register_longest_gap_end_unix\":%.3f",
+                  static_cast<double>(lat.longest_gap) / 1e6, lat.longest_gap_end);
     return {rate, "\"register_s\":" + std::to_string(s) + "," + lat.Json("register_") + gap};
   }
   // etcd
