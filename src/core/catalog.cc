@@ -668,15 +668,18 @@ Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Ind
 }
 
 void Catalog::ApplyLeaderElected(const LeaderElected& cmd) {
+  std::vector<const Text*> marked;  // first, so that the map grows once
   for (const IndexedInstance& e : instances_) {
     for (const Check& check : e.ptr->checks) {
       if (IsMaintenanceCheck(check.id()) || check.definition.ttl <= Duration::zero() ||
           check.status == HealthStatus::kCritical) {
         continue;
       }
-      unheard_since_.try_emplace(check.id(), cmd.at);
+      marked.push_back(&check.id());
     }
   }
+  unheard_since_.reserve(unheard_since_.size() + marked.size());
+  for (const Text* id : marked) unheard_since_.try_emplace(*id, cmd.at);
 }
 
 std::optional<Time> Catalog::UnheardSince(std::string_view check_id) const {
