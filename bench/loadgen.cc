@@ -1472,6 +1472,18 @@ int ExpiryHttp(const Options& o) {
     // the instances that changed, with their checks, and the IDs removed. A later Resync
     // (the server's history does not reach back to our index) is followed by one whole read.
     bool whole_pending = false;
+    // A whole ?passing answer: every instance it does not list is seen failing.
+    auto see_missing = [&](std::string_view body, int64_t now) {
+      std::vector<bool> present(static_cast<size_t>(o.n), false);
+      for (size_t at = body.find("\"ServiceID\":\""); at != std::string_view::npos;
+           at = body.find("\"ServiceID\":\"", at + 1)) {
+        long i = InstanceNumber(o, JsonField(body, "ServiceID", at));
+        if (i >= 0 && i < o.n) present[static_cast<size_t>(i)] = true;
+      }
+      for (long i = 0; i < o.n; ++i) {
+        if (!present[static_cast<size_t>(i)]) book.See(i, now);
+      }
+    };
     auto ask_delta = [&](Conn& c) {
       c.Send(HttpRequest("GET", delta_path + "?index=" + std::to_string(index) + "&wait=60s"), 0);
     };
@@ -1485,15 +1497,7 @@ int ExpiryHttp(const Options& o) {
       answer_bytes += static_cast<double>(r.body.size());
       if (whole_pending) {  // a whole ?passing answer after a resync
         whole_pending = false;
-        std::vector<bool> present(static_cast<size_t>(o.n), false);
-        for (size_t at = r.body.find("\"ServiceID\":\""); at != std::string_view::npos;
-             at = r.body.find("\"ServiceID\":\"", at + 1)) {
-          long i = InstanceNumber(o, JsonField(r.body, "ServiceID", at));
-          if (i >= 0 && i < o.n) present[static_cast<size_t>(i)] = true;
-        }
-        for (long i = 0; i < o.n; ++i) {
-          if (!present[static_cast<size_t>(i)]) book.See(i, now);
-        }
+        see_missing(r.body, now);
         index = r.index;
         ask_delta(c);
         return;
@@ -1541,15 +1545,7 @@ int ExpiryHttp(const Options& o) {
       }
       ++answers;
       answer_bytes += static_cast<double>(r.body.size());
-      std::vector<bool> present(static_cast<size_t>(o.n), false);
-      for (size_t at = r.body.find("\"ServiceID\":\""); at != std::string_view::npos;
-           at = r.body.find("\"ServiceID\":\"", at + 1)) {
-        long i = InstanceNumber(o, JsonField(r.body, "ServiceID", at));
-        if (i >= 0 && i < o.n) present[static_cast<size_t>(i)] = true;
-      }
-      for (long i = 0; i < o.n; ++i) {
-        if (!present[static_cast<size_t>(i)]) book.See(i, now);
-      }
+      see_missing(r.body, now);
       index = r.index;
       c.Send(HttpRequest("GET", watch_path + "&index=" + std::to_string(index) + "&wait=60s"), 0);
     };
