@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -140,6 +141,16 @@ Status RaftLog::Start(const RaftOptions& options) {
   uv_timer_start(
       &watch_, [](uv_timer_t* t) { static_cast<RaftLog*>(t->data)->WatchLeadership(); }, 0, 20);
   return Status::Ok();
+}
+
+void RaftLog::ScaleSnapshotThreshold(std::size_t bytes) {
+  std::size_t entries = bytes / std::max(1U, options_.snapshot_bytes_per_entry);
+  auto threshold = static_cast<unsigned>(
+      std::clamp<std::size_t>(entries, options_.snapshot_threshold, 1U << 30));
+  if (threshold != raft_.snapshot.threshold) {
+    spdlog::debug("raft: next snapshot after {} entries (the last was {} bytes)", threshold, bytes);
+  }
+  raft_set_snapshot_threshold(&raft_, threshold);
 }
 
 void RaftLog::TrimAfterSnapshot() {
@@ -468,11 +479,16 @@ int RaftLog::FsmSnapshotFinalize(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n
   auto* self = static_cast<RaftLog*>(fsm->data);
   self->snapshot_image_.reset();  // if the encoding never ran
   if (*bufs != nullptr) {
+    std::size_t bytes = 0;
     for (unsigned i = 0; i < *n_bufs; ++i) {
-      if ((*bufs)[i].len > 0) spdlog::debug("raft: snapshot of {} bytes", (*bufs)[i].len);
+      bytes += (*bufs)[i].len;
       raft_free((*bufs)[i].base);
     }
     raft_free(*bufs);
+    if (bytes > 0) {
+      spdlog::debug("raft: snapshot of {} bytes", bytes);
+      self->ScaleSnapshotThreshold(bytes);
+    }
   }
   *bufs = nullptr;
   *n_bufs = 0;
@@ -485,6 +501,7 @@ int RaftLog::FsmRestore(raft_fsm* fsm, raft_buffer* buf) {
   auto* self = static_cast<RaftLog*>(fsm->data);
   Status st =
       self->registry_.Restore(std::string_view(static_cast<const char*>(buf->base), buf->len));
+  self->ScaleSnapshotThreshold(buf->len);
   raft_free(buf->base);
   if (!st.ok()) {
     spdlog::error("raft: cannot restore snapshot: {}", st.message());

@@ -39,9 +39,14 @@ struct RaftOptions {
   // The initial configuration, used only if the directory holds none yet. Every server of a
   // new cluster must be given the same one.
   std::vector<Peer> bootstrap;
-  // Take a snapshot every this many entries, keeping this many after it for followers that
-  // lag. Snapshots are what bound the log on disk and the restart time.
+  // Take a snapshot once the log since the last one holds this many entries, and at least
+  // one entry for every `snapshot_bytes_per_entry` bytes of the last snapshot; keep
+  // `snapshot_trailing` entries after it for followers that lag. Snapshots bound the log
+  // on disk and the restart time; growing their interval with their size bounds what
+  // encoding and writing them costs each entry (a fixed interval costs O(catalog) per
+  // entry: at 1,000,000 instances, 100 MB every 16,384 entries).
   unsigned snapshot_threshold = 16384;
+  unsigned snapshot_bytes_per_entry = 1024;
   unsigned snapshot_trailing = 4096;
   // Peers must prove this key on every connection (raft/auth_transport.h). Unset: any peer
   // that reaches the Raft port is taken at its word.
@@ -96,6 +101,8 @@ class RaftLog final : public server::CommandLog {
   bool leader_ready() const { return ready_flag_.load(); }
   // Asks for a snapshot at the next opportunity (tests, backups).
   raft_index last_applied() const { return last_applied_.load(); }
+  // State thread: the entries after which the next snapshot is taken (RaftOptions).
+  unsigned snapshot_threshold() const { return raft_.snapshot.threshold; }
 
  private:
   struct Batch;
@@ -144,6 +151,8 @@ class RaftLog final : public server::CommandLog {
   // Returns the heap a snapshot freed to the OS (malloc_trim) once libraft is likely done
   // writing it: the snapshot is a copy of the whole state, and glibc keeps freed memory.
   void TrimAfterSnapshot();
+  // Sets libraft's snapshot threshold for a last snapshot of `bytes` (RaftOptions).
+  void ScaleSnapshotThreshold(std::size_t bytes);
   std::uint64_t trim_at_ms_ = 0;  // uv_now() of the next trim; 0 = none
   // From FsmSnapshot (state thread) to FsmSnapshotAsync (worker). libraft takes one snapshot
   // at a time and finalizes it before the next, and libuv orders the hand-offs, so the three

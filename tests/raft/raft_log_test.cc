@@ -80,11 +80,15 @@ class RaftLogTest : public ::testing::Test {
   }
   ~RaftLogTest() override { std::filesystem::remove_all(dir_); }
 
-  std::unique_ptr<Node> StartNode(unsigned snapshot_threshold = 0) {
+  std::unique_ptr<Node> StartNode(unsigned snapshot_threshold = 0,
+                                  unsigned snapshot_bytes_per_entry = 0) {
     auto node = std::make_unique<Node>(dir_, address_);
     if (snapshot_threshold > 0) {
       node->options.snapshot_threshold = snapshot_threshold;
       node->options.snapshot_trailing = snapshot_threshold / 4;
+    }
+    if (snapshot_bytes_per_entry > 0) {
+      node->options.snapshot_bytes_per_entry = snapshot_bytes_per_entry;
     }
     Status st = node->log->Start(node->options);
     EXPECT_TRUE(st.ok()) << st.message();
@@ -210,6 +214,38 @@ TEST_F(RaftLogTest, SnapshotsTakenWhileWritingRestoreOnRestart) {
   for (int i = 0; i < kN; i += 97) {
     EXPECT_NE(node->registry.Instance("web-" + std::to_string(i)), nullptr) << i;
   }
+}
+
+// Snapshots get rarer as they get larger: after one of B bytes the next waits for
+// B / snapshot_bytes_per_entry entries (at least the threshold), also after a restart, so
+// encoding and writing them costs each entry a bounded share whatever the catalog's size.
+TEST_F(RaftLogTest, SnapshotIntervalGrowsWithTheSnapshot) {
+  constexpr int kN = 400;
+  constexpr unsigned kThreshold = 64;
+  constexpr unsigned kBytesPerEntry = 16;
+  unsigned scaled = 0;
+  {
+    auto node = StartNode(kThreshold, kBytesPerEntry);
+    EXPECT_EQ(node->log->snapshot_threshold(), kThreshold);
+    int answered = 0;
+    for (int i = 0; i < kN; ++i) {
+      node->log->Append(Reg("web-" + std::to_string(i)), [&](Result<Index> r) {
+        EXPECT_TRUE(r.ok()) << r.status().message();
+        ++answered;
+      });
+      if (i % 20 == 0) node->RunUntil([&] { return answered > i - 10; });
+    }
+    ASSERT_TRUE(node->RunUntil([&] { return answered == kN; }));
+    // At least one snapshot of >= 64 instances (each well over 16 bytes) has been taken.
+    ASSERT_TRUE(node->RunUntil([&] { return node->log->snapshot_threshold() > kThreshold; }));
+    scaled = node->log->snapshot_threshold();
+    EXPECT_LT(scaled, 1U << 30);
+    node->Close();
+  }
+  auto node = StartNode(kThreshold, kBytesPerEntry);
+  ASSERT_TRUE(node->RunUntil(
+      [&] { return node->registry.instance_count() == static_cast<std::size_t>(kN); }));
+  EXPECT_GE(node->log->snapshot_threshold(), scaled);  // from the restored snapshot
 }
 
 // Issue 18: a backup of 100,000 instances (19 MB) is larger than a libraft segment (8 MiB):
