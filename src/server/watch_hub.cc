@@ -15,16 +15,17 @@ struct WatchHub::Waiter {
   std::string key;
   WaiterList::iterator self;
   bool parked = false;  // guarded by the hub's mutex
+  TimePoint woken_at;   // set by the Notify that takes it off the list; guarded likewise
 };
 
-asio::awaitable<void> WatchHub::Wait(std::string key, const std::function<bool()>& passed,
-                                     std::chrono::steady_clock::time_point deadline,
-                                     const std::function<void(std::function<void()>)>& on_parked) {
+asio::awaitable<std::optional<WatchHub::TimePoint>> WatchHub::Wait(
+    std::string key, const std::function<bool()>& passed, TimePoint deadline,
+    const std::function<void(std::function<void()>)>& on_parked) {
   auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
   waiter->timer.expires_at(deadline);
   {
     std::lock_guard lock(mu_);
-    if (passed()) co_return;
+    if (passed()) co_return std::nullopt;
     WaiterList& list = waiters_[key];
     waiter->self = list.insert(list.end(), waiter);
     waiter->key = std::move(key);
@@ -37,14 +38,21 @@ asio::awaitable<void> WatchHub::Wait(std::string key, const std::function<bool()
   struct Unpark {
     WatchHub* hub;
     Waiter* waiter;
-    ~Unpark() {
+    bool done = false;
+    // When the Notify that took the waiter off the list was called; nullopt if none did.
+    std::optional<TimePoint> Run() {
+      done = true;
       hub->parked_.fetch_sub(1, std::memory_order_relaxed);
       std::lock_guard lock(hub->mu_);
-      if (!waiter->parked) return;  // a Notify already took it off the list
+      if (!waiter->parked) return waiter->woken_at;
       waiter->parked = false;
       auto it = hub->waiters_.find(waiter->key);
       it->second.erase(waiter->self);
       if (it->second.empty()) hub->waiters_.erase(it);
+      return std::nullopt;
+    }
+    ~Unpark() {
+      if (!done) Run();
     }
   } unpark{this, waiter.get()};
   if (on_parked) {
@@ -54,9 +62,11 @@ asio::awaitable<void> WatchHub::Wait(std::string key, const std::function<bool()
   }
   boost::system::error_code ec;
   co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return unpark.Run();
 }
 
 void WatchHub::Notify(std::string_view key) {
+  const TimePoint now = std::chrono::steady_clock::now();
   WaiterList woken;
   {
     std::lock_guard lock(mu_);
@@ -64,7 +74,10 @@ void WatchHub::Notify(std::string_view key) {
     if (it == waiters_.end()) return;
     woken.swap(it->second);
     waiters_.erase(it);
-    for (auto& w : woken) w->parked = false;
+    for (auto& w : woken) {
+      w->parked = false;
+      w->woken_at = now;
+    }
   }
   // The handler takes the only reference this thread held: the waiter (and its timer) must
   // die on its own executor, never here, after its io_context may be gone.

@@ -11,6 +11,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -26,17 +27,21 @@ class WatchHub {
   static constexpr std::string_view kKvKey = "\x01kv";
   static constexpr std::string_view kSessionsKey = "\x01sessions";
 
+  using TimePoint = std::chrono::steady_clock::time_point;
+
   // Suspends the calling coroutine until Notify(key) or `deadline`. Returns at once if
   // `passed()` is already true; `passed` is evaluated under the hub's lock, and the state
   // thread publishes before it notifies, so no wake-up is lost in between.
   // Once parked, `on_parked` (if any) is given a function that ends the wait early; call it
   // on the waiting coroutine's thread, only while it waits (the client went away).
-  boost::asio::awaitable<void> Wait(
-      std::string key, const std::function<bool()>& passed,
-      std::chrono::steady_clock::time_point deadline,
+  // Returns when the Notify that woke it was called (where the fan-out of a change to its
+  // watchers starts), or nullopt if no Notify did: passed at once, the deadline, ended early.
+  boost::asio::awaitable<std::optional<TimePoint>> Wait(
+      std::string key, const std::function<bool()>& passed, TimePoint deadline,
       const std::function<void(std::function<void()>)>& on_parked = nullptr);
 
-  // Any thread: wakes every waiter of `key`.
+  // Any thread: wakes every waiter of `key`, telling each the time of this call (one clock
+  // read for all of them).
   void Notify(std::string_view key);
 
   std::size_t parked() const { return parked_.load(std::memory_order_relaxed); }
