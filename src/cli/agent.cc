@@ -260,6 +260,7 @@ Status BuildApi(Parts& p) {
   p.server_options.host = p.host;
   p.server_options.port = p.port;
   p.server_options.workers = p.config.workers;
+  p.server_options.fanout = &p.metrics.watch_fanout;
   http::ConsulApi& api = *p.api;
   p.http_server = std::make_unique<http::Server>(
       p.server_options, [&api](http::Request& req) { return api.Handle(req); },

@@ -504,23 +504,26 @@ std::optional<Response> ConsulApi::WaitDeadline(
 }
 
 asio::awaitable<std::optional<Response>> ConsulApi::Park(
-    const Request& req, std::string key, const std::function<bool()>& passed,
+    Request& req, std::string key, const std::function<bool()>& passed,
     std::chrono::steady_clock::time_point deadline) {
   // A client that goes away while parked ends the wait and frees its slot at once.
   std::function<void(std::function<void()>)> on_parked;
   if (req.hangup) {
     on_parked = [&req](std::function<void()> wake) { req.hangup->OnHangup(std::move(wake)); };
   }
-  co_await hub_.Wait(std::move(key), passed, deadline, on_parked);
+  req.woken_at = co_await hub_.Wait(std::move(key), passed, deadline, on_parked);
   if (req.hangup) {
     req.hangup->Clear();
-    if (req.hangup->gone()) co_return Response::Error(400, "the client closed the connection");
+    if (req.hangup->gone()) {
+      req.woken_at.reset();  // no answer to count
+      co_return Response::Error(400, "the client closed the connection");
+    }
   }
   co_return std::nullopt;
 }
 
 asio::awaitable<std::optional<Response>> ConsulApi::Block(
-    const Request& req, std::string key, const std::function<core::Index()>& current) {
+    Request& req, std::string key, const std::function<core::Index()>& current) {
   std::optional<std::string_view> index_text = req.Query("index");
   if (!index_text) co_return std::nullopt;
   // The token first: a watch of a service it may not read gets its (filtered) answer at
@@ -544,6 +547,8 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
   while (!passed() && std::chrono::steady_clock::now() < deadline) {
     if (auto gone = co_await Park(req, key, passed, deadline)) co_return gone;
   }
+  // Woken by such a change as the time ran out: the answer is the wait's end, not a change's.
+  if (!passed()) req.woken_at.reset();
   co_return std::nullopt;
 }
 
@@ -560,7 +565,7 @@ std::string ContentHash(std::string_view body) {
 
 }  // namespace
 
-asio::awaitable<Response> ConsulApi::BlockOnHash(const Request& req,
+asio::awaitable<Response> ConsulApi::BlockOnHash(Request& req,
                                                  const std::function<Response()>& render) {
   Response r = render();
   std::optional<std::string_view> want = req.Query("hash");
@@ -568,14 +573,17 @@ asio::awaitable<Response> ConsulApi::BlockOnHash(const Request& req,
     std::chrono::steady_clock::time_point deadline;
     if (auto error = WaitDeadline(req, &deadline)) co_return std::move(*error);
     // Any change may change the answer: wait for one, render again, until the hash moves.
-    while (r.status == 200 && ContentHash(r.body) == *want &&
-           std::chrono::steady_clock::now() < deadline) {
+    bool same = true;
+    while (same && std::chrono::steady_clock::now() < deadline) {
       const core::Index seen = registry_.index();
       std::function<bool()> changed = [&] { return registry_.index() != seen; };
       std::string key(server::WatchHub::kAnyKey);
       if (auto gone = co_await Park(req, std::move(key), changed, deadline)) co_return *gone;
       r = render();
+      same = r.status == 200 && ContentHash(r.body) == *want;
     }
+    // The same answer when the time ran out: the wait's end, not a change's.
+    if (same) req.woken_at.reset();
   }
   if (r.status == 200) r.headers.emplace_back("X-Consul-ContentHash", ContentHash(r.body));
   co_return r;

@@ -126,16 +126,19 @@ class ConsulApi {
   std::vector<InstancePtr> ReadableInstances(const Request& req, bool* filtered) const;
 
   // Parks a blocking query (?index=N&wait=D) on `key` until `current()` exceeds N or the
-  // wait ends. Returns an error response for a malformed index or wait.
+  // wait ends. Returns an error response for a malformed index or wait. Sets req.woken_at
+  // when a change ended the wait.
   boost::asio::awaitable<std::optional<Response>> Block(
-      const Request& req, std::string key, const std::function<core::Index()>& current);
+      Request& req, std::string key, const std::function<core::Index()>& current);
   // Waits on `key` until `passed()` or `deadline`; an error response if the client went away.
+  // Sets req.woken_at to the wake-up's time if a change woke it, clears it otherwise.
   boost::asio::awaitable<std::optional<Response>> Park(
-      const Request& req, std::string key, const std::function<bool()>& passed,
+      Request& req, std::string key, const std::function<bool()>& passed,
       std::chrono::steady_clock::time_point deadline);
   // Consul's hash-based blocking (agent endpoints): with ?hash=H, waits until `render()`
-  // answers a body whose hash is not H, or ?wait ends. Adds X-Consul-ContentHash.
-  Awaitable BlockOnHash(const Request& req, const std::function<Response()>& render);
+  // answers a body whose hash is not H, or ?wait ends. Adds X-Consul-ContentHash. Sets
+  // req.woken_at when a change ended the wait.
+  Awaitable BlockOnHash(Request& req, const std::function<Response()>& render);
   // Sets *deadline from the request's ?wait= (with Consul's jitter), or answers why not: a
   // malformed wait, or 429 when -max-blocking-queries are parked already.
   std::optional<Response> WaitDeadline(const Request& req,

@@ -2,6 +2,7 @@
 // that handlers and their tests do not instantiate Beast's parser (DEPENDENCY-NOTES.md).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -58,6 +59,10 @@ struct Request {
   bool server_certificate = false;
   // Set by the server for a blocking query (?index=); null otherwise.
   std::shared_ptr<Hangup> hangup;
+  // Set by the handler of a blocking query that a change woke: when the state thread woke it
+  // (server::WatchHub::Notify). The server counts the time from then until the answer is
+  // written (the fan-out, ServerOptions::fanout).
+  std::optional<std::chrono::steady_clock::time_point> woken_at;
   // What the request's ACL token may do (http/acl_api.h); set before routing.
   std::shared_ptr<const core::AclAuthorizer> acl;
 

@@ -249,6 +249,9 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
       auto res = ToBeast(response, version, keep_alive);
       co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     }
+    if (!ec && req.woken_at && options_.fanout != nullptr) {
+      options_.fanout->Observe(std::chrono::steady_clock::now() - *req.woken_at);
+    }
     if (ec || !keep_alive) break;
   }
 }

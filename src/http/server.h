@@ -21,6 +21,7 @@
 
 #include "core/status.h"
 #include "http/message.h"
+#include "server/metrics.h"
 
 namespace concierge::http {
 
@@ -50,6 +51,9 @@ struct ServerOptions {
   // HTTPS only when set (tls/context.h): a plain HTTP request on the port is answered 400
   // in plain text ("this port speaks HTTPS") and the connection closed.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // Set: each answer to a blocking query that a change woke (Request::woken_at) is observed
+  // here once written, from the wake-up on (server::Metrics::watch_fanout).
+  server::Histogram* fanout = nullptr;
 };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;

@@ -349,6 +349,14 @@ std::vector<Family> Metrics::Collect(std::span<const std::string_view> route_lab
                 {}};
   commit.AddHistogram({}, commit_latency);
   out.push_back(std::move(commit));
+  Family fanout{"concierge_watch_fanout_seconds",
+                "Time from a change waking a blocking query (applied and published) until its "
+                "answer is written",
+                Type::kHistogram,
+                {},
+                {}};
+  fanout.AddHistogram({}, watch_fanout);
+  out.push_back(std::move(fanout));
 
   Family reqs{"concierge_http_requests_total",
               "HTTP requests, by route pattern and status code",

@@ -1,7 +1,8 @@
 // ConsulApi over a real Registry and StateLoop, without sockets: the watchers of a service
-// share one encoded answer per view (issue 17), and the delta stream
+// share one encoded answer per view (issue 17), the delta stream
 // (GET /v1/concierge/delta/service/:name) answers what changed since an index, blocking, or
-// that the client must read the whole service again.
+// that the client must read the whole service again, and a blocking query that a change woke
+// carries the wake-up's time to the server (the fan-out metric, issue 22).
 #include "http/consul_api.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <chrono>
 #include <future>
 #include <list>
 #include <set>
@@ -39,7 +41,9 @@ class ConsulApiTest : public ApiFixture {
   // Starts a (blocking) query and runs it until it parks; its answer lands in the returned
   // slot once a later Call wakes it.
   std::shared_ptr<std::optional<Response>> Park(std::string target) {
-    auto req = std::make_shared<Request>(MakeRequest("GET", std::move(target)));
+    return Park(std::make_shared<Request>(MakeRequest("GET", std::move(target))));
+  }
+  std::shared_ptr<std::optional<Response>> Park(std::shared_ptr<Request> req) {
     auto answer = std::make_shared<std::optional<Response>>();
     const std::size_t parked = hub_.parked();
     asio::co_spawn(
@@ -197,6 +201,64 @@ TEST_F(ConsulApiTest, ADeltaQueryBlocksUntilTheServiceChanges) {
   EXPECT_TRUE(
       ReadDelta(Call("GET", "/v1/concierge/delta/service/web?index=" + std::to_string(before)))
           .resync);
+}
+
+// The server measures the fan-out from Request::woken_at: set for the queries a change woke,
+// to the time of the last wake-up; not for a wait that ended otherwise.
+TEST_F(ConsulApiTest, AQueryAChangeWokeCarriesTheTimeOfItsWakeUp) {
+  using Clock = std::chrono::steady_clock;
+  for (const char* id : {"a", "b"}) Register(id);
+  const std::string wait =
+      "?wait=10s&index=" + std::to_string(Index(Call("GET", "/v1/health/service/web")));
+  std::vector<std::shared_ptr<Request>> reqs;
+  std::vector<std::shared_ptr<std::optional<Response>>> answers;
+  for (const char* path :
+       {"/v1/health/service/web", "/v1/catalog/service/web", "/v1/concierge/delta/service/web"}) {
+    reqs.push_back(std::make_shared<Request>(MakeRequest("GET", path + wait)));
+    answers.push_back(Park(reqs.back()));
+  }
+  ASSERT_EQ(hub_.parked(), 3u);
+  const Clock::time_point before = Clock::now();
+  ASSERT_EQ(Call("PUT", "/v1/agent/check/fail/service:b").status, 200);
+  const Clock::time_point after = Clock::now();
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    ASSERT_TRUE(answers[i]->has_value()) << reqs[i]->target;
+    EXPECT_EQ((*answers[i])->status, 200);
+    ASSERT_TRUE(reqs[i]->woken_at.has_value()) << reqs[i]->target;
+    EXPECT_GE(*reqs[i]->woken_at, before);
+    EXPECT_LE(*reqs[i]->woken_at, after);
+  }
+
+  // A key's watch is woken by a write to another key and parks again: the wake-up that
+  // counts is the one that answers it.
+  ASSERT_EQ(Call("PUT", "/v1/kv/k", "1").status, 200);
+  auto key = std::make_shared<Request>(MakeRequest(
+      "GET", "/v1/kv/k?wait=10s&index=" + std::to_string(Index(Call("GET", "/v1/kv/k")))));
+  auto answer = Park(key);
+  ASSERT_EQ(Call("PUT", "/v1/kv/other", "1").status, 200);
+  ASSERT_FALSE(answer->has_value());
+  ASSERT_EQ(hub_.parked(), 1u);
+  const Clock::time_point second = Clock::now();
+  ASSERT_EQ(Call("PUT", "/v1/kv/k", "2").status, 200);
+  ASSERT_TRUE(answer->has_value());
+  ASSERT_TRUE(key->woken_at.has_value());
+  EXPECT_GE(*key->woken_at, second);
+
+  // Not woken by a change: the wait ran out, or the client went away.
+  Request timed_out = MakeRequest(
+      "GET", "/v1/health/service/web?wait=0s&index=" + std::to_string(Index(**answers[0])));
+  EXPECT_EQ(Run(api_, timed_out, calls_).status, 200);
+  EXPECT_FALSE(timed_out.woken_at.has_value());
+  auto gone = std::make_shared<Request>(MakeRequest(
+      "GET", "/v1/health/service/web?wait=10s&index=" + std::to_string(Index(**answers[0]))));
+  gone->hangup = std::make_shared<Hangup>();
+  auto refused = Park(gone);
+  ASSERT_EQ(hub_.parked(), 1u);
+  gone->hangup->Fire();
+  ctx_.poll();
+  ASSERT_TRUE(refused->has_value());
+  EXPECT_EQ((*refused)->status, 400);
+  EXPECT_FALSE(gone->woken_at.has_value());
 }
 
 }  // namespace

@@ -84,5 +84,25 @@ TEST(MetricsTest, CollectCountsRequestsByRouteAndCode) {
   EXPECT_EQ(text.find("process_resident_memory_bytes 0\n"), std::string::npos);
 }
 
+TEST(MetricsTest, CollectExportsTheWatchFanOut) {
+  auto metrics = std::make_unique<Metrics>();
+  Metrics& m = *metrics;
+  const std::string_view labels[] = {"other"};
+  m.watch_fanout.Observe(3ms);
+  m.watch_fanout.Observe(40ms);
+  std::vector<Family> families = m.Collect(labels);
+  std::string text = RenderPrometheus(families);
+  EXPECT_NE(text.find("# TYPE concierge_watch_fanout_seconds histogram\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("concierge_watch_fanout_seconds_bucket{le=\"0.005\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("concierge_watch_fanout_seconds_bucket{le=\"0.05\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("concierge_watch_fanout_seconds_count 2\n"), std::string::npos);
+  std::string json = RenderJson(families, "2026-01-01 00:00:00 +0000 UTC");
+  EXPECT_NE(json.find("{\"Name\":\"concierge.watch.fanout\",\"Count\":2,\"Sum\":43,"),
+            std::string::npos)
+      << json;
+}
+
 }  // namespace
 }  // namespace concierge::server
