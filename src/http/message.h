@@ -61,7 +61,7 @@ struct Request {
   std::shared_ptr<Hangup> hangup;
   // Set by the handler of a blocking query that a change woke: when the state thread woke it
   // (server::WatchHub::Notify). The server counts the time from then until the answer is
-  // written (the fan-out, ServerOptions::fanout).
+  // handed to the socket (the fan-out, ServerOptions::fanout).
   std::optional<std::chrono::steady_clock::time_point> woken_at;
   // What the request's ACL token may do (http/acl_api.h); set before routing.
   std::shared_ptr<const core::AclAuthorizer> acl;

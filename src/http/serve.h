@@ -242,6 +242,12 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
       break;
     }
     lowest.expires_after(options_.write_timeout);
+    // A woken query's fan-out ends as its answer is handed to the socket, which takes what
+    // its send buffer holds within the write's first step. Not when the write's completion
+    // runs: Asio queues that behind every handler already waiting on this thread (when a
+    // change wakes 10,000 queries, the other wake-ups), long after the bytes left.
+    std::optional<std::chrono::steady_clock::time_point> handed;
+    if (req.woken_at && options_.fanout != nullptr) handed = std::chrono::steady_clock::now();
     if (response.shared_body) {
       auto res = ToBeastShared(response, version, keep_alive);
       co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
@@ -249,9 +255,7 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
       auto res = ToBeast(response, version, keep_alive);
       co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     }
-    if (!ec && req.woken_at && options_.fanout != nullptr) {
-      options_.fanout->Observe(std::chrono::steady_clock::now() - *req.woken_at);
-    }
+    if (!ec && handed) options_.fanout->Observe(*handed - *req.woken_at);
     if (ec || !keep_alive) break;
   }
 }

@@ -52,7 +52,8 @@ struct ServerOptions {
   // in plain text ("this port speaks HTTPS") and the connection closed.
   std::shared_ptr<boost::asio::ssl::context> tls;
   // Set: each answer to a blocking query that a change woke (Request::woken_at) is observed
-  // here once written, from the wake-up on (server::Metrics::watch_fanout).
+  // here, from the wake-up until it is handed to the socket, once written
+  // (server::Metrics::watch_fanout).
   server::Histogram* fanout = nullptr;
 };
 

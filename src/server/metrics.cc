@@ -351,7 +351,7 @@ std::vector<Family> Metrics::Collect(std::span<const std::string_view> route_lab
   out.push_back(std::move(commit));
   Family fanout{"concierge_watch_fanout_seconds",
                 "Time from a change waking a blocking query (applied and published) until its "
-                "answer is written",
+                "answer is handed to the socket",
                 Type::kHistogram,
                 {},
                 {}};

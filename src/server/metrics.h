@@ -132,8 +132,8 @@ struct Metrics {
   Histogram commit_latency;
   // The fan-out of changes to blocking queries: for each parked query a change wakes, from
   // the wake-up (WatchHub::Notify, once the change is applied and its views published) until
-  // its answer is written to the socket. Queries that end by their wait, or whose client
-  // went away, are not counted.
+  // its answer is handed to the socket (counted once the write succeeded). Queries that end
+  // by their wait, or whose client went away, are not counted.
   Histogram watch_fanout;
   // Group commit on the leader: raft_apply calls, and the commands they carried.
   Counter raft_appends;
