@@ -8,6 +8,7 @@
 #include <charconv>
 #include <random>
 
+#include "http/gzip.h"
 #include "http/heartbeat_batch.h"
 #include "http/maintenance_api.h"
 #include "http/metrics_api.h"
@@ -66,6 +67,7 @@ asio::awaitable<Response> ConsulApi::Handle(Request& req) {
   const auto started = std::chrono::steady_clock::now();
   const RouteMatch match = MatchRoute(req.method, req.path);
   Response response = co_await Route(req, match);
+  MaybeGzip(req, response);
   registry_.metrics().ObserveRequest(MetricsSlot(match.route), response.status,
                                      std::chrono::steady_clock::now() - started);
   co_return response;
@@ -554,6 +556,21 @@ asio::awaitable<std::optional<Response>> ConsulApi::Block(
 
 namespace {
 
+// What AnswerCache knows a /v1/health/service answer by: the service, the filters, and
+// whether it is gzipped.
+std::string AnswerKey(std::string_view service, bool passing,
+                      const std::vector<std::string_view>& tags, bool gzip) {
+  std::string key(service);
+  key += '\0';
+  key += passing ? 'p' : 'a';
+  key += gzip ? 'z' : '-';
+  for (std::string_view tag : tags) {
+    key += '\0';
+    key += tag;
+  }
+  return key;
+}
+
 // The content hash of an agent endpoint's answer (FNV-1a, 64 bits, in hex).
 std::string ContentHash(std::string_view body) {
   std::uint64_t h = 14695981039346656037ull;
@@ -601,24 +618,35 @@ asio::awaitable<Response> ConsulApi::HealthService(Request& req, std::string_vie
   }
   bool passing = Truthy(req.Query("passing"));
   std::vector<std::string_view> tags = req.QueryAll("tag");
+  if (TakesGzip(req)) {
+    if (auto gzipped = RenderHealthService(view, passing, tags, true)) {
+      Response r = WithIndex(Response::SharedJson(std::move(gzipped)), index);
+      r.headers.emplace_back("Content-Encoding", "gzip");
+      r.headers.emplace_back("Vary", "Accept-Encoding");
+      co_return r;
+    }
+  }
   co_return WithIndex(Response::SharedJson(RenderHealthService(view, passing, tags)), index);
 }
 
 std::shared_ptr<const std::string> ConsulApi::RenderHealthService(
     const std::shared_ptr<const server::ServiceView>& view, bool passing,
-    const std::vector<std::string_view>& tags) {
-  if (!view) return std::make_shared<const std::string>(EncodeHealthService({}, options_.node));
+    const std::vector<std::string_view>& tags, bool gzip) {
+  if (!view) {
+    if (gzip) return nullptr;
+    return std::make_shared<const std::string>(EncodeHealthService({}, options_.node));
+  }
   // The watchers of a service wake together and ask the same few questions: each is encoded
   // once per view, by the first to ask, and its bytes shared by all (1,000 watchers of a
   // 100,000-instance service: one 80 MB answer instead of 1,000).
-  std::string key = view->name;
-  key += '\0';
-  key += passing ? 'p' : 'a';
-  for (std::string_view tag : tags) {
-    key += '\0';
-    key += tag;
+  if (gzip) {
+    // The plain answer first (cached too): the gzipped one is made from it, once.
+    std::shared_ptr<const std::string> plain = RenderHealthService(view, passing, tags);
+    if (plain->size() < kGzipMinBytes) return nullptr;
+    return answers_.Get(AnswerKey(view->name, passing, tags, true), view, view->index,
+                        [&] { return Gzip(*plain); });
   }
-  return answers_.Get(key, view, view->index, [&] {
+  return answers_.Get(AnswerKey(view->name, passing, tags, false), view, view->index, [&] {
     std::vector<InstancePtr> out;
     for (const auto& inst : view->instances) {
       if (passing && !AllPassing(*inst)) continue;

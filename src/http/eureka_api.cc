@@ -1,9 +1,9 @@
 #include "http/eureka_api.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <charconv>
+
+#include "http/gzip.h"
 
 namespace concierge::http {
 
@@ -22,11 +22,6 @@ bool SameApp(std::string_view a, std::string_view b) {
 }
 
 Response NotFound(std::string message) { return Response::Error(404, std::move(message)); }
-
-bool TakesGzip(const Request& req) {
-  auto accept = req.Header("Accept-Encoding");
-  return accept && accept->find("gzip") != std::string_view::npos;
-}
 
 const core::Check* FindLease(const core::Instance& inst) {
   return inst.FindCheck(LeaseCheckId(inst.service.id));
@@ -50,21 +45,6 @@ std::vector<EurekaApp> Readable(const std::vector<EurekaApp>& apps, const Reques
 }
 
 }  // namespace
-
-std::string Gzip(std::string_view data) {
-  z_stream z{};
-  // 15 window bits + 16: a gzip header and trailer rather than zlib's.
-  deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, static_cast<uLong>(data.size())) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
 
 // --- The view ---
 

@@ -71,9 +71,6 @@ class EurekaView {
   std::shared_ptr<const Snapshot> current_;
 };
 
-// gzip (RFC 1952) of `data`.
-std::string Gzip(std::string_view data);
-
 class EurekaApi {
  public:
   EurekaApi(server::Registry& registry, server::StateLoop& state, AclApi& acl,

@@ -1,6 +1,7 @@
 #include "http/message.h"
 
 #include <algorithm>
+#include <boost/beast/http/status.hpp>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
@@ -16,14 +17,16 @@ std::optional<std::string_view> Request::Query(std::string_view name) const {
   return std::nullopt;
 }
 
+bool SameHeaderName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 std::optional<std::string_view> Request::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) ==
-                 std::tolower(static_cast<unsigned char>(b));
-        })) {
-      return std::string_view(v);
-    }
+    if (SameHeaderName(k, name)) return std::string_view(v);
   }
   return std::nullopt;
 }
@@ -125,6 +128,51 @@ Response FromStatus(const Status& st) { return Response::Error(HttpStatus(st), s
 Response Filtered(Response r, bool filtered) {
   if (filtered) r.headers.emplace_back("X-Consul-Results-Filtered-By-ACLs", "true");
   return r;
+}
+
+namespace {
+
+// Headers the server writes itself, whatever a handler set.
+bool Framing(std::string_view name) {
+  return SameHeaderName(name, "Content-Length") || SameHeaderName(name, "Connection") ||
+         SameHeaderName(name, "Transfer-Encoding") || SameHeaderName(name, "Server");
+}
+
+}  // namespace
+
+std::string ResponseHead(const Response& r, std::size_t body_size, unsigned version,
+                         bool keep_alive) {
+  std::string head;
+  head.reserve(160 + r.content_type.size() + 48 * r.headers.size());
+  head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += std::to_string(r.status);
+  head += ' ';
+  boost::beast::string_view reason =
+      boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(r.status));
+  head.append(reason.data(), reason.size());
+  head += "\r\nServer: concierge\r\n";
+  auto later = [&](std::size_t i) {  // a header set again later: the last value is sent
+    for (std::size_t j = i + 1; j < r.headers.size(); ++j) {
+      if (SameHeaderName(r.headers[j].first, r.headers[i].first)) return true;
+    }
+    return false;
+  };
+  bool typed = false;
+  for (std::size_t i = 0; i < r.headers.size(); ++i) {
+    const auto& [name, value] = r.headers[i];
+    if (Framing(name) || later(i)) continue;
+    typed = typed || SameHeaderName(name, "Content-Type");
+    head.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (!typed) head.append("Content-Type: ").append(r.content_type).append("\r\n");
+  // 1xx, 204 and 304 have no body and say no length (RFC 9110 8.6).
+  if (r.status >= 200 && r.status != 204 && r.status != 304) {
+    head.append("Content-Length: ").append(std::to_string(body_size)).append("\r\n");
+  }
+  if (version == 10 && keep_alive) head += "Connection: keep-alive\r\n";
+  if (version != 10 && !keep_alive) head += "Connection: close\r\n";
+  head += "\r\n";
+  return head;
 }
 
 }  // namespace concierge::http

@@ -116,6 +116,17 @@ Response FromStatus(const Status& st);
 // Consul's header on a list that ACLs shortened, when `filtered`.
 Response Filtered(Response r, bool filtered);
 
+// Header names compare without case (and so do content codings).
+bool SameHeaderName(std::string_view a, std::string_view b);
+
+// The status line and headers of `r` with a body of `body_size` bytes, as HTTP/1.x puts them
+// (a header a handler set twice is sent once, with its last value; the server's own framing
+// headers win over a handler's). Written by hand, in one string: Beast's fields and
+// serializer cost each answer several allocations, which thousands of watchers woken at once
+// and every heartbeat pay (issue 22).
+std::string ResponseHead(const Response& r, std::size_t body_size, unsigned version,
+                         bool keep_alive);
+
 // Well-formed UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. Everything the
 // agent stores from a request is checked, so its JSON answers are valid UTF-8 too.
 bool ValidUtf8(std::string_view text);

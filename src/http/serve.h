@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -32,11 +33,17 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 
-bhttp::response<bhttp::string_body> ToBeast(Response& r, unsigned version, bool keep_alive);
-// A response whose body is shared bytes (Response::shared_body): they are written from where
-// they are; `r` must outlive the write.
-bhttp::response<bhttp::span_body<const char>> ToBeastShared(const Response& r, unsigned version,
-                                                            bool keep_alive);
+// Writes `r` (not a stream) in one gathered write: its head, then its body from where it is
+// (a shared body is not copied).
+template <class Stream>
+asio::awaitable<void> WriteResponse(Stream& stream, const Response& r, unsigned version,
+                                    bool keep_alive, boost::system::error_code& ec) {
+  std::string_view body = r.Body();
+  const std::string head = ResponseHead(r, body.size(), version, keep_alive);
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
+                                                  asio::buffer(body.data(), body.size())};
+  co_await asio::async_write(stream, buffers, asio::redirect_error(asio::use_awaitable, ec));
+}
 // "2.5", "100": a rate as a person writes it.
 std::string Number(double x);
 // Answers a connection before reading any request (refused by a limit, or plain HTTP on the
@@ -204,9 +211,8 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
     }
     if (early) {
       // The stream is in an unknown state (or the body was not read): answer once and close.
-      auto res = ToBeast(*early, 11, false);
       lowest.expires_after(options_.write_timeout);
-      co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      co_await WriteResponse(stream, *early, 11, false, ec);
       break;
     }
     auto& msg = parser.get();
@@ -248,13 +254,7 @@ boost::asio::awaitable<void> Server::Serve(Stream& stream, boost::beast::flat_bu
     // change wakes 10,000 queries, the other wake-ups), long after the bytes left.
     std::optional<std::chrono::steady_clock::time_point> handed;
     if (req.woken_at && options_.fanout != nullptr) handed = std::chrono::steady_clock::now();
-    if (response.shared_body) {
-      auto res = ToBeastShared(response, version, keep_alive);
-      co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-    } else {
-      auto res = ToBeast(response, version, keep_alive);
-      co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-    }
+    co_await WriteResponse(stream, response, version, keep_alive, ec);
     if (!ec && handed) options_.fanout->Observe(*handed - *req.woken_at);
     if (ec || !keep_alive) break;
   }

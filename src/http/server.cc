@@ -24,29 +24,6 @@ constexpr std::chrono::milliseconds kAcceptPause(100);
 
 namespace serve_detail {
 
-bhttp::response<bhttp::string_body> ToBeast(Response& r, unsigned version, bool keep_alive) {
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-  res.set(bhttp::field::server, "concierge");
-  res.set(bhttp::field::content_type, r.content_type);
-  for (auto& [k, v] : r.headers) res.set(k, v);
-  res.body() = std::move(r.body);
-  res.keep_alive(keep_alive);
-  res.prepare_payload();
-  return res;
-}
-
-bhttp::response<bhttp::span_body<const char>> ToBeastShared(const Response& r, unsigned version,
-                                                            bool keep_alive) {
-  bhttp::response<bhttp::span_body<const char>> res{static_cast<bhttp::status>(r.status), version};
-  res.set(bhttp::field::server, "concierge");
-  res.set(bhttp::field::content_type, r.content_type);
-  for (const auto& [k, v] : r.headers) res.set(k, v);
-  res.body() = {r.shared_body->data(), r.shared_body->size()};
-  res.keep_alive(keep_alive);
-  res.prepare_payload();
-  return res;
-}
-
 std::string Number(double x) {
   std::string s = std::to_string(x);
   s.erase(s.find_last_not_of('0') + 1);

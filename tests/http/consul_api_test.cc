@@ -19,6 +19,7 @@
 #include <set>
 
 #include "api_fixture.h"
+#include "http/gzip.h"
 
 namespace concierge::http {
 namespace {
@@ -135,6 +136,33 @@ TEST_F(ConsulApiTest, TheWatchersOfAServiceShareOneAnswerPerViewAndQuestion) {
   Response after = Call("GET", "/v1/health/service/web?passing");
   EXPECT_NE(after.shared_body, again.shared_body);
   EXPECT_NE(after.Body().find("\"ID\":\"b\""), std::string::npos);
+}
+
+// A client that takes gzip (Go's net/http asks by default) gets the shared answer gzipped,
+// once per view and question: the watchers woken by a change share those bytes too.
+TEST_F(ConsulApiTest, GzippedAnswersAreSharedToo) {
+  for (const char* id : {"a", "b", "c"}) Register(id);
+  auto get = [&](const char* accept) {
+    Request req = MakeRequest("GET", "/v1/health/service/web");
+    if (accept != nullptr) req.headers.emplace_back("Accept-Encoding", accept);
+    return Run(api_, req, calls_);
+  };
+  auto encoding = [](const Response& r) -> std::string {
+    for (const auto& [k, v] : r.headers) {
+      if (k == "Content-Encoding") return v;
+    }
+    return "";
+  };
+  Response plain = get(nullptr);
+  ASSERT_GE(plain.Body().size(), kGzipMinBytes);
+  Response first = get("gzip, deflate");
+  Response second = get("gzip");
+  EXPECT_EQ(encoding(plain), "");
+  EXPECT_EQ(encoding(first), "gzip");
+  ASSERT_NE(first.shared_body, nullptr);
+  EXPECT_EQ(first.shared_body, second.shared_body);
+  EXPECT_EQ(*first.shared_body, Gzip(plain.Body()));
+  EXPECT_EQ(encoding(get("gzip;q=0")), "");
 }
 
 TEST_F(ConsulApiTest, TheDeltaStreamAnswersWhatChangedSinceAnIndex) {
