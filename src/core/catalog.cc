@@ -362,6 +362,8 @@ Status Catalog::Validate(const Command& command) const {
 
 Result<std::vector<Event>> Catalog::Apply(const Command& command, Index index) {
   if (auto st = Validate(command); !st.ok()) return st;
+  last_election_marked_ = false;
+  if (!std::holds_alternative<LeaderElected>(command)) marks_complete_ = false;
   Result<std::vector<Event>> events = std::visit(
       [&](const auto& cmd) -> Result<std::vector<Event>> {
         using T = std::decay_t<decltype(cmd)>;
@@ -668,6 +670,8 @@ Result<std::vector<Event>> Catalog::ApplyUpdateCheck(const UpdateCheck& cmd, Ind
 }
 
 void Catalog::ApplyLeaderElected(const LeaderElected& cmd) {
+  if (marks_complete_) return;  // an earlier election marked them all; its marks stay
+  marks_complete_ = true;
   std::vector<const Text*> marked;  // first, so that the map grows once
   for (const IndexedInstance& e : instances_) {
     for (const Check& check : e.ptr->checks) {
@@ -679,7 +683,8 @@ void Catalog::ApplyLeaderElected(const LeaderElected& cmd) {
     }
   }
   unheard_since_.reserve(unheard_since_.size() + marked.size());
-  for (const Text* id : marked) unheard_since_.try_emplace(*id, cmd.at);
+  for (const Text* id : marked)
+    last_election_marked_ |= unheard_since_.try_emplace(*id, cmd.at).second;
 }
 
 std::optional<Time> Catalog::UnheardSince(std::string_view check_id) const {

@@ -140,6 +140,11 @@ class Catalog {
   const std::unordered_map<Text, Time, TextHash, TextEqual>& unheard() const {
     return unheard_since_;
   }
+  // Whether the last command applied was a LeaderElected that marked a check. One right
+  // after another marks nothing (an earlier mark is kept) and is O(1), not O(instances): a
+  // restart replays the elections of every restart since the last snapshot, and a crash
+  // loop would otherwise add a pass over every instance each time.
+  bool last_election_marked() const { return last_election_marked_; }
 
   // Policies and tokens (ACL commands change nothing else).
   const AclState& acl() const { return acl_; }
@@ -212,6 +217,10 @@ class Catalog {
   std::optional<Check> node_maintenance_;
   // TTL checks no leader has heard from since a LeaderElected: check ID -> its time.
   std::unordered_map<Text, Time, TextHash, TextEqual> unheard_since_;
+  // Every TTL check that a LeaderElected would mark is marked: nothing but elections has been
+  // applied since the last one's pass.
+  bool marks_complete_ = false;
+  bool last_election_marked_ = false;
   AclState acl_;
   KvState kv_;
 };

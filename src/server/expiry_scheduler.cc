@@ -139,7 +139,8 @@ void ExpiryScheduler::MirrorMark(std::string_view check_id) {
   heartbeats_.at(*s).unheard.store(marked ? 1 : 0, std::memory_order_seq_cst);
 }
 
-void ExpiryScheduler::LeaderElected(const core::LeaderElected& elected) {
+void ExpiryScheduler::LeaderElected(const core::LeaderElected& elected, bool marked) {
+  if (!marked && !leader()) return;
   std::vector<std::string> heard;
   heartbeats_.ForEach([&](std::uint32_t s, HeartbeatTable::Slot& slot) {
     std::optional<core::Time> mark = catalog_.UnheardSince(slot.check_id);

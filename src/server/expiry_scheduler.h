@@ -75,7 +75,9 @@ class ExpiryScheduler {
   void ScheduleReap(const core::Text& service_id);
   // Mirrors the catalog's unheard-since mark of a check into its heartbeat slot.
   void MirrorMark(std::string_view check_id);
-  void LeaderElected(const core::LeaderElected& elected);
+  // `marked`: the catalog marked some check at this election (Catalog::last_election_marked);
+  // if not, and this server does not lead, the slots' flags are right already.
+  void LeaderElected(const core::LeaderElected& elected, bool marked);
   // Before a write is proposed: true if this check update need not be written (it changes
   // nothing, or only the output within check_update_interval; Registry::AbsorbUpdate).
   bool AbsorbUpdate(const core::Command& command);

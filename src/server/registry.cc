@@ -154,7 +154,7 @@ Result<core::Index> Registry::ApplyRestore(const core::Command& command) {
 
 void Registry::AfterApply(const core::Command& command, const std::vector<Event>& events) {
   if (const auto* elected = std::get_if<core::LeaderElected>(&command)) {
-    scheduler_.LeaderElected(*elected);
+    scheduler_.LeaderElected(*elected, catalog_.last_election_marked());
   }
   if (const auto* heard = std::get_if<core::ChecksHeard>(&command)) {
     for (const std::string& id : heard->check_ids) scheduler_.MirrorMark(id);

@@ -812,6 +812,38 @@ TEST_F(CatalogTest, LeaderElectedMarksLiveTtlChecksUntilTheyAreHeardFrom) {
   EXPECT_TRUE(catalog_.unheard().empty());
 }
 
+// Elections one after another (a restart replays those of every restart since the last
+// snapshot): the first marks, the others find nothing to mark without a pass.
+TEST_F(CatalogTest, ConsecutiveElectionsMarkOnce) {
+  Ok(Reg("a", "web", {Ttl("ca", 10s, HealthStatus::kPassing)}));
+  Ok(LeaderElected{kT0 + 1s});
+  EXPECT_TRUE(catalog_.last_election_marked());
+  Ok(LeaderElected{kT0 + 2s});
+  EXPECT_FALSE(catalog_.last_election_marked());
+  Ok(LeaderElected{kT0 + 3s});
+  EXPECT_FALSE(catalog_.last_election_marked());
+  EXPECT_EQ(catalog_.UnheardSince("ca"), kT0 + 1s);
+  // Anything else in between and the next election looks again: a new check is marked, the
+  // old mark kept.
+  Ok(Reg("b", "web", {Ttl("cb", 10s, HealthStatus::kPassing)}));
+  EXPECT_FALSE(catalog_.last_election_marked());
+  Ok(LeaderElected{kT0 + 4s});
+  EXPECT_TRUE(catalog_.last_election_marked());
+  EXPECT_EQ(catalog_.UnheardSince("ca"), kT0 + 1s);
+  EXPECT_EQ(catalog_.UnheardSince("cb"), kT0 + 4s);
+  // Heard, then elected again: marked again.
+  Ok(ChecksHeard{{"ca"}, kT0 + 5s});
+  Ok(LeaderElected{kT0 + 6s});
+  EXPECT_TRUE(catalog_.last_election_marked());
+  EXPECT_EQ(catalog_.UnheardSince("ca"), kT0 + 6s);
+  // A restored catalog looks again at its first election.
+  auto restored = Catalog::DecodeSnapshot(catalog_.EncodeSnapshot());
+  ASSERT_TRUE(restored.ok()) << restored.status().message();
+  ASSERT_TRUE(restored->Apply(LeaderElected{kT0 + 7s}, restored->index() + 1).ok());
+  EXPECT_FALSE(restored->last_election_marked());  // all marked already, kept
+  EXPECT_EQ(restored->unheard(), catalog_.unheard());
+}
+
 TEST_F(CatalogTest, SnapshotWithAMarkOfAnUnknownCheckIsRefused) {
   Ok(Reg("a", "web", {Ttl("ca", 10s, HealthStatus::kPassing)}));
   Ok(LeaderElected{kT0 + 1s});
