@@ -96,6 +96,20 @@ class RaftLogTest : public ::testing::Test {
     return node;
   }
 
+  // Registers web-0 .. web-(n-1), twenty at a time, as many clients do; returns once every
+  // one is answered.
+  static void RegisterMany(Node& node, int n) {
+    int answered = 0;
+    for (int i = 0; i < n; ++i) {
+      node.log->Append(Reg("web-" + std::to_string(i)), [&](Result<Index> r) {
+        EXPECT_TRUE(r.ok()) << r.status().message();
+        ++answered;
+      });
+      if (i % 20 == 0) node.RunUntil([&] { return answered > i - 10; });
+    }
+    ASSERT_TRUE(node.RunUntil([&] { return answered == n; }));
+  }
+
   std::string dir_;
   std::string address_;
 };
@@ -196,15 +210,7 @@ TEST_F(RaftLogTest, SnapshotsTakenWhileWritingRestoreOnRestart) {
   };
   {
     auto node = StartNode(64);
-    int answered = 0;
-    for (int i = 0; i < kN; ++i) {
-      node->log->Append(Reg("web-" + std::to_string(i)), [&](Result<Index> r) {
-        EXPECT_TRUE(r.ok()) << r.status().message();
-        ++answered;
-      });
-      if (i % 20 == 0) node->RunUntil([&] { return answered > i - 10; });
-    }
-    ASSERT_TRUE(node->RunUntil([&] { return answered == kN; }));
+    RegisterMany(*node, kN);
     ASSERT_TRUE(node->RunUntil([&] { return snapshots() > 0; }));
     node->Close();
   }
@@ -227,15 +233,7 @@ TEST_F(RaftLogTest, SnapshotIntervalGrowsWithTheSnapshot) {
   {
     auto node = StartNode(kThreshold, kBytesPerEntry);
     EXPECT_EQ(node->log->snapshot_threshold(), kThreshold);
-    int answered = 0;
-    for (int i = 0; i < kN; ++i) {
-      node->log->Append(Reg("web-" + std::to_string(i)), [&](Result<Index> r) {
-        EXPECT_TRUE(r.ok()) << r.status().message();
-        ++answered;
-      });
-      if (i % 20 == 0) node->RunUntil([&] { return answered > i - 10; });
-    }
-    ASSERT_TRUE(node->RunUntil([&] { return answered == kN; }));
+    RegisterMany(*node, kN);
     // At least one snapshot of >= 64 instances (each well over 16 bytes) has been taken.
     ASSERT_TRUE(node->RunUntil([&] { return node->log->snapshot_threshold() > kThreshold; }));
     scaled = node->log->snapshot_threshold();
