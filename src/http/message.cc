@@ -132,10 +132,14 @@ Response Filtered(Response r, bool filtered) {
 
 namespace {
 
-// Headers the server writes itself, whatever a handler set.
-bool Framing(std::string_view name) {
+// Headers the server writes itself, whatever a handler set; and any header whose name or
+// value would break the head's lines (none should: the values are ours or a leader's parsed
+// answer, but a CR or LF here would let a value write headers of its own).
+bool Dropped(std::string_view name, std::string_view value) {
   return SameHeaderName(name, "Content-Length") || SameHeaderName(name, "Connection") ||
-         SameHeaderName(name, "Transfer-Encoding") || SameHeaderName(name, "Server");
+         SameHeaderName(name, "Transfer-Encoding") || SameHeaderName(name, "Server") ||
+         name.find_first_of("\r\n:") != std::string_view::npos ||
+         value.find_first_of("\r\n") != std::string_view::npos;
 }
 
 }  // namespace
@@ -153,14 +157,15 @@ std::string ResponseHead(const Response& r, std::size_t body_size, unsigned vers
   head += "\r\nServer: concierge\r\n";
   auto later = [&](std::size_t i) {  // a header set again later: the last value is sent
     for (std::size_t j = i + 1; j < r.headers.size(); ++j) {
-      if (SameHeaderName(r.headers[j].first, r.headers[i].first)) return true;
+      const auto& [name, value] = r.headers[j];
+      if (SameHeaderName(name, r.headers[i].first) && !Dropped(name, value)) return true;
     }
     return false;
   };
   bool typed = false;
   for (std::size_t i = 0; i < r.headers.size(); ++i) {
     const auto& [name, value] = r.headers[i];
-    if (Framing(name) || later(i)) continue;
+    if (Dropped(name, value) || later(i)) continue;
     typed = typed || SameHeaderName(name, "Content-Type");
     head.append(name).append(": ").append(value).append("\r\n");
   }

@@ -46,16 +46,20 @@ TEST(ResponseHead, StatusLineHeadersLengthAndConnection) {
       "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n");
 }
 
-TEST(ResponseHead, LastValueWinsAndFramingIsTheServers) {
+TEST(ResponseHead, LastValueWinsAndNoHandlerWritesFramingOrLines) {
   Response r = Response::Error(429, "slow down");
   r.headers.emplace_back("Retry-After", "1");
   r.headers.emplace_back("retry-after", "2");
   r.headers.emplace_back("Content-Length", "999");
   r.headers.emplace_back("Connection", "upgrade");
   r.headers.emplace_back("Content-Type", "text/xml");
+  r.headers.emplace_back("X-Evil", "1\r\nSet-Cookie: a=b");  // never a line of its own
+  r.headers.emplace_back("X-Bad\r\nName", "1");
+  r.headers.emplace_back("X-Once", "kept");
+  r.headers.emplace_back("X-Once", "dropped\n");  // a dropped later value hides no earlier one
   EXPECT_EQ(ResponseHead(r, 10, 11, true),
             "HTTP/1.1 429 Too Many Requests\r\nServer: concierge\r\nretry-after: 2\r\n"
-            "Content-Type: text/xml\r\nContent-Length: 10\r\n\r\n");
+            "Content-Type: text/xml\r\nX-Once: kept\r\nContent-Length: 10\r\n\r\n");
 }
 
 TEST(ResponseHead, NoLengthWhereThereIsNoBody) {
