@@ -618,34 +618,26 @@ asio::awaitable<Response> ConsulApi::HealthService(Request& req, std::string_vie
   }
   bool passing = Truthy(req.Query("passing"));
   std::vector<std::string_view> tags = req.QueryAll("tag");
-  if (TakesGzip(req)) {
-    if (auto gzipped = RenderHealthService(view, passing, tags, true)) {
-      Response r = WithIndex(Response::SharedJson(std::move(gzipped)), index);
-      r.headers.emplace_back("Content-Encoding", "gzip");
-      r.headers.emplace_back("Vary", "Accept-Encoding");
-      co_return r;
-    }
+  std::shared_ptr<const std::string> body = RenderHealthService(view, passing, tags);
+  if (view && body->size() >= kGzipMinBytes && TakesGzip(req)) {
+    // Gzipped once per view and question too, from the plain bytes, and shared the same way.
+    Response r = WithIndex(
+        Response::SharedJson(answers_.Get(AnswerKey(view->name, passing, tags, true), view,
+                                          view->index, [&] { return Gzip(*body); })),
+        index);
+    SayGzipped(r);
+    co_return r;
   }
-  co_return WithIndex(Response::SharedJson(RenderHealthService(view, passing, tags)), index);
+  co_return WithIndex(Response::SharedJson(std::move(body)), index);
 }
 
 std::shared_ptr<const std::string> ConsulApi::RenderHealthService(
     const std::shared_ptr<const server::ServiceView>& view, bool passing,
-    const std::vector<std::string_view>& tags, bool gzip) {
-  if (!view) {
-    if (gzip) return nullptr;
-    return std::make_shared<const std::string>(EncodeHealthService({}, options_.node));
-  }
+    const std::vector<std::string_view>& tags) {
+  if (!view) return std::make_shared<const std::string>(EncodeHealthService({}, options_.node));
   // The watchers of a service wake together and ask the same few questions: each is encoded
   // once per view, by the first to ask, and its bytes shared by all (1,000 watchers of a
   // 100,000-instance service: one 80 MB answer instead of 1,000).
-  if (gzip) {
-    // The plain answer first (cached too): the gzipped one is made from it, once.
-    std::shared_ptr<const std::string> plain = RenderHealthService(view, passing, tags);
-    if (plain->size() < kGzipMinBytes) return nullptr;
-    return answers_.Get(AnswerKey(view->name, passing, tags, true), view, view->index,
-                        [&] { return Gzip(*plain); });
-  }
   return answers_.Get(AnswerKey(view->name, passing, tags, false), view, view->index, [&] {
     std::vector<InstancePtr> out;
     for (const auto& inst : view->instances) {

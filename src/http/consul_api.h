@@ -90,11 +90,10 @@ class ConsulApi {
   Awaitable HeartbeatBatch(Request& req);
   Awaitable HealthService(Request& req, std::string_view name);
   // The JSON answer of /v1/health/service for a view and its filters: encoded once per view
-  // and filters, shared by every request that asks it (answers_); and once gzipped, for
-  // the requests that take gzip (`gzip`; nullptr if the answer is too small to gzip).
+  // and filters, shared by every request that asks it (answers_).
   std::shared_ptr<const std::string> RenderHealthService(
       const std::shared_ptr<const server::ServiceView>& view, bool passing,
-      const std::vector<std::string_view>& tags, bool gzip = false);
+      const std::vector<std::string_view>& tags);
   // What changed in a service since ?index=N (blocking), or that the client must read it
   // all again (docs/design.md, "The delta stream").
   Awaitable ServiceDelta(Request& req, std::string_view name);

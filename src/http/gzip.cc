@@ -59,6 +59,11 @@ std::string Gzip(std::string_view data) {
   return out;
 }
 
+void SayGzipped(Response& r) {
+  r.headers.emplace_back("Content-Encoding", "gzip");
+  r.headers.emplace_back("Vary", "Accept-Encoding");
+}
+
 void MaybeGzip(const Request& req, Response& r) {
   if ((r.status != 200 && r.status != 201) || r.stream || r.shared_body ||
       r.body.size() < kGzipMinBytes || !r.content_type.starts_with("application/json")) {
@@ -69,8 +74,7 @@ void MaybeGzip(const Request& req, Response& r) {
   }
   if (!TakesGzip(req)) return;
   r.body = Gzip(r.body);
-  r.headers.emplace_back("Content-Encoding", "gzip");
-  r.headers.emplace_back("Vary", "Accept-Encoding");
+  SayGzipped(r);
 }
 
 }  // namespace concierge::http

@@ -20,6 +20,9 @@ inline constexpr std::size_t kGzipMinBytes = 1400;
 bool TakesGzip(const Request& req);
 // gzip (RFC 1952) of `data`, at zlib's fastest level.
 std::string Gzip(std::string_view data);
+// Says in `r`'s headers that its body is gzipped (and that the encoding depends on the
+// request's Accept-Encoding).
+void SayGzipped(Response& r);
 // Gzips `r`'s body in place and says so in its headers if the client takes gzip, the answer
 // is a 200 or 201 of JSON of at least kGzipMinBytes, not yet encoded and not a stream. A
 // shared body is left alone (its owner caches the gzipped bytes: ConsulApi's AnswerCache).
